@@ -1,0 +1,1 @@
+"""Lightbox backend package: everything app.py wires together."""

@@ -1,0 +1,207 @@
+"""Route declaration: validation, authentication, error mapping and the OpenAPI registry in one place.
+
+Handlers are declared with :func:`route` and receive a :class:`Ctx`::
+
+    @route(bp, "/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False)
+    def login(ctx: Ctx) -> TokenOut:
+        return auth.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip)
+
+Domain errors (:mod:`chalicelib.errors`) raised anywhere below become the contract's JSON error body here;
+anything else propagates to Chalice, which logs it, and :func:`normalize_error_middleware` turns Chalice's
+own error bodies (500, 405, 415) into the same contract shape.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from chalice import Blueprint, Response
+
+from chalicelib.errors import LightboxError, PayloadTooLargeError, UnauthorizedError, ValidationError, ForbiddenError
+from chalicelib.logs import get_logger, request_id_var
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    summary: str
+    tags: tuple[str, ...]
+    body: type | None
+    query: type | None
+    response: type | None
+    status: int
+    auth: bool
+    roles: tuple[str, ...]
+    responses: tuple[int, ...]
+
+
+REGISTRY: list[RouteSpec] = []
+
+
+@dataclass
+class Ctx:
+    request: Any
+    principal: Any = None  # chalicelib.services.tokens.Principal when authenticated
+    body: Any = None
+    query: Any = None
+    path: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+    @property
+    def source_ip(self) -> str:
+        identity = (self.request.context or {}).get("identity") or {}
+        return identity.get("sourceIp") or "unknown"
+
+    @property
+    def user_agent(self) -> str:
+        return (self.request.headers or {}).get("user-agent", "")[:256]
+
+
+def _field_name(loc: Iterable[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query")]
+    return ".".join(parts) or "body"
+
+
+def validation_details(exc: Any) -> dict[str, str]:
+    details: dict[str, str] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        if err.get("type") == "json_invalid":
+            details["body"] = "Malformed JSON"
+            continue
+        details.setdefault(_field_name(err.get("loc", ())), err.get("msg", "invalid"))
+    return details
+
+
+def _parse_body(model: type, raw: bytes | None) -> Any:
+    from pydantic import ValidationError as PydanticValidationError
+
+    raw = raw or b""
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        return model.model_validate_json(raw)
+    except PydanticValidationError as exc:
+        raise ValidationError("The request body is not valid.", details=validation_details(exc)) from None
+    except UnicodeDecodeError:
+        raise ValidationError("The request body is not valid UTF-8.", details={"body": "Invalid UTF-8"}) from None
+
+
+def _parse_query(model: type, params: dict[str, str] | None) -> Any:
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return model.model_validate(dict(params or {}))
+    except PydanticValidationError as exc:
+        raise ValidationError("The query string is not valid.", details=validation_details(exc)) from None
+
+
+def _bearer_token(request: Any) -> str:
+    header = (request.headers or {}).get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("A bearer access token is required.", code="unauthorized")
+    return token.strip()
+
+
+def error_response(exc: LightboxError) -> Response:
+    headers = {"Content-Type": "application/json", **exc.headers}
+    return Response(body=exc.body(), status_code=exc.status, headers=headers)
+
+
+def _to_body(result: Any) -> Any:
+    if hasattr(result, "model_dump"):
+        return result.model_dump(mode="json")
+    return result
+
+
+def route(bp: Blueprint, path: str, method: str, *, body: type | None = None, query: type | None = None,
+          response: type | None = None, status: int = 200, auth: bool = True, roles: Iterable[str] = (),
+          summary: str = "", tags: Iterable[str] = (), responses: Iterable[int] = ()) -> Callable:
+    """Declare an API route. ``roles`` restricts it to those roles (on top of authentication)."""
+    roles = tuple(roles)
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY.append(RouteSpec(path=path, method=method.upper(), name=view.__name__,
+                                  summary=summary or (view.__doc__ or "").strip().split("\n")[0],
+                                  tags=tuple(tags), body=body, query=query, response=response, status=status,
+                                  auth=auth, roles=roles, responses=tuple(responses)))
+
+        @functools.wraps(view)
+        def handler(**path_params: str) -> Response:
+            request = bp.current_request
+            try:
+                ctx = Ctx(request=request, path=path_params)
+                if body is not None:
+                    raw = request.raw_body
+                    if raw and len(raw) > _max_body():
+                        raise PayloadTooLargeError(f"The request body exceeds {_max_body()} bytes.")
+                    ctx.body = _parse_body(body, raw)
+                if query is not None:
+                    ctx.query = _parse_query(query, request.query_params)
+                if auth:
+                    from chalicelib.services import tokens
+
+                    ctx.principal = tokens.authenticate(_bearer_token(request))
+                    if roles and ctx.principal.role not in roles:
+                        raise ForbiddenError("Your role does not allow this.")
+                result = view(ctx, **path_params)
+            except LightboxError as exc:
+                return error_response(exc)
+            if isinstance(result, Response):
+                return result
+            if status == 204:
+                return Response(body="", status_code=204)
+            return Response(body=_to_body(result), status_code=status, headers={"Content-Type": "application/json"})
+
+        bp.route(path, methods=[method.upper()], content_types=["application/json", "text/plain",
+                                                                "application/x-www-form-urlencoded"])(handler)
+        return handler
+
+    return decorator
+
+
+def _max_body() -> int:
+    from chalicelib.config import get_settings
+
+    return get_settings().max_body_bytes
+
+
+_CHALICE_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                  413: "payload_too_large", 415: "unsupported_media_type", 500: "internal_error",
+                  502: "bad_gateway", 504: "timeout"}
+
+
+def normalize_error_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Bind the request id to the logs and give Chalice's own error bodies the contract's shape."""
+    context = getattr(event, "context", None) or {}
+    request_id = context.get("requestId") or str(uuid.uuid4())
+    token = request_id_var.set(request_id)
+    try:
+        response = get_response(event)
+        body = response.body
+        if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
+            status = response.status_code
+            message = body.get("Message") or "Request failed"
+            if status >= 500:
+                message = "An internal error occurred. Quote the request id if you report it."
+            response.body = {"error": {"code": _CHALICE_CODES.get(status, "error"), "message": message,
+                                       "details": {"request_id": request_id}}}
+            response.headers = {**(response.headers or {}), "Content-Type": "application/json"}
+        response.headers = {**(response.headers or {}), "X-Request-Id": request_id}
+        return response
+    finally:
+        request_id_var.reset(token)
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)

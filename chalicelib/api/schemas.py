@@ -1,0 +1,175 @@
+"""Request and response schemas shared across blueprints. The same classes generate /openapi.json."""
+from __future__ import annotations
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, EmailStr, Field
+
+from chalicelib.api.schema_base import Body, Out, PageQuery, Query
+from chalicelib.models.base import iso
+
+T = TypeVar("T")
+
+
+def _no_control_chars(value: str) -> str:
+    import unicodedata
+
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\t" for ch in value):
+        raise ValueError("must not contain control or invisible formatting characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+CleanText = Annotated[str, AfterValidator(_no_control_chars)]
+Username = Annotated[str, Field(min_length=3, max_length=30, pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?$",
+                                description="3-30 ASCII letters, digits, '_' or '.' (not at the ends)")]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Email = Annotated[EmailStr, Field(max_length=254)]
+Code = Annotated[str, Field(min_length=1, max_length=16, description="The 6-digit code from the email")]
+Token = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+# ---- users -------------------------------------------------------------------------------------------------
+
+class PublicUserOut(Out):
+    id: str
+    username: str
+    display_name: str | None
+    bio: str | None = None
+    role: str
+    avatar_url: str | None = None
+    created_at: str | None
+
+    @classmethod
+    def of(cls, user, avatar_url: str | None = None) -> "PublicUserOut":
+        return cls(id=user.user_id, username=user.username, display_name=user.display_name, bio=user.bio,
+                   role=user.role, avatar_url=avatar_url, created_at=iso(user.created_at))
+
+
+class UserOut(PublicUserOut):
+    email: str
+    email_verified: bool
+    avatar_photo_id: str | None = None
+
+    @classmethod
+    def of(cls, user, avatar_url: str | None = None) -> "UserOut":
+        return cls(id=user.user_id, username=user.username, email=user.email, email_verified=user.email_verified,
+                   display_name=user.display_name, bio=user.bio, role=user.role, avatar_url=avatar_url,
+                   avatar_photo_id=user.avatar_photo_id, created_at=iso(user.created_at))
+
+
+class UserEnvelope(Out):
+    user: UserOut
+
+
+# ---- auth bodies -------------------------------------------------------------------------------------------
+
+class SignupIn(Body):
+    email: Email
+    username: Username
+    password: Password
+    display_name: Annotated[CleanText, Field(max_length=64)] | None = None
+    role: Literal["member", "photographer", "creator"] = "member"
+
+
+class VerifyEmailIn(Body):
+    email: Email
+    code: Code
+
+
+class EmailIn(Body):
+    email: Email
+
+
+class LoginIn(Body):
+    login: Annotated[str, Field(min_length=1, max_length=254, description="Email or username")]
+    password: Password
+
+
+class TokenOut(Out):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    user: UserOut
+
+
+class RefreshIn(Body):
+    refresh_token: Token
+
+
+class RefreshOut(Out):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class VerifyTokenIn(Body):
+    token: Token
+
+
+class TokenInfoOut(Out):
+    valid: bool
+    sub: str
+    role: str
+    exp: int
+
+
+class UpdateMeIn(Body):
+    display_name: Annotated[CleanText, Field(max_length=64)] | None = None
+    bio: Annotated[str, Field(max_length=500)] | None = None
+
+
+class SearchQuery(PageQuery):
+    q: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ChangePasswordIn(Body):
+    old_password: Password
+    new_password: Password
+
+
+class ResetPasswordIn(Body):
+    email: Email
+    code: Code
+    new_password: Password
+
+
+class ChangeUsernameIn(Body):
+    password: Password
+    new_username: Username
+
+
+class ChangeEmailIn(Body):
+    password: Password
+    new_email: Email
+
+
+class CodeIn(Body):
+    code: Code
+
+
+class PasswordIn(Body):
+    password: Password
+
+
+class RoleIn(Body):
+    role: Literal["member", "photographer", "creator", "staff", "admin"]
+
+
+class Accepted(Out):
+    status: Literal["accepted"] = "accepted"
+
+
+class Ok(Out):
+    status: Literal["ok"] = "ok"
+
+
+__all__ = ["Body", "Out", "PageQuery", "Query"]

@@ -1,0 +1,57 @@
+"""boto3 clients, created once per container on first use (never per request, never at import).
+
+Every client honours ``LIGHTBOX_AWS_ENDPOINT_URL`` so the same code talks to moto server locally.
+Tests reset the cache with :func:`reset` after moto starts.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chalicelib.config import get_settings
+
+_clients: dict[tuple[str, str | None], Any] = {}
+_secrets: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def client(service: str, endpoint_url: str | None = None) -> Any:
+    key = (service, endpoint_url)
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            import boto3
+            from botocore.config import Config
+
+            settings = get_settings()
+            found = boto3.session.Session().client(
+                service,
+                region_name=settings.region,
+                endpoint_url=endpoint_url or settings.aws_endpoint_url,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                              signature_version="s3v4" if service == "s3" else None),
+            )
+            _clients[key] = found
+    return found
+
+
+def secret(literal: str | None, parameter_name: str | None) -> str:
+    """A secret given literally (local, tests) or by SSM SecureString name (AWS), fetched once."""
+    if literal:
+        return literal
+    if not parameter_name:
+        raise RuntimeError("secret not configured: set the literal or the SSM parameter name")
+    cached = _secrets.get(parameter_name)
+    if cached is None:
+        response = client("ssm").get_parameter(Name=parameter_name, WithDecryption=True)
+        cached = _secrets[parameter_name] = response["Parameter"]["Value"]
+    return cached
+
+
+def reset() -> None:
+    with _lock:
+        _clients.clear()
+        _secrets.clear()

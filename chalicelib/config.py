@@ -1,0 +1,114 @@
+"""One typed settings object, read from the environment once per container.
+
+Secrets: locally and in tests the JWT signing key comes from ``LIGHTBOX_JWT_SECRET``. In AWS the stage
+config sets ``LIGHTBOX_JWT_SECRET_PARAM`` (an SSM SecureString name) instead and the key is fetched once,
+lazily, on first use (see :func:`chalicelib.aws.secret`). The same holds for the Stripe keys.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw is not None else default
+
+
+def _list(name: str, default: str = "") -> tuple[str, ...]:
+    raw = _env(name, default) or ""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    aws_endpoint_url: str | None
+    table_prefix: str
+    uploads_bucket: str
+    media_bucket: str
+    upload_queue_name: str
+    upload_dlq_name: str
+    email_sender: str
+    ws_endpoint: str | None
+    jwt_secret: str | None
+    jwt_secret_param: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    access_token_ttl: int
+    refresh_token_ttl: int
+    stripe_secret_key: str | None
+    stripe_secret_param: str | None
+    stripe_api_base: str | None
+    argon2_time_cost: int
+    argon2_memory_kib: int
+    argon2_parallelism: int
+    max_body_bytes: int
+    max_upload_bytes: int
+    login_max_failures: int
+    login_window_seconds: int
+    otp_ttl_seconds: int
+    otp_max_attempts: int
+    otp_resend_cooldown_seconds: int
+    username_change_cooldown_days: int
+    app_origins: tuple[str, ...] = field(default_factory=tuple)
+    xray_patch: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in ("local", "test")
+
+    def table_name(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+
+def load_settings() -> Settings:
+    stage = _env("LIGHTBOX_STAGE", "local")
+    prefix = f"lightbox-{stage}"
+    return Settings(
+        stage=stage,
+        region=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION", "us-east-1"),
+        aws_endpoint_url=_env("LIGHTBOX_AWS_ENDPOINT_URL"),
+        table_prefix=_env("LIGHTBOX_TABLE_PREFIX", f"{prefix}-"),
+        uploads_bucket=_env("LIGHTBOX_UPLOADS_BUCKET", f"{prefix}-uploads"),
+        media_bucket=_env("LIGHTBOX_MEDIA_BUCKET", f"{prefix}-media"),
+        upload_queue_name=_env("LIGHTBOX_UPLOAD_QUEUE", f"{prefix}-uploads"),
+        upload_dlq_name=_env("LIGHTBOX_UPLOAD_DLQ", f"{prefix}-uploads-dlq"),
+        email_sender=_env("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local"),
+        ws_endpoint=_env("LIGHTBOX_WS_ENDPOINT"),
+        jwt_secret=_env("LIGHTBOX_JWT_SECRET"),
+        jwt_secret_param=_env("LIGHTBOX_JWT_SECRET_PARAM"),
+        jwt_issuer=_env("LIGHTBOX_JWT_ISSUER", "lightbox"),
+        jwt_audience=_env("LIGHTBOX_JWT_AUDIENCE", "lightbox-api"),
+        access_token_ttl=_int("LIGHTBOX_ACCESS_TOKEN_TTL", 15 * 60),
+        refresh_token_ttl=_int("LIGHTBOX_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+        stripe_secret_key=_env("LIGHTBOX_STRIPE_SECRET_KEY"),
+        stripe_secret_param=_env("LIGHTBOX_STRIPE_SECRET_PARAM"),
+        stripe_api_base=_env("LIGHTBOX_STRIPE_API_BASE"),
+        # OWASP's argon2id baseline: 19 MiB, 2 iterations. Tests lower it through the environment.
+        argon2_time_cost=_int("LIGHTBOX_ARGON2_TIME_COST", 2),
+        argon2_memory_kib=_int("LIGHTBOX_ARGON2_MEMORY_KIB", 19 * 1024),
+        argon2_parallelism=_int("LIGHTBOX_ARGON2_PARALLELISM", 1),
+        max_body_bytes=_int("LIGHTBOX_MAX_BODY_BYTES", 1024 * 1024),
+        max_upload_bytes=_int("LIGHTBOX_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
+        login_max_failures=_int("LIGHTBOX_LOGIN_MAX_FAILURES", 5),
+        login_window_seconds=_int("LIGHTBOX_LOGIN_WINDOW_SECONDS", 15 * 60),
+        otp_ttl_seconds=_int("LIGHTBOX_OTP_TTL_SECONDS", 10 * 60),
+        otp_max_attempts=_int("LIGHTBOX_OTP_MAX_ATTEMPTS", 5),
+        otp_resend_cooldown_seconds=_int("LIGHTBOX_OTP_RESEND_COOLDOWN_SECONDS", 60),
+        username_change_cooldown_days=_int("LIGHTBOX_USERNAME_COOLDOWN_DAYS", 30),
+        app_origins=_list("LIGHTBOX_APP_ORIGINS"),
+        xray_patch=(_env("LIGHTBOX_XRAY_PATCH", "false") or "").lower() == "true",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

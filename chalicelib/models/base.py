@@ -1,0 +1,95 @@
+"""Shared PynamoDB plumbing: table naming per stage, timestamps, and AWS-error translation."""
+from __future__ import annotations
+
+import contextlib
+import secrets
+from datetime import datetime, timezone
+from typing import Iterator
+
+from pynamodb.attributes import NumberAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import (DeleteError, GetError, PutError, PynamoDBConnectionError, QueryError,
+                                 TransactWriteError, UpdateError)
+from pynamodb.models import Model
+
+from chalicelib.config import get_settings
+from chalicelib.errors import ConflictError
+
+ALL_MODELS: list[type[Model]] = []
+
+
+def table_meta(name: str) -> type:
+    """A PynamoDB ``Meta`` for the stage's table ``name``."""
+    settings = get_settings()
+
+    class Meta:
+        table_name = settings.table_name(name)
+        region = settings.region
+        host = settings.aws_endpoint_url
+        billing_mode = "PAY_PER_REQUEST"
+        max_retry_attempts = 3
+
+    return Meta
+
+
+def register(model: type[Model]) -> type[Model]:
+    ALL_MODELS.append(model)
+    return model
+
+
+def connection() -> Connection:
+    settings = get_settings()
+    return Connection(region=settings.region, host=settings.aws_endpoint_url)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def epoch(dt: datetime | None = None) -> int:
+    return int((dt or now()).timestamp())
+
+
+def at_epoch(seconds: int) -> datetime:
+    """A TTL value: TTLAttribute takes datetimes (stored as epoch seconds)."""
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id(prefix: str = "") -> str:
+    """Opaque, URL-safe, time-sortable id: 10 hex chars of milliseconds + 12 random chars."""
+    millis = int(now().timestamp() * 1000)
+    return f"{prefix}{millis:011x}{secrets.token_hex(6)}"
+
+
+def condition_failed(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return [r.code if r is not None else None for r in reasons]
+
+
+@contextlib.contextmanager
+def translate_conflicts(message: str = "The item changed concurrently; retry.") -> Iterator[None]:
+    """Turn a failed DynamoDB condition into a domain ConflictError so services never see botocore."""
+    try:
+        yield
+    except (PutError, UpdateError, DeleteError) as exc:
+        if condition_failed(exc):
+            raise ConflictError(message) from exc
+        raise
+
+
+__all__ = [
+    "ALL_MODELS", "Connection", "DeleteError", "GetError", "NumberAttribute", "PutError", "PynamoDBConnectionError",
+    "QueryError", "TransactWriteError", "UpdateError", "cancellation_codes", "condition_failed", "connection",
+    "at_epoch", "epoch", "iso", "new_id", "now", "register", "table_meta", "translate_conflicts",
+]

@@ -1,0 +1,57 @@
+"""Open WebSocket connections.
+
+Access patterns:
+- connection by id (disconnect, delivery failure) .... Connections GetItem/DeleteItem(connection_id)
+- open connections of a user (fan-out) .............. Connections GSI by_user(user_id)
+Rows expire by TTL (API Gateway closes connections after 2 hours at most).
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.models.base import at_epoch, epoch, now, register, table_meta
+
+CONNECTION_TTL = 2 * 3600 + 600
+
+
+class ConnectionsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    connection_id = UnicodeAttribute(range_key=True)
+
+
+@register
+class Connection(Model):
+    Meta = table_meta("connections")
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    connected_at = UTCDateTimeAttribute(default=now)
+    expires_at = TTLAttribute()
+    by_user = ConnectionsByUser()
+
+
+def add_connection(connection_id: str, user_id: str) -> None:
+    row = Connection(connection_id=connection_id, user_id=user_id)
+    row.expires_at = at_epoch(epoch() + CONNECTION_TTL)
+    row.save()
+
+
+def remove_connection(connection_id: str) -> None:
+    Connection(connection_id=connection_id).delete()
+
+
+def connection_owner(connection_id: str) -> str | None:
+    try:
+        return Connection.get(connection_id).user_id
+    except Connection.DoesNotExist:
+        return None
+
+
+def connections_of_user(user_id: str) -> list[str]:
+    return [c.connection_id for c in Connection.by_user.query(user_id)]

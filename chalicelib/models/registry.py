@@ -1,0 +1,9 @@
+"""Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this)."""
+from chalicelib.models import base
+from chalicelib.models import realtime as _realtime  # noqa: F401
+from chalicelib.models import search as _search  # noqa: F401
+from chalicelib.models import users as _users  # noqa: F401
+
+
+def all_models():
+    return list(base.ALL_MODELS)

@@ -1,0 +1,192 @@
+"""Users, uniqueness claims, login sessions (refresh-token families), one-time codes, rate counters.
+
+Access patterns (see docs/data-model.md):
+- user by id ............................ Users GetItem(user_id)
+- user by email / by username ........... Claims GetItem("email#<lower>") / ("username#<lower>") -> user_id
+- unique email / username ............... Claims put with attribute_not_exists, inside the signup transaction
+- sessions of a user .................... Sessions GSI by_user (user_id, created_at)
+- a session by family id ................ Sessions GetItem(family_id)
+- pending code for (purpose, user) ...... Otps GetItem("<purpose>#<user_id>"), TTL-expired
+- login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (BooleanAttribute, MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
+                                 UTCDateTimeAttribute)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import now, register, table_meta
+
+ROLES = ("member", "photographer", "creator", "staff", "admin")
+
+
+@register
+class User(Model):
+    Meta = table_meta("users")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    username = UnicodeAttribute()
+    display_name = UnicodeAttribute(null=True)
+    bio = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(default="member")
+    email_verified = BooleanAttribute(default=False)
+    password_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=now)
+    username_changed_at = UTCDateTimeAttribute(null=True)
+    avatar_photo_id = UnicodeAttribute(null=True)
+    # family_id -> epoch seconds of revocation; entries older than the access-token lifetime are pruned,
+    # because by then every access token of that family has expired anyway.
+    revoked_families = MapAttribute(default=dict)
+    deleted = BooleanAttribute(default=False)
+
+
+def claim_key(kind: str, value: str) -> str:
+    return f"{kind}#{value.lower()}"
+
+
+@register
+class Claim(Model):
+    """A unique value (email, username) owned by one user. Written conditionally, so races cannot dup."""
+
+    Meta = table_meta("claims")
+
+    claim = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+
+
+class SessionsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class Session(Model):
+    """One login = one refresh-token family. Only ``current_jti`` may be refreshed; any other is a replay."""
+
+    Meta = table_meta("sessions")
+
+    family_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    current_jti = UnicodeAttribute()
+    revoked = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute(default=now)
+    last_used_at = UTCDateTimeAttribute(default=now)
+    user_agent = UnicodeAttribute(null=True)
+    source_ip = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()
+    by_user = SessionsByUser()
+
+
+@register
+class Otp(Model):
+    """A pending one-time code, stored as an HMAC, never in clear."""
+
+    Meta = table_meta("otps")
+
+    key = UnicodeAttribute(hash_key=True)  # "<purpose>#<user_id>"
+    code_hash = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    sent_at = NumberAttribute()
+    valid_until = NumberAttribute()
+    payload = UnicodeAttribute(null=True)  # e.g. the new email address for an email change
+    expires_at = TTLAttribute()
+
+
+@register
+class RateCounter(Model):
+    """Fixed-window counter (``<scope>#<window start>``), expired by TTL."""
+
+    Meta = table_meta("rate_counters")
+
+    key = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+# ---- access patterns -------------------------------------------------------------------------------------
+
+from pynamodb.exceptions import TransactWriteError  # noqa: E402
+from pynamodb.transactions import TransactWrite  # noqa: E402
+
+from chalicelib.errors import ConflictError  # noqa: E402
+from chalicelib.models.base import DeleteError, cancellation_codes, condition_failed, connection  # noqa: E402
+
+
+def user_by_id(user_id: str, *, consistent: bool = False) -> User | None:
+    try:
+        user = User.get(user_id, consistent_read=consistent)
+    except User.DoesNotExist:
+        return None
+    return None if user.deleted else user
+
+
+def user_id_by_claim(kind: str, value: str) -> str | None:
+    try:
+        return Claim.get(claim_key(kind, value)).user_id
+    except Claim.DoesNotExist:
+        return None
+
+
+def user_by_login(login: str) -> User | None:
+    """Login is an email (contains '@') or a username: one claim read, then one user read."""
+    kind = "email" if "@" in login else "username"
+    user_id = user_id_by_claim(kind, login)
+    return user_by_id(user_id) if user_id else None
+
+
+def create_user(user: User) -> None:
+    """Write the user and both uniqueness claims in one transaction; 409 names what is taken."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(user, condition=User.user_id.does_not_exist())
+            tx.save(Claim(claim=claim_key("email", user.email), user_id=user.user_id),
+                    condition=Claim.claim.does_not_exist())
+            tx.save(Claim(claim=claim_key("username", user.username), user_id=user.user_id),
+                    condition=Claim.claim.does_not_exist())
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)
+        if len(codes) >= 3 and codes[1] == "ConditionalCheckFailed":
+            raise ConflictError("That email address is already registered.", code="email_taken",
+                                details={"email": "already registered"}) from exc
+        if len(codes) >= 3 and codes[2] == "ConditionalCheckFailed":
+            raise ConflictError("That username is taken.", code="username_taken",
+                                details={"username": "taken"}) from exc
+        raise ConflictError("The account could not be created; retry.") from exc
+
+
+def move_claim(user: User, kind: str, old: str, new: str, user_actions: list) -> None:
+    """Claim ``new`` and release ``old`` while updating the user, atomically."""
+    same_key = claim_key(kind, old) == claim_key(kind, new)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            if not same_key:
+                tx.save(Claim(claim=claim_key(kind, new), user_id=user.user_id),
+                        condition=Claim.claim.does_not_exist())
+                tx.delete(Claim(claim=claim_key(kind, old)), condition=Claim.user_id == user.user_id)
+            tx.update(user, actions=user_actions, condition=getattr(User, kind) == old)
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)
+        if not same_key and codes and codes[0] == "ConditionalCheckFailed":
+            label = "email address is already registered" if kind == "email" else "username is taken"
+            raise ConflictError(f"That {label}.", code=f"{kind}_taken", details={kind: "taken"}) from exc
+        raise ConflictError("Your account changed concurrently; retry.") from exc
+    user.refresh(consistent_read=True)
+
+
+def release_claims(user: User) -> None:
+    for kind, value in (("email", user.email), ("username", user.username)):
+        try:
+            Claim(claim=claim_key(kind, value)).delete(condition=Claim.user_id == user.user_id)
+        except DeleteError as exc:  # a claim already released or re-owned is fine
+            if not condition_failed(exc):
+                raise
+
+
+def sessions_of_user(user_id: str) -> list[Session]:
+    return list(Session.by_user.query(user_id))

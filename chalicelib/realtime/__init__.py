@@ -1,0 +1,1 @@
+"""WebSocket API: connect/disconnect/message handlers and delivery through the @connections API."""

@@ -1,0 +1,53 @@
+"""Delivery to WebSocket connections via API Gateway's management API (``post_to_connection``).
+
+Locally the same client talks to the local gateway (``LIGHTBOX_WS_ENDPOINT``). A gone connection (410) is
+deleted and never retried.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+from chalicelib.logs import get_logger
+from chalicelib.models.realtime import connections_of_user, remove_connection
+
+log = get_logger(__name__)
+MAX_PARALLEL = 16
+
+
+def _client():
+    endpoint = get_settings().ws_endpoint
+    if not endpoint:
+        return None
+    return aws.client("apigatewaymanagementapi", endpoint_url=endpoint)
+
+
+def send(connection_id: str, frame: dict[str, Any]) -> bool:
+    """Send one frame; False (and the connection row removed) if the connection is gone."""
+    client = _client()
+    if client is None:
+        log.warning("no websocket endpoint configured; frame dropped")
+        return False
+    try:
+        client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(frame, default=str).encode())
+        return True
+    except client.exceptions.GoneException:
+        remove_connection(connection_id)
+        return False
+
+
+def send_many(connection_ids: list[str], frame: dict[str, Any]) -> int:
+    """Fan out concurrently with a bounded pool; returns how many were delivered."""
+    if not connection_ids:
+        return 0
+    if len(connection_ids) == 1:
+        return int(send(connection_ids[0], frame))
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(connection_ids))) as pool:
+        return sum(pool.map(lambda cid: send(cid, frame), connection_ids))
+
+
+def send_to_user(user_id: str, frame: dict[str, Any]) -> int:
+    return send_many(connections_of_user(user_id), frame)

@@ -1,0 +1,92 @@
+"""The AWS resources the code uses, defined once.
+
+``ensure_resources()`` creates them against the configured endpoint (moto server locally, moto in tests);
+``infrastructure/`` renders the same definitions into CloudFormation. A test checks the two agree.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import Settings, get_settings
+
+UPLOAD_PREFIX = "uploads/"
+UPLOAD_QUEUE_VISIBILITY_SECONDS = 180  # 6x the processor timeout, as AWS recommends for SQS event sources
+UPLOAD_QUEUE_MAX_RECEIVES = 5
+PROCESSOR_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class QueueDef:
+    name: str
+    dlq_name: str
+    visibility_timeout: int
+    max_receive_count: int
+
+
+def buckets(settings: Settings | None = None) -> dict[str, str]:
+    s = settings or get_settings()
+    return {"uploads": s.uploads_bucket, "media": s.media_bucket}
+
+
+def upload_queue(settings: Settings | None = None) -> QueueDef:
+    s = settings or get_settings()
+    return QueueDef(s.upload_queue_name, s.upload_dlq_name, UPLOAD_QUEUE_VISIBILITY_SECONDS,
+                    UPLOAD_QUEUE_MAX_RECEIVES)
+
+
+def table_definitions() -> list[dict[str, Any]]:
+    """Each table as CreateTable-shaped data, read from the PynamoDB models."""
+    from chalicelib.models.registry import all_models
+
+    tables = []
+    for model in all_models():
+        schema = model._get_schema()
+        ttl = next((name for name, attr in model.get_attributes().items()
+                    if type(attr).__name__ == "TTLAttribute"), None)
+        tables.append({
+            "model": model.__name__,
+            "TableName": model.Meta.table_name,
+            "AttributeDefinitions": schema["attribute_definitions"],
+            "KeySchema": schema["key_schema"],
+            "GlobalSecondaryIndexes": [
+                {"IndexName": g["index_name"], "KeySchema": g["key_schema"], "Projection": g["projection"]}
+                for g in schema["global_secondary_indexes"]],
+            "TimeToLiveAttribute": ttl,
+        })
+    return tables
+
+
+def ensure_resources() -> dict[str, str]:
+    """Idempotently create every table, bucket, queue, notification and the SES sender."""
+    from chalicelib.models.registry import all_models
+
+    s = get_settings()
+    for model in all_models():
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    s3 = aws.client("s3")
+    for name in buckets(s).values():
+        try:
+            s3.create_bucket(Bucket=name) if s.region == "us-east-1" else s3.create_bucket(
+                Bucket=name, CreateBucketConfiguration={"LocationConstraint": s.region})
+        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            pass
+    sqs = aws.client("sqs")
+    q = upload_queue(s)
+    dlq_url = sqs.create_queue(QueueName=q.dlq_name)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=q.name, Attributes={
+        "VisibilityTimeout": str(q.visibility_timeout),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
+    })["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=s.uploads_bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}}}],
+    })
+    aws.client("ses").verify_email_identity(EmailAddress=s.email_sender)
+    return {"upload_queue_url": queue_url, "upload_dlq_url": dlq_url, "uploads_bucket": s.uploads_bucket,
+            "media_bucket": s.media_bucket}

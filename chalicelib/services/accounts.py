@@ -1,0 +1,346 @@
+"""Accounts: signup and email verification, login and sessions, profile, username/email/password changes,
+search and deletion.
+
+Every answer that could tell a stranger whether an account exists (login, resend, forgot-password) is the
+same for known and unknown accounts, and costs the same password-hashing time.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+from chalicelib.config import get_settings
+from chalicelib.errors import (ConflictError, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError,
+                               ValidationError)
+from chalicelib.logs import get_logger
+from chalicelib.models import search as search_index
+from chalicelib.models.base import at_epoch, condition_failed, epoch, new_id, now, UpdateError
+from chalicelib.models.users import (Claim, Session, User, claim_key, create_user, move_claim, release_claims,
+                                     sessions_of_user, user_by_id, user_by_login, user_id_by_claim)
+from chalicelib.services import mailer, otp, passwords, ratelimit, tokens
+
+log = get_logger(__name__)
+
+SIGNUP_ROLES = ("member", "photographer", "creator")
+# Called with the user id when an account is deleted; later features register their content clean-up here.
+DELETION_HOOKS: list[Callable[[str], None]] = []
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def normalize_email(email: str) -> str:
+    local, _, domain = email.strip().rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+# ---- signup and verification ------------------------------------------------------------------------------
+
+def signup(email: str, username: str, password: str, display_name: str | None, role: str = "member") -> User:
+    if role not in SIGNUP_ROLES:
+        raise ValidationError("That role cannot be chosen at signup.", details={"role": "not allowed"})
+    email = normalize_email(email)
+    passwords.check_policy(password, username=username, email=email)
+    user = User(user_id=new_id("u_"), email=email, username=username, display_name=display_name or username,
+                role=role, email_verified=False, password_hash=passwords.hash_password(password))
+    create_user(user)
+    search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
+    mailer.send_code(email, otp.SIGNUP, otp.issue(otp.SIGNUP, user.user_id))
+    return user
+
+
+def verify_email(email: str, code: str) -> User:
+    user_id = user_id_by_claim("email", normalize_email(email))
+    otp.check(otp.SIGNUP, user_id, code)
+    user = User(user_id=user_id)
+    user.update(actions=[User.email_verified.set(True)])
+    return user
+
+
+def resend_email_otp(email: str) -> None:
+    user_id = user_id_by_claim("email", normalize_email(email))
+    user = user_by_id(user_id) if user_id else None
+    if user is None or user.email_verified:
+        return
+    try:
+        mailer.send_code(user.email, otp.SIGNUP, otp.issue(otp.SIGNUP, user.user_id, enforce_cooldown=True))
+    except RateLimitedError:
+        return  # same answer either way: the caller learns nothing about the account
+
+
+# ---- login and sessions ------------------------------------------------------------------------------------
+
+def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
+    s = get_settings()
+    family_id = new_id("f_")
+    refresh, jti, _ = tokens.issue(user, family_id, "refresh")
+    session = Session(family_id=family_id, user_id=user.user_id, current_jti=jti, source_ip=source_ip,
+                      user_agent=user_agent or None)
+    session.expires_at = at_epoch(epoch() + s.refresh_token_ttl)
+    session.save(condition=Session.family_id.does_not_exist())
+    access, _, ttl = tokens.issue(user, family_id, "access")
+    return TokenPair(access, refresh, ttl, user)
+
+
+def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "") -> TokenPair:
+    keys = ratelimit.login_keys(login_id.strip(), source_ip)
+    counts = ratelimit.check(keys)
+    user = user_by_login(login_id.strip())
+    if user is None:
+        passwords.burn_time(password)
+        ok = False
+    else:
+        ok = passwords.verify(user.password_hash, password)
+    if not ok:
+        ratelimit.record_failure(keys)
+        raise UnauthorizedError("Wrong login or password.", code="invalid_credentials")
+    if not user.email_verified:
+        raise ForbiddenError("Verify your email address first.", code="email_not_verified")
+    if counts.get(keys[0]):
+        ratelimit.clear(keys[0])
+    if passwords.needs_rehash(user.password_hash):
+        user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
+    return _start_session(user, source_ip, user_agent)
+
+
+def refresh(refresh_token: str) -> TokenPair:
+    claims = tokens.decode(refresh_token, "refresh")
+    family_id, old_jti = claims["fam"], claims["jti"]
+    user = user_by_id(claims["sub"], consistent=True)
+    if user is None:
+        raise UnauthorizedError("The session has ended.", code="session_revoked")
+    s = get_settings()
+    new_jti = secrets.token_urlsafe(16)
+    session = Session(family_id=family_id)
+    try:
+        session.update(
+            actions=[Session.current_jti.set(new_jti), Session.last_used_at.set(now()),
+                     Session.expires_at.set(at_epoch(epoch() + s.refresh_token_ttl))],
+            condition=(Session.current_jti == old_jti) & (Session.revoked == False)  # noqa: E712
+            & (Session.user_id == user.user_id),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        _handle_refresh_failure(user, family_id)
+    refresh_token_new, _, _ = tokens.issue(user, family_id, "refresh", jti=new_jti)
+    access, _, ttl = tokens.issue(user, family_id, "access")
+    return TokenPair(access, refresh_token_new, ttl, user)
+
+
+def _handle_refresh_failure(user: User, family_id: str) -> None:
+    try:
+        session = Session.get(family_id, consistent_read=True)
+    except Session.DoesNotExist:
+        raise UnauthorizedError("The session has ended.", code="session_revoked") from None
+    if session.user_id == user.user_id and not session.revoked:
+        # A spent refresh token came back: someone holds a copy. End the whole login family.
+        log.warning("refresh token replay; revoking family", extra={"fields": {"family_id": family_id}})
+        revoke_families(user, [family_id])
+        raise UnauthorizedError("This refresh token was already used; the session has been ended.",
+                                code="refresh_token_reused")
+    raise UnauthorizedError("The session has ended.", code="session_revoked")
+
+
+def revoke_families(user: User, family_ids: list[str]) -> None:
+    """Mark sessions revoked and list them on the user so their access tokens stop working at once."""
+    if not family_ids:
+        return
+    t = epoch()
+    for family_id in family_ids:
+        try:
+            Session(family_id=family_id).update(actions=[Session.revoked.set(True)],
+                                                condition=Session.family_id.exists())
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+    horizon = t - get_settings().access_token_ttl - 60
+    current = user.revoked_families.as_dict() if user.revoked_families else {}
+    actions = [User.revoked_families[f].set(t) for f in family_ids]
+    actions += [User.revoked_families[f].remove() for f, at in current.items()
+                if f not in family_ids and int(at) < horizon]
+    User(user_id=user.user_id).update(actions=actions)
+
+
+def logout(refresh_token: str) -> None:
+    claims = tokens.decode(refresh_token, "refresh")
+    user = user_by_id(claims["sub"])
+    if user is not None:
+        revoke_families(user, [claims["fam"]])
+
+
+def revoke_all(user: User, *, keep_family: str | None = None) -> None:
+    families = [s.family_id for s in sessions_of_user(user.user_id) if not s.revoked and s.family_id != keep_family]
+    revoke_families(user, families)
+
+
+# ---- profile -----------------------------------------------------------------------------------------------
+
+def update_profile(user: User, *, display_name: str | None = None, bio: str | None = None,
+                   avatar_photo_id: str | None = None, fields: set[str]) -> User:
+    actions = []
+    if "display_name" in fields:
+        actions.append(User.display_name.set(display_name or user.username))
+    if "bio" in fields:
+        actions.append(User.bio.set(bio) if bio else User.bio.remove())
+    if "avatar_photo_id" in fields:
+        actions.append(User.avatar_photo_id.set(avatar_photo_id) if avatar_photo_id else User.avatar_photo_id.remove())
+    if not actions:
+        return user
+    old_terms = search_index.user_terms(user.username, user.display_name)
+    user.update(actions=actions)
+    search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
+    return user
+
+
+def public_profile(id_or_username: str) -> User:
+    user = user_by_id(id_or_username) if id_or_username.startswith("u_") else None
+    if user is None:
+        user_id = user_id_by_claim("username", id_or_username)
+        user = user_by_id(user_id) if user_id else None
+    if user is None:
+        raise NotFoundError("No such user.")
+    return user
+
+
+def search_users(q: str, limit: int, last_key: dict | None):
+    import unicodedata
+
+    prefix = " ".join(unicodedata.normalize("NFKC", q).casefold().split())[:64]
+    if not prefix:
+        raise ValidationError("Give a search term.", details={"q": "empty"})
+    return search_index.users_by_prefix(prefix, limit, last_key)
+
+
+def users_by_ids(ids: list[str]) -> dict[str, User]:
+    if not ids:
+        return {}
+    return {u.user_id: u for u in User.batch_get(list(dict.fromkeys(ids))) if not u.deleted}
+
+
+# ---- credentials -------------------------------------------------------------------------------------------
+
+def _require_password(user: User, password: str) -> None:
+    if not passwords.verify(user.password_hash, password):
+        raise ForbiddenError("The password is wrong.", code="invalid_password")
+
+
+def change_password(principal: tokens.Principal, old_password: str, new_password: str) -> None:
+    user = principal.user
+    _require_password(user, old_password)
+    passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
+    user.update(actions=[User.password_hash.set(passwords.hash_password(new_password))])
+    revoke_all(user, keep_family=principal.family_id)
+
+
+def forgot_password(email: str) -> None:
+    user_id = user_id_by_claim("email", normalize_email(email))
+    user = user_by_id(user_id) if user_id else None
+    if user is None:
+        return
+    try:
+        code = otp.issue(otp.PASSWORD_RESET, user.user_id, enforce_cooldown=True)
+    except RateLimitedError:
+        return
+    mailer.send_code(user.email, otp.PASSWORD_RESET, code)
+
+
+def reset_password(email: str, code: str, new_password: str) -> None:
+    user_id = user_id_by_claim("email", normalize_email(email))
+    user = user_by_id(user_id) if user_id else None
+    otp.check(otp.PASSWORD_RESET, user.user_id if user else None, code)
+    passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
+    # The code went to the address, so it is verified now too.
+    user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)),
+                         User.email_verified.set(True)])
+    revoke_all(user)
+
+
+def change_username(principal: tokens.Principal, password: str, new_username: str) -> User:
+    user = principal.user
+    _require_password(user, password)
+    s = get_settings()
+    if user.username_changed_at is not None:
+        next_allowed = user.username_changed_at + timedelta(days=s.username_change_cooldown_days)
+        if next_allowed > now():
+            raise RateLimitedError("You changed your username recently.", code="username_change_cooldown",
+                                   retry_after=int((next_allowed - now()).total_seconds()))
+    if new_username == user.username:
+        return user
+    old_terms = search_index.user_terms(user.username, user.display_name)
+    move_claim(user, "username", user.username, new_username,
+               [User.username.set(new_username), User.username_changed_at.set(now())])
+    search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
+    return user
+
+
+def request_email_change(principal: tokens.Principal, password: str, new_email: str) -> None:
+    user = principal.user
+    _require_password(user, password)
+    new_email = normalize_email(new_email)
+    if claim_key("email", new_email) == claim_key("email", user.email):
+        raise ConflictError("That is already your email address.", code="email_unchanged")
+    if user_id_by_claim("email", new_email):
+        raise ConflictError("That email address is already registered.", code="email_taken",
+                            details={"new_email": "already registered"})
+    code = otp.issue(otp.EMAIL_CHANGE, user.user_id, payload=new_email)
+    mailer.send_code(new_email, otp.EMAIL_CHANGE, code)
+
+
+def confirm_email_change(principal: tokens.Principal, code: str) -> User:
+    user = principal.user
+    pending = otp.check(otp.EMAIL_CHANGE, user.user_id, code)
+    move_claim(user, "email", user.email, pending.payload,
+               [User.email.set(pending.payload), User.email_verified.set(True)])
+    return user
+
+
+def delete_account(principal: tokens.Principal, password: str) -> None:
+    """Tombstone the user (so ids in old content resolve to "deleted user"), free the claims, end sessions."""
+    user = principal.user
+    _require_password(user, password)
+    revoke_all(user)
+    for hook in DELETION_HOOKS:
+        hook(user.user_id)
+    search_index.index_user(user.user_id, search_index.user_terms(user.username, user.display_name), set())
+    release_claims(user)
+    user.update(actions=[User.deleted.set(True), User.email.set(f"deleted+{user.user_id}@invalid"),
+                         User.username.set(f"deleted-{user.user_id}"), User.display_name.set("Deleted user"),
+                         User.bio.remove(), User.avatar_photo_id.remove(),
+                         User.password_hash.set("!deleted")])
+
+
+def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:
+    """Admins grant any role; staff grant member/photographer/creator only."""
+    if role in ("staff", "admin") and actor.role != "admin":
+        raise ForbiddenError("Only admins grant staff or admin.")
+    if actor.role not in ("staff", "admin"):
+        raise ForbiddenError("Only staff change roles.")
+    user = user_by_id(user_id)
+    if user is None:
+        raise NotFoundError("No such user.")
+    if user.role == "admin" and actor.role != "admin":
+        raise ForbiddenError("Only admins change an admin's role.")
+    user.update(actions=[User.role.set(role)])
+    return user
+
+
+def create_admin(email: str, username: str, password: str) -> User:
+    """For the command-line tool: a verified admin account."""
+    email = normalize_email(email)
+    passwords.check_policy(password, username=username, email=email)
+    user = User(user_id=new_id("u_"), email=email, username=username, display_name=username, role="admin",
+                email_verified=True, password_hash=passwords.hash_password(password))
+    create_user(user)
+    search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
+    return user
+
+
+__all__ = ["Claim", "TokenPair"]

@@ -1,0 +1,145 @@
+"""Test harness: environment first, then moto, then the app (so every client points at moto)."""
+from __future__ import annotations
+
+import os
+
+os.environ.update({
+    "LIGHTBOX_STAGE": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_XRAY_SDK_ENABLED": "false",
+    "LIGHTBOX_JWT_SECRET": "test-secret-key-of-sufficient-length-0123456789",
+    "LIGHTBOX_WS_ENDPOINT": "https://ws.test.local/test",
+    "LIGHTBOX_EMAIL_SENDER": "no-reply@lightbox.test",
+    # Cheap argon2id for speed; production parameters are the defaults in chalicelib/config.py.
+    "LIGHTBOX_ARGON2_TIME_COST": "1",
+    "LIGHTBOX_ARGON2_MEMORY_KIB": "1024",
+})
+for var in ("LIGHTBOX_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(var, None)
+
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+EVENTS = pathlib.Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture
+def aws_mock():
+    with mock_aws():
+        from chalicelib import aws
+
+        aws.reset()
+        from chalicelib.resources import ensure_resources
+
+        ensure_resources()
+        yield
+        aws.reset()
+
+
+@pytest.fixture
+def app(aws_mock):
+    import app as app_module
+
+    return app_module.app
+
+
+@pytest.fixture
+def client(app):
+    from chalice.test import Client
+
+    with Client(app, stage_name="test") as c:
+        yield c
+
+
+class Api:
+    """A thin JSON helper over chalice.test.Client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
+             raw: bytes | str | None = None):
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = self.client.http.request(method, path, headers=hdrs, body=payload)
+        response.data = json.loads(response.body) if response.body and response.headers.get(
+            "Content-Type", "").startswith("application/json") else None
+        return response
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.call("PATCH", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def delete(self, path, body=None, **kw):
+        return self.call("DELETE", path, body, **kw)
+
+
+@pytest.fixture
+def api(client):
+    return Api(client)
+
+
+def sent_emails() -> list[dict]:
+    from moto.backends import get_backend
+
+    backend = get_backend("ses")["123456789012"]["us-east-1"]
+    return [{"to": m.destinations["ToAddresses"], "subject": m.subject, "text": m.body}
+            for m in backend.sent_messages]
+
+
+def last_code(email: str) -> str:
+    for message in reversed(sent_emails()):
+        if email in message["to"]:
+            return re.search(r"\b(\d{6})\b", message["text"]).group(1)
+    raise AssertionError(f"no email to {email}")
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(api):
+    """Sign up (and by default verify and log in) a user; returns a dict with tokens."""
+    counter = {"n": 0}
+
+    def make(username: str | None = None, *, verify: bool = True, login: bool = True, role: str = "member",
+             password: str = PASSWORD) -> dict:
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        email = f"{username}@example.com"
+        r = api.post("/auth/signup", {"email": email, "username": username, "password": password,
+                                      "display_name": username.title(), "role": role})
+        assert r.status_code == 201, r.body
+        user = {"id": r.data["user"]["id"], "email": email, "username": username, "password": password}
+        if verify:
+            assert api.post("/auth/verify-email", {"email": email, "code": last_code(email)}).status_code == 200
+        if verify and login:
+            r = api.post("/auth/login", {"login": username, "password": password})
+            assert r.status_code == 200, r.body
+            user.update(access=r.data["access_token"], refresh=r.data["refresh_token"])
+        return user
+
+    return make
