@@ -1,0 +1,375 @@
+"""Auth and accounts: every route of the contract's "Auth and accounts" table, with the security rules."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+
+import jwt
+import pytest
+
+from tests.conftest import PASSWORD, last_code, sent_emails
+
+SECRET = "test-secret-key-of-sufficient-length-0123456789"
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+# ---- signup and verification -------------------------------------------------------------------------------
+
+def test_duplicate_email_and_username_conflict_case_insensitively(api, make_user):
+    make_user("bob")
+    r = api.post("/auth/signup", {"email": "BOB@example.com", "username": "other", "password": PASSWORD})
+    assert r.status_code == 409 and r.data["error"]["code"] == "email_taken"
+    r = api.post("/auth/signup", {"email": "new@example.com", "username": "BoB", "password": PASSWORD})
+    assert r.status_code == 409 and r.data["error"]["code"] == "username_taken"
+
+
+def test_concurrent_signups_for_one_username_create_exactly_one(api):
+    results = []
+
+    def signup(i):
+        r = api.post("/auth/signup", {"email": f"racer{i}@example.com", "username": "racer", "password": PASSWORD})
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=signup, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(results) == [201] + [409] * 7
+
+
+def test_weak_passwords_are_refused_with_the_field_named(api):
+    for weak in ("short1", "aaaaaaaaaaaa", "password123", "xxcarol-the-greatxx"):
+        r = api.post("/auth/signup", {"email": "carol@example.com", "username": "carol-the-great".replace("-", "_"),
+                                      "password": weak.replace("-", "_")})
+        assert r.status_code == 400, weak
+        assert r.data["error"]["code"] == "validation_error" and "password" in r.data["error"]["details"]
+
+
+def test_otp_wrong_code_attempt_limit_and_expiry(api, make_user, monkeypatch):
+    user = make_user("dora", verify=False)
+    good = last_code(user["email"])
+    wrong = "000000" if good != "000000" else "111111"
+    for _ in range(5):
+        r = api.post("/auth/verify-email", {"email": user["email"], "code": wrong})
+        assert r.status_code == 400 and r.data["error"]["code"] == "invalid_code"
+    r = api.post("/auth/verify-email", {"email": user["email"], "code": good})
+    assert r.status_code == 400 and r.data["error"]["code"] == "too_many_attempts"
+
+    # a new code (after the cooldown) works; an expired one does not
+    from chalicelib.models.users import Otp
+    from chalicelib.services import otp as otp_service
+
+    Otp.get(f"verify_email#{user['id']}").update(actions=[Otp.sent_at.set(0)])
+    assert api.post("/auth/resend-email-otp", {"email": user["email"]}).status_code == 202
+    fresh = last_code(user["email"])
+    Otp.get(f"verify_email#{user['id']}").update(actions=[Otp.valid_until.set(int(time.time()) - 1)])
+    assert api.post("/auth/verify-email", {"email": user["email"], "code": fresh}).status_code == 400
+    Otp.get(f"verify_email#{user['id']}").update(actions=[Otp.sent_at.set(0)])
+    assert api.post("/auth/resend-email-otp", {"email": user["email"]}).status_code == 202
+    assert api.post("/auth/verify-email", {"email": user["email"], "code": last_code(user["email"])}).status_code == 200
+    assert otp_service  # imported module used above
+
+
+def test_otp_is_stored_hashed(api, make_user):
+    user = make_user("eddie", verify=False)
+    from chalicelib.models.users import Otp
+
+    row = Otp.get(f"verify_email#{user['id']}")
+    assert last_code(user["email"]) not in json.dumps(row.attribute_values, default=str)
+
+
+def test_resend_is_silent_for_unknown_and_respects_cooldown(api, make_user):
+    before = len(sent_emails())
+    r = api.post("/auth/resend-email-otp", {"email": "nobody@example.com"})
+    assert r.status_code == 202
+    assert len(sent_emails()) == before
+    user = make_user("fay", verify=False)
+    count = len(sent_emails())
+    assert api.post("/auth/resend-email-otp", {"email": user["email"]}).status_code == 202
+    assert len(sent_emails()) == count  # within the cooldown: same answer, no new mail
+
+
+# ---- login, tokens, sessions -------------------------------------------------------------------------------
+
+def test_login_failures_are_identical_for_unknown_and_wrong_password(api, make_user):
+    make_user("gus")
+    a = api.post("/auth/login", {"login": "gus", "password": "wrong password!"})
+    b = api.post("/auth/login", {"login": "nobody-here", "password": "wrong password!"})
+    assert a.status_code == b.status_code == 401
+    assert a.data == b.data
+
+
+def test_login_rate_limit_per_account(api, make_user):
+    make_user("hal")
+    for _ in range(5):
+        assert api.post("/auth/login", {"login": "hal", "password": "nope nope nope"}).status_code == 401
+    r = api.post("/auth/login", {"login": "hal", "password": PASSWORD})
+    assert r.status_code == 429 and r.data["error"]["code"] == "rate_limited"
+    assert 0 < int(r.headers["Retry-After"]) <= 900
+
+
+def test_login_rate_limit_per_source_ip(api, make_user):
+    make_user("ivy")
+    for i in range(5):
+        api.post("/auth/login", {"login": f"someone{i}", "password": "nope nope nope"})
+    r = api.post("/auth/login", {"login": "ivy", "password": PASSWORD})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+
+
+def test_tokens_carry_required_claims(make_user):
+    user = make_user("jay")
+    access, refresh = claims_of(user["access"]), claims_of(user["refresh"])
+    for claims, typ in ((access, "access"), (refresh, "refresh")):
+        assert {"sub", "role", "iat", "exp", "jti", "iss", "aud", "typ"} <= set(claims)
+        assert claims["typ"] == typ and claims["sub"] == user["id"]
+    assert access["exp"] - access["iat"] == 900
+    assert refresh["exp"] - refresh["iat"] == 30 * 24 * 3600
+
+
+def _forge(claims: dict, key: str = SECRET, alg: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+def _alg_none(claims: dict) -> str:
+    def seg(d):
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    return f"{seg({'alg': 'none', 'typ': 'JWT'})}.{seg(claims)}."
+
+
+def test_token_verification_rejects_tampering(api, make_user):
+    user = make_user("kim")
+    good = claims_of(user["access"])
+    assert api.post("/auth/token/verify", {"token": user["access"]}).status_code == 200
+    bad_tokens = {
+        "alg none": _alg_none(good),
+        "wrong key": _forge(good, key="another-secret-key-of-sufficient-length-xx"),
+        "wrong audience": _forge({**good, "aud": "someone-else"}),
+        "wrong issuer": _forge({**good, "iss": "evil"}),
+        "expired": _forge({**good, "iat": good["iat"] - 4000, "exp": good["iat"] - 3000}),
+        "refresh used as access": user["refresh"],
+        "missing jti": _forge({k: v for k, v in good.items() if k != "jti"}),
+        "tampered payload": user["access"].split(".")[0] + "." + base64.urlsafe_b64encode(
+            json.dumps({**good, "role": "admin"}).encode()).rstrip(b"=").decode() + "." + user["access"].split(".")[2],
+        "garbage": "not.a.jwt",
+    }
+    for name, token in bad_tokens.items():
+        assert api.post("/auth/token/verify", {"token": token}).status_code == 401, name
+        r = api.get("/auth/me", token=token)
+        assert r.status_code == 401 and r.data["error"]["code"] in ("invalid_token", "token_expired"), name
+
+
+def test_missing_or_malformed_authorization_header(api):
+    assert api.get("/auth/me").status_code == 401
+    assert api.get("/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert api.get("/auth/me", headers={"Authorization": "Bearer "}).status_code == 401
+
+
+def test_refresh_rotates_and_replay_revokes_the_family(api, make_user):
+    user = make_user("lea")
+    r1 = api.post("/auth/token/refresh", {"refresh_token": user["refresh"]})
+    assert r1.status_code == 200
+    new_refresh, new_access = r1.data["refresh_token"], r1.data["access_token"]
+    assert new_refresh != user["refresh"]
+    assert api.get("/auth/me", token=new_access).status_code == 200
+
+    replay = api.post("/auth/token/refresh", {"refresh_token": user["refresh"]})
+    assert replay.status_code == 401 and replay.data["error"]["code"] == "refresh_token_reused"
+    # the whole family is gone: the newest refresh token and the access tokens too
+    assert api.post("/auth/token/refresh", {"refresh_token": new_refresh}).status_code == 401
+    assert api.get("/auth/me", token=new_access).status_code == 401
+    assert api.get("/auth/me", token=user["access"]).status_code == 401
+
+
+def test_replay_does_not_touch_other_sessions(api, make_user):
+    user = make_user("moe")
+    other = api.post("/auth/login", {"login": "moe", "password": PASSWORD}).data
+    api.post("/auth/token/refresh", {"refresh_token": user["refresh"]})
+    api.post("/auth/token/refresh", {"refresh_token": user["refresh"]})
+    assert api.get("/auth/me", token=other["access_token"]).status_code == 200
+
+
+def test_logout_revokes_only_that_family(api, make_user):
+    user = make_user("ned")
+    other = api.post("/auth/login", {"login": "ned", "password": PASSWORD}).data
+    assert api.post("/auth/logout", {"refresh_token": user["refresh"]}).status_code == 204
+    assert api.get("/auth/me", token=user["access"]).status_code == 401
+    assert api.post("/auth/token/refresh", {"refresh_token": user["refresh"]}).status_code == 401
+    assert api.get("/auth/me", token=other["access_token"]).status_code == 200
+    assert api.post("/auth/logout", {"refresh_token": "garbage"}).status_code == 401
+
+
+def test_logout_all_revokes_every_session(api, make_user):
+    user = make_user("ola")
+    other = api.post("/auth/login", {"login": "ola", "password": PASSWORD}).data
+    assert api.post("/auth/logout-all", token=user["access"]).status_code == 204
+    for token in (user["access"], other["access_token"]):
+        assert api.get("/auth/me", token=token).status_code == 401
+    for token in (user["refresh"], other["refresh_token"]):
+        assert api.post("/auth/token/refresh", {"refresh_token": token}).status_code == 401
+    assert api.post("/auth/login", {"login": "ola", "password": PASSWORD}).status_code == 200
+
+
+# ---- profile, search ---------------------------------------------------------------------------------------
+
+def test_patch_me_and_public_profile(api, make_user):
+    user = make_user("pia")
+    r = api.patch("/auth/me", {"display_name": "Pia Zürich 📷", "bio": "Shoots weddings"}, token=user["access"])
+    assert r.status_code == 200 and r.data["display_name"] == "Pia Zürich 📷"
+    for ref in (user["id"], "pia", "PIA"):
+        r = api.get(f"/users/{ref}")
+        assert r.status_code == 200 and r.data["bio"] == "Shoots weddings"
+        assert "email" not in r.data and "password_hash" not in r.data
+    assert api.get("/users/nobody").status_code == 404
+
+
+def test_search_by_username_and_display_name_prefix_with_pagination(api, make_user):
+    for name in ("sam", "samira", "sammy", "sandy"):
+        make_user(name)
+    token = make_user("zed")["access"]
+    api.patch("/auth/me", {"display_name": "Samuel Zed"}, token=token)
+    r = api.get("/auth/search?q=sam", token=token)
+    assert r.status_code == 200
+    names = {u["username"] for u in r.data["items"]}
+    assert names == {"sam", "samira", "sammy", "zed"}
+    assert all("email" not in u for u in r.data["items"])
+    assert {u["username"] for u in api.get("/auth/search?q=s", token=token).data["items"]} >= {"sandy", "sam"}
+
+    page1 = api.get("/auth/search?q=sam&limit=2", token=token).data
+    assert len(page1["items"]) == 2 and page1["next_cursor"]
+    page2 = api.get(f"/auth/search?q=sam&limit=2&cursor={page1['next_cursor']}", token=token).data
+    assert {u["username"] for u in page1["items"] + page2["items"]} == {"sam", "samira", "sammy", "zed"}
+
+    forged = page1["next_cursor"][:-2] + ("AA" if not page1["next_cursor"].endswith("AA") else "BB")
+    r = api.get(f"/auth/search?q=sam&limit=2&cursor={forged}", token=token)
+    assert r.status_code == 400 and r.data["error"]["code"] == "invalid_cursor"
+    r = api.get(f"/auth/search?q=san&limit=2&cursor={page1['next_cursor']}", token=token)
+    assert r.status_code == 400  # a cursor only works for the listing that minted it
+
+
+# ---- credentials -------------------------------------------------------------------------------------------
+
+def test_password_change_keeps_this_session_and_ends_others(api, make_user):
+    user = make_user("quin")
+    other = api.post("/auth/login", {"login": "quin", "password": PASSWORD}).data
+    r = api.post("/auth/password/change", {"old_password": "wrong one!!", "new_password": "a brand new secret"},
+                 token=user["access"])
+    assert r.status_code == 403
+    r = api.post("/auth/password/change", {"old_password": PASSWORD, "new_password": "a brand new secret"},
+                 token=user["access"])
+    assert r.status_code == 204
+    assert api.get("/auth/me", token=user["access"]).status_code == 200
+    assert api.get("/auth/me", token=other["access_token"]).status_code == 401
+    assert api.post("/auth/login", {"login": "quin", "password": PASSWORD}).status_code == 401
+    assert api.post("/auth/login", {"login": "quin", "password": "a brand new secret"}).status_code == 200
+
+
+def test_forgot_and_reset_password(api, make_user):
+    user = make_user("rex")
+    before = len(sent_emails())
+    assert api.post("/auth/password/forgot", {"email": "ghost@example.com"}).status_code == 202
+    assert len(sent_emails()) == before
+    assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
+    assert "reset" in sent_emails()[-1]["subject"].lower()
+    code = last_code(user["email"])
+    r = api.post("/auth/password/reset", {"email": user["email"], "code": "999999" if code != "999999" else "000000",
+                                          "new_password": "reset to this one"})
+    assert r.status_code == 400
+    r = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "reset to this one"})
+    assert r.status_code == 204
+    assert api.get("/auth/me", token=user["access"]).status_code == 401
+    assert api.post("/auth/login", {"login": "rex", "password": "reset to this one"}).status_code == 200
+    # the code is single use
+    r = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "and another one"})
+    assert r.status_code == 400
+
+
+def test_username_change_cooldown_and_uniqueness(api, make_user):
+    make_user("taken")
+    user = make_user("uma")
+    body = {"password": PASSWORD, "new_username": "TAKEN"}
+    r = api.post("/auth/username/change", body, token=user["access"])
+    assert r.status_code == 409
+    r = api.post("/auth/username/change", {"password": "wrong pass!!", "new_username": "uma2"}, token=user["access"])
+    assert r.status_code == 403
+    r = api.post("/auth/username/change", {"password": PASSWORD, "new_username": "Uma_New"}, token=user["access"])
+    assert r.status_code == 200 and r.data["username"] == "Uma_New"
+    assert api.post("/auth/login", {"login": "uma_new", "password": PASSWORD}).status_code == 200
+    assert api.get("/users/uma").status_code == 404
+    r = api.post("/auth/username/change", {"password": PASSWORD, "new_username": "uma3"}, token=user["access"])
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 29 * 24 * 3600
+    # the old name is free again
+    r = api.post("/auth/signup", {"email": "x@example.com", "username": "uma", "password": PASSWORD})
+    assert r.status_code == 201
+
+
+def test_email_change_with_otp_to_new_address(api, make_user):
+    make_user("vic2")
+    user = make_user("vic")
+    r = api.post("/auth/email/change", {"password": PASSWORD, "new_email": "vic2@example.com"}, token=user["access"])
+    assert r.status_code == 409
+    r = api.post("/auth/email/change", {"password": PASSWORD, "new_email": "victor@example.org"}, token=user["access"])
+    assert r.status_code == 202
+    assert sent_emails()[-1]["to"] == ["victor@example.org"]
+    r = api.post("/auth/email/verify", {"code": last_code("victor@example.org")}, token=user["access"])
+    assert r.status_code == 200 and r.data["email"] == "victor@example.org"
+    assert api.post("/auth/login", {"login": "victor@example.org", "password": PASSWORD}).status_code == 200
+    assert api.post("/auth/login", {"login": user["email"], "password": PASSWORD}).status_code == 401
+    r = api.post("/auth/signup", {"email": user["email"], "username": "newvic", "password": PASSWORD})
+    assert r.status_code == 201  # the old address was released
+
+
+def test_delete_account(api, make_user):
+    user = make_user("wes")
+    assert api.delete("/users/me", {"password": "not it at all"}, token=user["access"]).status_code == 403
+    assert api.delete("/users/me", {"password": PASSWORD}, token=user["access"]).status_code == 204
+    assert api.get("/auth/me", token=user["access"]).status_code == 401
+    assert api.post("/auth/token/refresh", {"refresh_token": user["refresh"]}).status_code == 401
+    assert api.get(f"/users/{user['id']}").status_code == 404
+    assert api.post("/auth/login", {"login": "wes", "password": PASSWORD}).status_code == 401
+    searcher = make_user("xia")
+    assert all(u["username"] != "wes" for u in api.get("/auth/search?q=wes", token=searcher["access"]).data["items"])
+    assert api.post("/auth/signup", {"email": user["email"], "username": "wes", "password": PASSWORD}).status_code == 201
+
+
+# ---- roles -------------------------------------------------------------------------------------------------
+
+def test_roles_admin_grants_staff_staff_grants_photographer(api, make_user):
+    from chalicelib.services import accounts
+
+    accounts.create_admin("root@example.com", "root", PASSWORD)
+    admin = api.post("/auth/login", {"login": "root", "password": PASSWORD}).data["access_token"]
+    staff = make_user("stef")
+    member = make_user("mel")
+    assert api.put(f"/users/{staff['id']}/role", {"role": "staff"}, token=member["access"]).status_code == 403
+    r = api.put(f"/users/{staff['id']}/role", {"role": "staff"}, token=admin)
+    assert r.status_code == 200 and r.data["role"] == "staff"
+    assert api.put(f"/users/{member['id']}/role", {"role": "photographer"}, token=staff["access"]).status_code == 200
+    assert api.put(f"/users/{member['id']}/role", {"role": "staff"}, token=staff["access"]).status_code == 403
+    assert api.put(f"/users/{member['id']}/role", {"role": "emperor"}, token=admin).status_code == 400
+    assert api.get("/auth/me", token=member["access"]).data["role"] == "photographer"  # role read live
+    r = api.post("/auth/signup", {"email": "s@example.com", "username": "sneaky", "password": PASSWORD,
+                                  "role": "admin"})
+    assert r.status_code == 400
+
+
+def test_cli_create_admin(aws_mock, capsys):
+    from chalicelib import cli
+    from chalicelib.models.users import user_by_login
+
+    assert cli.main(["create-admin", "--email", "boss@example.com", "--username", "boss",
+                     "--password", PASSWORD]) == 0
+    user = user_by_login("boss")
+    assert user.role == "admin" and user.email_verified
+    assert cli.main(["create-admin", "--email", "boss@example.com", "--username", "boss2",
+                     "--password", PASSWORD]) == 1
+
+
+@pytest.mark.parametrize("path", ["/auth/me", "/auth/search?q=a", "/auth/logout-all"])
+def test_protected_routes_need_a_token(api, path):
+    method = "POST" if path.endswith("logout-all") else "GET"
+    r = api.call(method, path)
+    assert r.status_code == 401 and r.data["error"]["code"] == "unauthorized"
