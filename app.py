@@ -1,15 +1,17 @@
 """Lightbox: wiring only. Blueprints per resource, one error-normalising middleware, the WebSocket handlers.
 
-WebSocket handlers are declared on the app (not a blueprint: Chalice registers blueprint websocket handlers
-unwrapped) and delegate to ``chalicelib.realtime``.
+The upload processor is its own Lambda function (fed by S3 -> SQS); it imports Pillow lazily, so the API
+function never pays for it. WebSocket handlers are declared on the app (not a blueprint: Chalice registers
+blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
 """
 from chalice import Chalice
 
 from chalicelib import logs
-from chalicelib.api import auth, meta, users
+from chalicelib.api import auth, events, meta, photos, users
 from chalicelib.api.routing import normalize_error_middleware
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
+from chalicelib.services import accounts, events as events_service, photos as photos_service
 
 logs.configure()
 app = Chalice(app_name="lightbox")
@@ -20,8 +22,14 @@ if get_settings().xray_patch:
 
     tracing.enable()
 
-for blueprint in (meta.bp, auth.bp, users.bp):
+for blueprint in (meta.bp, auth.bp, users.bp, events.bp, photos.bp):
     app.register_blueprint(blueprint)
+
+# Cascades between services: deleting an account or an event removes what belongs to it, files included.
+accounts.DELETION_HOOKS.append(photos_service.purge_user_photos)
+accounts.DELETION_HOOKS.append(events_service.on_user_deleted)
+events_service.DELETE_HOOKS.append(photos_service.purge_event_photos)
+events_service.VISIBILITY_HOOKS.append(photos_service.on_event_visibility_change)
 
 
 @app.on_ws_connect()
@@ -37,3 +45,10 @@ def ws_disconnect(event):
 @app.on_ws_message()
 def ws_message(event):
     return ws.on_message(event)
+
+
+@app.on_sqs_message(queue=get_settings().upload_queue_name, batch_size=10)
+def process_upload_queue(event):
+    from chalicelib.triggers import uploads
+
+    return uploads.handle_batch(event.to_dict()["Records"])

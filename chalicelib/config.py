@@ -60,6 +60,7 @@ class Settings:
     username_change_cooldown_days: int
     app_origins: tuple[str, ...] = field(default_factory=tuple)
     xray_patch: bool = False
+    public_api_url: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -106,6 +107,7 @@ def load_settings() -> Settings:
         username_change_cooldown_days=_int("LIGHTBOX_USERNAME_COOLDOWN_DAYS", 30),
         app_origins=_list("LIGHTBOX_APP_ORIGINS"),
         xray_patch=(_env("LIGHTBOX_XRAY_PATCH", "false") or "").lower() == "true",
+        public_api_url=_env("LIGHTBOX_PUBLIC_API_URL"),
     )
 
 

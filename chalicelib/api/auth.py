@@ -10,7 +10,7 @@ from chalicelib.api.schemas import (Accepted, ChangeEmailIn, ChangePasswordIn, C
                                     UserOut, VerifyEmailIn, VerifyTokenIn)
 from chalicelib.pagination import decode, encode
 from chalicelib.services import accounts, tokens
-from chalicelib.services.users_view import avatar_url
+from chalicelib.services.users_view import avatar_url, check_avatar
 
 bp = Blueprint(__name__)
 TAGS = ("auth",)
@@ -88,14 +88,16 @@ def get_me(ctx: Ctx) -> UserOut:
 
 @route(bp, "/auth/me", "PATCH", body=UpdateMeIn, response=UserOut, tags=TAGS)
 def patch_me(ctx: Ctx) -> UserOut:
-    """Change display name or bio."""
+    """Change display name, bio or avatar (one of your own processed photos; null removes it)."""
+    if ctx.body.avatar_photo_id:
+        check_avatar(ctx.principal, ctx.body.avatar_photo_id)
     user = accounts.update_profile(ctx.principal.user, display_name=ctx.body.display_name, bio=ctx.body.bio,
-                                   fields=ctx.body.model_fields_set)
+                                   avatar_photo_id=ctx.body.avatar_photo_id, fields=ctx.body.model_fields_set)
     return _me(user)
 
 
 @route(bp, "/auth/search", "GET", query=SearchQuery, response=Page[PublicUserOut], tags=TAGS)
-def search(ctx: Ctx) -> Page[PublicUserOut]:
+def search_users(ctx: Ctx) -> Page[PublicUserOut]:
     """Users whose username or display name starts with ``q``."""
     q = ctx.query
     scope = f"users-search:{q.q.casefold()}"

@@ -73,7 +73,9 @@ def openapi_document() -> dict[str, Any]:
             responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"),
                                     "content": {"application/json": {"schema": refs[ErrorOut]}}}
         op["responses"] = responses
-        if spec.auth:
+        if spec.auth == "optional":
+            op["security"] = [{}, {"bearer": []}]
+        elif spec.auth:
             op["security"] = [{"bearer": []}]
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {

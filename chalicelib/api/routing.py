@@ -37,7 +37,7 @@ class RouteSpec:
     query: type | None
     response: type | None
     status: int
-    auth: bool
+    auth: bool | str
     roles: tuple[str, ...]
     responses: tuple[int, ...]
 
@@ -125,9 +125,13 @@ def _to_body(result: Any) -> Any:
 
 
 def route(bp: Blueprint, path: str, method: str, *, body: type | None = None, query: type | None = None,
-          response: type | None = None, status: int = 200, auth: bool = True, roles: Iterable[str] = (),
+          response: type | None = None, status: int = 200, auth: bool | str = True, roles: Iterable[str] = (),
           summary: str = "", tags: Iterable[str] = (), responses: Iterable[int] = ()) -> Callable:
-    """Declare an API route. ``roles`` restricts it to those roles (on top of authentication)."""
+    """Declare an API route.
+
+    ``auth``: True (a valid access token is required), False (public), or "optional" (public, but a token
+    that is sent must be valid and identifies the caller). ``roles`` restricts the route to those roles.
+    """
     roles = tuple(roles)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,7 +152,9 @@ def route(bp: Blueprint, path: str, method: str, *, body: type | None = None, qu
                     ctx.body = _parse_body(body, raw)
                 if query is not None:
                     ctx.query = _parse_query(query, request.query_params)
-                if auth:
+                if auth == "optional" and not (request.headers or {}).get("authorization"):
+                    ctx.principal = None
+                elif auth:
                     from chalicelib.services import tokens
 
                     ctx.principal = tokens.authenticate(_bearer_token(request))

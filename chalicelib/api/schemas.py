@@ -125,6 +125,7 @@ class TokenInfoOut(Out):
 class UpdateMeIn(Body):
     display_name: Annotated[CleanText, Field(max_length=64)] | None = None
     bio: Annotated[str, Field(max_length=500)] | None = None
+    avatar_photo_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class SearchQuery(PageQuery):

@@ -1,5 +1,8 @@
 """Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this)."""
 from chalicelib.models import base
+from chalicelib.models import events as _events  # noqa: F401
+from chalicelib.models import notifications as _notifications  # noqa: F401
+from chalicelib.models import photos as _photos  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
 from chalicelib.models import users as _users  # noqa: F401

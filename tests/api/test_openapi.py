@@ -9,6 +9,8 @@ def test_openapi_lists_every_route_with_shapes(api, app):
     assert r.status_code == 200
     doc = r.data
     validate(doc)
+    operation_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
     served = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert served == documented

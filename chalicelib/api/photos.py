@@ -1,0 +1,348 @@
+"""/photos/*, /events/{id}/photos: uploads, photo views, listings, search, user tags, share links."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from chalice import Blueprint
+from pydantic import Field, model_validator
+
+from chalicelib.api.routing import Ctx, route
+from chalicelib.api.schema_base import Body, Out, PageQuery
+from chalicelib.api.schemas import CleanText
+from chalicelib.config import get_settings
+from chalicelib.pagination import decode, encode
+from chalicelib.services import photos, sharing
+from chalicelib.services.photos import FileSpec
+
+bp = Blueprint(__name__)
+TAGS = ("photos",)
+
+Tag = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class FileIn(Body):
+    filename: Annotated[str, Field(min_length=1, max_length=255)]
+    content_type: Annotated[str, Field(min_length=3, max_length=100)]
+    size: Annotated[int, Field(gt=0, description="Exact size in bytes; the upload policy enforces it")]
+    caption: Annotated[CleanText, Field(max_length=2000)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] = []
+
+    def spec(self) -> FileSpec:
+        return FileSpec(self.filename, self.content_type, self.size, self.caption, tuple(self.tags))
+
+
+class BulkUploadIn(Body):
+    files: Annotated[list[FileIn], Field(min_length=1, max_length=100)]
+
+
+class SingleUploadIn(Body):
+    """Either one file's fields at the top level, or ``files`` with exactly one file."""
+    files: Annotated[list[FileIn], Field(min_length=1, max_length=1)] | None = None
+    filename: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    content_type: Annotated[str, Field(min_length=3, max_length=100)] | None = None
+    size: Annotated[int, Field(gt=0)] | None = None
+    caption: Annotated[CleanText, Field(max_length=2000)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] = []
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "SingleUploadIn":
+        flat = self.filename is not None or self.content_type is not None or self.size is not None
+        if self.files is None and not (self.filename and self.content_type and self.size):
+            raise ValueError("give filename, content_type and size (or files with one file)")
+        if self.files is not None and flat:
+            raise ValueError("give either files or the top-level file fields, not both")
+        return self
+
+    def spec(self) -> FileSpec:
+        if self.files:
+            return self.files[0].spec()
+        return FileSpec(self.filename, self.content_type, self.size, self.caption, tuple(self.tags))
+
+
+class PresignedPost(Out):
+    url: str
+    fields: dict[str, str]
+
+
+class UploadSlot(Out):
+    photo_id: str
+    upload: PresignedPost
+
+
+class UploadsOut(Out):
+    uploads: list[UploadSlot]
+
+
+class PhotoOwner(Out):
+    id: str
+    username: str | None
+    display_name: str | None
+
+
+class PhotoOut(Out):
+    id: str
+    status: Literal["pending_upload", "processing", "ready", "rejected"]
+    rejection_reason: str | None
+    width: int | None
+    height: int | None
+    caption: str | None
+    tags: list[str]
+    owner: PhotoOwner
+    event_id: str | None
+    like_count: int
+    comment_count: int
+    created_at: str
+    taken_at: str | None = None
+    camera_model: str | None = None
+    visibility: str
+    urls: dict[str, str]
+    user_tags: list[str] | None = None
+    location: dict[str, float] | None = None
+
+
+class PhotoPage(Out):
+    items: list[PhotoOut]
+    next_cursor: str | None
+
+
+class PatchPhotoIn(Body):
+    caption: Annotated[CleanText, Field(max_length=2000)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] | None = None
+    visibility: Literal["public", "private"] | None = None
+
+
+class ListQuery(PageQuery):
+    owner: Annotated[str, Field(max_length=64)] | None = None
+    event_id: Annotated[str, Field(max_length=64)] | None = None
+    ordering: Literal["recent", "popular"] = "recent"
+
+
+class EventPhotosQuery(PageQuery):
+    ordering: Literal["recent", "popular"] = "recent"
+
+
+class SearchQuery(PageQuery):
+    q: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TaggedQuery(PageQuery):
+    user: Annotated[str, Field(max_length=64)] | None = None
+
+
+class TagIn(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TagOut(Out):
+    photo_id: str
+    user: dict[str, str]
+    tagged_by: str
+    created_at: str
+
+
+class ShareIn(Body):
+    variant: Literal["original", "watermarked"]
+    expires_in_seconds: Annotated[int, Field(ge=60, le=sharing.MAX_LIFETIME)]
+    password: Annotated[str, Field(min_length=4, max_length=128)] | None = None
+    max_downloads: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+class ShareOut(Out):
+    token: str
+    url: str
+    expires_at: str
+    variant: str
+    max_downloads: int | None
+    password_protected: bool
+
+
+class ShareRedeemQuery(PageQuery):
+    password: Annotated[str, Field(max_length=128)] | None = None
+
+
+class ShareRedeemOut(Out):
+    url: str
+    variant: str
+    expires_at: str
+    downloads_left: int | None
+
+
+class ShareLinkOut(Out):
+    id: str
+    photo_id: str
+    variant: str
+    expires_at: str
+    downloads: int
+    max_downloads: int | None
+    password_protected: bool
+    created_at: str
+
+
+class ShareLinkPage(Out):
+    items: list[ShareLinkOut]
+    next_cursor: str | None
+
+
+def _uploads(created) -> UploadsOut:
+    return UploadsOut(uploads=[UploadSlot(photo_id=p.photo_id, upload=PresignedPost(url=post["url"],
+                                                                                   fields=post["fields"]))
+                               for p, post in created])
+
+
+def _page(ctx: Ctx, scope: str, query, to_ids, keep=None) -> PhotoPage:
+    """Run a key-only index query for one page, then read and filter the photos the caller may see."""
+    results = query(decode(scope, ctx.query.cursor))
+    keys = list(results)
+    cursor = encode(scope, results.last_evaluated_key) if len(keys) >= ctx.query.limit else None
+    found = photos.photos_by_ids(to_ids(keys))
+    if keep is not None:
+        found = [p for p in found if keep(p)]
+    return PhotoPage(items=photos.views(ctx.principal, found), next_cursor=cursor)
+
+
+def _who(ctx: Ctx) -> str:
+    return ctx.principal.user_id if ctx.principal else "anonymous"
+
+
+def _base_url(ctx: Ctx) -> str:
+    configured = get_settings().public_api_url
+    if configured:
+        return configured.rstrip("/")
+    headers = ctx.request.headers or {}
+    return f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}"
+
+
+@route(bp, "/events/{event_id}/photos/bulk-upload", "POST", body=BulkUploadIn, response=UploadsOut, status=201,
+       tags=TAGS, responses=(403, 404))
+def bulk_upload(ctx: Ctx, event_id: str) -> UploadsOut:
+    """Reserve 1-100 photos in an event; one presigned S3 POST per file."""
+    return _uploads(photos.create_uploads(ctx.principal, [f.spec() for f in ctx.body.files], event_id))
+
+
+@route(bp, "/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS)
+def upload(ctx: Ctx) -> UploadsOut:
+    """Reserve one photo outside any event (posts, profile pictures)."""
+    return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))
+
+
+@route(bp, "/events/{event_id}/photos", "GET", query=EventPhotosQuery, response=PhotoPage, auth="optional",
+       tags=TAGS, responses=(404,))
+def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
+    """Photos of an event the caller may read, newest (or most liked) first."""
+    from chalicelib.services import events as events_service
+
+    events_service.require_readable(ctx.principal, event_id)
+    q = ctx.query
+    return _page(ctx, f"event-photos:{event_id}:{q.ordering}:{_who(ctx)}",
+                 lambda last: photos.list_query(None, event_id, q.ordering, q.limit, last),
+                 lambda keys: [k.photo_id for k in keys])
+
+
+@route(bp, "/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
+def list_photos(ctx: Ctx) -> PhotoPage:
+    """Photos by owner, by event, or public ones; ``ordering=recent|popular``."""
+    q = ctx.query
+    owner_id = None
+    if q.owner:
+        from chalicelib.services.accounts import public_profile
+
+        owner_id = ctx.principal.user_id if q.owner == "me" and ctx.principal else public_profile(q.owner).user_id
+    if q.event_id:
+        from chalicelib.services import events as events_service
+
+        events_service.require_readable(ctx.principal, q.event_id)
+    scope = f"photos:{owner_id}:{q.event_id}:{q.ordering}:{_who(ctx)}"
+    return _page(ctx, scope, lambda last: photos.list_query(owner_id, q.event_id, q.ordering, q.limit, last),
+                 lambda keys: [k.photo_id for k in keys])
+
+
+@route(bp, "/photos/search", "GET", query=SearchQuery, response=PhotoPage, auth="optional", tags=TAGS)
+def search_photos(ctx: Ctx) -> PhotoPage:
+    """Photos whose caption words or keyword tags match every word of ``q``, newest first."""
+    terms = photos.parse_query(ctx.query.q)
+    return _page(ctx, f"photo-search:{'+'.join(terms)}:{_who(ctx)}",
+                 lambda last: photos.search_query(terms[0], ctx.query.limit, last),
+                 lambda entries: [e.entity_id for e in entries],
+                 keep=lambda photo: photos.matches_all(photo, terms))
+
+
+@route(bp, "/photos/photos-tagged-in", "GET", query=TaggedQuery, response=PhotoPage, auth="optional", tags=TAGS,
+       responses=(404,))
+def tagged_in(ctx: Ctx) -> PhotoPage:
+    """Photos a user (default: the caller) is tagged in."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.services.accounts import public_profile
+
+    if ctx.query.user:
+        user_id = public_profile(ctx.query.user).user_id
+    elif ctx.principal:
+        user_id = ctx.principal.user_id
+    else:
+        raise ValidationError("Say whose tags to list.", details={"user": "required without a token"})
+    return _page(ctx, f"tagged:{user_id}:{_who(ctx)}",
+                 lambda last: photos.tagged_query(user_id, ctx.query.limit, last),
+                 lambda tags: [t.photo_id for t in tags])
+
+
+@route(bp, "/photos/share-links", "GET", query=PageQuery, response=ShareLinkPage, tags=TAGS)
+def my_share_links(ctx: Ctx) -> ShareLinkPage:
+    """The caller's active (unexpired, unrevoked) share links."""
+    scope = f"share-links:{ctx.user_id}"
+    results = sharing.mine_query(ctx.user_id, ctx.query.limit, decode(scope, ctx.query.cursor))
+    links = list(results)
+    return ShareLinkPage(items=[sharing.link_view(link) for link in links],
+                         next_cursor=encode(scope, results.last_evaluated_key))
+
+
+@route(bp, "/photos/share/{token}", "GET", query=ShareRedeemQuery, response=ShareRedeemOut, auth=False,
+       tags=TAGS, responses=(401, 403, 404, 410))
+def redeem_share(ctx: Ctx, token: str) -> ShareRedeemOut:
+    """Open a share link: a short-lived URL of the shared variant (counts one download)."""
+    return ShareRedeemOut(**sharing.redeem(token, ctx.query.password))
+
+
+@route(bp, "/photos/share/{token}", "DELETE", status=204, tags=TAGS, responses=(404,))
+def revoke_share(ctx: Ctx, token: str) -> None:
+    """Revoke a share link (owner)."""
+    sharing.revoke(ctx.principal, token)
+
+
+@route(bp, "/photos/{photo_id}", "GET", response=PhotoOut, auth="optional", tags=TAGS, responses=(404,))
+def get_photo(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+    """A photo with signed URLs of exactly the variants the caller may see."""
+    return photos.view_one(ctx.principal, photo_id)
+
+
+@route(bp, "/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404))
+def patch_photo(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+    """Edit caption, keyword tags or (outside events) visibility."""
+    fields = {name: getattr(ctx.body, name) for name in ctx.body.model_fields_set}
+    return photos.update_photo(ctx.principal, photo_id, fields)
+
+
+@route(bp, "/photos/{photo_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+def delete_photo(ctx: Ctx, photo_id: str) -> None:
+    """Delete a photo and every stored variant."""
+    photos.delete_photo(ctx.principal, photo_id)
+
+
+@route(bp, "/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS,
+       responses=(403, 404, 409))
+def add_tag(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+    """Tag a user in a photo (once per user and photo)."""
+    return photos.add_tag(ctx.principal, photo_id, ctx.body.username)
+
+
+@route(bp, "/photos/{photo_id}/tags/{user_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+def remove_tag(ctx: Ctx, photo_id: str, user_id: str) -> None:
+    """Remove a user tag (the tagged user, the tagger, the owner or staff)."""
+    photos.remove_tag(ctx.principal, photo_id, user_id)
+
+
+@route(bp, "/photos/{photo_id}/share", "POST", body=ShareIn, response=ShareOut, status=201, tags=TAGS,
+       responses=(403, 404, 409))
+def share(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+    """Create a share link for the original or the watermarked variant."""
+    b = ctx.body
+    return sharing.create(ctx.principal, photo_id, b.variant, b.expires_in_seconds, b.password, b.max_downloads,
+                          _base_url(ctx))

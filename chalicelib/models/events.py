@@ -1,0 +1,223 @@
+"""Events and their members.
+
+Access patterns (every listing is a Query on a key or an index):
+- event by id ............................ Events GetItem(event_id)
+- events of an owner, newest first ....... Events GSI by_owner (owner_id, created_at)
+- public events, newest first ............ Events GSI public_recent (public_bucket, created_at); sparse:
+                                            public_bucket is set ("public") only on public events
+- public events in a geohash cell ........ Events GSI geo (geo_cell = geohash[:3], geohash) with
+                                            begins_with(cell prefix); sparse: only public events with a location
+- a member of an event ................... EventMembers GetItem(event_id, user_id)
+- members of an event .................... EventMembers Query(event_id)
+- events a user joined, newest first ..... EventMembers GSI by_user (user_id, joined_at)
+- the caller's role in several events .... EventMembers BatchGet((event_id, user_id) ...)
+
+The owner is not stored as a member: ownership is ``Event.owner_id``.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.errors import ConflictError
+from chalicelib.models.base import (DeleteError, PutError, condition_failed, now, register, table_meta,
+                                    translate_conflicts)
+
+VISIBILITIES = ("public", "unlisted", "private")
+MEMBER_ROLES = ("viewer", "contributor")
+VARIANTS = ("full", "watermarked")
+PUBLIC_BUCKET = "public"
+GEOHASH_PRECISION = 9  # ~5 m
+GEO_CELL_PRECISION = 3  # the geo index's partition key: ~156 km cells
+
+
+class EventsByOwner(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class PublicRecent(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "public_recent"
+        projection = AllProjection()
+
+    public_bucket = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class EventsByGeo(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "geo"
+        projection = AllProjection()
+
+    geo_cell = UnicodeAttribute(hash_key=True)
+    geohash = UnicodeAttribute(range_key=True)
+
+
+@register
+class Event(Model):
+    Meta = table_meta("events")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    visibility = UnicodeAttribute(default="private")
+    starts_at = UTCDateTimeAttribute(null=True)
+    ends_at = UTCDateTimeAttribute(null=True)
+    location_lat = NumberAttribute(null=True)
+    location_lon = NumberAttribute(null=True)
+    location_name = UnicodeAttribute(null=True)
+    geohash = UnicodeAttribute(null=True)  # only public events with a location (keeps the geo index sparse)
+    geo_cell = UnicodeAttribute(null=True)  # geohash[:3]
+    public_bucket = UnicodeAttribute(null=True)  # "public" only for public events
+    watermark_text = UnicodeAttribute(null=True)  # None: the default "Lightbox"
+    viewer_variants = UnicodeAttribute(default="full")  # "full" | "watermarked"
+    public_variants = UnicodeAttribute(default="full")  # "full" | "watermarked"
+    created_at = UTCDateTimeAttribute(default=now)
+    updated_at = UTCDateTimeAttribute(default=now)
+    version = VersionAttribute()
+
+    by_owner = EventsByOwner()
+    public_recent = PublicRecent()
+    geo = EventsByGeo()
+
+    @property
+    def has_location(self) -> bool:
+        return self.location_lat is not None and self.location_lon is not None
+
+
+class MembersByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    joined_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class EventMember(Model):
+    Meta = table_meta("event_members")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+    role = UnicodeAttribute()  # "viewer" | "contributor"
+    joined_at = UTCDateTimeAttribute(default=now)
+
+    by_user = MembersByUser()
+
+
+# ---- access patterns -------------------------------------------------------------------------------------
+
+def _plausible_id(value: str | None) -> bool:
+    """Ids from a URL: anything empty or longer than any id we mint cannot exist (and must not reach DynamoDB,
+    which refuses keys over its size limits)."""
+    return bool(value) and len(value) <= 64
+
+
+def event_by_id(event_id: str, *, consistent: bool = False) -> Event | None:
+    if not _plausible_id(event_id):
+        return None
+    try:
+        return Event.get(event_id, consistent_read=consistent)
+    except Event.DoesNotExist:
+        return None
+
+
+def create_event(event: Event) -> None:
+    with translate_conflicts("An event with this id exists; retry."):
+        event.save(condition=Event.event_id.does_not_exist())
+
+
+def update_event(event: Event, actions: list) -> None:
+    """Apply ``actions`` only if nobody changed the event since it was read (its version)."""
+    with translate_conflicts("The event changed concurrently; reload it and retry."):
+        event.update(actions=actions)
+
+
+def delete_event_row(event_id: str) -> None:
+    try:
+        Event(event_id=event_id).delete(condition=Event.event_id.exists(), add_version_condition=False)
+    except DeleteError as exc:  # already gone: deletion is idempotent
+        if not condition_failed(exc):
+            raise
+
+
+def events_of_owner(owner_id: str, limit: int | None = None, last_key: dict | None = None):
+    return Event.by_owner.query(owner_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def public_events(limit: int | None = None, last_key: dict | None = None):
+    return Event.public_recent.query(PUBLIC_BUCKET, scan_index_forward=False, limit=limit,
+                                     last_evaluated_key=last_key)
+
+
+def public_events_in_cell(prefix: str) -> list[Event]:
+    """Every public, located event whose geohash starts with ``prefix`` (3+ characters)."""
+    condition = Event.geohash.startswith(prefix) if len(prefix) > GEO_CELL_PRECISION else None
+    return list(Event.geo.query(prefix[:GEO_CELL_PRECISION], range_key_condition=condition))
+
+
+def events_by_ids(event_ids: Iterable[str]) -> dict[str, Event]:
+    ids = list(dict.fromkeys(event_ids))
+    return {e.event_id: e for e in Event.batch_get(ids)} if ids else {}
+
+
+def membership(event_id: str, user_id: str) -> EventMember | None:
+    if not (_plausible_id(event_id) and _plausible_id(user_id)):
+        return None
+    try:
+        return EventMember.get(event_id, user_id)
+    except EventMember.DoesNotExist:
+        return None
+
+
+def memberships_of_user_in(user_id: str, event_ids: Iterable[str]) -> dict[str, EventMember]:
+    keys = [(event_id, user_id) for event_id in dict.fromkeys(event_ids)]
+    return {m.event_id: m for m in EventMember.batch_get(keys)} if keys else {}
+
+
+def add_member(member: EventMember) -> None:
+    try:
+        member.save(condition=EventMember.user_id.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            raise ConflictError("That user is already a member of this event.", code="already_member",
+                                details={"username": "already a member"}) from exc
+        raise
+
+
+def remove_member(event_id: str, user_id: str) -> bool:
+    """Delete the membership; False if there was none."""
+    if not (_plausible_id(event_id) and _plausible_id(user_id)):
+        return False
+    try:
+        EventMember(event_id=event_id, user_id=user_id).delete(condition=EventMember.user_id.exists())
+    except DeleteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def members_of(event_id: str, limit: int | None = None, last_key: dict | None = None):
+    return EventMember.query(event_id, limit=limit, last_evaluated_key=last_key)
+
+
+def memberships_of_user(user_id: str, limit: int | None = None, last_key: dict | None = None):
+    return EventMember.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def delete_all_members(event_id: str) -> None:
+    members = list(EventMember.query(event_id, attributes_to_get=["event_id", "user_id"]))
+    with EventMember.batch_write() as batch:
+        for member in members:
+            batch.delete(member)

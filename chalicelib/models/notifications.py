@@ -1,0 +1,54 @@
+"""Notifications: stored rows, each also pushed to the user's open WebSocket connections.
+
+Access patterns:
+- a user's notifications, newest first ....... GSI by_time (user_id, created_at)
+- a user's unread notifications, newest first  GSI unread (unread_user_id, created_at): sparse, the attribute
+                                               is removed when the notification is read
+- one notification ........................... GetItem(user_id, notification_id)
+``notification_id`` is derived from what caused it (e.g. ``event_photo_added#<photo>``), and rows are written
+with attribute_not_exists, so a redelivered event never notifies twice.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import now, register, table_meta
+
+TYPES = ("tagged", "liked", "commented", "replied", "event_photo_added", "followed", "friend_request", "message",
+         "upload_rejected")
+
+
+class ByTime(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Unread(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "unread"
+        projection = AllProjection()
+
+    unread_user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class Notification(Model):
+    Meta = table_meta("notifications")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    notification_id = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    actor_id = UnicodeAttribute(null=True)
+    target = MapAttribute(default=dict)  # e.g. {"kind": "photo", "id": "...", "event_id": "..."}
+    read = BooleanAttribute(default=False)
+    unread_user_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(default=now)
+    by_time = ByTime()
+    unread = Unread()

@@ -1,0 +1,126 @@
+"""Photos, user tags and share links.
+
+Access patterns:
+- photo by id ................................ Photos GetItem(photo_id)
+- photos of an owner, newest / most liked .... GSI by_owner (owner_id, created_at) / by_owner_popular (owner_id, like_count)
+- photos of an event, newest / most liked .... GSI by_event (event_id, created_at) / by_event_popular (event_id, like_count)
+- public photos, newest / most liked ......... GSI public_recent / public_popular (public_bucket = "public", sparse)
+- users tagged in a photo .................... PhotoTags Query(photo_id)
+- photos a user is tagged in ................. PhotoTags GSI by_user (user_id, created_at)
+- share link by token ........................ ShareLinks GetItem(sha256(token))
+- my share links ............................. ShareLinks GSI by_owner (owner_id, created_at)
+Pending uploads carry a TTL (``expires_at``) that is removed once the upload is processed.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
+                                 UnicodeSetAttribute, UTCDateTimeAttribute)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.models.base import now, register, table_meta
+
+PENDING, PROCESSING, READY, REJECTED = "pending_upload", "processing", "ready", "rejected"
+VARIANTS = ("thumb", "medium", "large", "watermarked", "original")
+
+
+def _gsi(name: str, hash_attr: str, range_attr: str, range_type: type, projection=None):
+    attrs = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": projection or AllProjection()}),
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: range_type(range_key=True),
+    }
+    return type(f"Photos_{name}", (GlobalSecondaryIndex,), attrs)()
+
+
+@register
+class Photo(Model):
+    Meta = table_meta("photos")
+
+    photo_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    event_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default=PENDING)
+    rejection_reason = UnicodeAttribute(null=True)
+    caption = UnicodeAttribute(null=True)
+    keywords = ListAttribute(of=UnicodeAttribute, default=list)
+    search_terms = UnicodeSetAttribute(null=True)
+    visibility = UnicodeAttribute(default="public")  # photos outside events: public | private
+    public_bucket = UnicodeAttribute(null=True)  # "public" when anyone may see it: sparse GSIs
+    filename = UnicodeAttribute(null=True)
+    content_type = UnicodeAttribute()
+    declared_size = NumberAttribute()
+    upload_key = UnicodeAttribute()
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    format = UnicodeAttribute(null=True)  # what was uploaded (sniffed)
+    original_format = UnicodeAttribute(null=True)  # what the served original is: jpeg | png
+    taken_at = UnicodeAttribute(null=True)
+    camera_model = UnicodeAttribute(null=True)
+    gps_lat = NumberAttribute(null=True)  # owner-only
+    gps_lon = NumberAttribute(null=True)
+    variant_keys = ListAttribute(of=UnicodeAttribute, default=list)
+    like_count = NumberAttribute(default=0)
+    comment_count = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute(default=now)
+    processed_at = UTCDateTimeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_owner = _gsi("by_owner", "owner_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+    by_owner_popular = _gsi("by_owner_popular", "owner_id", "like_count", NumberAttribute, KeysOnlyProjection())
+    by_event = _gsi("by_event", "event_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+    by_event_popular = _gsi("by_event_popular", "event_id", "like_count", NumberAttribute, KeysOnlyProjection())
+    public_recent = _gsi("public_recent", "public_bucket", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+    public_popular = _gsi("public_popular", "public_bucket", "like_count", NumberAttribute, KeysOnlyProjection())
+
+
+class TagsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class PhotoTag(Model):
+    """A user tagged in a photo; one per (photo, user)."""
+
+    Meta = table_meta("photo_tags")
+
+    photo_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+    tagged_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=now)
+    by_user = TagsByUser()
+
+
+class SharesByOwner(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class ShareLink(Model):
+    """A share link; the token itself is never stored, only its SHA-256."""
+
+    Meta = table_meta("share_links")
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    photo_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    variant = UnicodeAttribute()
+    valid_until = NumberAttribute()
+    password_hash = UnicodeAttribute(null=True)
+    max_downloads = NumberAttribute(null=True)
+    downloads = NumberAttribute(default=0)
+    revoked = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute(default=now)
+    expires_at = TTLAttribute(null=True)
+    by_owner = SharesByOwner()

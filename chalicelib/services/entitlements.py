@@ -1,0 +1,64 @@
+"""The one entitlement check: which variants of a photo may this caller see?
+
+Every grant source answers the same question, and the caller gets the union:
+- ownership (photo owner, event owner) and staff ........ everything, original included
+- event contributors .................................... everything, original included
+- event viewers ......................................... per the event's ``viewer_variants`` policy
+- anyone, for public/unlisted events and public photos .. per the event's ``public_variants`` policy
+- a share link .......................................... exactly the variant it was made for
+Later grant sources (client assignment, purchase, subscription) add themselves to ``GRANTS``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chalicelib.models.photos import READY, Photo
+
+ALL = frozenset({"thumb", "medium", "large", "watermarked", "original"})
+FULL = frozenset({"thumb", "medium", "large", "watermarked"})
+WATERMARKED = frozenset({"thumb", "watermarked"})
+POLICY = {"full": FULL, "watermarked": WATERMARKED}
+
+# Extra grant sources: fn(principal, photo, event) -> set of variants.
+GRANTS: list[Callable[[Any, Photo, Any], frozenset[str]]] = []
+
+
+def _event_role(event: Any, user_id: str | None) -> str | None:
+    from chalicelib.services import events as events_service
+
+    return events_service.member_role(event, user_id)
+
+
+def variants_for(principal: Any, photo: Photo, event: Any = None) -> frozenset[str]:
+    user_id = getattr(principal, "user_id", None)
+    if user_id is not None and (user_id == photo.owner_id or principal.is_staff):
+        return ALL
+    granted: set[str] = set()
+    if photo.event_id:
+        if event is None:
+            return frozenset()
+        role = _event_role(event, user_id)
+        if role in ("owner", "contributor"):
+            return ALL
+        if role == "viewer":
+            granted |= POLICY.get(event.viewer_variants or "full", FULL)
+        if event.visibility in ("public", "unlisted"):
+            granted |= POLICY.get(event.public_variants or "full", FULL)
+    elif photo.visibility == "public":
+        granted |= FULL
+    for grant in GRANTS:
+        granted |= grant(principal, photo, event)
+    if photo.status != READY:
+        return frozenset()  # only the owner sees a photo before it is processed
+    return frozenset(granted)
+
+
+def can_read(principal: Any, photo: Photo, event: Any = None) -> bool:
+    return bool(variants_for(principal, photo, event))
+
+
+def is_public(photo: Photo, event: Any = None) -> bool:
+    """Whether anonymous callers may see it: decides the photo's place in the public listings."""
+    if photo.event_id:
+        return event is not None and event.visibility == "public"
+    return photo.visibility == "public"

@@ -1,0 +1,356 @@
+"""Photos: presigned uploads, the photo view with signed URLs, edits, listings, search, user tags, deletion."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from chalicelib.config import get_settings
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from chalicelib.models.base import PutError, at_epoch, condition_failed, epoch, iso, new_id
+from chalicelib.models.photos import PENDING, READY, Photo, PhotoTag
+from chalicelib.models.search import SearchEntry
+from chalicelib.services import entitlements, notifications
+from chalicelib import storage
+
+ACCEPTED_TYPES = {"image/jpeg": "jpeg", "image/jpg": "jpeg", "image/png": "png", "image/webp": "webp",
+                  "image/heic": "heic", "image/heif": "heic", "image/gif": "gif"}
+PENDING_UPLOAD_TTL = 24 * 3600  # a row whose upload never arrives disappears (DynamoDB TTL)
+_WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
+MAX_TERMS = 40
+
+
+# ---- text --------------------------------------------------------------------------------------------------
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def hashtags(caption: str | None) -> list[str]:
+    return [w[1:] for w in _WORD.findall(_norm(caption or "")) if w.startswith("#") and len(w) > 1]
+
+
+def keywords_for(caption: str | None, tags: Iterable[str]) -> list[str]:
+    seen = dict.fromkeys(_norm(t).strip().lstrip("#") for t in tags)
+    seen.update(dict.fromkeys(hashtags(caption)))
+    return [k[:40] for k in seen if k][:30]
+
+
+def search_terms(caption: str | None, keywords: Iterable[str]) -> set[str]:
+    words = {w.lstrip("#").strip("'-") for w in _WORD.findall(_norm(caption or ""))}
+    words |= {_norm(k) for k in keywords}
+    return {w[:40] for w in words if len(w) >= 2}
+
+
+def _index_terms(photo: Photo, old: set[str], new: set[str]) -> None:
+    sort_key = f"{iso(photo.created_at)}#{photo.photo_id}"
+    with SearchEntry.batch_write() as batch:
+        for term in old - new:
+            batch.delete(SearchEntry(pk=f"photo:{term}", sk=sort_key))
+        for term in sorted(new - old)[:MAX_TERMS]:
+            batch.save(SearchEntry(pk=f"photo:{term}", sk=sort_key, entity_id=photo.photo_id))
+
+
+# ---- uploads -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileSpec:
+    filename: str
+    content_type: str
+    size: int
+    caption: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None = None) -> list[tuple[Photo, dict]]:
+    s = get_settings()
+    problems = {}
+    for i, f in enumerate(files):
+        if f.content_type.lower() not in ACCEPTED_TYPES:
+            problems[f"files.{i}.content_type"] = "use JPEG, PNG, WebP, HEIC/HEIF or GIF"
+        if not 0 < f.size <= s.max_upload_bytes:
+            problems[f"files.{i}.size"] = f"must be between 1 and {s.max_upload_bytes} bytes"
+    if problems:
+        raise ValidationError("Some files cannot be uploaded.", details=problems)
+    if event_id is not None:
+        from chalicelib.services import events as events_service
+
+        events_service.require_contributor(principal, event_id)
+    created = []
+    with Photo.batch_write() as batch:
+        for f in files:
+            photo_id = new_id("p_")
+            key = storage.upload_key(photo_id)
+            photo = Photo(photo_id=photo_id, owner_id=principal.user_id, event_id=event_id, status=PENDING,
+                          caption=f.caption, keywords=keywords_for(f.caption, f.tags), filename=f.filename,
+                          content_type=f.content_type.lower(), declared_size=f.size, upload_key=key)
+            photo.expires_at = at_epoch(epoch() + PENDING_UPLOAD_TTL)
+            batch.save(photo)
+            created.append((photo, storage.presigned_upload(key, photo.content_type, f.size)))
+    return created
+
+
+# ---- reading -----------------------------------------------------------------------------------------------
+
+def get_photo(photo_id: str) -> Photo | None:
+    try:
+        photo = Photo.get(photo_id)
+    except Photo.DoesNotExist:
+        return None
+    if photo.status == PENDING and photo.expires_at is not None and photo.expires_at.timestamp() < epoch():
+        return None  # expired upload slot, awaiting TTL deletion
+    return photo
+
+
+def _event_of(photo: Photo):
+    if not photo.event_id:
+        return None
+    from chalicelib.services import events as events_service
+
+    return events_service.get_event(photo.event_id)
+
+
+def readable_photo(principal: Any, photo_id: str) -> tuple[Photo, Any, frozenset[str]]:
+    """The photo, its event and the caller's variants; 404 when the caller may not see it at all."""
+    photo = get_photo(photo_id)
+    if photo is None:
+        raise NotFoundError("No such photo.")
+    event = _event_of(photo)
+    variants = entitlements.variants_for(principal, photo, event)
+    is_owner = principal is not None and principal.user_id == photo.owner_id
+    if not variants and not is_owner:
+        raise NotFoundError("No such photo.")
+    return photo, event, variants
+
+
+def photo_view(photo: Photo, variants: frozenset[str], principal: Any, owners: dict[str, Any] | None = None,
+               user_tags: list[str] | None = None) -> dict[str, Any]:
+    owner = (owners or {}).get(photo.owner_id)
+    urls: dict[str, str] = {}
+    if photo.status == READY:
+        for variant in sorted(variants & set(photo.variant_keys or [])):
+            ext = "png" if photo.original_format == "png" else "jpg"
+            name = f"{photo.photo_id}.{ext}" if variant == "original" else None
+            urls[variant] = storage.signed_get(storage.variant_key(photo.photo_id, variant), download_name=name)
+    view = {
+        "id": photo.photo_id, "status": photo.status, "rejection_reason": photo.rejection_reason,
+        "width": photo.width, "height": photo.height, "caption": photo.caption, "tags": list(photo.keywords or []),
+        "owner": {"id": photo.owner_id, "username": getattr(owner, "username", None),
+                  "display_name": getattr(owner, "display_name", None)},
+        "event_id": photo.event_id, "like_count": int(photo.like_count or 0),
+        "comment_count": int(photo.comment_count or 0), "created_at": iso(photo.created_at),
+        "taken_at": photo.taken_at, "camera_model": photo.camera_model, "visibility": photo.visibility,
+        "urls": urls,
+    }
+    if user_tags is not None:
+        view["user_tags"] = user_tags
+    if principal is not None and principal.user_id == photo.owner_id and photo.gps_lat is not None:
+        view["location"] = {"lat": photo.gps_lat, "lon": photo.gps_lon}  # owner-only
+    return view
+
+
+def views(principal: Any, photos: list[Photo], events: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Views for the photos the caller may see (others silently dropped), with one batch read of owners."""
+    from chalicelib.services.accounts import users_by_ids
+
+    events = events if events is not None else _events_for(photos)
+    visible = []
+    for photo in photos:
+        variants = entitlements.variants_for(principal, photo, events.get(photo.event_id))
+        if variants and photo.status == READY:
+            visible.append((photo, variants))
+    owners = users_by_ids([p.owner_id for p, _ in visible])
+    return [photo_view(p, v, principal, owners) for p, v in visible]
+
+
+def _events_for(photos: list[Photo]) -> dict[str, Any]:
+    ids = {p.event_id for p in photos if p.event_id}
+    if not ids:
+        return {}
+    from chalicelib.services import events as events_service
+
+    return events_service.events_by_ids(list(ids))
+
+
+def photos_by_ids(ids: list[str]) -> list[Photo]:
+    if not ids:
+        return []
+    found = {p.photo_id: p for p in Photo.batch_get(list(dict.fromkeys(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def view_one(principal: Any, photo_id: str) -> dict[str, Any]:
+    from chalicelib.services.accounts import users_by_ids
+
+    photo, _, variants = readable_photo(principal, photo_id)
+    tagged = [t.user_id for t in PhotoTag.query(photo_id)]
+    users = users_by_ids([photo.owner_id, *tagged])
+    user_tags = [users[u].username for u in tagged if u in users]
+    return photo_view(photo, variants, principal, users, user_tags)
+
+
+# ---- editing and deleting ------------------------------------------------------------------------------------
+
+def _require_owner(principal: Any, photo: Photo) -> None:
+    if principal.user_id != photo.owner_id and not principal.is_staff:
+        raise ForbiddenError("Only the photo's owner can do this.")
+
+
+def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    photo, event, _ = readable_photo(principal, photo_id)
+    _require_owner(principal, photo)
+    actions = []
+    caption = fields.get("caption", photo.caption)
+    if "caption" in fields or "tags" in fields:
+        tags = fields.get("tags", [k for k in (photo.keywords or []) if k not in hashtags(photo.caption)])
+        keywords = keywords_for(caption, tags)
+        actions += [Photo.caption.set(caption) if caption else Photo.caption.remove(), Photo.keywords.set(keywords)]
+    if "visibility" in fields:
+        if photo.event_id:
+            raise ValidationError("An event photo follows its event's visibility.",
+                                  details={"visibility": "not for event photos"})
+        actions.append(Photo.visibility.set(fields["visibility"]))
+    if not actions:
+        return view_one(principal, photo_id)
+    old_terms = set(photo.search_terms or ())
+    photo.update(actions=actions)
+    if photo.status == READY:
+        refresh_listing_state(photo, event)
+        _index_terms(photo, old_terms, set(photo.search_terms or ()))
+    return view_one(principal, photo_id)
+
+
+def refresh_listing_state(photo: Photo, event: Any) -> None:
+    """Recompute derived attributes: the public-listing flag and the search terms."""
+    terms = search_terms(photo.caption, photo.keywords or [])
+    actions = [Photo.search_terms.set(terms) if terms else Photo.search_terms.remove()]
+    if entitlements.is_public(photo, event):
+        actions.append(Photo.public_bucket.set("public"))
+    else:
+        actions.append(Photo.public_bucket.remove())
+    photo.update(actions=actions)
+
+
+def delete_photo(principal: Any, photo_id: str) -> None:
+    photo, event, _ = readable_photo(principal, photo_id)
+    if principal.user_id != photo.owner_id and not principal.is_staff and not (
+            event is not None and event.owner_id == principal.user_id):
+        raise ForbiddenError("Only the photo's owner can delete it.")
+    purge([photo])
+
+
+def purge(photos: list[Photo]) -> None:
+    """Remove photos with every stored file, tag and index row."""
+    if not photos:
+        return
+    storage.delete_media([k for p in photos for k in storage.all_variant_keys(p.photo_id)])
+    storage.delete_keys(get_settings().uploads_bucket, [p.upload_key for p in photos])
+    with SearchEntry.batch_write() as batch:
+        for photo in photos:
+            for term in photo.search_terms or ():
+                batch.delete(SearchEntry(pk=f"photo:{term}", sk=f"{iso(photo.created_at)}#{photo.photo_id}"))
+    with PhotoTag.batch_write() as batch:
+        for photo in photos:
+            for tag in PhotoTag.query(photo.photo_id):
+                batch.delete(tag)
+    with Photo.batch_write() as batch:
+        for photo in photos:
+            batch.delete(photo)
+
+
+def purge_event_photos(event_id: str) -> None:
+    keys = [p.photo_id for p in Photo.by_event.query(event_id)]
+    for start in range(0, len(keys), 100):
+        purge(photos_by_ids(keys[start:start + 100]))
+
+
+def purge_user_photos(user_id: str) -> None:
+    keys = [p.photo_id for p in Photo.by_owner.query(user_id)]
+    for start in range(0, len(keys), 100):
+        purge(photos_by_ids(keys[start:start + 100]))
+    with PhotoTag.batch_write() as batch:
+        for tag in PhotoTag.by_user.query(user_id):
+            batch.delete(PhotoTag(photo_id=tag.photo_id, user_id=tag.user_id))
+
+
+def on_event_visibility_change(event: Any) -> None:
+    for key in Photo.by_event.query(event.event_id):
+        photo = get_photo(key.photo_id)
+        if photo is not None and photo.status == READY:
+            refresh_listing_state(photo, event)
+
+
+# ---- listings and search -------------------------------------------------------------------------------------
+
+def list_query(owner_id: str | None, event_id: str | None, ordering: str, limit: int, last_key: dict | None):
+    popular = ordering == "popular"
+    if event_id:
+        index, key = (Photo.by_event_popular if popular else Photo.by_event), event_id
+    elif owner_id:
+        index, key = (Photo.by_owner_popular if popular else Photo.by_owner), owner_id
+    else:
+        index, key = (Photo.public_popular if popular else Photo.public_recent), "public"
+    return index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def search_query(term: str, limit: int, last_key: dict | None):
+    return SearchEntry.query(f"photo:{term}", scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def parse_query(q: str) -> list[str]:
+    terms = sorted(search_terms(q, []), key=len, reverse=True)
+    if not terms:
+        raise ValidationError("Give at least one word of two or more characters.", details={"q": "no words"})
+    return terms[:5]
+
+
+def matches_all(photo: Photo, terms: list[str]) -> bool:
+    have = set(photo.search_terms or ())
+    return all(t in have for t in terms)
+
+
+# ---- user tags -----------------------------------------------------------------------------------------------
+
+def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
+    from chalicelib.models.users import user_by_login
+
+    photo, event, _ = readable_photo(principal, photo_id)
+    if photo.status != READY:
+        raise ConflictError("The photo is not processed yet.", code="photo_not_ready")
+    target = user_by_login(username) if "@" not in username else None
+    if target is None:
+        raise NotFoundError("No such user.")
+    allowed = principal.user_id in (photo.owner_id, target.user_id) or principal.is_staff
+    if not allowed and event is not None:
+        from chalicelib.services import events as events_service
+
+        allowed = events_service.member_role(event, principal.user_id) is not None
+    if not allowed:
+        raise ForbiddenError("Only the owner and event members can tag people in this photo.")
+    tag = PhotoTag(photo_id=photo_id, user_id=target.user_id, tagged_by=principal.user_id)
+    try:
+        tag.save(condition=PhotoTag.user_id.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            raise ConflictError("That user is already tagged in this photo.", code="already_tagged") from exc
+        raise
+    notifications.notify(target.user_id, "tagged", actor_id=principal.user_id,
+                         target={"kind": "photo", "id": photo_id}, dedupe=photo_id)
+    return {"photo_id": photo_id, "user": {"id": target.user_id, "username": target.username},
+            "tagged_by": principal.user_id, "created_at": iso(tag.created_at)}
+
+
+def remove_tag(principal: Any, photo_id: str, user_id: str) -> None:
+    photo, _, _ = readable_photo(principal, photo_id)
+    try:
+        tag = PhotoTag.get(photo_id, user_id)
+    except PhotoTag.DoesNotExist:
+        raise NotFoundError("That user is not tagged in this photo.") from None
+    if principal.user_id not in (user_id, tag.tagged_by, photo.owner_id) and not principal.is_staff:
+        raise ForbiddenError("You cannot remove this tag.")
+    tag.delete()
+
+
+def tagged_query(user_id: str, limit: int, last_key: dict | None):
+    return PhotoTag.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)

@@ -1,0 +1,185 @@
+"""The upload processor: S3 ObjectCreated -> SQS -> this handler, in batches with partial failures.
+
+Per upload the photo moves ``pending_upload -> processing -> ready | rejected`` through conditional writes:
+- a duplicate delivery of a finished photo changes nothing;
+- a delivery while another worker holds the lease is retried later (reported as a batch item failure);
+- a crash midway leaves ``processing`` with an expired lease, which the next delivery takes over;
+- variants are written to fixed keys, so a rerun overwrites rather than duplicates;
+- notifications are keyed by their cause, so they are written once.
+The uploads bucket is only an inbox: once processed (or rejected) the raw upload, which may carry GPS and
+other metadata, is deleted; the media bucket keeps a metadata-free original (its lifecycle rule also
+expires anything left in the inbox).
+Pillow is imported only here (inside the function), never by the API function.
+"""
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from chalicelib.config import get_settings
+from chalicelib.logs import get_logger
+from chalicelib.models.base import UpdateError, condition_failed, epoch, now
+from chalicelib.models.photos import PENDING, PROCESSING, READY, REJECTED, Photo
+from chalicelib.resources import PROCESSOR_TIMEOUT_SECONDS, UPLOAD_PREFIX
+from chalicelib import storage
+
+log = get_logger(__name__)
+LEASE_SECONDS = PROCESSOR_TIMEOUT_SECONDS * 2
+
+
+class Busy(Exception):
+    """Another worker holds the lease on this photo; retry the message later."""
+
+
+def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``records``: the SQS Lambda event's records. Returns the partial-batch-failure response."""
+    failures = []
+    for record in records:
+        try:
+            for bucket, key in s3_objects(record.get("body", "")):
+                process_object(bucket, key)
+        except Busy:
+            failures.append({"itemIdentifier": record["messageId"]})
+        except Exception:  # noqa: BLE001 - logged, and only this message is retried (then dead-lettered)
+            log.exception("upload processing failed", extra={"fields": {"message_id": record.get("messageId")}})
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def s3_objects(body: str) -> list[tuple[str, str]]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        log.warning("ignoring a non-JSON queue message")
+        return []
+    if not isinstance(message, dict) or message.get("Event") == "s3:TestEvent":
+        return []
+    found = []
+    for rec in message.get("Records", []):
+        if not str(rec.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = rec.get("s3", {})
+        key = urllib.parse.unquote_plus(s3.get("object", {}).get("key", ""))
+        found.append((s3.get("bucket", {}).get("name", ""), key))
+    return found
+
+
+def _claim(photo: Photo) -> bool:
+    """Take the processing lease. False if the photo is already finished."""
+    t = epoch()
+    try:
+        photo.update(actions=[Photo.status.set(PROCESSING), Photo.lease_until.set(t + LEASE_SECONDS)],
+                     condition=(Photo.status == PENDING) | ((Photo.status == PROCESSING) & (Photo.lease_until < t)))
+        return True
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+    photo.refresh(consistent_read=True)
+    if photo.status in (READY, REJECTED):
+        return False
+    raise Busy(photo.photo_id)
+
+
+def process_object(bucket: str, key: str) -> None:
+    settings = get_settings()
+    if bucket != settings.uploads_bucket or not key.startswith(UPLOAD_PREFIX):
+        return
+    photo_id = key[len(UPLOAD_PREFIX):]
+    try:
+        photo = Photo.get(photo_id, consistent_read=True)
+    except Photo.DoesNotExist:
+        log.info("upload without a photo row (expired or deleted); removing it", extra={"fields": {"key": key}})
+        storage.delete_upload(key)
+        return
+    if photo.status in (READY, REJECTED) or not _claim(photo):
+        storage.delete_upload(key)  # a redelivery: the inbox copy may have survived a crash
+        return
+    head = storage.head_upload(key)
+    if head is None:
+        return  # the object is gone already (a photo deleted mid-flight); nothing to do
+    size = int(head["ContentLength"])
+    limit = min(int(photo.declared_size), settings.max_upload_bytes)
+    if size > limit:
+        reject(photo, f"The file is {size} bytes, larger than the {limit} bytes declared for it.")
+        return
+
+    from chalicelib import imaging
+    from chalicelib.imaging.original import clean_original
+
+    data = storage.read_upload(key)
+    try:
+        result = imaging.process_image(data, declared_size=limit, max_bytes=settings.max_upload_bytes,
+                                       watermark_text=_watermark_text(photo))
+    except imaging.ImageRejected as exc:
+        reject(photo, exc.reason)
+        return
+    for variant in result.variants.values():
+        storage.put_media(storage.variant_key(photo_id, variant.name), variant.data, variant.content_type)
+    original = clean_original(data)
+    storage.put_media(storage.variant_key(photo_id, "original"), original.data, original.content_type)
+    finish(photo, result, original.format)
+    storage.delete_upload(key)  # the uploads bucket is an inbox; the cleaned original is the kept copy
+
+
+def _watermark_text(photo: Photo) -> str:
+    if photo.event_id:
+        from chalicelib.services import events as events_service
+
+        event = events_service.get_event(photo.event_id)
+        if event is not None and event.watermark_text:
+            return event.watermark_text
+    return "Lightbox"
+
+
+def finish(photo: Photo, result: Any, original_format: str) -> None:
+    from chalicelib.services import photos as photos_service
+
+    gps = result.gps or (None, None)
+    try:
+        photo.update(actions=[
+            Photo.status.set(READY), Photo.width.set(result.width), Photo.height.set(result.height),
+            Photo.format.set(result.format), Photo.original_format.set(original_format),
+            Photo.processed_at.set(now()),
+            Photo.variant_keys.set([*result.variants.keys(), "original"]),
+            Photo.taken_at.set(result.taken_at) if result.taken_at else Photo.taken_at.remove(),
+            Photo.camera_model.set(result.camera_model) if result.camera_model else Photo.camera_model.remove(),
+            Photo.gps_lat.set(gps[0]) if gps[0] is not None else Photo.gps_lat.remove(),
+            Photo.gps_lon.set(gps[1]) if gps[1] is not None else Photo.gps_lon.remove(),
+            Photo.expires_at.remove(), Photo.lease_until.remove(),
+        ], condition=Photo.status == PROCESSING)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return  # deleted or finished by someone else meanwhile
+        raise
+    event = photos_service._event_of(photo)
+    photos_service.refresh_listing_state(photo, event)
+    photos_service._index_terms(photo, set(), set(photo.search_terms or ()))
+    if event is not None:
+        _notify_event_members(photo, event)
+
+
+def _notify_event_members(photo: Photo, event: Any) -> None:
+    from chalicelib.services import events as events_service, notifications
+
+    for user_id in events_service.member_ids(event.event_id):
+        notifications.notify(user_id, "event_photo_added", actor_id=photo.owner_id,
+                             target={"kind": "photo", "id": photo.photo_id, "event_id": event.event_id},
+                             dedupe=photo.photo_id)
+
+
+def reject(photo: Photo, reason: str) -> None:
+    from chalicelib.services import notifications
+
+    try:
+        photo.update(actions=[Photo.status.set(REJECTED), Photo.rejection_reason.set(reason[:500]),
+                              Photo.lease_until.remove()], condition=Photo.status == PROCESSING)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return
+        raise
+    storage.delete_upload(photo.upload_key)
+    notifications.notify(photo.owner_id, "upload_rejected", actor_id=None,
+                         target={"kind": "photo", "id": photo.photo_id, "reason": reason[:500]},
+                         dedupe=photo.photo_id)
+    log.info("upload rejected", extra={"fields": {"photo_id": photo.photo_id, "reason": reason}})

@@ -1,0 +1,115 @@
+"""Start the real local stack from a test, on free ports, and stop it again.
+
+    from infrastructure.local.stack import start_stack
+
+    with start_stack() as stack:            # waits until GET {api}/health answers 200
+        requests.get(stack.api_url + "/health")
+        websockets.sync.client.connect(stack.ws_url + "/?token=...")
+        requests.get(stack.emails_url).json()["items"]
+
+The stack runs as ``python -m infrastructure.local.devstack`` in its own session; ``stop()`` sends it
+SIGTERM (it stops its children as process groups) and SIGKILLs whatever is left after a timeout.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Mapping, Optional
+
+from infrastructure.local.common import http_status
+from infrastructure.local.devstack import (DEFAULT_RESOURCES, READY_LINE, REPO_ROOT, Ports,
+                                          local_env)
+
+
+class StackHandle:
+    """A running local stack. ``env`` is the environment the app runs with (moto endpoint, keys ...)."""
+
+    def __init__(self, ports: Ports, process: subprocess.Popen, log_path: Path,
+                 env: dict[str, str]) -> None:
+        self.ports = ports
+        self.process = process
+        self.log_path = log_path
+        self.env = env
+        urls = ports.urls()
+        self.api_url = urls["api"]
+        self.ws_url = urls["ws"]
+        self.ws_management_url = urls["ws_management"]
+        self.moto_url = urls["moto"]
+        self.stripe_url = urls["stripe"]
+        self.emails_url = urls["emails"]
+        self._final_log: Optional[str] = None
+
+    def log(self) -> str:
+        """Everything the devstack printed (kept after ``stop()``, which removes the file)."""
+        if self._final_log is not None:
+            return self._final_log
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """Stop the stack; returns the devstack's exit code (0 on a clean stop)."""
+        if self.process.poll() is None:
+            try:
+                os.kill(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+            except ProcessLookupError:
+                pass
+        if self._final_log is None:
+            self._final_log = self.log()
+            shutil.rmtree(self.log_path.parent, ignore_errors=True)
+        return self.process.returncode
+
+    def __enter__(self) -> "StackHandle":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def start_stack(ports: Optional[Ports] = None, *, seed: bool = False, app: str = "app",
+                resources: str = DEFAULT_RESOURCES, health_path: str = "/health",
+                timeout: float = 90.0, extra_env: Optional[Mapping[str, str]] = None,
+                cwd: os.PathLike | str = REPO_ROOT) -> StackHandle:
+    """Start ``devstack`` as a subprocess (free ports unless given); return once it reports ready
+    and ``GET {api}{health_path}`` answers 200.
+
+    Raises ``RuntimeError`` with the stack's log if it exits or does not get healthy in ``timeout``.
+    """
+    ports = ports or Ports.free()
+    base = dict(os.environ)
+    base.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
+    base.update(extra_env or {})
+    base.update(ports.as_env())
+    env = local_env(ports, base)
+    log_dir = Path(tempfile.mkdtemp(prefix="lightbox-stack-"))
+    log_path = log_dir / "devstack.log"
+    argv = [sys.executable, "-m", "infrastructure.local.devstack", "--app", app,
+            "--resources", resources] + (["--seed"] if seed else [])
+    with open(log_path, "ab") as out:
+        process = subprocess.Popen(argv, cwd=str(cwd), env=base, stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    handle = StackHandle(ports, process, log_path, env)
+    deadline = time.monotonic() + timeout
+    while True:
+        if (http_status(handle.api_url + health_path, timeout=1.0) == 200
+                and READY_LINE in handle.log()):
+            return handle
+        if process.poll() is not None:
+            handle.stop()
+            raise RuntimeError(f"local stack exited with {process.returncode}:\n{handle.log()}")
+        if time.monotonic() > deadline:
+            handle.stop()
+            raise RuntimeError(f"local stack not healthy within {timeout:.0f}s:\n{handle.log()}")
+        time.sleep(0.2)
