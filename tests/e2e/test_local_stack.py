@@ -1,0 +1,110 @@
+"""End to end, the way a client app works: the real local stack as a subprocess (`make dev`'s devstack),
+driven over real HTTP and WebSocket. Auth flow with OTP from /_local/emails, refresh replay detection,
+WebSocket connect/refuse, and an upload through the presigned POST to `ready`."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+import pytest
+import requests
+from PIL import Image
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    from infrastructure.local.stack import start_stack
+
+    handle = start_stack(timeout=120)
+    try:
+        yield handle
+    finally:
+        code = handle.stop()
+        assert code == 0, handle.log()[-3000:]
+
+
+def call(stack, method, path, body=None, token=None, expect=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = requests.request(method, stack.api_url + path, json=body, headers=headers, timeout=30)
+    if expect is not None:
+        assert r.status_code == expect, (method, path, r.status_code, r.text)
+    return r
+
+
+def latest_code(stack, email: str) -> str:
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        items = requests.get(stack.emails_url, timeout=10).json()["items"]
+        for mail in reversed(items):
+            if email in mail["to"]:
+                return re.search(r"\b(\d{6})\b", mail["text"]).group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no mail for {email}")
+
+
+def signup_and_login(stack, username: str) -> dict:
+    email = f"{username}@example.com"
+    call(stack, "POST", "/auth/signup", {"email": email, "username": username, "password": PASSWORD}, expect=201)
+    r = call(stack, "POST", "/auth/login", {"login": username, "password": PASSWORD}, expect=403)
+    assert r.json()["error"]["code"] == "email_not_verified"
+    call(stack, "POST", "/auth/verify-email", {"email": email, "code": latest_code(stack, email)}, expect=200)
+    return call(stack, "POST", "/auth/login", {"login": email, "password": PASSWORD}, expect=200).json()
+
+
+def test_auth_flow_over_http_and_websocket(stack):
+    assert requests.get(stack.api_url + "/health", timeout=10).json() == {"status": "ok"}
+    tokens = signup_and_login(stack, "e2e_alice")
+    me = call(stack, "GET", "/auth/me", token=tokens["access_token"], expect=200).json()
+    assert me["username"] == "e2e_alice" and me["email_verified"] is True
+
+    rotated = call(stack, "POST", "/auth/token/refresh", {"refresh_token": tokens["refresh_token"]}, expect=200).json()
+    replay = call(stack, "POST", "/auth/token/refresh", {"refresh_token": tokens["refresh_token"]}, expect=401)
+    assert replay.json()["error"]["code"] == "refresh_token_reused"
+    call(stack, "POST", "/auth/token/refresh", {"refresh_token": rotated["refresh_token"]}, expect=401)
+    call(stack, "GET", "/auth/me", token=rotated["access_token"], expect=401)
+
+    fresh = call(stack, "POST", "/auth/login", {"login": "e2e_alice", "password": PASSWORD}, expect=200).json()
+    with connect(f"{stack.ws_url}/?token={fresh['access_token']}", open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+        ws.send("not json")
+        frame = json.loads(ws.recv(timeout=10))
+        assert frame["type"] == "error"
+        ws.send(json.dumps({"action": "ping"}))  # the connection stays open after a bad frame
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+    for bad in ("", "?token=garbage", f"?token={rotated['access_token']}"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{stack.ws_url}/{bad}", open_timeout=10)
+        assert refused.value.response.status_code == 401
+
+
+def test_upload_through_presigned_post_until_ready(stack):
+    tokens = signup_and_login(stack, "e2e_bob")
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (20, 120, 220)).save(buffer, "JPEG")
+    data = buffer.getvalue()
+    r = call(stack, "POST", "/photos/uploads", {"filename": "sky.jpg", "content_type": "image/jpeg",
+                                                 "size": len(data), "caption": "blue #sky"},
+             token=tokens["access_token"], expect=201)
+    slot = r.json()["uploads"][0]
+    post = requests.post(slot["upload"]["url"], data=slot["upload"]["fields"],
+                         files={"file": ("sky.jpg", data, "image/jpeg")}, timeout=30)
+    assert post.status_code in (200, 201, 204), post.text
+    deadline = time.time() + 60
+    photo = None
+    while time.time() < deadline:
+        photo = call(stack, "GET", f"/photos/{slot['photo_id']}", token=tokens["access_token"], expect=200).json()
+        if photo["status"] in ("ready", "rejected"):
+            break
+        time.sleep(0.3)
+    assert photo["status"] == "ready", photo
+    thumb = requests.get(photo["urls"]["thumb"], timeout=30)
+    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (256, 192)
+    found = call(stack, "GET", "/photos/search?q=sky", expect=200).json()["items"]
+    assert [p["id"] for p in found] == [slot["photo_id"]]
