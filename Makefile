@@ -28,11 +28,20 @@ seed: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-## Benchmarks: printed figures, never asserted
-bench: $(STAMP)
+## Benchmarks: printed figures, never asserted (cold start, processor, fan-out, package sizes)
+bench: $(STAMP) package
 	$(PIP) install -q pyvips-binary pyvips
 	$(PY) bench/bench_coldstart.py
 	$(PY) bench/bench_processor.py
+	$(PY) -m infrastructure.sizes build/$(STAGE)
+
+## Deployment artifacts for STAGE (dev|prod): build/$(STAGE)/template.json, platform.json, deployment.zip, layers/*.zip
+package: $(STAMP)
+	$(PY) -m infrastructure.package --stage $(STAGE) --out build/$(STAGE)
+
+## Deploy STAGE to AWS (needs AWS credentials; CI never runs this). ARGS="--parameter AlarmEmail=ops@example.com"
+deploy: $(STAMP)
+	$(PY) -m infrastructure.deploy --stage $(STAGE) $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache

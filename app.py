@@ -15,6 +15,7 @@ from chalicelib.services import accounts, events as events_service, photos as ph
 
 logs.configure()
 app = Chalice(app_name="lightbox")
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice package refuses WebSocket handlers without it
 app.log = logs.get_logger("lightbox")
 app.register_middleware(normalize_error_middleware, "http")
 if get_settings().xray_patch:

@@ -37,6 +37,10 @@ def upload_queue(settings: Settings | None = None) -> QueueDef:
                     UPLOAD_QUEUE_MAX_RECEIVES)
 
 
+def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    return sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
+
+
 def table_definitions() -> list[dict[str, Any]]:
     """Each table as CreateTable-shaped data, read from the PynamoDB models."""
     from chalicelib.models.registry import all_models
@@ -50,9 +54,10 @@ def table_definitions() -> list[dict[str, Any]]:
             "model": model.__name__,
             "TableName": model.Meta.table_name,
             "AttributeDefinitions": schema["attribute_definitions"],
-            "KeySchema": schema["key_schema"],
+            "KeySchema": _hash_first(schema["key_schema"]),
             "GlobalSecondaryIndexes": [
-                {"IndexName": g["index_name"], "KeySchema": g["key_schema"], "Projection": g["projection"]}
+                {"IndexName": g["index_name"], "KeySchema": _hash_first(g["key_schema"]),
+                 "Projection": g["projection"]}
                 for g in schema["global_secondary_indexes"]],
             "TimeToLiveAttribute": ttl,
         })
