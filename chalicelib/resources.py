@@ -93,5 +93,23 @@ def ensure_resources() -> dict[str, str]:
                                  "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}}}],
     })
     aws.client("ses").verify_email_identity(EmailAddress=s.email_sender)
+    push_apps = ensure_local_push_apps()
     return {"upload_queue_url": queue_url, "upload_dlq_url": dlq_url, "uploads_bucket": s.uploads_bucket,
-            "media_bucket": s.media_bucket}
+            "media_bucket": s.media_bucket, **push_apps}
+
+
+def ensure_local_push_apps() -> dict[str, str]:
+    """Local stack and tests only: SNS platform applications named as the deployed stack names them.
+
+    In AWS they are made by the template (with real APNs/FCM credentials from Secrets Manager).
+    """
+    s = get_settings()
+    if not s.is_local:
+        return {}
+    sns = aws.client("sns")
+    arns = {}
+    for platform, kind in (("apns", "APNS"), ("fcm", "GCM")):
+        arns[f"{platform}_platform_arn"] = sns.create_platform_application(
+            Name=f"lightbox-{s.stage}-{platform}", Platform=kind,
+            Attributes={"PlatformCredential": "local-fake-credential"})["PlatformApplicationArn"]
+    return arns

@@ -5,7 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.schemas import (Accepted, ChangeEmailIn, ChangePasswordIn, ChangeUsernameIn, CodeIn, EmailIn,
-                                    LoginIn, Ok, Page, PublicUserOut, RefreshIn, RefreshOut, ResetPasswordIn,
+                                    LoginIn, MeOut, Ok, Page, PublicUserOut, RefreshIn, RefreshOut, ResetPasswordIn,
                                     SearchQuery, SignupIn, TokenInfoOut, TokenOut, UpdateMeIn, UserEnvelope,
                                     UserOut, VerifyEmailIn, VerifyTokenIn)
 from chalicelib.pagination import decode, encode
@@ -80,10 +80,12 @@ def logout_all(ctx: Ctx) -> None:
     accounts.revoke_all(ctx.principal.user)
 
 
-@route(bp, "/auth/me", "GET", response=UserOut, tags=TAGS)
-def get_me(ctx: Ctx) -> UserOut:
-    """The caller's own account."""
-    return _me(ctx.principal.user)
+@route(bp, "/auth/me", "GET", response=MeOut, tags=TAGS)
+def get_me(ctx: Ctx) -> MeOut:
+    """The caller's own account, with the number of unread notifications (capped at 100)."""
+    from chalicelib.services.notifications import unread_count
+
+    return MeOut(**_me(ctx.principal.user).model_dump(), unread_notifications=unread_count(ctx.user_id))
 
 
 @route(bp, "/auth/me", "PATCH", body=UpdateMeIn, response=UserOut, tags=TAGS)

@@ -64,6 +64,10 @@ class UserOut(PublicUserOut):
                    avatar_photo_id=user.avatar_photo_id, created_at=iso(user.created_at))
 
 
+class MeOut(UserOut):
+    unread_notifications: int
+
+
 class UserEnvelope(Out):
     user: UserOut
 

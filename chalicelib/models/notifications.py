@@ -5,8 +5,8 @@ Access patterns:
 - a user's unread notifications, newest first  GSI unread (unread_user_id, created_at): sparse, the attribute
                                                is removed when the notification is read
 - one notification ........................... GetItem(user_id, notification_id)
-``notification_id`` is derived from what caused it (e.g. ``event_photo_added#<photo>``), and rows are written
-with attribute_not_exists, so a redelivered event never notifies twice.
+``notification_id`` is derived from what caused it (a hash of type and cause, e.g. ("event_photo_added",
+<photo>)), and rows are written with attribute_not_exists, so a redelivered event never notifies twice.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pynamodb.models import Model
 from chalicelib.models.base import now, register, table_meta
 
 TYPES = ("tagged", "liked", "commented", "replied", "event_photo_added", "followed", "friend_request", "message",
-         "upload_rejected")
+         "rejected")
 
 
 class ByTime(GlobalSecondaryIndex):

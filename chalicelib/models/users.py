@@ -39,6 +39,8 @@ class User(Model):
     # family_id -> epoch seconds of revocation; entries older than the access-token lifetime are pruned,
     # because by then every access token of that family has expired anyway.
     revoked_families = MapAttribute(default=dict)
+    # {"email": {type: bool}, "push": {type: bool}}; missing entries take the defaults in services/notifications
+    notification_prefs = MapAttribute(default=dict)
     deleted = BooleanAttribute(default=False)
 
 

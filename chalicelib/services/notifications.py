@@ -1,13 +1,37 @@
-"""Notifications: a stored row per event, never to yourself, pushed live to the user's connections."""
+"""Notifications: a stored row per event, never to yourself, pushed live to the user's WebSocket connections,
+and by email and mobile push for the types the user opted into.
+
+Idempotent: the row id is a hash of (type, cause), written with attribute_not_exists, so a redelivered event
+(an S3 event, a retried request) neither stores nor sends anything twice.
+"""
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from chalicelib.logs import get_logger
-from chalicelib.models.base import PutError, condition_failed, iso
-from chalicelib.models.notifications import Notification
+from chalicelib.models.base import PutError, UpdateError, condition_failed, iso
+from chalicelib.models.notifications import TYPES, Notification
+from chalicelib.models.users import User
 
 log = get_logger(__name__)
+
+# Defaults when a user has not said: email is opt-in, push is on for what needs a reply or concerns you.
+DEFAULT_EMAIL = {t: False for t in TYPES}
+DEFAULT_PUSH = {t: t in ("tagged", "commented", "replied", "friend_request", "message", "rejected") for t in TYPES}
+UNREAD_COUNT_CAP = 100
+
+SUBJECTS = {
+    "tagged": "{actor} tagged you in a photo", "liked": "{actor} liked your photo",
+    "commented": "{actor} commented on your photo", "replied": "{actor} replied to your comment",
+    "event_photo_added": "{actor} added a photo to an event", "followed": "{actor} started following you",
+    "friend_request": "{actor} sent you a friend request", "message": "New message from {actor}",
+    "rejected": "A photo you uploaded could not be processed",
+}
+
+
+def notification_id(type_: str, dedupe: str) -> str:
+    return "n_" + hashlib.sha256(f"{type_}#{dedupe}".encode()).hexdigest()[:24]
 
 
 def to_dict(n: Notification, actors: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -20,21 +44,89 @@ def to_dict(n: Notification, actors: dict[str, Any] | None = None) -> dict[str, 
             "target": n.target.as_dict() if n.target else {}, "created_at": iso(n.created_at), "read": n.read}
 
 
+def preferences(user: User) -> dict[str, dict[str, bool]]:
+    stored = user.notification_prefs.as_dict() if user.notification_prefs else {}
+    return {"email": {**DEFAULT_EMAIL, **(stored.get("email") or {})},
+            "push": {**DEFAULT_PUSH, **(stored.get("push") or {})}}
+
+
+def set_preferences(user: User, email: dict[str, bool] | None, push: dict[str, bool] | None) -> dict:
+    current = preferences(user)
+    merged = {"email": {**current["email"], **(email or {})}, "push": {**current["push"], **(push or {})}}
+    user.update(actions=[User.notification_prefs.set(merged)])
+    return merged
+
+
 def notify(user_id: str, type_: str, *, actor_id: str | None, target: dict[str, Any], dedupe: str) -> bool:
-    """Write the notification once (keyed by ``dedupe``) and push it. False if it already existed."""
+    """Write the notification once (keyed by ``dedupe``) and deliver it. False if it already existed."""
     if actor_id is not None and actor_id == user_id:
         return False
-    row = Notification(user_id=user_id, notification_id=f"{type_}#{dedupe}", type=type_, actor_id=actor_id,
-                       target=target, unread_user_id=user_id)
+    row = Notification(user_id=user_id, notification_id=notification_id(type_, dedupe), type=type_,
+                       actor_id=actor_id, target=target, unread_user_id=user_id)
     try:
         row.save(condition=Notification.notification_id.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
             return False
         raise
-    from chalicelib.realtime import push
+    _deliver(row)
+    return True
+
+
+def _deliver(row: Notification) -> None:
+    """Live frames to every open connection, then email and push per the user's preferences."""
+    from chalicelib.realtime import push as live
     from chalicelib.services.accounts import users_by_ids
 
-    actors = users_by_ids([actor_id]) if actor_id else {}
-    push.send_to_user(user_id, {"type": "notification", "notification": to_dict(row, actors)})
-    return True
+    users = users_by_ids([u for u in (row.user_id, row.actor_id) if u])
+    payload = to_dict(row, users)
+    live.send_to_user(row.user_id, {"type": "notification", "notification": payload})
+    recipient = users.get(row.user_id)
+    if recipient is None:
+        return
+    prefs = preferences(recipient)
+    actor = users.get(row.actor_id) if row.actor_id else None
+    title = SUBJECTS.get(row.type, "Lightbox").format(actor=getattr(actor, "display_name", None) or "Someone")
+    if prefs["email"].get(row.type):
+        from chalicelib.services import mailer
+
+        mailer.send(recipient.email, title, f"{title}.\n\nOpen Lightbox to see it.")
+    if prefs["push"].get(row.type):
+        from chalicelib.services import devices
+
+        devices.push_to_user(recipient.user_id, title, payload)
+
+
+# ---- reading and marking -----------------------------------------------------------------------------------
+
+def list_query(user_id: str, unread_only: bool, limit: int, last_key: dict | None):
+    index = Notification.unread if unread_only else Notification.by_time
+    return index.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def unread_count(user_id: str) -> int:
+    """Counted on the sparse unread index (a Query, capped at 100: clients show "99+")."""
+    return Notification.unread.count(user_id, limit=UNREAD_COUNT_CAP)
+
+
+def mark(user_id: str, notification_id_: str, read: bool) -> Notification:
+    from chalicelib.errors import NotFoundError
+
+    row = Notification(user_id=user_id, notification_id=notification_id_)
+    actions = [Notification.read.set(read),
+               Notification.unread_user_id.remove() if read else Notification.unread_user_id.set(user_id)]
+    try:
+        row.update(actions=actions, condition=Notification.notification_id.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise NotFoundError("No such notification.") from exc
+        raise
+    return row
+
+
+def mark_all_read(user_id: str) -> int:
+    done = 0
+    for row in Notification.unread.query(user_id):
+        row.update(actions=[Notification.read.set(True), Notification.unread_user_id.remove()])
+        done += 1
+    return done

@@ -179,7 +179,7 @@ def reject(photo: Photo, reason: str) -> None:
             return
         raise
     storage.delete_upload(photo.upload_key)
-    notifications.notify(photo.owner_id, "upload_rejected", actor_id=None,
+    notifications.notify(photo.owner_id, "rejected", actor_id=None,
                          target={"kind": "photo", "id": photo.photo_id, "reason": reason[:500]},
                          dedupe=photo.photo_id)
     log.info("upload rejected", extra={"fields": {"photo_id": photo.photo_id, "reason": reason}})

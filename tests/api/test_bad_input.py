@@ -46,7 +46,7 @@ def test_malformed_json_wrong_types_missing_fields_and_huge_bodies(api, auth_use
         wrong = {n: 12345 for n in spec.body.model_fields}
         wrong[name] = {"nested": ["object"]}
         err = _assert_contract_error(api.call(method, path, body=wrong, token=token), 400)
-        assert name in err["details"], (name, err)
+        assert any(k == name or k.startswith(name + ".") for k in err["details"]), (name, err)
     huge = json.dumps({"x": "a" * (2 * 1024 * 1024)})
     err = _assert_contract_error(api.call(method, path, raw=huge, token=token), 413)
     assert err["code"] == "payload_too_large"

@@ -131,7 +131,7 @@ def test_rejections_have_reasons_delete_bytes_and_notify(api, make_user):
 
     assert aws.client("s3").list_objects_v2(Bucket=get_settings().uploads_bucket).get("KeyCount") == 0
     kinds = [(n.type, n.target["id"]) for n in Notification.query(user["id"])]
-    assert ("upload_rejected", bad_id) in kinds and ("upload_rejected", big_id) in kinds
+    assert ("rejected", bad_id) in kinds and ("rejected", big_id) in kinds
     assert api.get(f"/photos/{bad_id}", token=make_user("stranger1")["access"]).status_code == 404
 
 

@@ -1,0 +1,21 @@
+"""Mobile devices registered for push (an SNS platform endpoint each).
+
+Access patterns: a user's devices .... Devices Query(user_id); one device .... GetItem(user_id, device_id)
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+from chalicelib.models.base import now, register, table_meta
+
+
+@register
+class Device(Model):
+    Meta = table_meta("devices")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    device_id = UnicodeAttribute(range_key=True)  # sha256(platform:token)[:24]: one row per physical device
+    platform = UnicodeAttribute()  # apns | fcm
+    endpoint_arn = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=now)

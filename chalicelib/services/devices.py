@@ -1,0 +1,99 @@
+"""Mobile push: device registration as SNS platform endpoints (APNs, FCM) and pushes to them.
+
+Platform application ARNs come from ``LIGHTBOX_SNS_APNS_ARN`` / ``LIGHTBOX_SNS_FCM_ARN`` when set, otherwise
+they are found once per container by name (``lightbox-<stage>-apns|fcm``), which is how the local stack and
+the deployed stack both name them. A disabled or deleted endpoint is removed and never retried.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.logs import get_logger
+from chalicelib.models.devices import Device
+
+log = get_logger(__name__)
+PLATFORMS = {"apns": "APNS", "fcm": "GCM"}
+_arns: dict[str, str | None] = {}
+
+
+def platform_app_name(platform: str) -> str:
+    return f"lightbox-{get_settings().stage}-{platform}"
+
+
+def platform_arn(platform: str) -> str | None:
+    if platform in _arns:
+        return _arns[platform]
+    arn = os.environ.get(f"LIGHTBOX_SNS_{platform.upper()}_ARN") or None
+    if arn is None:
+        sns = aws.client("sns")
+        suffix = "/" + platform_app_name(platform)
+        for page in sns.get_paginator("list_platform_applications").paginate():
+            for app in page.get("PlatformApplications", []):
+                if app["PlatformApplicationArn"].endswith(suffix):
+                    arn = app["PlatformApplicationArn"]
+    if arn is not None:
+        _arns[platform] = arn
+    return arn
+
+
+def device_id(platform: str, token: str) -> str:
+    return hashlib.sha256(f"{platform}:{token}".encode()).hexdigest()[:24]
+
+
+def register(user_id: str, platform: str, token: str) -> Device:
+    arn = platform_arn(platform)
+    if arn is None:
+        raise ValidationError("Push is not configured for this platform.", details={"platform": "not available"})
+    endpoint = aws.client("sns").create_platform_endpoint(PlatformApplicationArn=arn, Token=token,
+                                                          CustomUserData=user_id)["EndpointArn"]
+    device = Device(user_id=user_id, device_id=device_id(platform, token), platform=platform, endpoint_arn=endpoint)
+    device.save()
+    return device
+
+
+def unregister(user_id: str, device_id_: str) -> None:
+    try:
+        device = Device.get(user_id, device_id_)
+    except Device.DoesNotExist:
+        raise NotFoundError("No such device.") from None
+    _drop(device)
+
+
+def _drop(device: Device) -> None:
+    sns = aws.client("sns")
+    try:
+        sns.delete_endpoint(EndpointArn=device.endpoint_arn)
+    except sns.exceptions.NotFoundException:
+        pass
+    device.delete()
+
+
+def devices_of(user_id: str) -> list[Device]:
+    return list(Device.query(user_id))
+
+
+def payload(title: str, data: dict[str, Any]) -> str:
+    apns = {"aps": {"alert": title, "sound": "default"}, "notification": data}
+    fcm = {"notification": {"title": "Lightbox", "body": title}, "data": {"notification": json.dumps(data)}}
+    return json.dumps({"default": title, "APNS": json.dumps(apns), "APNS_SANDBOX": json.dumps(apns),
+                       "GCM": json.dumps(fcm)})
+
+
+def push_to_user(user_id: str, title: str, data: dict[str, Any]) -> int:
+    sns = aws.client("sns")
+    message = payload(title, data)
+    sent = 0
+    for device in devices_of(user_id):
+        try:
+            sns.publish(TargetArn=device.endpoint_arn, Message=message, MessageStructure="json")
+            sent += 1
+        except (sns.exceptions.EndpointDisabledException, sns.exceptions.NotFoundException):
+            log.info("push endpoint gone; removing the device", extra={"fields": {"device_id": device.device_id}})
+            _drop(device)
+    return sent
