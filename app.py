@@ -7,7 +7,7 @@ blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
 from chalice import Chalice
 
 from chalicelib import logs
-from chalicelib.api import auth, events, meta, photos, users
+from chalicelib.api import auth, events, meta, notifications, photos, users
 from chalicelib.api.routing import normalize_error_middleware
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
@@ -23,7 +23,7 @@ if get_settings().xray_patch:
 
     tracing.enable()
 
-for blueprint in (meta.bp, auth.bp, users.bp, events.bp, photos.bp):
+for blueprint in (notifications.bp, meta.bp, auth.bp, users.bp, events.bp, photos.bp):
     app.register_blueprint(blueprint)
 
 # Cascades between services: deleting an account or an event removes what belongs to it, files included.

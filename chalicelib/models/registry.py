@@ -1,5 +1,6 @@
 """Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this)."""
 from chalicelib.models import base
+from chalicelib.models import devices as _devices  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
