@@ -61,6 +61,7 @@ class Settings:
     app_origins: tuple[str, ...] = field(default_factory=tuple)
     xray_patch: bool = False
     public_api_url: str | None = None
+    sns_platform_arns: dict[str, str] = field(default_factory=dict)  # apns / fcm -> platform application ARN
 
     @property
     def is_local(self) -> bool:
@@ -108,6 +109,8 @@ def load_settings() -> Settings:
         app_origins=_list("LIGHTBOX_APP_ORIGINS"),
         xray_patch=(_env("LIGHTBOX_XRAY_PATCH", "false") or "").lower() == "true",
         public_api_url=_env("LIGHTBOX_PUBLIC_API_URL"),
+        sns_platform_arns={platform: arn for platform, arn in (("apns", _env("LIGHTBOX_SNS_APNS_ARN")),
+                                                              ("fcm", _env("LIGHTBOX_SNS_FCM_ARN"))) if arn},
     )
 
 

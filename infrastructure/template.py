@@ -62,7 +62,12 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
     "processor": {"uploads": ["s3:GetObject", "s3:DeleteObject"], "media": ["s3:PutObject"]},
 }
 S3_GRANTS["other"] = S3_GRANTS["api"]
-SENDS_EMAIL = {"api", "other"}
+# Notifications (chalicelib/services/notifications.py) go out from every kind of function: the API (tags, likes,
+# follows ...), the processor (event photos, rejections) and the WebSocket handlers (chat messages). Each may
+# email (SES) and push to phones (SNS platform endpoints, dropping disabled ones).
+SENDS_EMAIL = {"api", "websocket", "processor", "other"}
+PUSHES_TO_PHONES = {"api", "websocket", "processor", "other"}
+REGISTERS_DEVICES = {"api", "other"}
 READS_SECRETS: dict[str, tuple[str, ...]] = {"api": ("jwt", "stripe"), "websocket": ("jwt",), "processor": (),
                                              "other": ("jwt", "stripe")}
 PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "other"}
@@ -597,6 +602,13 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
         statements.append(statement("SendEmail", ["ses:SendEmail", "ses:SendRawEmail"], sub(
             "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailIdentity}")))
 
+    if info.kind in PUSHES_TO_PHONES:
+        statements.append(statement("PushToDevices", ["sns:Publish", "sns:DeleteEndpoint"], sub(
+            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*/" + ctx.prefix + "-*/*")))
+    if info.kind in REGISTERS_DEVICES:
+        statements.append(statement("RegisterDevices", ["sns:CreatePlatformEndpoint"], sub(
+            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*/" + ctx.prefix + "-*")))
+
     secret_keys = READS_SECRETS[info.kind]
     if secret_keys:
         defs = [s for s in SECRETS if s.key in secret_keys]
@@ -630,6 +642,9 @@ def function_environment(ctx: StageContext, template: Json) -> Json:
     env: Json = {bucket_env_var(key): ref(bucket_logical_id(key)) for key in buckets(ctx.settings)}
     env.update({s.env_var: secret_parameter_name(ctx, s.key) for s in SECRETS})
     env["LIGHTBOX_EMAIL_SENDER"] = ref("EmailSender")
+    for platform, logical, condition in (("APNS", "ApnsPlatformApplication", "HasApns"),
+                                         ("FCM", "FcmPlatformApplication", "HasFcm")):
+        env[f"LIGHTBOX_SNS_{platform}_ARN"] = {"Fn::If": [condition, getatt(logical, "Arn"), ""]}
     env["LIGHTBOX_APP_ORIGINS"] = {"Fn::Join": [",", ref("AppOrigins")]}
     if "WebsocketAPI" in template["Resources"]:
         env["LIGHTBOX_WS_ENDPOINT"] = sub(

@@ -1,14 +1,13 @@
 """Mobile push: device registration as SNS platform endpoints (APNs, FCM) and pushes to them.
 
-Platform application ARNs come from ``LIGHTBOX_SNS_APNS_ARN`` / ``LIGHTBOX_SNS_FCM_ARN`` when set, otherwise
-they are found once per container by name (``lightbox-<stage>-apns|fcm``), which is how the local stack and
-the deployed stack both name them. A disabled or deleted endpoint is removed and never retried.
+Platform application ARNs come from ``LIGHTBOX_SNS_APNS_ARN`` / ``LIGHTBOX_SNS_FCM_ARN`` (set by the template
+when the stack has push credentials; empty means push is not configured). Locally they are found once by name
+(``lightbox-<stage>-apns|fcm``, created by the local stack). A disabled or deleted endpoint is removed and never retried.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from typing import Any
 
 from chalicelib import aws
@@ -29,8 +28,8 @@ def platform_app_name(platform: str) -> str:
 def platform_arn(platform: str) -> str | None:
     if platform in _arns:
         return _arns[platform]
-    arn = os.environ.get(f"LIGHTBOX_SNS_{platform.upper()}_ARN") or None
-    if arn is None:
+    arn = get_settings().sns_platform_arns.get(platform)
+    if arn is None and get_settings().is_local:
         sns = aws.client("sns")
         suffix = "/" + platform_app_name(platform)
         for page in sns.get_paginator("list_platform_applications").paginate():

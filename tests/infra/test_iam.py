@@ -97,17 +97,25 @@ def test_grants_follow_each_functions_job(template):
         assert "dynamodb:Scan" not in actions, "every listing is a Query"
         assert "logs:CreateLogGroup" not in actions
         if kind == "websocket":
-            assert not {a for a in actions if a.startswith(("s3:", "ses:", "sqs:"))}, name
+            assert not {a for a in actions if a.startswith(("s3:", "sqs:"))}, name
             assert "execute-api:ManageConnections" in actions
         if kind == "processor":
             assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:GetObject", "s3:PutObject"} <= actions
-            assert not {a for a in actions if a.startswith(("ses:", "ssm:", "secretsmanager:"))}, name
+            assert not {a for a in actions if a.startswith(("ssm:", "secretsmanager:"))}, name
         if kind == "api":
             assert {"s3:PutObject", "ses:SendEmail", "ssm:GetParameter", "secretsmanager:GetSecretValue",
                     "execute-api:ManageConnections"} <= actions
             assert not {a for a in actions if a.startswith("sqs:")}, name
         if kind != "processor":
             assert "ImagingLayer" not in json.dumps(functions_of(template)[name]["Properties"]["Layers"])
+
+
+def test_every_function_that_notifies_may_email_and_push(template):
+    """Notifications leave from the API, the processor and the WebSocket handlers alike."""
+    for name, kind in function_kinds(template).items():
+        actions, _ = _grants(template, name)
+        assert {"ses:SendEmail", "sns:Publish", "sns:DeleteEndpoint"} <= actions, name
+        assert ("sns:CreatePlatformEndpoint" in actions) == (kind == "api"), name
 
 
 def test_uploads_are_writable_only_under_the_upload_prefix(template, facts):
