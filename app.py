@@ -7,11 +7,14 @@ blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
 from chalice import Chalice
 
 from chalicelib import logs
-from chalicelib.api import auth, events, meta, notifications, photos, users
+from chalicelib.api import auth, chat, engagement, events, meta, notifications, photos, social, users
 from chalicelib.api.routing import normalize_error_middleware
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
-from chalicelib.services import accounts, events as events_service, photos as photos_service
+from chalicelib.services import livestats  # noqa: F401  (registers the subscribe/unsubscribe WebSocket actions)
+from chalicelib.services import accounts, blocks, chat as chat_service, engagement as engagement_service
+from chalicelib.services import events as events_service
+from chalicelib.services import photos as photos_service, social as social_service
 
 logs.configure()
 app = Chalice(app_name="lightbox")
@@ -23,12 +26,18 @@ if get_settings().xray_patch:
 
     tracing.enable()
 
-for blueprint in (notifications.bp, meta.bp, auth.bp, users.bp, events.bp, photos.bp):
+for blueprint in (notifications.bp, meta.bp, auth.bp, users.bp, events.bp, photos.bp, engagement.bp, social.bp,
+                  chat.bp):
     app.register_blueprint(blueprint)
 
 # Cascades between services: deleting an account or an event removes what belongs to it, files included.
 accounts.DELETION_HOOKS.append(photos_service.purge_user_photos)
 accounts.DELETION_HOOKS.append(events_service.on_user_deleted)
+accounts.DELETION_HOOKS.append(social_service.on_user_deleted)
+accounts.DELETION_HOOKS.append(blocks.on_user_deleted)
+accounts.DELETION_HOOKS.append(chat_service.on_user_deleted)
+accounts.DELETION_HOOKS.append(engagement_service.on_user_deleted)
+photos_service.PURGE_HOOKS.append(engagement_service.on_photos_deleted)
 events_service.DELETE_HOOKS.append(photos_service.purge_event_photos)
 events_service.VISIBILITY_HOOKS.append(photos_service.on_event_visibility_change)
 

@@ -12,10 +12,10 @@ bp = Blueprint(__name__)
 TAGS = ("users",)
 
 
-@route(bp, "/users/{user_ref}", "GET", response=PublicUserOut, auth=False, tags=TAGS, responses=(404,))
-def get_user(ctx: Ctx, user_ref: str) -> PublicUserOut:
+@route(bp, "/users/{user_id}", "GET", response=PublicUserOut, auth=False, tags=TAGS, responses=(404,))
+def get_user(ctx: Ctx, user_id: str) -> PublicUserOut:
     """A public profile, by user id or username."""
-    user = accounts.public_profile(user_ref)
+    user = accounts.public_profile(user_id)
     return PublicUserOut.of(user, avatar_url(user))
 
 

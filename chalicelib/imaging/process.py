@@ -60,9 +60,9 @@ JPEG_OPTIONS: dict[str, object] = {"quality": 85, "optimize": True, "subsampling
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
 
-# The downscaling filter. Pillow's bicubic is within 43 dB PSNR of Lanczos-3 at the 2:1 reductions done
-# here (visually the same) for two thirds of the time. Factors of 2 * REDUCING_GAP or more are first
-# box-reduced by an integer factor (Image.reduce), as Pillow's own ``reducing_gap`` does.
+# The downscaling filter. At the ~2:1 reductions made here Pillow's bicubic scores 43 dB PSNR against its
+# Lanczos-3 (no visible difference) at two thirds of the cost. Factors of 2 * REDUCING_GAP or more are
+# first box-reduced by an integer factor (Image.reduce), as Pillow's own ``reducing_gap`` does.
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 2.0
 _PARALLEL_MIN_PIXELS = 512 * 512  # below this, splitting a resize costs more than it saves

@@ -1,11 +1,14 @@
 """Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this)."""
 from chalicelib.models import base
+from chalicelib.models import chat as _chat  # noqa: F401
 from chalicelib.models import devices as _devices  # noqa: F401
+from chalicelib.models import engagement as _engagement  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
+from chalicelib.models import social as _social  # noqa: F401
 from chalicelib.models import users as _users  # noqa: F401
 
 

@@ -74,13 +74,14 @@ def notify(user_id: str, type_: str, *, actor_id: str | None, target: dict[str, 
 
 
 def _deliver(row: Notification) -> None:
-    """Live frames to every open connection, then email and push per the user's preferences."""
+    """Live frames, email and push, each best effort: the stored row is the notification, so a channel that
+    fails (throttled SES, an SNS hiccup) is logged and never fails the action that caused it, nor the others."""
     from chalicelib.realtime import push as live
     from chalicelib.services.accounts import users_by_ids
 
     users = users_by_ids([u for u in (row.user_id, row.actor_id) if u])
     payload = to_dict(row, users)
-    live.send_to_user(row.user_id, {"type": "notification", "notification": payload})
+    _attempt("live", row, lambda: live.send_to_user(row.user_id, {"type": "notification", "notification": payload}))
     recipient = users.get(row.user_id)
     if recipient is None:
         return
@@ -90,11 +91,21 @@ def _deliver(row: Notification) -> None:
     if prefs["email"].get(row.type):
         from chalicelib.services import mailer
 
-        mailer.send(recipient.email, title, f"{title}.\n\nOpen Lightbox to see it.")
+        _attempt("email", row, lambda: mailer.send(recipient.email, title, f"{title}.\n\nOpen Lightbox to see it."))
     if prefs["push"].get(row.type):
         from chalicelib.services import devices
 
-        devices.push_to_user(recipient.user_id, title, payload)
+        _attempt("push", row, lambda: devices.push_to_user(recipient.user_id, title, payload))
+
+
+def _attempt(channel: str, row: Notification, send) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        send()
+    except (BotoCoreError, ClientError):
+        log.exception("notification delivery failed",
+                      extra={"fields": {"channel": channel, "notification_id": row.notification_id}})
 
 
 # ---- reading and marking -----------------------------------------------------------------------------------

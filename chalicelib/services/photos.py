@@ -19,6 +19,8 @@ ACCEPTED_TYPES = {"image/jpeg": "jpeg", "image/jpg": "jpeg", "image/png": "png",
 PENDING_UPLOAD_TTL = 24 * 3600  # a row whose upload never arrives disappears (DynamoDB TTL)
 _WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
 MAX_TERMS = 40
+# Called with the ids of photos being purged, before their rows go (likes, comments, subscriptions ...).
+PURGE_HOOKS: list = []
 
 
 # ---- text --------------------------------------------------------------------------------------------------
@@ -244,6 +246,8 @@ def purge(photos: list[Photo]) -> None:
     """Remove photos with every stored file, tag and index row."""
     if not photos:
         return
+    for hook in PURGE_HOOKS:
+        hook([p.photo_id for p in photos])
     storage.delete_media([k for p in photos for k in storage.all_variant_keys(p.photo_id)])
     storage.delete_keys(get_settings().uploads_bucket, [p.upload_key for p in photos])
     with SearchEntry.batch_write() as batch:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -17,7 +18,7 @@ NASTY_STRINGS = [
 
 
 def _concrete(path: str, user_id: str) -> str:
-    return path.replace("{user_id}", user_id).replace("{user_ref}", user_id)
+    return re.sub(r"{[a-z_]+}", user_id, path)
 
 
 def _assert_contract_error(r, *statuses):

@@ -152,3 +152,20 @@ def test_disabled_push_endpoint_removes_the_device(api, make_user):
     photo_id = upload(api, owner["access"], jpeg())
     assert api.post(f"/photos/{photo_id}/tags", {"username": "dis2"}, token=owner["access"]).status_code == 201
     assert api.get("/devices", token=friend["access"]).data["items"] == []
+
+
+def test_a_failing_channel_never_fails_the_action(api, make_user, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from chalicelib.services import mailer
+
+    owner, friend = make_user("flaky1"), make_user("flaky2")
+    api.put("/notifications/preferences", {"email": {"tagged": True}}, token=friend["access"])
+
+    def throttled(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail")
+
+    monkeypatch.setattr(mailer, "send", throttled)
+    photo_id = upload(api, owner["access"], jpeg())
+    assert api.post(f"/photos/{photo_id}/tags", {"username": "flaky2"}, token=owner["access"]).status_code == 201
+    assert [n["type"] for n in api.get("/notifications", token=friend["access"]).data["items"]] == ["tagged"]

@@ -31,3 +31,15 @@ def test_docs_page_is_human_readable(api):
     r = api.get("/docs")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     assert b"/auth/login" in r.body and b"<h1>" in r.body
+
+
+def test_path_variables_are_deployable_on_api_gateway(app):
+    """API Gateway allows one variable name per position under a parent (/users/{a} beside /users/{b}/x fails)."""
+    children: dict[tuple[str, ...], set[str]] = {}
+    for path in app.routes:
+        parts = tuple(p for p in path.split("/") if p)
+        for depth, part in enumerate(parts):
+            if part.startswith("{"):
+                children.setdefault(parts[:depth], set()).add(part)
+    clashes = {"/" + "/".join(parent): names for parent, names in children.items() if len(names) > 1}
+    assert not clashes, clashes

@@ -1,0 +1,358 @@
+"""Likes, comments, bookmarks and live photo subscriptions.
+
+Access patterns (every listing is a Query on a key or an index):
+- does U like P; U's likes of many photos ...... Likes GetItem / BatchGetItem(photo_id, user_id)
+- who liked a photo, newest first .............. Likes GSI by_photo (photo_id, created_at), keys only
+- what a user liked, newest first .............. Likes GSI by_user (user_id, created_at), keys only
+- one comment ................................... Comments GetItem(photo_id, comment_id); a comment id carries its
+                                                  photo id (``c_<time-sortable>.<photo_id>``), so a bare comment id
+                                                  (GET /comments/{id}/children) is found without an index
+- top-level comments of a photo, newest first .. Comments GSI top_level (thread_photo_id, comment_id): sparse, the
+                                                  attribute is set on top-level comments only
+- replies to a comment, oldest first ........... Comments GSI by_parent (parent_id, comment_id): sparse
+- all comments of a photo (cleanup) ............ Comments Query(photo_id)
+- a user's bookmarks, newest first ............. Bookmarks GSI by_time (user_id, created_at), keys only
+- connections subscribed to a photo ............ PhotoSubscriptions Query(photo_id); rows expire by TTL and are
+                                                  deleted when a push finds the connection gone
+
+Counters live on the rows they count and change in the same transaction as the row that is counted:
+``Photo.like_count`` with the like, ``Photo.comment_count`` (every comment, replies included) and the parent's
+``reply_count`` with the comment. Concurrent transactions on one photo (a popular one) are cancelled by
+DynamoDB with ``TransactionConflict``; those are retried here with jittered backoff.
+"""
+from __future__ import annotations
+
+import random
+import re
+import time
+from typing import Callable, Iterable
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.models.base import (PutError, UpdateError, at_epoch, cancellation_codes, condition_failed, epoch,
+                                    new_id, now, register, table_meta)
+from chalicelib.models.photos import READY, Photo
+from chalicelib.models.realtime import CONNECTION_TTL
+
+MAX_ID = 64  # longer ids were never minted here; they must not reach DynamoDB (key size limits)
+MAX_TRANSACTION_ITEMS = 100
+_COMMENT_ID = re.compile(r"^c_[0-9a-f]{23}\.([A-Za-z0-9_-]{1,64})$")
+_RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_ATTEMPTS = 8
+FAILED = "ConditionalCheckFailed"
+
+
+def plausible_id(value: str | None) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID
+
+
+def _index(name: str, hash_attr: str, range_attr: str, range_type: type, projection) -> GlobalSecondaryIndex:
+    attrs = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": projection}),
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: range_type(range_key=True),
+    }
+    return type(f"Engagement_{name}", (GlobalSecondaryIndex,), attrs)()
+
+
+def _commit(build: Callable[[TransactWrite], None]) -> list[str | None]:
+    """Commit one transaction: ``[]`` when it committed, else the per-item cancellation codes (in PynamoDB's
+    order: condition checks, deletes, puts, updates). Contention is retried; anything else is raised."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with TransactWrite(connection=Photo._get_connection().connection) as tx:
+                build(tx)
+            return []
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if not codes:
+                raise
+            if not any(c in _RETRYABLE for c in codes):
+                return codes
+            if attempt == _ATTEMPTS - 1:
+                raise ConflictError("The photo is busy; retry.", code="contention") from exc
+        time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+    raise AssertionError("unreachable")
+
+
+def _photo_ready():
+    return Photo.photo_id.exists() & (Photo.status == READY)
+
+
+# ---- likes -------------------------------------------------------------------------------------------------
+
+@register
+class Like(Model):
+    """``user_id`` likes ``photo_id``: at most one row per pair."""
+
+    Meta = table_meta("likes")
+
+    photo_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+    created_at = UTCDateTimeAttribute(default=now)
+    by_photo = _index("by_photo", "photo_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+    by_user = _index("by_user", "user_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+
+
+def add_like(photo_id: str, user_id: str) -> bool:
+    """Like and count it, atomically. False (and nothing changed) if the like existed; 404 if the photo is gone
+    or not ready."""
+    def build(tx: TransactWrite) -> None:
+        tx.save(Like(photo_id=photo_id, user_id=user_id), condition=Like.user_id.does_not_exist())
+        tx.update(Photo(photo_id=photo_id), actions=[Photo.like_count.add(1)], condition=_photo_ready())
+
+    codes = _commit(build)
+    if not codes:
+        return True
+    if codes[0] == FAILED:
+        return False
+    raise NotFoundError("No such photo.")
+
+
+def remove_like(photo_id: str, user_id: str) -> bool:
+    """Unlike and uncount, atomically. False (and nothing changed) if there was no like."""
+    def build(tx: TransactWrite) -> None:
+        tx.delete(Like(photo_id=photo_id, user_id=user_id), condition=Like.user_id.exists())
+        tx.update(Photo(photo_id=photo_id), actions=[Photo.like_count.add(-1)], condition=Photo.photo_id.exists())
+
+    codes = _commit(build)
+    if not codes:
+        return True
+    if codes[0] == FAILED:
+        return False
+    raise NotFoundError("No such photo.")
+
+
+def liked_among(user_id: str, photo_ids: Iterable[str]) -> set[str]:
+    """Which of the photos ``user_id`` likes: one BatchGetItem per 100 ids."""
+    keys = [(p, user_id) for p in dict.fromkeys(photo_ids) if plausible_id(p)]
+    if not keys or not plausible_id(user_id):
+        return set()
+    return {row.photo_id for row in Like.batch_get(keys, attributes_to_get=["photo_id", "user_id"])}
+
+
+def likes_of_photo(photo_id: str, limit: int | None = None, last_key: dict | None = None):
+    return Like.by_photo.query(photo_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def likes_of_user(user_id: str, limit: int | None = None, last_key: dict | None = None):
+    return Like.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+# ---- comments ----------------------------------------------------------------------------------------------
+
+@register
+class Comment(Model):
+    """A comment on a photo, or a reply to a top-level comment (one level only)."""
+
+    Meta = table_meta("comments")
+
+    photo_id = UnicodeAttribute(hash_key=True)
+    comment_id = UnicodeAttribute(range_key=True)
+    author_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    parent_id = UnicodeAttribute(null=True)  # replies only: the by_parent index
+    thread_photo_id = UnicodeAttribute(null=True)  # top-level only: the top_level index
+    reply_count = NumberAttribute(default=0)
+    closing = BooleanAttribute(null=True)  # set while a deleted comment's replies are being removed
+    created_at = UTCDateTimeAttribute(default=now)
+    top_level = _index("top_level", "thread_photo_id", "comment_id", UnicodeAttribute, AllProjection())
+    by_parent = _index("by_parent", "parent_id", "comment_id", UnicodeAttribute, AllProjection())
+
+
+def new_comment_id(photo_id: str) -> str:
+    return f"{new_id('c_')}.{photo_id}"
+
+
+def photo_of_comment(comment_id: str) -> str | None:
+    """The photo a comment id belongs to, or None if the id is not one we mint."""
+    match = _COMMENT_ID.match(comment_id or "")
+    return match.group(1) if match else None
+
+
+def get_comment(photo_id: str, comment_id: str) -> Comment | None:
+    if not (plausible_id(photo_id) and photo_of_comment(comment_id) == photo_id):
+        return None
+    try:
+        return Comment.get(photo_id, comment_id, consistent_read=True)
+    except Comment.DoesNotExist:
+        return None
+
+
+def add_comment(comment: Comment) -> None:
+    """Store a comment and count it (and, for a reply, count it on its parent) in one transaction.
+
+    404 if the photo is gone or not ready; 404 ``comment_not_found`` if the parent was deleted meanwhile."""
+    photo_id = comment.photo_id
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(comment, condition=Comment.comment_id.does_not_exist())
+        if comment.parent_id:
+            tx.update(Comment(photo_id=photo_id, comment_id=comment.parent_id), actions=[Comment.reply_count.add(1)],
+                      condition=Comment.comment_id.exists() & Comment.closing.does_not_exist())
+        tx.update(Photo(photo_id=photo_id), actions=[Photo.comment_count.add(1)], condition=_photo_ready())
+
+    codes = _commit(build)
+    if not codes:
+        return
+    if comment.parent_id and codes[1] == FAILED:
+        raise NotFoundError("The comment you reply to was deleted.", code="comment_not_found")
+    raise NotFoundError("No such photo.")
+
+
+def remove_comments(photo_id: str, comment_ids: list[str], parent_id: str | None) -> int:
+    """Delete comments that still exist (each by its own condition) and uncount exactly those, in one
+    transaction per call (at most 98 ids). Returns how many were deleted."""
+    remaining = list(comment_ids)
+    while remaining:
+        def build(tx: TransactWrite) -> None:
+            for cid in remaining:
+                tx.delete(Comment(photo_id=photo_id, comment_id=cid), condition=Comment.comment_id.exists())
+            if parent_id:
+                tx.update(Comment(photo_id=photo_id, comment_id=parent_id),
+                          actions=[Comment.reply_count.add(-len(remaining))], condition=Comment.comment_id.exists())
+            tx.update(Photo(photo_id=photo_id), actions=[Photo.comment_count.add(-len(remaining))],
+                      condition=Photo.photo_id.exists())
+
+        codes = _commit(build)
+        if not codes:
+            return len(remaining)
+        gone = {cid for cid, code in zip(remaining, codes) if code == FAILED}
+        if not gone:  # the photo (or the parent) itself is gone: nothing left to keep counts for
+            raise NotFoundError("No such comment.", code="comment_not_found")
+        remaining = [cid for cid in remaining if cid not in gone]  # deleted concurrently: not ours to uncount
+    return 0
+
+
+def remove_top_level_if_childless(comment: Comment) -> bool:
+    """Delete a top-level comment that has no replies, with its count. False if it has replies (or gained one)."""
+    def build(tx: TransactWrite) -> None:
+        tx.delete(comment, condition=Comment.comment_id.exists() & (Comment.reply_count == 0))
+        tx.update(Photo(photo_id=comment.photo_id), actions=[Photo.comment_count.add(-1)],
+                  condition=Photo.photo_id.exists())
+
+    codes = _commit(build)
+    if not codes:
+        return True
+    if codes[0] == FAILED:
+        return False
+    raise NotFoundError("No such photo.")
+
+
+def close_comment(comment: Comment) -> bool:
+    """Refuse further replies to ``comment`` (it is being deleted). False if it is already gone."""
+    try:
+        comment.update(actions=[Comment.closing.set(True)], condition=Comment.comment_id.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def top_level_comments(photo_id: str, limit: int | None = None, last_key: dict | None = None):
+    return Comment.top_level.query(photo_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def replies_to(comment_id: str, limit: int | None = None, last_key: dict | None = None):
+    return Comment.by_parent.query(comment_id, limit=limit, last_evaluated_key=last_key)
+
+
+def comments_of_photo(photo_id: str):
+    return Comment.query(photo_id, attributes_to_get=["photo_id", "comment_id"])
+
+
+# ---- bookmarks ---------------------------------------------------------------------------------------------
+
+@register
+class Bookmark(Model):
+    Meta = table_meta("bookmarks")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    photo_id = UnicodeAttribute(range_key=True)
+    created_at = UTCDateTimeAttribute(default=now)
+    by_time = _index("by_time", "user_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+
+
+def add_bookmark(user_id: str, photo_id: str) -> bool:
+    """Idempotent; a repeated bookmark keeps its original time. False if it existed."""
+    try:
+        Bookmark(user_id=user_id, photo_id=photo_id).save(condition=Bookmark.photo_id.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def remove_bookmark(user_id: str, photo_id: str) -> None:
+    if plausible_id(photo_id):
+        Bookmark(user_id=user_id, photo_id=photo_id).delete()
+
+
+def bookmarks_of(user_id: str, limit: int | None = None, last_key: dict | None = None):
+    return Bookmark.by_time.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+# ---- live subscriptions ------------------------------------------------------------------------------------
+
+@register
+class PhotoSubscription(Model):
+    """A WebSocket connection that wants a photo's live stats and new comments."""
+
+    Meta = table_meta("photo_subscriptions")
+
+    photo_id = UnicodeAttribute(hash_key=True)
+    connection_id = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+def subscribe(photo_id: str, connection_id: str, user_id: str) -> None:
+    row = PhotoSubscription(photo_id=photo_id, connection_id=connection_id, user_id=user_id)
+    row.expires_at = at_epoch(epoch() + CONNECTION_TTL)
+    row.save()
+
+
+def unsubscribe(photo_id: str, connection_id: str) -> None:
+    if plausible_id(photo_id):
+        PhotoSubscription(photo_id=photo_id, connection_id=connection_id).delete()
+
+
+def subscribers(photo_id: str) -> list[str]:
+    """Connection ids subscribed to the photo (rows past their TTL but not yet swept are skipped)."""
+    cutoff = epoch()
+    return [s.connection_id for s in PhotoSubscription.query(photo_id)
+            if s.expires_at is None or s.expires_at.timestamp() > cutoff]
+
+
+def drop_subscriptions(photo_id: str, connection_ids: Iterable[str]) -> None:
+    with PhotoSubscription.batch_write() as batch:
+        for cid in connection_ids:
+            batch.delete(PhotoSubscription(photo_id=photo_id, connection_id=cid))
+
+
+# ---- cleanup -----------------------------------------------------------------------------------------------
+
+def delete_photo_rows(photo_id: str) -> None:
+    """Remove a deleted photo's likes, comments and subscriptions (the photo row and its counters are gone)."""
+    with Like.batch_write() as batch:
+        for row in Like.query(photo_id, attributes_to_get=["photo_id", "user_id"]):
+            batch.delete(row)
+    with Comment.batch_write() as batch:
+        for row in comments_of_photo(photo_id):
+            batch.delete(row)
+    with PhotoSubscription.batch_write() as batch:
+        for row in PhotoSubscription.query(photo_id):
+            batch.delete(row)
+
+
+def delete_bookmarks_of(user_id: str) -> None:
+    with Bookmark.batch_write() as batch:
+        for row in Bookmark.query(user_id, attributes_to_get=["user_id", "photo_id"]):
+            batch.delete(row)
