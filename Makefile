@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAGE  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev seed test test-fast bench package deploy clean
+.PHONY: install dev seed test bench package deploy routes clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ package: $(STAMP)
 ## Deploy STAGE to AWS (needs AWS credentials; CI never runs this). ARGS="--parameter AlarmEmail=ops@example.com"
 deploy: $(STAMP)
 	$(PY) -m infrastructure.deploy --stage $(STAGE) $(ARGS)
+
+## Regenerate chalicelib/api/manifest.py after adding or changing a route (a test fails while it is stale)
+routes: $(STAMP)
+	$(PY) -m chalicelib.api.routing
 
 clean:
 	rm -rf build .pytest_cache

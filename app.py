@@ -1,4 +1,5 @@
-"""Lightbox: wiring only. Blueprints per resource, one error-normalising middleware, the WebSocket handlers.
+"""Lightbox: wiring only. The API's routes (one module per resource, loaded lazily), one error-normalising
+middleware, the cascades between services, the WebSocket handlers and the upload processor.
 
 The upload processor is its own Lambda function (fed by S3 -> SQS); it imports Pillow lazily, so the API
 function never pays for it. WebSocket handlers are declared on the app (not a blueprint: Chalice registers
@@ -7,11 +8,9 @@ blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
 from chalice import Chalice
 
 from chalicelib import logs
-from chalicelib.api import auth, chat, engagement, events, meta, notifications, photos, social, users
-from chalicelib.api.routing import normalize_error_middleware
+from chalicelib.api import routing
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
-from chalicelib.services import livestats  # noqa: F401  (registers the subscribe/unsubscribe WebSocket actions)
 from chalicelib.services import accounts, blocks, chat as chat_service, engagement as engagement_service
 from chalicelib.services import events as events_service
 from chalicelib.services import photos as photos_service, social as social_service
@@ -20,15 +19,13 @@ logs.configure()
 app = Chalice(app_name="lightbox")
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice package refuses WebSocket handlers without it
 app.log = logs.get_logger("lightbox")
-app.register_middleware(normalize_error_middleware, "http")
+app.register_middleware(routing.normalize_error_middleware, "http")
 if get_settings().xray_patch:
     from chalicelib import tracing
 
     tracing.enable()
 
-for blueprint in (notifications.bp, meta.bp, auth.bp, users.bp, events.bp, photos.bp, engagement.bp, social.bp,
-                  chat.bp):
-    app.register_blueprint(blueprint)
+routing.mount(app)  # every route of chalicelib/api/manifest.py; each blueprint module loads on first use
 
 # Cascades between services: deleting an account or an event removes what belongs to it, files included.
 accounts.DELETION_HOOKS.append(photos_service.purge_user_photos)

@@ -1,1 +1,16 @@
-"""HTTP API blueprints, one per resource family. Handlers parse, call a service, return."""
+"""HTTP API blueprints, one module per resource family. Handlers parse, call a service, return.
+
+``MODULES`` lists them; ``make routes`` regenerates ``manifest.py`` (path, method, module) from their
+``@route`` declarations, and ``app.py`` mounts the manifest with lazy imports (see ``routing``).
+"""
+MODULES = (
+    "chalicelib.api.meta",
+    "chalicelib.api.auth",
+    "chalicelib.api.users",
+    "chalicelib.api.events",
+    "chalicelib.api.photos",
+    "chalicelib.api.engagement",
+    "chalicelib.api.social",
+    "chalicelib.api.chat",
+    "chalicelib.api.notifications",
+)

@@ -1,7 +1,6 @@
 """/auth/*: signup, verification, login, token refresh/verify, logout, profile and credential changes."""
 from __future__ import annotations
 
-from chalice import Blueprint
 
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.schemas import (Accepted, ChangeEmailIn, ChangePasswordIn, ChangeUsernameIn, CodeIn, EmailIn,
@@ -12,7 +11,6 @@ from chalicelib.pagination import decode, encode
 from chalicelib.services import accounts, tokens
 from chalicelib.services.users_view import avatar_url, check_avatar
 
-bp = Blueprint(__name__)
 TAGS = ("auth",)
 
 
@@ -20,7 +18,7 @@ def _me(user) -> UserOut:
     return UserOut.of(user, avatar_url(user))
 
 
-@route(bp, "/auth/signup", "POST", body=SignupIn, response=UserEnvelope, status=201, auth=False, tags=TAGS,
+@route("/auth/signup", "POST", body=SignupIn, response=UserEnvelope, status=201, auth=False, tags=TAGS,
        responses=(400, 409))
 def signup(ctx: Ctx) -> UserEnvelope:
     """Create an account and email a 6-digit verification code."""
@@ -29,21 +27,21 @@ def signup(ctx: Ctx) -> UserEnvelope:
     return UserEnvelope(user=_me(user))
 
 
-@route(bp, "/auth/verify-email", "POST", body=VerifyEmailIn, response=Ok, auth=False, tags=TAGS, responses=(400,))
+@route("/auth/verify-email", "POST", body=VerifyEmailIn, response=Ok, auth=False, tags=TAGS, responses=(400,))
 def verify_email(ctx: Ctx) -> Ok:
     """Confirm the email address with the emailed code."""
     accounts.verify_email(str(ctx.body.email), ctx.body.code)
     return Ok()
 
 
-@route(bp, "/auth/resend-email-otp", "POST", body=EmailIn, response=Accepted, status=202, auth=False, tags=TAGS)
+@route("/auth/resend-email-otp", "POST", body=EmailIn, response=Accepted, status=202, auth=False, tags=TAGS)
 def resend_email_otp(ctx: Ctx) -> Accepted:
     """Send a new verification code (same answer whether or not the email exists)."""
     accounts.resend_email_otp(str(ctx.body.email))
     return Accepted()
 
 
-@route(bp, "/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False, tags=TAGS, responses=(401, 403, 429))
+@route("/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False, tags=TAGS, responses=(401, 403, 429))
 def login(ctx: Ctx) -> TokenOut:
     """Log in with email or username; returns an access and a refresh token."""
     pair = accounts.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent)
@@ -51,7 +49,7 @@ def login(ctx: Ctx) -> TokenOut:
                     user=_me(pair.user))
 
 
-@route(bp, "/auth/token/refresh", "POST", body=RefreshIn, response=RefreshOut, auth=False, tags=TAGS,
+@route("/auth/token/refresh", "POST", body=RefreshIn, response=RefreshOut, auth=False, tags=TAGS,
        responses=(401,))
 def refresh_token(ctx: Ctx) -> RefreshOut:
     """Spend a refresh token for a new pair. Replaying a spent one ends the whole login family."""
@@ -59,7 +57,7 @@ def refresh_token(ctx: Ctx) -> RefreshOut:
     return RefreshOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
-@route(bp, "/auth/token/verify", "POST", body=VerifyTokenIn, response=TokenInfoOut, auth=False, tags=TAGS,
+@route("/auth/token/verify", "POST", body=VerifyTokenIn, response=TokenInfoOut, auth=False, tags=TAGS,
        responses=(401,))
 def verify_token(ctx: Ctx) -> TokenInfoOut:
     """Check an access token: signature, claims, and that its session is still live."""
@@ -68,19 +66,19 @@ def verify_token(ctx: Ctx) -> TokenInfoOut:
     return TokenInfoOut(valid=True, sub=principal.user_id, role=principal.role, exp=claims["exp"])
 
 
-@route(bp, "/auth/logout", "POST", body=RefreshIn, status=204, auth=False, tags=TAGS, responses=(401,))
+@route("/auth/logout", "POST", body=RefreshIn, status=204, auth=False, tags=TAGS, responses=(401,))
 def logout(ctx: Ctx) -> None:
     """End this login family (its refresh and access tokens)."""
     accounts.logout(ctx.body.refresh_token)
 
 
-@route(bp, "/auth/logout-all", "POST", status=204, tags=TAGS)
+@route("/auth/logout-all", "POST", status=204, tags=TAGS)
 def logout_all(ctx: Ctx) -> None:
     """End every session of the caller."""
     accounts.revoke_all(ctx.principal.user)
 
 
-@route(bp, "/auth/me", "GET", response=MeOut, tags=TAGS)
+@route("/auth/me", "GET", response=MeOut, tags=TAGS)
 def get_me(ctx: Ctx) -> MeOut:
     """The caller's own account, with the number of unread notifications (capped at 100)."""
     from chalicelib.services.notifications import unread_count
@@ -88,7 +86,7 @@ def get_me(ctx: Ctx) -> MeOut:
     return MeOut(**_me(ctx.principal.user).model_dump(), unread_notifications=unread_count(ctx.user_id))
 
 
-@route(bp, "/auth/me", "PATCH", body=UpdateMeIn, response=UserOut, tags=TAGS)
+@route("/auth/me", "PATCH", body=UpdateMeIn, response=UserOut, tags=TAGS)
 def patch_me(ctx: Ctx) -> UserOut:
     """Change display name, bio or avatar (one of your own processed photos; null removes it)."""
     if ctx.body.avatar_photo_id:
@@ -98,7 +96,7 @@ def patch_me(ctx: Ctx) -> UserOut:
     return _me(user)
 
 
-@route(bp, "/auth/search", "GET", query=SearchQuery, response=Page[PublicUserOut], tags=TAGS)
+@route("/auth/search", "GET", query=SearchQuery, response=Page[PublicUserOut], tags=TAGS)
 def search_users(ctx: Ctx) -> Page[PublicUserOut]:
     """Users whose username or display name starts with ``q``."""
     q = ctx.query
@@ -112,34 +110,34 @@ def search_users(ctx: Ctx) -> Page[PublicUserOut]:
                                next_cursor=cursor)
 
 
-@route(bp, "/auth/password/change", "POST", body=ChangePasswordIn, status=204, tags=TAGS, responses=(400, 403))
+@route("/auth/password/change", "POST", body=ChangePasswordIn, status=204, tags=TAGS, responses=(400, 403))
 def change_password(ctx: Ctx) -> None:
     """Change password; every other session ends."""
     accounts.change_password(ctx.principal, ctx.body.old_password, ctx.body.new_password)
 
 
-@route(bp, "/auth/password/forgot", "POST", body=EmailIn, response=Accepted, status=202, auth=False, tags=TAGS)
+@route("/auth/password/forgot", "POST", body=EmailIn, response=Accepted, status=202, auth=False, tags=TAGS)
 def forgot_password(ctx: Ctx) -> Accepted:
     """Email a reset code (same answer whether or not the email exists)."""
     accounts.forgot_password(str(ctx.body.email))
     return Accepted()
 
 
-@route(bp, "/auth/password/reset", "POST", body=ResetPasswordIn, status=204, auth=False, tags=TAGS,
+@route("/auth/password/reset", "POST", body=ResetPasswordIn, status=204, auth=False, tags=TAGS,
        responses=(400,))
 def reset_password(ctx: Ctx) -> None:
     """Set a new password with the emailed code; every session ends."""
     accounts.reset_password(str(ctx.body.email), ctx.body.code, ctx.body.new_password)
 
 
-@route(bp, "/auth/username/change", "POST", body=ChangeUsernameIn, response=UserOut, tags=TAGS,
+@route("/auth/username/change", "POST", body=ChangeUsernameIn, response=UserOut, tags=TAGS,
        responses=(403, 409, 429))
 def change_username(ctx: Ctx) -> UserOut:
     """Change username (once per 30 days, case-insensitively unique)."""
     return _me(accounts.change_username(ctx.principal, ctx.body.password, ctx.body.new_username))
 
 
-@route(bp, "/auth/email/change", "POST", body=ChangeEmailIn, response=Accepted, status=202, tags=TAGS,
+@route("/auth/email/change", "POST", body=ChangeEmailIn, response=Accepted, status=202, tags=TAGS,
        responses=(403, 409))
 def change_email(ctx: Ctx) -> Accepted:
     """Start an email change: a code goes to the new address."""
@@ -147,7 +145,7 @@ def change_email(ctx: Ctx) -> Accepted:
     return Accepted()
 
 
-@route(bp, "/auth/email/verify", "POST", body=CodeIn, response=UserOut, tags=TAGS, responses=(400, 409))
+@route("/auth/email/verify", "POST", body=CodeIn, response=UserOut, tags=TAGS, responses=(400, 409))
 def confirm_email(ctx: Ctx) -> UserOut:
     """Finish an email change with the code sent to the new address."""
     return _me(accounts.confirm_email_change(ctx.principal, ctx.body.code))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 from pydantic import ConfigDict, Field
 
 from chalicelib.api.routing import Ctx, route, validation_details
@@ -19,7 +19,6 @@ from chalicelib.realtime.handlers import action
 from chalicelib.services import chat
 from chalicelib.services.social import avatar_urls
 
-bp = Blueprint(__name__)
 TAGS = ("chat",)
 
 MessageBody = Annotated[CleanText, Field(min_length=1, max_length=chat.MAX_BODY, description="1-4000 characters")]
@@ -79,7 +78,7 @@ def _conversation(view: dict[str, Any], avatars: dict[str, str] | None = None) -
     return ConversationOut(**{**view, "participants": people})
 
 
-@route(bp, "/conversations", "POST", body=StartConversationIn, response=ConversationOut, status=201, tags=TAGS,
+@route("/conversations", "POST", body=StartConversationIn, response=ConversationOut, status=201, tags=TAGS,
        responses=(403, 404))
 def start_conversation(ctx: Ctx) -> Response | ConversationOut:
     """Start the 1:1 conversation with a user: 201, or the existing one with 200."""
@@ -90,7 +89,7 @@ def start_conversation(ctx: Ctx) -> Response | ConversationOut:
     return Response(body=out.model_dump(mode="json"), status_code=200, headers={"Content-Type": "application/json"})
 
 
-@route(bp, "/conversations", "GET", query=PageQuery, response=Page[ConversationOut], tags=TAGS)
+@route("/conversations", "GET", query=PageQuery, response=Page[ConversationOut], tags=TAGS)
 def list_conversations(ctx: Ctx) -> Page[ConversationOut]:
     """The caller's conversations, latest activity first, each with its unread count."""
     views, cursor = chat.conversations(ctx.user_id, ctx.query.limit, ctx.query.cursor)
@@ -98,13 +97,13 @@ def list_conversations(ctx: Ctx) -> Page[ConversationOut]:
     return Page[ConversationOut](items=[_conversation(v, avatars) for v in views], next_cursor=cursor)
 
 
-@route(bp, "/conversations/{conversation_id}", "GET", response=ConversationOut, tags=TAGS, responses=(404,))
+@route("/conversations/{conversation_id}", "GET", response=ConversationOut, tags=TAGS, responses=(404,))
 def get_conversation(ctx: Ctx, conversation_id: str) -> ConversationOut:
     """One conversation (participants only)."""
     return _conversation(chat.get_conversation(ctx.user_id, conversation_id))
 
 
-@route(bp, "/conversations/{conversation_id}/messages", "GET", query=PageQuery, response=Page[MessageOut],
+@route("/conversations/{conversation_id}/messages", "GET", query=PageQuery, response=Page[MessageOut],
        tags=TAGS, responses=(404,))
 def list_messages(ctx: Ctx, conversation_id: str) -> Page[MessageOut]:
     """Messages, newest first (participants only)."""
@@ -112,14 +111,14 @@ def list_messages(ctx: Ctx, conversation_id: str) -> Page[MessageOut]:
     return Page[MessageOut](items=items, next_cursor=cursor)
 
 
-@route(bp, "/conversations/{conversation_id}/messages", "POST", body=SendMessageIn, response=MessageOut,
+@route("/conversations/{conversation_id}/messages", "POST", body=SendMessageIn, response=MessageOut,
        status=201, tags=TAGS, responses=(403, 404, 410))
 def send_message(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
     """Send a message: stored, pushed to every participant's connections, notified to offline ones."""
     return chat.send_message(ctx.user_id, conversation_id, ctx.body.body)
 
 
-@route(bp, "/conversations/{conversation_id}/read", "POST", response=ConversationOut, tags=TAGS,
+@route("/conversations/{conversation_id}/read", "POST", response=ConversationOut, tags=TAGS,
        responses=(404,))
 def mark_read(ctx: Ctx, conversation_id: str) -> ConversationOut:
     """Mark the conversation read: the caller's unread count becomes 0."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 from pydantic import Field, RootModel, field_validator
 
 from chalicelib.api.photos import PhotoPage, _page
@@ -15,7 +15,6 @@ from chalicelib.models.base import iso
 from chalicelib.pagination import decode, encode
 from chalicelib.services import engagement
 
-bp = Blueprint(__name__)
 TAGS = ("engagement",)
 MAX_BATCH = 100
 
@@ -108,20 +107,20 @@ def _who(ctx: Ctx) -> str:
 
 # ---- likes -------------------------------------------------------------------------------------------------
 
-@route(bp, "/photos/{photo_id}/like", "POST", response=LikeOut, status=201, tags=TAGS, responses=(404, 409))
+@route("/photos/{photo_id}/like", "POST", response=LikeOut, status=201, tags=TAGS, responses=(404, 409))
 def like(ctx: Ctx, photo_id: str) -> LikeOut:
     """Like a photo (idempotent: liking again changes nothing)."""
     engagement.like(ctx.principal, photo_id)
     return LikeOut(photo_id=photo_id, liked=True)
 
 
-@route(bp, "/photos/{photo_id}/like", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/photos/{photo_id}/like", "DELETE", status=204, tags=TAGS, responses=(404,))
 def unlike(ctx: Ctx, photo_id: str) -> None:
     """Withdraw a like (idempotent)."""
     engagement.unlike(ctx.principal, photo_id)
 
 
-@route(bp, "/likes/toggle", "POST", body=PhotoRefIn, response=LikeOut, status=201, tags=TAGS,
+@route("/likes/toggle", "POST", body=PhotoRefIn, response=LikeOut, status=201, tags=TAGS,
        responses=(204, 404, 409))
 def toggle_like(ctx: Ctx) -> LikeOut | Response:
     """Like if not liked (201), else unlike (204)."""
@@ -130,13 +129,13 @@ def toggle_like(ctx: Ctx) -> LikeOut | Response:
     return Response(body="", status_code=204)
 
 
-@route(bp, "/likes/batch", "GET", query=LikeBatchQuery, response=LikeBatchOut, auth="optional", tags=TAGS)
+@route("/likes/batch", "GET", query=LikeBatchQuery, response=LikeBatchOut, auth="optional", tags=TAGS)
 def like_batch(ctx: Ctx) -> LikeBatchOut:
     """Like counts (and the caller's likes) of up to 100 photos; ids not visible to the caller are left out."""
     return LikeBatchOut(engagement.like_stats(ctx.principal, ctx.query.id_list()))
 
 
-@route(bp, "/photos/{photo_id}/likes", "GET", query=PageQuery, response=LikerPage, auth="optional", tags=TAGS,
+@route("/photos/{photo_id}/likes", "GET", query=PageQuery, response=LikerPage, auth="optional", tags=TAGS,
        responses=(404,))
 def likers(ctx: Ctx, photo_id: str) -> LikerPage:
     """Who liked a photo, newest first."""
@@ -150,14 +149,14 @@ def likers(ctx: Ctx, photo_id: str) -> LikerPage:
 
 # ---- comments ----------------------------------------------------------------------------------------------
 
-@route(bp, "/photos/{photo_id}/comments", "POST", body=CommentIn, response=CommentOut, status=201, tags=TAGS,
+@route("/photos/{photo_id}/comments", "POST", body=CommentIn, response=CommentOut, status=201, tags=TAGS,
        responses=(403, 404, 409))
 def add_comment(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Comment on a photo, or reply (``parent_id``) to a top-level comment; a reply to a reply is 400."""
     return engagement.add_comment(ctx.principal, photo_id, ctx.body.body, ctx.body.parent_id)
 
 
-@route(bp, "/photos/{photo_id}/comments", "GET", query=PageQuery, response=CommentPage, auth="optional",
+@route("/photos/{photo_id}/comments", "GET", query=PageQuery, response=CommentPage, auth="optional",
        tags=TAGS, responses=(404,))
 def comments(ctx: Ctx, photo_id: str) -> CommentPage:
     """Top-level comments, newest first, each with its ``reply_count``."""
@@ -166,7 +165,7 @@ def comments(ctx: Ctx, photo_id: str) -> CommentPage:
     return CommentPage(items=engagement.comment_views(found), next_cursor=cursor)
 
 
-@route(bp, "/comments/{comment_id}/children", "GET", query=PageQuery, response=CommentPage, auth="optional",
+@route("/comments/{comment_id}/children", "GET", query=PageQuery, response=CommentPage, auth="optional",
        tags=TAGS, responses=(404,))
 def replies(ctx: Ctx, comment_id: str) -> CommentPage:
     """Replies to a comment, oldest first."""
@@ -175,7 +174,7 @@ def replies(ctx: Ctx, comment_id: str) -> CommentPage:
     return CommentPage(items=engagement.comment_views(found), next_cursor=cursor)
 
 
-@route(bp, "/photos/{photo_id}/comments/{comment_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+@route("/photos/{photo_id}/comments/{comment_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
 def delete_comment(ctx: Ctx, photo_id: str, comment_id: str) -> None:
     """Delete a comment (author, photo owner or staff); a top-level comment's replies go with it."""
     engagement.delete_comment(ctx.principal, photo_id, comment_id)
@@ -183,19 +182,19 @@ def delete_comment(ctx: Ctx, photo_id: str, comment_id: str) -> None:
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------
 
-@route(bp, "/photos/{photo_id}/bookmark", "PUT", status=204, tags=TAGS, responses=(404, 409))
+@route("/photos/{photo_id}/bookmark", "PUT", status=204, tags=TAGS, responses=(404, 409))
 def bookmark(ctx: Ctx, photo_id: str) -> None:
     """Bookmark a photo (idempotent)."""
     engagement.bookmark(ctx.principal, photo_id)
 
 
-@route(bp, "/photos/{photo_id}/bookmark", "DELETE", status=204, tags=TAGS)
+@route("/photos/{photo_id}/bookmark", "DELETE", status=204, tags=TAGS)
 def unbookmark(ctx: Ctx, photo_id: str) -> None:
     """Remove a bookmark (idempotent)."""
     engagement.unbookmark(ctx.principal, photo_id)
 
 
-@route(bp, "/bookmarks", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
+@route("/bookmarks", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
 def bookmarks(ctx: Ctx) -> PhotoPage:
     """The caller's bookmarked photos they may still see, newest bookmark first."""
     return _page(ctx, f"bookmarks:{ctx.user_id}",

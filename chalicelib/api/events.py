@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from chalice import Blueprint
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from chalicelib.api.routing import Ctx, route
@@ -20,7 +19,6 @@ from chalicelib.services import accounts
 from chalicelib.services import events as events_service
 from chalicelib.services.users_view import avatar_url
 
-bp = Blueprint(__name__)
 TAGS = ("events",)
 
 
@@ -197,7 +195,7 @@ def _event_out(event: Event, role: str | None, principal) -> EventOut:
 
 # ---- events ------------------------------------------------------------------------------------------------
 
-@route(bp, "/events", "POST", body=EventIn, response=EventOut, status=201, tags=TAGS, responses=(400, 403))
+@route("/events", "POST", body=EventIn, response=EventOut, status=201, tags=TAGS, responses=(400, 403))
 def create_event(ctx: Ctx) -> EventOut:
     """Create an event; the caller owns it."""
     b = ctx.body
@@ -208,7 +206,7 @@ def create_event(ctx: Ctx) -> EventOut:
     return _event_out(event, "owner", ctx.principal)
 
 
-@route(bp, "/events", "GET", query=EventsQuery, response=Page[EventOut], auth="optional", tags=TAGS,
+@route("/events", "GET", query=EventsQuery, response=Page[EventOut], auth="optional", tags=TAGS,
        responses=(400, 401))
 def list_events(ctx: Ctx) -> Page[EventOut]:
     """The caller's events (scope=mine, the default), events they joined, or public events, newest first."""
@@ -216,7 +214,7 @@ def list_events(ctx: Ctx) -> Page[EventOut]:
     return Page[EventOut](items=[EventOut(**f) for f in _fields(pairs, ctx.principal)], next_cursor=cursor)
 
 
-@route(bp, "/events/nearby", "GET", query=NearbyQuery, response=Page[NearbyEventOut], auth="optional",
+@route("/events/nearby", "GET", query=NearbyQuery, response=Page[NearbyEventOut], auth="optional",
        tags=TAGS, responses=(400,))
 def nearby_events(ctx: Ctx) -> Page[NearbyEventOut]:
     """Public events within ``radius_km`` of (lat, lon), nearest first, each with ``distance_km``."""
@@ -227,14 +225,14 @@ def nearby_events(ctx: Ctx) -> Page[NearbyEventOut]:
     return Page[NearbyEventOut](items=items, next_cursor=cursor)
 
 
-@route(bp, "/events/{event_id}", "GET", response=EventOut, auth="optional", tags=TAGS, responses=(401, 404))
+@route("/events/{event_id}", "GET", response=EventOut, auth="optional", tags=TAGS, responses=(401, 404))
 def get_event(ctx: Ctx, event_id: str) -> EventOut:
     """One event: public and unlisted ones for anyone, private ones for the owner, members and staff."""
     event, role = events_service.access(ctx.principal, event_id)
     return _event_out(event, role, ctx.principal)
 
 
-@route(bp, "/events/{event_id}", "PATCH", body=EventPatchIn, response=EventOut, tags=TAGS,
+@route("/events/{event_id}", "PATCH", body=EventPatchIn, response=EventOut, tags=TAGS,
        responses=(400, 403, 404, 409))
 def patch_event(ctx: Ctx, event_id: str) -> EventOut:
     """Change an event (owner or staff). Fields left out stay as they are."""
@@ -244,7 +242,7 @@ def patch_event(ctx: Ctx, event_id: str) -> EventOut:
     return _event_out(event, role, ctx.principal)
 
 
-@route(bp, "/events/{event_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+@route("/events/{event_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
 def delete_event(ctx: Ctx, event_id: str) -> None:
     """Delete an event (owner or staff) with its photos, their stored files and its members."""
     events_service.delete_event(ctx.principal, event_id)
@@ -252,7 +250,7 @@ def delete_event(ctx: Ctx, event_id: str) -> None:
 
 # ---- members -----------------------------------------------------------------------------------------------
 
-@route(bp, "/events/{event_id}/members", "GET", query=PageQuery, response=Page[MemberOut], auth="optional",
+@route("/events/{event_id}/members", "GET", query=PageQuery, response=Page[MemberOut], auth="optional",
        tags=TAGS, responses=(400, 401, 404))
 def list_members(ctx: Ctx, event_id: str) -> Page[MemberOut]:
     """The event's members with their roles (the owner is the event's ``owner``)."""
@@ -261,7 +259,7 @@ def list_members(ctx: Ctx, event_id: str) -> Page[MemberOut]:
     return Page[MemberOut](items=[MemberOut.of(m, users.get(m.user_id)) for m in members], next_cursor=cursor)
 
 
-@route(bp, "/events/{event_id}/members", "POST", body=MemberIn, response=MemberOut, status=201, tags=TAGS,
+@route("/events/{event_id}/members", "POST", body=MemberIn, response=MemberOut, status=201, tags=TAGS,
        responses=(400, 403, 404, 409))
 def add_member(ctx: Ctx, event_id: str) -> MemberOut:
     """Add a user by username as viewer or contributor (owner or staff)."""
@@ -269,7 +267,7 @@ def add_member(ctx: Ctx, event_id: str) -> MemberOut:
     return MemberOut.of(member, user)
 
 
-@route(bp, "/events/{event_id}/members/{user_id}", "DELETE", status=204, tags=TAGS, responses=(400, 403, 404))
+@route("/events/{event_id}/members/{user_id}", "DELETE", status=204, tags=TAGS, responses=(400, 403, 404))
 def remove_member(ctx: Ctx, event_id: str, user_id: str) -> None:
     """Remove a member (owner or staff), or leave the event (the member themselves)."""
     events_service.remove_member(ctx.principal, event_id, user_id)

@@ -6,12 +6,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.routing import REGISTRY, Ctx, route
+from chalicelib.api.routing import Ctx, load_all, route
 from chalicelib.api.schema_base import ErrorOut, Out
 
-bp = Blueprint(__name__)
 
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Validation error",
                 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict", 410: "Gone",
@@ -22,7 +21,7 @@ class HealthOut(Out):
     status: str
 
 
-@route(bp, "/health", "GET", response=HealthOut, auth=False, tags=("meta",))
+@route("/health", "GET", response=HealthOut, auth=False, tags=("meta",))
 def health(ctx: Ctx) -> HealthOut:
     """Liveness check."""
     return HealthOut(status="ok")
@@ -32,8 +31,9 @@ def health(ctx: Ctx) -> HealthOut:
 def openapi_document() -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
+    registry = load_all()
     models = {ErrorOut}
-    for spec in REGISTRY:
+    for spec in registry:
         models.update(m for m in (spec.body, spec.response) if m is not None)
     ordered = sorted(models, key=lambda m: m.__name__)
     pairs = [(m, "validation") for m in ordered]
@@ -42,7 +42,7 @@ def openapi_document() -> dict[str, Any]:
     components = schema.get("$defs", {})
 
     paths: dict[str, dict[str, Any]] = {}
-    for spec in REGISTRY:
+    for spec in registry:
         op: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags)}
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"{(\w+)}", spec.path)]
@@ -88,7 +88,7 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-@route(bp, "/openapi.json", "GET", auth=False, tags=("meta",))
+@route("/openapi.json", "GET", auth=False, tags=("meta",))
 def openapi(ctx: Ctx) -> dict[str, Any]:
     """This API's OpenAPI 3.1 document."""
     return openapi_document()
@@ -119,7 +119,7 @@ def _render_docs(doc: dict[str, Any]) -> str:
     return "".join(out) + "</html>"
 
 
-@route(bp, "/docs", "GET", auth=False, tags=("meta",))
+@route("/docs", "GET", auth=False, tags=("meta",))
 def docs(ctx: Ctx) -> Response:
     """Human-readable API reference."""
     return Response(body=_render_docs(openapi_document()), status_code=200,

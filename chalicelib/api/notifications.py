@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.routing import Ctx, route
@@ -14,7 +13,6 @@ from chalicelib.pagination import decode, encode
 from chalicelib.services import devices, notifications
 from chalicelib.services.accounts import users_by_ids
 
-bp = Blueprint(__name__)
 TAGS = ("notifications",)
 NotificationType = Literal["tagged", "liked", "commented", "replied", "event_photo_added", "followed",
                            "friend_request", "message", "rejected"]
@@ -78,7 +76,7 @@ def _device(d) -> DeviceOut:
     return DeviceOut(id=d.device_id, platform=d.platform, created_at=iso(d.created_at))
 
 
-@route(bp, "/notifications", "GET", query=InboxQuery, response=NotificationPage, tags=TAGS)
+@route("/notifications", "GET", query=InboxQuery, response=NotificationPage, tags=TAGS)
 def inbox(ctx: Ctx) -> NotificationPage:
     """The caller's notifications, newest first (``unread=true`` for unread only)."""
     q = ctx.query
@@ -90,25 +88,25 @@ def inbox(ctx: Ctx) -> NotificationPage:
     return NotificationPage(items=[notifications.to_dict(r, actors) for r in rows], next_cursor=cursor)
 
 
-@route(bp, "/notifications/read-all", "POST", status=204, tags=TAGS)
+@route("/notifications/read-all", "POST", status=204, tags=TAGS)
 def read_all(ctx: Ctx) -> None:
     """Mark every notification read."""
     notifications.mark_all_read(ctx.user_id)
 
 
-@route(bp, "/notifications/preferences", "GET", response=Preferences, tags=TAGS)
+@route("/notifications/preferences", "GET", response=Preferences, tags=TAGS)
 def get_preferences(ctx: Ctx) -> Preferences:
     """Which notification types the caller receives by email and by mobile push."""
     return Preferences(**notifications.preferences(ctx.principal.user))
 
 
-@route(bp, "/notifications/preferences", "PUT", body=PreferencesIn, response=Preferences, tags=TAGS)
+@route("/notifications/preferences", "PUT", body=PreferencesIn, response=Preferences, tags=TAGS)
 def put_preferences(ctx: Ctx) -> Preferences:
     """Opt in or out per type; types not mentioned keep their setting."""
     return Preferences(**notifications.set_preferences(ctx.principal.user, ctx.body.email, ctx.body.push))
 
 
-@route(bp, "/notifications/{notification_id}", "PATCH", body=MarkIn, response=NotificationOut, tags=TAGS,
+@route("/notifications/{notification_id}", "PATCH", body=MarkIn, response=NotificationOut, tags=TAGS,
        responses=(404,))
 def mark(ctx: Ctx, notification_id: str) -> dict[str, Any]:
     """Mark one notification read (or unread again)."""
@@ -117,19 +115,19 @@ def mark(ctx: Ctx, notification_id: str) -> dict[str, Any]:
     return notifications.to_dict(row, users_by_ids([row.actor_id] if row.actor_id else []))
 
 
-@route(bp, "/devices", "POST", body=DeviceIn, response=DeviceOut, status=201, tags=TAGS, responses=(400,))
+@route("/devices", "POST", body=DeviceIn, response=DeviceOut, status=201, tags=TAGS, responses=(400,))
 def register_device(ctx: Ctx) -> DeviceOut:
     """Register a phone for push (APNs or FCM token); registering the same token again is harmless."""
     return _device(devices.register(ctx.user_id, ctx.body.platform, ctx.body.token))
 
 
-@route(bp, "/devices", "GET", response=DeviceList, tags=TAGS)
+@route("/devices", "GET", response=DeviceList, tags=TAGS)
 def list_devices(ctx: Ctx) -> DeviceList:
     """The caller's registered devices."""
     return DeviceList(items=[_device(d) for d in devices.devices_of(ctx.user_id)])
 
 
-@route(bp, "/devices/{device_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/devices/{device_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
 def unregister_device(ctx: Ctx, device_id: str) -> None:
     """Stop pushing to a device."""
     devices.unregister(ctx.user_id, device_id)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib.api.routing import Ctx, route
@@ -14,7 +13,6 @@ from chalicelib.pagination import decode, encode
 from chalicelib.services import photos, sharing
 from chalicelib.services.photos import FileSpec
 
-bp = Blueprint(__name__)
 TAGS = ("photos",)
 
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
@@ -212,20 +210,20 @@ def _base_url(ctx: Ctx) -> str:
     return f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}"
 
 
-@route(bp, "/events/{event_id}/photos/bulk-upload", "POST", body=BulkUploadIn, response=UploadsOut, status=201,
+@route("/events/{event_id}/photos/bulk-upload", "POST", body=BulkUploadIn, response=UploadsOut, status=201,
        tags=TAGS, responses=(403, 404))
 def bulk_upload(ctx: Ctx, event_id: str) -> UploadsOut:
     """Reserve 1-100 photos in an event; one presigned S3 POST per file."""
     return _uploads(photos.create_uploads(ctx.principal, [f.spec() for f in ctx.body.files], event_id))
 
 
-@route(bp, "/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS)
+@route("/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS)
 def upload(ctx: Ctx) -> UploadsOut:
     """Reserve one photo outside any event (posts, profile pictures)."""
     return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))
 
 
-@route(bp, "/events/{event_id}/photos", "GET", query=EventPhotosQuery, response=PhotoPage, auth="optional",
+@route("/events/{event_id}/photos", "GET", query=EventPhotosQuery, response=PhotoPage, auth="optional",
        tags=TAGS, responses=(404,))
 def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
     """Photos of an event the caller may read, newest (or most liked) first."""
@@ -238,7 +236,7 @@ def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
                  lambda keys: [k.photo_id for k in keys])
 
 
-@route(bp, "/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
+@route("/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
 def list_photos(ctx: Ctx) -> PhotoPage:
     """Photos by owner, by event, or public ones; ``ordering=recent|popular``."""
     q = ctx.query
@@ -256,7 +254,7 @@ def list_photos(ctx: Ctx) -> PhotoPage:
                  lambda keys: [k.photo_id for k in keys])
 
 
-@route(bp, "/photos/search", "GET", query=SearchQuery, response=PhotoPage, auth="optional", tags=TAGS)
+@route("/photos/search", "GET", query=SearchQuery, response=PhotoPage, auth="optional", tags=TAGS)
 def search_photos(ctx: Ctx) -> PhotoPage:
     """Photos whose caption words or keyword tags match every word of ``q``, newest first."""
     terms = photos.parse_query(ctx.query.q)
@@ -266,7 +264,7 @@ def search_photos(ctx: Ctx) -> PhotoPage:
                  keep=lambda photo: photos.matches_all(photo, terms))
 
 
-@route(bp, "/photos/photos-tagged-in", "GET", query=TaggedQuery, response=PhotoPage, auth="optional", tags=TAGS,
+@route("/photos/photos-tagged-in", "GET", query=TaggedQuery, response=PhotoPage, auth="optional", tags=TAGS,
        responses=(404,))
 def tagged_in(ctx: Ctx) -> PhotoPage:
     """Photos a user (default: the caller) is tagged in."""
@@ -284,7 +282,7 @@ def tagged_in(ctx: Ctx) -> PhotoPage:
                  lambda tags: [t.photo_id for t in tags])
 
 
-@route(bp, "/photos/share-links", "GET", query=PageQuery, response=ShareLinkPage, tags=TAGS)
+@route("/photos/share-links", "GET", query=PageQuery, response=ShareLinkPage, tags=TAGS)
 def my_share_links(ctx: Ctx) -> ShareLinkPage:
     """The caller's active (unexpired, unrevoked) share links."""
     scope = f"share-links:{ctx.user_id}"
@@ -294,52 +292,52 @@ def my_share_links(ctx: Ctx) -> ShareLinkPage:
                          next_cursor=encode(scope, results.last_evaluated_key))
 
 
-@route(bp, "/photos/share/{token}", "GET", query=ShareRedeemQuery, response=ShareRedeemOut, auth=False,
+@route("/photos/share/{token}", "GET", query=ShareRedeemQuery, response=ShareRedeemOut, auth=False,
        tags=TAGS, responses=(401, 403, 404, 410))
 def redeem_share(ctx: Ctx, token: str) -> ShareRedeemOut:
     """Open a share link: a short-lived URL of the shared variant (counts one download)."""
     return ShareRedeemOut(**sharing.redeem(token, ctx.query.password))
 
 
-@route(bp, "/photos/share/{token}", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/photos/share/{token}", "DELETE", status=204, tags=TAGS, responses=(404,))
 def revoke_share(ctx: Ctx, token: str) -> None:
     """Revoke a share link (owner)."""
     sharing.revoke(ctx.principal, token)
 
 
-@route(bp, "/photos/{photo_id}", "GET", response=PhotoOut, auth="optional", tags=TAGS, responses=(404,))
+@route("/photos/{photo_id}", "GET", response=PhotoOut, auth="optional", tags=TAGS, responses=(404,))
 def get_photo(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """A photo with signed URLs of exactly the variants the caller may see."""
     return photos.view_one(ctx.principal, photo_id)
 
 
-@route(bp, "/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404))
+@route("/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404))
 def patch_photo(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Edit caption, keyword tags or (outside events) visibility."""
     fields = {name: getattr(ctx.body, name) for name in ctx.body.model_fields_set}
     return photos.update_photo(ctx.principal, photo_id, fields)
 
 
-@route(bp, "/photos/{photo_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+@route("/photos/{photo_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
 def delete_photo(ctx: Ctx, photo_id: str) -> None:
     """Delete a photo and every stored variant."""
     photos.delete_photo(ctx.principal, photo_id)
 
 
-@route(bp, "/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS,
+@route("/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS,
        responses=(403, 404, 409))
 def add_tag(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Tag a user in a photo (once per user and photo)."""
     return photos.add_tag(ctx.principal, photo_id, ctx.body.username)
 
 
-@route(bp, "/photos/{photo_id}/tags/{user_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+@route("/photos/{photo_id}/tags/{user_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
 def remove_tag(ctx: Ctx, photo_id: str, user_id: str) -> None:
     """Remove a user tag (the tagged user, the tagger, the owner or staff)."""
     photos.remove_tag(ctx.principal, photo_id, user_id)
 
 
-@route(bp, "/photos/{photo_id}/share", "POST", body=ShareIn, response=ShareOut, status=201, tags=TAGS,
+@route("/photos/{photo_id}/share", "POST", body=ShareIn, response=ShareOut, status=201, tags=TAGS,
        responses=(403, 404, 409))
 def share(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Create a share link for the original or the watermarked variant."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.photos import PhotoPage
@@ -17,7 +16,6 @@ from chalicelib.api.schemas import Page, PublicUserOut
 from chalicelib.models.base import iso
 from chalicelib.services import blocks, feed, social
 
-bp = Blueprint(__name__)
 TAGS = ("social",)
 
 
@@ -73,20 +71,20 @@ def _request(request: social.FriendRequest) -> FriendRequestOut:
 
 # ---- follows -----------------------------------------------------------------------------------------------
 
-@route(bp, "/users/{user_id}/follow", "POST", response=FollowOut, status=201, tags=TAGS, responses=(403, 404))
+@route("/users/{user_id}/follow", "POST", response=FollowOut, status=201, tags=TAGS, responses=(403, 404))
 def follow(ctx: Ctx, user_id: str) -> FollowOut:
     """Follow a user (idempotent); blocked either way: 403."""
     user = social.follow(ctx.principal, user_id)
     return FollowOut(user=_users([user])[0], following=True)
 
 
-@route(bp, "/users/{user_id}/follow", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/users/{user_id}/follow", "DELETE", status=204, tags=TAGS, responses=(404,))
 def unfollow(ctx: Ctx, user_id: str) -> None:
     """Stop following a user (idempotent)."""
     social.unfollow(ctx.principal, user_id)
 
 
-@route(bp, "/users/{user_id}/followers", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS,
+@route("/users/{user_id}/followers", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS,
        responses=(404,))
 def followers(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
     """Who follows the user, most recent first."""
@@ -94,7 +92,7 @@ def followers(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
     return Page[FollowUserOut](items=_listed(listed, FollowUserOut, "followed_at"), next_cursor=cursor)
 
 
-@route(bp, "/users/{user_id}/following", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS,
+@route("/users/{user_id}/following", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS,
        responses=(404,))
 def following(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
     """Whom the user follows, most recently followed first."""
@@ -104,7 +102,7 @@ def following(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
 
 # ---- blocks ------------------------------------------------------------------------------------------------
 
-@route(bp, "/users/{user_id}/block", "POST", response=BlockOut, status=201, tags=TAGS, responses=(404,))
+@route("/users/{user_id}/block", "POST", response=BlockOut, status=201, tags=TAGS, responses=(404,))
 def block(ctx: Ctx, user_id: str) -> BlockOut:
     """Block a user (idempotent): ends follows both ways and any friendship or pending request."""
     user = social.resolve(ctx.principal, user_id)
@@ -112,13 +110,13 @@ def block(ctx: Ctx, user_id: str) -> BlockOut:
     return BlockOut(user=_users([user])[0], blocked_at=iso(row.created_at))
 
 
-@route(bp, "/users/{user_id}/block", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/users/{user_id}/block", "DELETE", status=204, tags=TAGS, responses=(404,))
 def unblock(ctx: Ctx, user_id: str) -> None:
     """Unblock a user (idempotent)."""
     blocks.unblock(ctx.user_id, social.resolve(ctx.principal, user_id).user_id)
 
 
-@route(bp, "/users/me/blocks", "GET", query=PageQuery, response=Page[BlockOut], tags=TAGS)
+@route("/users/me/blocks", "GET", query=PageQuery, response=Page[BlockOut], tags=TAGS)
 def my_blocks(ctx: Ctx) -> Page[BlockOut]:
     """The users the caller blocked."""
     from chalicelib.services.accounts import users_by_ids
@@ -133,14 +131,14 @@ def my_blocks(ctx: Ctx) -> Page[BlockOut]:
 
 # ---- friends -----------------------------------------------------------------------------------------------
 
-@route(bp, "/friends/requests", "POST", body=FriendRequestIn, response=FriendRequestOut, status=201, tags=TAGS,
+@route("/friends/requests", "POST", body=FriendRequestIn, response=FriendRequestOut, status=201, tags=TAGS,
        responses=(403, 404, 409))
 def send_friend_request(ctx: Ctx) -> FriendRequestOut:
     """Ask a user to be friends; they get a ``friend_request`` notification."""
     return _request(social.send_request(ctx.principal, ctx.body.username))
 
 
-@route(bp, "/friends/requests", "GET", query=FriendRequestsQuery, response=Page[FriendRequestOut], tags=TAGS)
+@route("/friends/requests", "GET", query=FriendRequestsQuery, response=Page[FriendRequestOut], tags=TAGS)
 def friend_requests(ctx: Ctx) -> Page[FriendRequestOut]:
     """Pending friend requests: received (``direction=incoming``, default) or sent (``outgoing``)."""
     q = ctx.query
@@ -148,34 +146,34 @@ def friend_requests(ctx: Ctx) -> Page[FriendRequestOut]:
     return Page[FriendRequestOut](items=[_request(r) for r in items], next_cursor=cursor)
 
 
-@route(bp, "/friends/requests/{request_id}/accept", "POST", response=FriendRequestOut, tags=TAGS,
+@route("/friends/requests/{request_id}/accept", "POST", response=FriendRequestOut, tags=TAGS,
        responses=(404,))
 def accept_friend_request(ctx: Ctx, request_id: str) -> FriendRequestOut:
     """Accept a friend request you received."""
     return _request(social.accept_request(ctx.principal, request_id))
 
 
-@route(bp, "/friends/requests/{request_id}/decline", "POST", response=FriendRequestOut, tags=TAGS,
+@route("/friends/requests/{request_id}/decline", "POST", response=FriendRequestOut, tags=TAGS,
        responses=(404,))
 def decline_friend_request(ctx: Ctx, request_id: str) -> FriendRequestOut:
     """Decline a friend request you received."""
     return _request(social.decline_request(ctx.principal, request_id))
 
 
-@route(bp, "/friends/requests/{request_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/friends/requests/{request_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
 def withdraw_friend_request(ctx: Ctx, request_id: str) -> None:
     """Withdraw a pending friend request you sent."""
     social.withdraw_request(ctx.principal, request_id)
 
 
-@route(bp, "/friends", "GET", query=PageQuery, response=Page[FriendOut], tags=TAGS)
+@route("/friends", "GET", query=PageQuery, response=Page[FriendOut], tags=TAGS)
 def friends(ctx: Ctx) -> Page[FriendOut]:
     """The caller's friends, newest friendship first."""
     listed, cursor = social.friends(ctx.principal, "me", ctx.query.limit, ctx.query.cursor)
     return Page[FriendOut](items=_listed(listed, FriendOut, "friends_since"), next_cursor=cursor)
 
 
-@route(bp, "/friends/{user_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/friends/{user_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
 def unfriend(ctx: Ctx, user_id: str) -> None:
     """End a friendship."""
     social.unfriend(ctx.principal, user_id)
@@ -183,7 +181,7 @@ def unfriend(ctx: Ctx, user_id: str) -> None:
 
 # ---- feed --------------------------------------------------------------------------------------------------
 
-@route(bp, "/feed", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
+@route("/feed", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
 def home_feed(ctx: Ctx) -> PhotoPage:
     """Photos of the users you follow and of your events, newest first (see docs/feed.md)."""
     items, cursor = feed.page(ctx.principal, ctx.query.limit, ctx.query.cursor)

@@ -1,31 +1,29 @@
 """/users/*: public profiles, account deletion, role management."""
 from __future__ import annotations
 
-from chalice import Blueprint
 
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.schemas import PasswordIn, PublicUserOut, RoleIn, UserOut
 from chalicelib.services import accounts
 from chalicelib.services.users_view import avatar_url
 
-bp = Blueprint(__name__)
 TAGS = ("users",)
 
 
-@route(bp, "/users/{user_id}", "GET", response=PublicUserOut, auth=False, tags=TAGS, responses=(404,))
+@route("/users/{user_id}", "GET", response=PublicUserOut, auth=False, tags=TAGS, responses=(404,))
 def get_user(ctx: Ctx, user_id: str) -> PublicUserOut:
     """A public profile, by user id or username."""
     user = accounts.public_profile(user_id)
     return PublicUserOut.of(user, avatar_url(user))
 
 
-@route(bp, "/users/me", "DELETE", body=PasswordIn, status=204, tags=TAGS, responses=(403,))
+@route("/users/me", "DELETE", body=PasswordIn, status=204, tags=TAGS, responses=(403,))
 def delete_me(ctx: Ctx) -> None:
     """Delete the caller's account: sessions end, the profile is anonymised, content is removed."""
     accounts.delete_account(ctx.principal, ctx.body.password)
 
 
-@route(bp, "/users/{user_id}/role", "PUT", body=RoleIn, response=UserOut, roles=("staff", "admin"), tags=TAGS,
+@route("/users/{user_id}/role", "PUT", body=RoleIn, response=UserOut, roles=("staff", "admin"), tags=TAGS,
        responses=(403, 404))
 def set_role(ctx: Ctx, user_id: str) -> UserOut:
     """Change a user's role: admins grant any role, staff grant member/photographer/creator."""

@@ -14,8 +14,21 @@ from chalicelib.services import tokens
 
 log = get_logger(__name__)
 
-# action name -> handler(connection_id, user_id, frame) -> reply frame or None. Features register here.
+# action name -> handler(connection_id, user_id, frame) -> reply frame or None. Features register here with
+# @action; ACTION_MODULES are imported on the first frame, so $connect and the REST function never load them.
 ACTIONS: dict[str, Callable[[str, str, dict[str, Any]], dict[str, Any] | None]] = {}
+ACTION_MODULES = ("chalicelib.services.livestats", "chalicelib.api.chat")
+_loaded = False
+
+
+def _load_actions() -> None:
+    global _loaded
+    if not _loaded:
+        import importlib
+
+        for module in ACTION_MODULES:
+            importlib.import_module(module)
+        _loaded = True
 
 
 def action(name: str):
@@ -63,6 +76,7 @@ def handle_frame(connection_id: str, body: Any) -> dict[str, Any] | None:
         return _error("validation_error", "Frames must be JSON objects.")
     if not isinstance(frame, dict):
         return _error("validation_error", "Frames must be JSON objects.")
+    _load_actions()
     name = frame.get("action")
     handler = ACTIONS.get(name) if isinstance(name, str) else None
     if handler is None:

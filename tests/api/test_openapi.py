@@ -43,3 +43,25 @@ def test_path_variables_are_deployable_on_api_gateway(app):
                 children.setdefault(parts[:depth], set()).add(part)
     clashes = {"/" + "/".join(parent): names for parent, names in children.items() if len(names) > 1}
     assert not clashes, clashes
+
+
+def test_route_manifest_is_current():
+    """app.py mounts routes from the generated manifest; it must match the @route declarations exactly."""
+    import pathlib
+
+    from chalicelib.api import routing
+
+    current = pathlib.Path(routing.__file__).with_name("manifest.py").read_text()
+    assert current == routing.manifest_source(), "chalicelib/api/manifest.py is stale: run `make routes`"
+
+
+def test_api_function_imports_no_blueprint_until_a_request_needs_it():
+    """Cold start: importing app loads no blueprint module, pydantic, Pillow, Stripe or the X-Ray SDK."""
+    import subprocess
+    import sys
+
+    code = ("import app, sys; print(' '.join(m for m in sys.modules if m.startswith(('chalicelib.api.', 'pydantic',"
+            " 'PIL', 'stripe', 'aws_xray_sdk'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**__import__("os").environ, "LIGHTBOX_STAGE": "dev"}).stdout.split()
+    assert set(loaded) <= {"chalicelib.api.routing", "chalicelib.api.manifest"}, loaded

@@ -246,6 +246,8 @@ if mode == "api":
              "body": None, "isBase64Encoded": False}
     response = app.app(event, Context())
     out["health"] = [response["statusCode"], response["body"]]
+    # routes load their blueprint module on first use: record what the request brought in too
+    out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 else:
     import chalicelib.imaging, PIL.Image, pillow_heif
     out["pil"] = PIL.Image.__file__
