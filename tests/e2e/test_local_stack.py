@@ -108,3 +108,58 @@ def test_upload_through_presigned_post_until_ready(stack):
     assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (256, 192)
     found = call(stack, "GET", "/photos/search?q=sky", expect=200).json()["items"]
     assert [p["id"] for p in found] == [slot["photo_id"]]
+
+
+def frames_until(ws, predicate, timeout: float = 10.0) -> list[dict]:
+    """Read frames until one satisfies ``predicate``; returns everything read (the match last)."""
+    seen = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        frame = json.loads(ws.recv(timeout=max(0.1, deadline - time.time())))
+        seen.append(frame)
+        if predicate(frame):
+            return seen
+    raise AssertionError(f"no matching frame; got {seen}")
+
+
+def test_two_clients_get_notifications_live_stats_and_chat(stack):
+    alice = signup_and_login(stack, "e2e_carol")
+    bob = signup_and_login(stack, "e2e_dave")
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 120, 20)).save(buffer, "JPEG")
+    data = buffer.getvalue()
+    slot = call(stack, "POST", "/photos/uploads", {"filename": "p.jpg", "content_type": "image/jpeg",
+                                                    "size": len(data)}, token=bob["access_token"], expect=201)
+    slot = slot.json()["uploads"][0]
+    requests.post(slot["upload"]["url"], data=slot["upload"]["fields"],
+                  files={"file": ("p.jpg", data, "image/jpeg")}, timeout=30).raise_for_status()
+    photo_id = slot["photo_id"]
+    deadline = time.time() + 60
+    while call(stack, "GET", f"/photos/{photo_id}", token=bob["access_token"]).json()["status"] != "ready":
+        assert time.time() < deadline, "photo never became ready"
+        time.sleep(0.3)
+
+    with connect(f"{stack.ws_url}/?token={bob['access_token']}", open_timeout=10) as bob_ws, \
+            connect(f"{stack.ws_url}/?token={alice['access_token']}", open_timeout=10) as alice_ws:
+        bob_ws.send(json.dumps({"action": "subscribe", "photo_id": photo_id}))
+        frames_until(bob_ws, lambda f: f.get("type") == "subscribed")
+
+        call(stack, "POST", f"/photos/{photo_id}/like", token=alice["access_token"], expect=201)
+        seen = frames_until(bob_ws, lambda f: f.get("type") == "photo.stats" and f["like_count"] == 1)
+        seen += frames_until(bob_ws, lambda f: f.get("type") == "notification") if not any(
+            f.get("type") == "notification" for f in seen) else []
+        liked = next(f["notification"] for f in seen if f.get("type") == "notification")
+        assert liked["type"] == "liked" and liked["actor"]["username"] == "e2e_carol"
+        assert liked["target"]["id"] == photo_id
+
+        conversation = call(stack, "POST", "/conversations", {"username": "e2e_dave"},
+                            token=alice["access_token"], expect=201).json()
+        alice_ws.send(json.dumps({"action": "send_message", "conversation_id": conversation["id"],
+                                  "body": "hello over the socket"}))
+        got = frames_until(bob_ws, lambda f: f.get("type") == "message")[-1]
+        assert got["conversation_id"] == conversation["id"] and got["message"]["body"] == "hello over the socket"
+        echoed = frames_until(alice_ws, lambda f: f.get("type") == "message")[-1]
+        assert echoed["message"]["body"] == "hello over the socket"
+    history = call(stack, "GET", f"/conversations/{conversation['id']}/messages", token=bob["access_token"],
+                   expect=200).json()["items"]
+    assert [m["body"] for m in history] == ["hello over the socket"]
