@@ -33,6 +33,7 @@ bench: $(STAMP) package
 	$(PIP) install -q pyvips-binary pyvips
 	$(PY) bench/bench_coldstart.py
 	$(PY) bench/bench_processor.py
+	$(PY) bench/bench_fanout.py
 	$(PY) -m infrastructure.sizes build/$(STAGE)
 
 ## Deployment artifacts for STAGE (dev|prod): build/$(STAGE)/template.json, platform.json, deployment.zip, layers/*.zip
