@@ -19,7 +19,7 @@ from PIL import Image, ImageCms
 logger = logging.getLogger(__name__)
 
 WHITE = (255, 255, 255)
-_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})  # 16-bit PNG greyscale
 
 
 def prepare_for_resampling(image: Image.Image) -> Image.Image:

@@ -299,3 +299,25 @@ def test_variants_are_progressively_smaller_files() -> None:
     sizes = [len(result.variants[name].data) for name in ("thumb", "medium", "large")]
     assert sizes == sorted(sizes)
     assert sizes[0] < 20_000
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_4000px_jpeg_snaps_to_its_dct_scale_instead_of_resampling(orientation: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """~2048 px: a 4000x3000 photo decodes at 1/2 straight to a 2000 px large and halves to a 1000 px medium."""
+    resized: list[tuple[int, int]] = []
+    original_resize = Image.Image.resize
+
+    def spy(self: Image.Image, size, *args, **kwargs):  # type: ignore[no-untyped-def]
+        resized.append(self.size)
+        return original_resize(self, size, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    result = process_image(fixtures.oriented_jpeg(orientation, 4000, 3000))
+
+    sizes = {name: (v.width, v.height) for name, v in result.variants.items()}
+    assert sizes == {"thumb": (256, 192), "medium": (1000, 750), "large": (2000, 1500), "watermarked": (2000, 1500)}
+    assert (result.width, result.height) == (4000, 3000)
+    assert resized == [(1000, 750)]  # only the thumb is resampled; nothing at full or large size
+    colours = quadrant_colours(result.variants["large"].data)
+    assert all(close_to(colours[q], QUADRANTS[q]) for q in QUADRANTS), colours
