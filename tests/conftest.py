@@ -143,3 +143,79 @@ def make_user(api):
         return user
 
     return make
+
+
+# ---- AWS call counting (botocore event hooks) ----------------------------------------------------------------
+
+class CallCounter:
+    """Records "<service>.<Operation>" for every AWS call; calls made inside ``separately(name)`` go to
+    ``sections[name]`` instead (e.g. what notifications.notify costs, budgeted on its own)."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+        self.sections: dict[str, list[str]] = {}
+        self._section: str | None = None
+
+    def hook(self, event_name: str, **kwargs):
+        _, service, operation = event_name.split(".", 2)  # "before-call.<service>.<Operation>"
+        target = self.sections.setdefault(self._section, []) if self._section else self.calls
+        target.append(f"{service}.{operation}")
+
+    def separately(self, name: str):
+        import contextlib
+
+        @contextlib.contextmanager
+        def section():
+            previous, self._section = self._section, name
+            try:
+                yield
+            finally:
+                self._section = previous
+
+        return section()
+
+    def clear(self):
+        self.calls.clear()
+        self.sections.clear()
+
+    def measure(self, fn):
+        """Run ``fn`` and return (its result, the AWS calls it made)."""
+        self.clear()
+        result = fn()
+        return result, list(self.calls)
+
+
+@pytest.fixture
+def counter(app, monkeypatch):
+    """Every botocore client created from now on (boto3's and PynamoDB's) reports its calls to the counter."""
+    import botocore.client
+
+    from chalicelib import aws
+    from chalicelib.models.registry import all_models
+
+    counter = CallCounter()
+    original = botocore.client.ClientCreator.create_client
+
+    def create_client(self, *args, **kwargs):
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call.*.*", counter.hook)
+        return client
+
+    monkeypatch.setattr(botocore.client.ClientCreator, "create_client", create_client)
+    aws.reset()
+    for model in all_models():
+        model._connection = None
+    yield counter
+    for model in all_models():
+        model._connection = None
+
+
+@pytest.fixture
+def live(monkeypatch):
+    """Replace the WebSocket management API with a recorder of the frames each connection would receive."""
+    from chalicelib.realtime import push
+    from tests.realtime import FakeManagementApi
+
+    fake = FakeManagementApi()
+    monkeypatch.setattr(push, "_client", lambda: fake)
+    return fake

@@ -6,16 +6,9 @@ import threading
 
 import pytest
 
-from tests.realtime import FakeManagementApi, connect, send
+from tests.realtime import connect, send
 
 
-@pytest.fixture
-def live(monkeypatch):
-    fake = FakeManagementApi()
-    from chalicelib.realtime import push
-
-    monkeypatch.setattr(push, "_client", lambda: fake)
-    return fake
 
 
 @pytest.fixture

@@ -8,62 +8,22 @@ import botocore.client
 import pytest
 
 from tests.pipeline import jpeg, upload
-from tests.realtime import FakeManagementApi, connect, send
-
-
-class CallCounter:
-    def __init__(self):
-        self.calls: list[str] = []
-        self.notify_calls: list[str] = []  # made inside notifications.notify (that module's own budget)
-        self.in_notify = False
-
-    def hook(self, event_name: str, **kwargs):
-        _, service, operation = event_name.split(".", 2)  # "before-call.<service>.<Operation>"
-        (self.notify_calls if self.in_notify else self.calls).append(f"{service}.{operation}")
+from tests.realtime import connect, send
 
 
 @pytest.fixture
-def counter(app, monkeypatch):
-    """Every botocore client created from now on reports each API call to the counter."""
-    from chalicelib import aws
-    from chalicelib.models.registry import all_models
-
-    counter = CallCounter()
-    original = botocore.client.ClientCreator.create_client
-
-    def create_client(self, *args, **kwargs):
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.*.*", counter.hook)
-        return client
-
-    monkeypatch.setattr(botocore.client.ClientCreator, "create_client", create_client)
+def costs(counter, monkeypatch):
+    """The shared counter, with what notifications.notify spends kept apart (that module's own budget)."""
     from chalicelib.services import engagement
 
     real_notify = engagement.notifications.notify
 
     def notify(*args, **kwargs):
-        counter.in_notify = True
-        try:
+        with counter.separately("notify"):
             return real_notify(*args, **kwargs)
-        finally:
-            counter.in_notify = False
 
     monkeypatch.setattr(engagement.notifications, "notify", notify)
-    aws.reset()
-    for model in all_models():
-        model._connection = None
-    yield counter
-    for model in all_models():
-        model._connection = None
-
-
-@pytest.fixture
-def live(monkeypatch):
-    from chalicelib.realtime import push
-
-    fake = FakeManagementApi()
-    monkeypatch.setattr(push, "_client", lambda: fake)
-    return fake
+    return counter
 
 
 def _live_frames(live) -> int:
@@ -72,8 +32,7 @@ def _live_frames(live) -> int:
 
 def measure(counter, live, fn):
     """(this route's own calls, the calls notifications.notify made for it)"""
-    counter.calls.clear()
-    counter.notify_calls.clear()
+    counter.clear()
     posts_before = _live_frames(live)
     response = fn()
     assert response.status_code < 400, response.body
@@ -81,7 +40,7 @@ def measure(counter, live, fn):
     calls = collections.Counter(counter.calls)
     if posts:
         calls["apigatewaymanagementapi.PostToConnection"] = posts  # the fake client is not a botocore client
-    return calls, collections.Counter(counter.notify_calls)
+    return calls, collections.Counter(counter.sections.get("notify", []))
 
 
 def add_bulk_likes(photo_id: str, n: int) -> None:
@@ -167,7 +126,8 @@ EXPECTED = {
 }
 
 
-def test_engagement_route_costs_do_not_grow_with_likes(app, api, make_user, counter, live):
+def test_engagement_route_costs_do_not_grow_with_likes(app, api, make_user, costs, live):
+    counter = costs
     import app as app_module
 
     owner = make_user("costowner")

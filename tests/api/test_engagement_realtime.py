@@ -7,16 +7,9 @@ import time
 import pytest
 
 from tests.pipeline import jpeg, upload
-from tests.realtime import FakeManagementApi, connect, send
+from tests.realtime import connect, send
 
 
-@pytest.fixture
-def live(monkeypatch):
-    from chalicelib.realtime import push
-
-    fake = FakeManagementApi()
-    monkeypatch.setattr(push, "_client", lambda: fake)
-    return fake
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from tests.api.test_request_cost import counter, measure  # noqa: F401  (fixture)
 
 PARIS = {"lat": 48.8566, "lon": 2.3522, "name": "Paris"}
 VERSAILLES = {"lat": 48.8049, "lon": 2.1204, "name": "Versailles"}  # ~18 km from Paris
@@ -535,7 +534,7 @@ def test_odd_ids_are_404_never_500(api, make_user, event_id):
         assert r.status_code == 404, (method, path, r.status_code, r.body)
 
 
-def test_request_costs_and_no_scan(api, cast, counter):  # noqa: F811
+def test_request_costs_and_no_scan(api, cast, counter):
     owner, viewer = cast["owner"], cast["viewer"]
     private = event_with_members(api, cast, "private")
     public = [create(api, owner["access"], f"Nearby {i}", location=PARIS) for i in range(3)]
@@ -553,7 +552,7 @@ def test_request_costs_and_no_scan(api, cast, counter):  # noqa: F811
         "patch": (lambda: api.patch(f"/events/{private['id']}", {"name": "m"}, token=owner["access"]), 3),
     }
     for name, (call, budget) in budgets.items():
-        response, calls = measure(counter, call)
+        response, calls = counter.measure(call)
         assert response.status_code < 300 or name == "private, anonymous", (name, response.body)
         dynamo = [c for c in calls if c.startswith("dynamodb.")]
         assert not any(c.endswith(".Scan") for c in calls), (name, calls)

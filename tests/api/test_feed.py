@@ -5,7 +5,6 @@ import collections
 
 import pytest
 
-from tests.api.test_request_cost import counter, measure  # noqa: F401  (the AWS call counter fixture)
 from tests.pipeline import jpeg, upload
 
 
@@ -122,9 +121,9 @@ def test_feed_sources_are_capped(api, make_user, monkeypatch):
     assert _ids(api.get("/feed", token=reader["access"]).data) == [photos[2], photos[1]]
 
 
-def test_feed_makes_no_scan_and_a_bounded_number_of_calls(api, world, counter):  # noqa: F811
+def test_feed_makes_no_scan_and_a_bounded_number_of_calls(api, world, counter):
     token = world["reader"]["access"]
-    response, calls = measure(counter, lambda: api.get("/feed?limit=2", token=token))
+    response, calls = counter.measure(lambda: api.get("/feed?limit=2", token=token))
     assert response.status_code == 200 and len(response.data["items"]) == 2
     dynamo = collections.Counter(c for c in calls if c.startswith("dynamodb."))
     assert not any(c.endswith(".Scan") for c in calls), calls
@@ -132,6 +131,6 @@ def test_feed_makes_no_scan_and_a_bounded_number_of_calls(api, world, counter): 
     assert dynamo["dynamodb.Query"] == 3 + 2, dynamo
     assert sum(dynamo.values()) <= 14, dynamo
     cursor = response.data["next_cursor"]
-    response, calls = measure(counter, lambda: api.get(f"/feed?limit=2&cursor={cursor}", token=token))
+    response, calls = counter.measure(lambda: api.get(f"/feed?limit=2&cursor={cursor}", token=token))
     assert response.status_code == 200 and not any(c.endswith(".Scan") for c in calls)
     assert collections.Counter(calls)["dynamodb.Query"] == 5

@@ -7,16 +7,9 @@ import pytest
 
 from tests.conftest import sent_emails
 from tests.pipeline import jpeg, upload
-from tests.realtime import FakeManagementApi, connect
+from tests.realtime import connect
 
 
-@pytest.fixture
-def live(monkeypatch):
-    fake = FakeManagementApi()
-    from chalicelib.realtime import push
-
-    monkeypatch.setattr(push, "_client", lambda: fake)
-    return fake
 
 
 @pytest.fixture

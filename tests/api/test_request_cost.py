@@ -3,52 +3,8 @@ from __future__ import annotations
 
 import collections
 
-import botocore.client
-import pytest
 
 from tests.conftest import PASSWORD, last_code
-
-
-class CallCounter:
-    def __init__(self):
-        self.calls: list[str] = []
-
-    def hook(self, event_name: str, **kwargs):
-        # event_name is "before-call.<service>.<Operation>"
-        _, service, operation = event_name.split(".", 2)
-        self.calls.append(f"{service}.{operation}")
-
-    def by_service(self, service: str) -> list[str]:
-        return [c for c in self.calls if c.startswith(service + ".")]
-
-
-@pytest.fixture
-def counter(app, monkeypatch):
-    """Every botocore client created from now on reports each API call to the counter."""
-    from chalicelib import aws
-    from chalicelib.models.registry import all_models
-
-    counter = CallCounter()
-    original = botocore.client.ClientCreator.create_client
-
-    def create_client(self, *args, **kwargs):
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.*.*", counter.hook)
-        return client
-
-    monkeypatch.setattr(botocore.client.ClientCreator, "create_client", create_client)
-    aws.reset()
-    for model in all_models():
-        model._connection = None
-    yield counter
-    for model in all_models():
-        model._connection = None
-
-
-def measure(counter, fn):
-    counter.calls.clear()
-    response = fn()
-    return response, list(counter.calls)
 
 
 def test_auth_route_budgets(api, make_user, counter):
@@ -69,7 +25,7 @@ def test_auth_route_budgets(api, make_user, counter):
     }
     report = {}
     for name, (call, budget) in budgets.items():
-        response, calls = measure(counter, call)
+        response, calls = counter.measure(call)
         assert response.status_code < 500, (name, response.body)
         dynamo = [c for c in calls if c.startswith("dynamodb.")]
         assert not any(c.endswith(".Scan") for c in calls), (name, calls)
