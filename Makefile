@@ -26,7 +26,7 @@ seed: $(STAMP)
 
 ## The whole test suite (what CI runs)
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
 ## Benchmarks: printed figures, never asserted (cold start, processor, fan-out, package sizes)
 bench: $(STAMP) package
