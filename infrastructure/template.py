@@ -745,6 +745,8 @@ def finalize(template: Json, ctx: StageContext) -> Json:
         ws["Properties"]["Name"] = f"{ctx.prefix}-websocket"
 
     resources.update(alarm_resources(ctx, functions, template))
+    if "RestAPI" in resources:
+        resources.update(gateway_responses())
     outputs = template.setdefault("Outputs", {})
     for info in functions:
         outputs[f"{info.logical_id}FunctionName"] = {"Value": ref(info.logical_id)}
@@ -753,6 +755,36 @@ def finalize(template: Json, ctx: StageContext) -> Json:
         "functions": {i.logical_id: {"kind": i.kind, "config_name": i.config_name,
                                      "layers": props_layers(resources, i)} for i in functions}}}
     return template
+
+
+# Errors API Gateway answers itself (no function runs) get the contract's body too. An unknown path is
+# API Gateway's "missing authentication token" 403: clients see the 404 it really is.
+GATEWAY_ERRORS = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "No such route."),
+    "THROTTLED": ("429", "rate_limited", "Too many requests."),
+    "QUOTA_EXCEEDED": ("429", "rate_limited", "Too many requests."),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large", "The request body is too large."),
+    "DEFAULT_4XX": (None, "bad_request", None),
+    "DEFAULT_5XX": (None, "internal_error", None),
+}
+
+
+def gateway_responses() -> Json:
+    resources: Json = {}
+    for response_type, (status, code, message) in GATEWAY_ERRORS.items():
+        text = json.dumps(message)[1:-1] if message else "$context.error.messageString"
+        body = '{"error": {"code": "%s", "message": "%s", "details": {"request_id": "$context.requestId"}}}' % (
+            code, text)
+        props: Json = {"RestApiId": ref("RestAPI"), "ResponseType": response_type,
+                       "ResponseTemplates": {"application/json": body},
+                       "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"}}
+        if status:
+            props["StatusCode"] = status
+        if response_type in ("THROTTLED", "QUOTA_EXCEEDED"):
+            props["ResponseParameters"]["gatewayresponse.header.Retry-After"] = "'1'"
+        logical = "GatewayResponse" + "".join(part.title() for part in response_type.split("_"))
+        resources[logical] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": props}
+    return resources
 
 
 def props_layers(resources: Json, info: FunctionInfo) -> list[str]:

@@ -330,3 +330,18 @@ def test_no_stage_leaks_into_another(templates):
         for other in STAGES:
             if other != stage:
                 assert not re.search(rf"lightbox[-/]{other}[-/]", text), (stage, other)
+
+
+def test_api_gateway_own_errors_have_the_contract_body(template):
+    """Unknown routes, throttling and oversized bodies never reach a function: API Gateway answers them."""
+    responses = {r["Properties"]["ResponseType"]: r["Properties"]
+                 for r in _by_type(template, "AWS::ApiGateway::GatewayResponse").values()}
+    assert {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "REQUEST_TOO_LARGE", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(
+        responses)
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+    assert "gatewayresponse.header.Retry-After" in responses["THROTTLED"]["ResponseParameters"]
+    for props in responses.values():
+        assert props["RestApiId"] == {"Ref": "RestAPI"}
+        body = props["ResponseTemplates"]["application/json"]
+        assert body.startswith('{"error": {"code": "') and '"message": "' in body
