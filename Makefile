@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	$(PIP) install -q 'pip>=24,<26.3'  # chalice packages with pip and supports pip<26.3
 	$(PIP) install -q -r requirements-dev.txt
 	@touch $(STAMP)
 

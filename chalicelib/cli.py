@@ -54,7 +54,62 @@ def seed(args: argparse.Namespace) -> int:
             user = accounts.create_admin(f"{username}@lightbox.local", username, SEED_PASSWORD)
             user.update(actions=[User.role.set(role), User.display_name.set(username.title())])
         _out(f"{username:<10} {role:<13} {SEED_PASSWORD:<20} {username}@lightbox.local")
+    _seed_content()
     return 0
+
+
+def _principal(username: str):
+    from chalicelib.models.users import user_by_login
+    from chalicelib.services.tokens import Principal
+
+    user = user_by_login(username)
+    return Principal(user_id=user.user_id, role=user.role, family_id="seed", user=user)
+
+
+def _demo_jpeg(index: int) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    colours = [(214, 96, 77), (67, 147, 195), (90, 174, 97), (244, 165, 130)]
+    image = Image.new("RGB", (1600, 1200), colours[index % len(colours)])
+    draw = ImageDraw.Draw(image)
+    for step in range(0, 1600, 80):
+        draw.line([(step, 0), (1600 - step, 1200)], fill=(255, 255, 255), width=6)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _seed_content() -> None:
+    """A public event by the photographer with a contributor and a viewer, and photos that go through the
+    real upload path (presigned POST to S3, then the S3 -> SQS -> processor pipeline of the running stack)."""
+    from types import SimpleNamespace
+
+    import requests
+
+    from chalicelib.models.events import events_of_owner
+    from chalicelib.services import events, photos
+    from chalicelib.services.photos import FileSpec
+
+    phil = _principal("phil")
+    if list(events_of_owner(phil.user_id, limit=1)):
+        _out("demo event already there")
+        return
+    event = events.create_event(phil, name="Harbour Festival", visibility="public",
+                                description="Demo event from `make seed`",
+                                location=SimpleNamespace(lat=38.7077, lon=-9.1365, name="Lisbon"))
+    events.add_member(phil, event.event_id, "mia", "contributor")
+    events.add_member(phil, event.event_id, "max", "viewer")
+    uploads = [(phil, "Boats at dawn #harbour"), (phil, "Lanterns #festival"), (_principal("mia"), "Crowd #music")]
+    for index, (who, caption) in enumerate(uploads):
+        data = _demo_jpeg(index)
+        [(photo, post)] = photos.create_uploads(who, [FileSpec(f"demo{index}.jpg", "image/jpeg", len(data), caption)],
+                                                event.event_id)
+        requests.post(post["url"], data=post["fields"], files={"file": ("f.jpg", data, "image/jpeg")},
+                      timeout=30).raise_for_status()
+    _out(f"event 'Harbour Festival' ({event.event_id}): phil owns it, mia contributes, max views; "
+         f"{len(uploads)} photos uploaded and processing")
 
 
 def main(argv: list[str] | None = None) -> int:
