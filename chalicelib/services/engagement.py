@@ -48,8 +48,8 @@ def _visible(principal: Any, found: list[Photo]) -> list[Photo]:
     event_ids = list({p.event_id for p in found if p.event_id})
     events = events_service.events_by_ids(event_ids) if event_ids else {}
     user_id = getattr(principal, "user_id", None)
-    return [p for p in found
-            if p.owner_id == user_id or entitlements.variants_for(principal, p, events.get(p.event_id))]
+    allowed = entitlements.variants_for_many(principal, found, events)
+    return [p for p in found if p.owner_id == user_id or allowed[p.photo_id]]
 
 
 # ---- likes -------------------------------------------------------------------------------------------------

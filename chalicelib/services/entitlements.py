@@ -29,7 +29,11 @@ def _event_role(event: Any, user_id: str | None) -> str | None:
     return events_service.member_role(event, user_id)
 
 
-def variants_for(principal: Any, photo: Photo, event: Any = None) -> frozenset[str]:
+_UNKNOWN: Any = object()
+
+
+def variants_for(principal: Any, photo: Photo, event: Any = None, role: str | None = _UNKNOWN) -> frozenset[str]:
+    """``role``: the caller's role in the photo's event when already known (see ``variants_for_many``)."""
     user_id = getattr(principal, "user_id", None)
     if user_id is not None and (user_id == photo.owner_id or principal.is_staff):
         return ALL
@@ -37,7 +41,8 @@ def variants_for(principal: Any, photo: Photo, event: Any = None) -> frozenset[s
     if photo.event_id:
         if event is None:
             return frozenset()
-        role = _event_role(event, user_id)
+        if role is _UNKNOWN:
+            role = _event_role(event, user_id)
         if role in ("owner", "contributor"):
             return ALL
         if role == "viewer":
@@ -51,6 +56,18 @@ def variants_for(principal: Any, photo: Photo, event: Any = None) -> frozenset[s
     if photo.status != READY:
         return frozenset()  # only the owner sees a photo before it is processed
     return frozenset(granted)
+
+
+def variants_for_many(principal: Any, photos: list[Photo], events: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """``variants_for`` for a page of photos, with the caller's roles in all their events read in one batch."""
+    involved = [events[e] for e in {p.event_id for p in photos if p.event_id} if e in events]
+    roles: dict[str, str | None] = {}
+    if involved and getattr(principal, "user_id", None) is not None:
+        from chalicelib.services import events as events_service
+
+        roles = events_service.roles_in(involved, principal)
+    return {p.photo_id: variants_for(principal, p, events.get(p.event_id), role=roles.get(p.event_id))
+            for p in photos}
 
 
 def can_read(principal: Any, photo: Photo, event: Any = None) -> bool:

@@ -157,11 +157,9 @@ def views(principal: Any, photos: list[Photo], events: dict[str, Any] | None = N
     from chalicelib.services.accounts import users_by_ids
 
     events = events if events is not None else _events_for(photos)
-    visible = []
-    for photo in photos:
-        variants = entitlements.variants_for(principal, photo, events.get(photo.event_id))
-        if variants and photo.status == READY:
-            visible.append((photo, variants))
+    allowed = entitlements.variants_for_many(principal, photos, events)
+    visible = [(photo, allowed[photo.photo_id]) for photo in photos
+               if allowed[photo.photo_id] and photo.status == READY]
     owners = users_by_ids([p.owner_id for p, _ in visible])
     return [photo_view(p, v, principal, owners) for p, v in visible]
 

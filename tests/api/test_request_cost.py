@@ -32,3 +32,28 @@ def test_auth_route_budgets(api, make_user, counter):
         assert len(dynamo) <= budget, (name, dynamo)
         report[name] = collections.Counter(calls)
     assert report["me"] == {"dynamodb.GetItem": 1, "dynamodb.Query": 1}  # the user, the unread count
+
+
+def test_listing_cost_does_not_grow_with_the_page(api, make_user, counter):
+    """Entitlements for a page are decided with one batch read of the caller's event roles, not one per photo."""
+    from tests.pipeline import jpeg, upload
+
+    owner, viewer = make_user("pageowner"), make_user("pageviewer")
+    event_id = api.post("/events", {"name": "Private", "visibility": "private"}, token=owner["access"]).data["id"]
+    api.post(f"/events/{event_id}/members", {"username": "pageviewer", "role": "viewer"}, token=owner["access"])
+    upload(api, owner["access"], jpeg(64, 48), event_id=event_id, caption="same words")
+
+    def costs():
+        listing = counter.measure(lambda: api.get(f"/events/{event_id}/photos", token=viewer["access"]))
+        batch_ids = ",".join(p["id"] for p in listing[0].json_body["items"])
+        liking = counter.measure(lambda: api.get(f"/likes/batch?ids={batch_ids}", token=viewer["access"]))
+        search = counter.measure(lambda: api.get("/photos/search?q=same", token=viewer["access"]))
+        return [collections.Counter(c for c in calls if c.startswith("dynamodb.")) for _, calls in
+                (listing, liking, search)]
+
+    one = costs()
+    for _ in range(5):
+        upload(api, owner["access"], jpeg(64, 48), event_id=event_id, caption="same words")
+    six = costs()
+    assert len(api.get(f"/events/{event_id}/photos", token=viewer["access"]).data["items"]) == 6
+    assert one == six
