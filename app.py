@@ -16,7 +16,7 @@ from chalicelib.services import events as events_service
 from chalicelib.services import photos as photos_service, social as social_service
 
 logs.configure()
-app = Chalice(app_name="lightbox")
+app = Chalice(app_name="lightbox", configure_logs=False)  # its logger goes through our JSON handler
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice package refuses WebSocket handlers without it
 app.log = logs.get_logger("lightbox")
 app.register_middleware(routing.normalize_error_middleware, "http")

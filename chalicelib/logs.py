@@ -17,7 +17,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": request_id_var.get(),
+            "request_id": getattr(record, "request_id", None),
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
@@ -28,6 +28,14 @@ class JsonFormatter(logging.Formatter):
 
 
 _configured = False
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args, **kwargs) -> logging.LogRecord:
+    """Stamp every record with the request it was logged in, when it is created (handlers may run later)."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
 
 
 def configure(level: int = logging.INFO) -> None:
@@ -35,6 +43,7 @@ def configure(level: int = logging.INFO) -> None:
     global _configured
     if _configured:
         return
+    logging.setLogRecordFactory(_record_with_request_id)
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())

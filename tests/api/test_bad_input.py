@@ -95,7 +95,7 @@ def test_chalice_level_errors_have_the_contract_shape(api):
     assert _assert_contract_error(r, 415)["code"] == "unsupported_media_type"
 
 
-def test_unexpected_failures_are_a_clean_500_with_request_id(api, monkeypatch):
+def test_unexpected_failures_are_a_clean_500_with_request_id(api, monkeypatch, caplog):
     from chalicelib.services import accounts
 
     def boom(*a, **k):
@@ -105,3 +105,10 @@ def test_unexpected_failures_are_a_clean_500_with_request_id(api, monkeypatch):
     r = api.post("/auth/resend-email-otp", {"email": "a@example.com"})
     err = _assert_contract_error(r, 500)
     assert "secret internals" not in r.body.decode() and err["details"]["request_id"]
+    # logged once, as JSON, with the traceback and the same request id the client was given
+    from chalicelib.logs import JsonFormatter
+
+    errors = [rec for rec in caplog.records if rec.levelname == "ERROR"]
+    assert errors and errors[-1].request_id == err["details"]["request_id"]
+    entry = json.loads(JsonFormatter().format(errors[-1]))
+    assert entry["request_id"] == err["details"]["request_id"] and "secret internals" in entry["exception"]
