@@ -11,8 +11,9 @@ from chalicelib import logs
 from chalicelib.api import routing
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
-from chalicelib.services import accounts, blocks, chat as chat_service, engagement as engagement_service
-from chalicelib.services import events as events_service
+from chalicelib.realtime import push
+from chalicelib.services import accounts, blocks, chat as chat_service, devices, engagement as engagement_service
+from chalicelib.services import events as events_service, notifications
 from chalicelib.services import photos as photos_service, social as social_service
 
 logs.configure()
@@ -34,6 +35,9 @@ accounts.DELETION_HOOKS.append(social_service.on_user_deleted)
 accounts.DELETION_HOOKS.append(blocks.on_user_deleted)
 accounts.DELETION_HOOKS.append(chat_service.on_user_deleted)
 accounts.DELETION_HOOKS.append(engagement_service.on_user_deleted)
+accounts.DELETION_HOOKS.append(devices.on_user_deleted)
+accounts.DELETION_HOOKS.append(notifications.on_user_deleted)
+accounts.DELETION_HOOKS.append(push.disconnect_user)
 photos_service.PURGE_HOOKS.append(engagement_service.on_photos_deleted)
 events_service.DELETE_HOOKS.append(photos_service.purge_event_photos)
 events_service.VISIBILITY_HOOKS.append(photos_service.on_event_visibility_change)

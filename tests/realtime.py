@@ -24,6 +24,12 @@ class FakeManagementApi:
             raise GoneException(ConnectionId)
         self.frames[ConnectionId].append(json.loads(Data))
 
+    def delete_connection(self, ConnectionId: str):  # noqa: N803
+        if ConnectionId in self.gone:
+            raise GoneException(ConnectionId)
+        self.gone.add(ConnectionId)
+        self.closed = [*getattr(self, "closed", []), ConnectionId]
+
     def of_type(self, connection_id: str, type_: str) -> list[dict]:
         return [f for f in self.frames[connection_id] if f.get("type") == type_]
 

@@ -96,3 +96,9 @@ def push_to_user(user_id: str, title: str, data: dict[str, Any]) -> int:
             log.info("push endpoint gone; removing the device", extra={"fields": {"device_id": device.device_id}})
             _drop(device)
     return sent
+
+
+def on_user_deleted(user_id: str) -> None:
+    """Account deletion: stop pushing to the user's phones (endpoints and rows go)."""
+    for device in devices_of(user_id):
+        _drop(device)

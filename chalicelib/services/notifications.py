@@ -141,3 +141,10 @@ def mark_all_read(user_id: str) -> int:
         row.update(actions=[Notification.read.set(True), Notification.unread_user_id.remove()])
         done += 1
     return done
+
+
+def on_user_deleted(user_id: str) -> None:
+    """Account deletion: the user's inbox goes (what others were notified of stays theirs)."""
+    with Notification.batch_write() as batch:
+        for row in Notification.query(user_id):
+            batch.delete(row)

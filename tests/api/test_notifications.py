@@ -162,3 +162,22 @@ def test_a_failing_channel_never_fails_the_action(api, make_user, monkeypatch):
     photo_id = upload(api, owner["access"], jpeg())
     assert api.post(f"/photos/{photo_id}/tags", {"username": "flaky2"}, token=owner["access"]).status_code == 201
     assert [n["type"] for n in api.get("/notifications", token=friend["access"]).data["items"]] == ["tagged"]
+
+
+def test_account_deletion_removes_devices_inbox_and_connections(api, make_user, live):
+    import app as app_module
+    from chalicelib.models.devices import Device
+    from chalicelib.models.notifications import Notification
+    from chalicelib.models.realtime import connections_of_user
+    from tests.conftest import PASSWORD
+
+    owner, leaver = make_user("staying"), make_user("leaving")
+    api.post("/devices", {"platform": "apns", "token": "leavingtoken123"}, token=leaver["access"])
+    connection, _ = connect(app_module, leaver["access"])
+    photo_id = upload(api, owner["access"], jpeg())
+    api.post(f"/photos/{photo_id}/tags", {"username": "leaving"}, token=owner["access"])
+    assert list(Notification.query(leaver["id"]))
+    assert api.delete("/users/me", {"password": PASSWORD}, token=leaver["access"]).status_code == 204
+    assert list(Device.query(leaver["id"])) == []
+    assert list(Notification.query(leaver["id"])) == []
+    assert connections_of_user(leaver["id"]) == [] and live.closed == [connection]
