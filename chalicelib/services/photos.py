@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from chalicelib.models.base import PutError, at_epoch, condition_failed, epoch, iso, new_id
+from chalicelib.models.base import PutError, UpdateError, at_epoch, condition_failed, epoch, iso, new_id
 from chalicelib.models.photos import PENDING, READY, Photo, PhotoTag
 from chalicelib.models.search import SearchEntry
 from chalicelib.services import entitlements, notifications
@@ -214,22 +214,35 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
     if not actions:
         return view_one(principal, photo_id)
     old_terms = set(photo.search_terms or ())
-    photo.update(actions=actions)
+    try:
+        photo.update(actions=actions, condition=Photo.photo_id.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise NotFoundError("No such photo.") from exc
+        raise
     if photo.status == READY:
         refresh_listing_state(photo, event)
         _index_terms(photo, old_terms, set(photo.search_terms or ()))
     return view_one(principal, photo_id)
 
 
-def refresh_listing_state(photo: Photo, event: Any) -> None:
-    """Recompute derived attributes: the public-listing flag and the search terms."""
+def listing_actions(photo: Photo, event: Any) -> list:
+    """Update actions for the derived attributes: the search terms and the public-listing flag."""
     terms = search_terms(photo.caption, photo.keywords or [])
-    actions = [Photo.search_terms.set(terms) if terms else Photo.search_terms.remove()]
-    if entitlements.is_public(photo, event):
-        actions.append(Photo.public_bucket.set("public"))
-    else:
-        actions.append(Photo.public_bucket.remove())
-    photo.update(actions=actions)
+    return [Photo.search_terms.set(terms) if terms else Photo.search_terms.remove(),
+            Photo.public_bucket.set("public") if entitlements.is_public(photo, event) else Photo.public_bucket.remove()]
+
+
+def refresh_listing_state(photo: Photo, event: Any) -> bool:
+    """Recompute the derived attributes of a stored photo; False if it was deleted meanwhile (an update
+    without the condition would recreate it as a ghost row)."""
+    try:
+        photo.update(actions=listing_actions(photo, event), condition=Photo.photo_id.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
 
 
 def delete_photo(principal: Any, photo_id: str) -> None:

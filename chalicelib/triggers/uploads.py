@@ -19,13 +19,14 @@ from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
-from chalicelib.models.base import UpdateError, condition_failed, epoch, now
+from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, now
 from chalicelib.models.photos import PENDING, PROCESSING, READY, REJECTED, Photo
-from chalicelib.resources import PROCESSOR_TIMEOUT_SECONDS, UPLOAD_PREFIX
+from chalicelib.resources import PROCESSOR_TIMEOUT_SECONDS, UPLOAD_PREFIX, UPLOAD_QUEUE_MAX_RECEIVES
 from chalicelib import storage
 
 log = get_logger(__name__)
 LEASE_SECONDS = PROCESSOR_TIMEOUT_SECONDS * 2
+REJECTED_RETENTION_SECONDS = 30 * 24 * 3600  # the uploader can read the reason for a month
 
 
 class Busy(Exception):
@@ -33,18 +34,47 @@ class Busy(Exception):
 
 
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """``records``: the SQS Lambda event's records. Returns the partial-batch-failure response."""
+    """``records``: the SQS Lambda event's records. Returns the partial-batch-failure response.
+
+    A message that fails on its last delivery (the queue then dead-letters it) first marks its photo
+    rejected, so the uploader is told instead of watching "processing" until the row expires.
+    """
     failures = []
     for record in records:
+        receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1") or 1)
+        objects = s3_objects(record.get("body", ""))
         try:
-            for bucket, key in s3_objects(record.get("body", "")):
+            for bucket, key in objects:
                 process_object(bucket, key)
         except Busy:
             failures.append({"itemIdentifier": record["messageId"]})
         except Exception:  # noqa: BLE001 - logged, and only this message is retried (then dead-lettered)
             log.exception("upload processing failed", extra={"fields": {"message_id": record.get("messageId")}})
             failures.append({"itemIdentifier": record["messageId"]})
+            if receives >= UPLOAD_QUEUE_MAX_RECEIVES:
+                for _, key in objects:
+                    try:
+                        give_up(key)
+                    except Exception:  # noqa: BLE001 - logged; the message still goes to the dead-letter queue
+                        log.exception("could not mark a failed upload rejected", extra={"fields": {"key": key}})
     return {"batchItemFailures": failures}
+
+
+def give_up(key: str) -> None:
+    photo_id = key[len(UPLOAD_PREFIX):] if key.startswith(UPLOAD_PREFIX) else None
+    try:
+        photo = Photo.get(photo_id, consistent_read=True) if photo_id else None
+    except Photo.DoesNotExist:
+        return
+    if photo is None or photo.status not in (PENDING, PROCESSING):
+        return
+    try:  # reject() moves processing -> rejected
+        photo.update(actions=[Photo.status.set(PROCESSING)], condition=Photo.status.is_in(PENDING, PROCESSING))
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return  # finished meanwhile
+        raise
+    reject(photo, "The photo could not be processed. Try uploading it again.")
 
 
 def s3_objects(body: str) -> list[tuple[str, str]]:
@@ -93,7 +123,11 @@ def process_object(bucket: str, key: str) -> None:
         storage.delete_upload(key)
         return
     if photo.status in (READY, REJECTED) or not _claim(photo):
-        storage.delete_upload(key)  # a redelivery: the inbox copy may have survived a crash
+        # A redelivery of a finished photo: repeat the (idempotent) steps that follow the status change,
+        # in case a crash cut them short, and drop the inbox copy if it survived.
+        if photo.status == READY:
+            after_ready(photo)
+        storage.delete_upload(key)
         return
     head = storage.head_upload(key)
     if head is None:
@@ -122,6 +156,14 @@ def process_object(bucket: str, key: str) -> None:
     storage.delete_upload(key)  # the uploads bucket is an inbox; the cleaned original is the kept copy
 
 
+def photo_exists(photo_id: str) -> bool:
+    try:
+        Photo.get(photo_id, consistent_read=True, attributes_to_get=["photo_id"])
+        return True
+    except Photo.DoesNotExist:
+        return False
+
+
 def _watermark_text(photo: Photo) -> str:
     if photo.event_id:
         from chalicelib.services import events as events_service
@@ -133,11 +175,15 @@ def _watermark_text(photo: Photo) -> str:
 
 
 def finish(photo: Photo, result: Any, original_format: str) -> None:
+    """Mark the photo ready with everything derived from it in one conditional update. Search rows are
+    written first (idempotent puts); notifications after, in ``after_ready``, which a redelivery repeats."""
     from chalicelib.services import photos as photos_service
 
     gps = result.gps or (None, None)
+    event = photos_service._event_of(photo)
+    photos_service._index_terms(photo, set(), photos_service.search_terms(photo.caption, photo.keywords or []))
     try:
-        photo.update(actions=[
+        photo.update(actions=[*photos_service.listing_actions(photo, event),
             Photo.status.set(READY), Photo.width.set(result.width), Photo.height.set(result.height),
             Photo.format.set(result.format), Photo.original_format.set(original_format),
             Photo.processed_at.set(now()),
@@ -150,13 +196,27 @@ def finish(photo: Photo, result: Any, original_format: str) -> None:
         ], condition=Photo.status == PROCESSING)
     except UpdateError as exc:
         if condition_failed(exc):
-            return  # deleted or finished by someone else meanwhile
+            _discard(photo)  # deleted while we worked: what we wrote must not outlive it
+            return
         raise
-    event = photos_service._event_of(photo)
-    photos_service.refresh_listing_state(photo, event)
+    after_ready(photo, event)
+
+
+def after_ready(photo: Photo, event: Any = None) -> None:
+    from chalicelib.services import photos as photos_service
+
+    event = event if event is not None else photos_service._event_of(photo)
     photos_service._index_terms(photo, set(), set(photo.search_terms or ()))
     if event is not None:
         _notify_event_members(photo, event)
+
+
+def _discard(photo: Photo) -> None:
+    """The photo was deleted mid-processing: remove the files this run wrote, and any search rows."""
+    from chalicelib.services import photos as photos_service
+
+    storage.delete_media(storage.all_variant_keys(photo.photo_id))
+    photos_service._index_terms(photo, photos_service.search_terms(photo.caption, photo.keywords or []), set())
 
 
 def _notify_event_members(photo: Photo, event: Any) -> None:
@@ -173,9 +233,13 @@ def reject(photo: Photo, reason: str) -> None:
 
     try:
         photo.update(actions=[Photo.status.set(REJECTED), Photo.rejection_reason.set(reason[:500]),
-                              Photo.lease_until.remove()], condition=Photo.status == PROCESSING)
+                              Photo.lease_until.remove(),
+                              Photo.expires_at.set(at_epoch(epoch() + REJECTED_RETENTION_SECONDS))],
+                     condition=Photo.status == PROCESSING)
     except UpdateError as exc:
         if condition_failed(exc):
+            if not photo_exists(photo.photo_id):
+                storage.delete_upload(photo.upload_key)
             return
         raise
     storage.delete_upload(photo.upload_key)

@@ -287,3 +287,79 @@ def test_account_deletion_removes_photos(api, make_user):
     photo_id = upload(api, user["access"], jpeg())
     assert api.delete("/users/me", {"password": PASSWORD}, token=user["access"]).status_code == 204
     assert api.get(f"/photos/{photo_id}").status_code == 404
+
+
+def test_work_after_ready_is_repeated_on_redelivery(api, make_user, monkeypatch):
+    """A crash after the photo became ready (before search rows and notifications) is repaired by the retry."""
+    from chalicelib.services import photos as photos_service
+    from chalicelib.triggers import uploads
+
+    from chalicelib.models.photos import Photo
+
+    user = make_user("retry")
+    real = photos_service._index_terms
+    crashed = []
+
+    def flaky(photo, old, new):
+        if not crashed and Photo.get(photo.photo_id).status == "ready":
+            crashed.append(photo.photo_id)  # the Lambda dies right after the photo became ready
+            raise RuntimeError("lambda timed out")
+        return real(photo, old, new)
+
+    monkeypatch.setattr(photos_service, "_index_terms", flaky)
+    photo_id, slot = reserve(api, user["access"], jpeg(), caption="retry me #please")
+    post_file(slot, jpeg())
+    first = pump(max_rounds=1)
+    assert first[0]["batchItemFailures"]
+    assert api.get(f"/photos/{photo_id}", token=user["access"]).data["status"] == "ready"
+    pump()  # the redelivery repeats the idempotent after-ready steps
+    assert [p["id"] for p in api.get("/photos/search?q=please").data["items"]] == [photo_id]
+    assert photo_id in [p["id"] for p in api.get("/photos").data["items"]]
+    assert crashed == [photo_id] and uploads
+
+
+def test_a_photo_deleted_while_processing_leaves_no_files(api, make_user, monkeypatch):
+    from chalicelib import aws, storage
+    from chalicelib.config import get_settings
+    from chalicelib.models.photos import Photo
+
+    user = make_user("midflight")
+    photo_id, slot = reserve(api, user["access"], jpeg())
+    post_file(slot, jpeg())
+    real_put = storage.put_media
+
+    def delete_during(key, data, content_type):
+        real_put(key, data, content_type)
+        if key.endswith("/original"):
+            Photo(photo_id=photo_id).delete()  # the owner deletes the photo mid-processing
+    monkeypatch.setattr(storage, "put_media", delete_during)
+    pump()
+    assert aws.client("s3").list_objects_v2(Bucket=get_settings().media_bucket).get("KeyCount") == 0
+    assert not Photo.count(photo_id)  # and no ghost row was recreated
+
+
+def test_last_failed_delivery_rejects_the_photo(api, make_user, monkeypatch):
+    import app as app_module
+    from chalicelib import imaging
+    from chalicelib.config import get_settings
+    from chalicelib.models.notifications import Notification
+
+    user = make_user("doomed")
+    photo_id, slot = reserve(api, user["access"], jpeg())
+    post_file(slot, jpeg())
+
+    def crash(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(imaging, "process_image", crash)
+    body = s3_event_body(get_settings().uploads_bucket, f"uploads/{photo_id}")
+    record = sqs_record(body)
+    record["attributes"]["ApproximateReceiveCount"] = "5"
+    from chalicelib.models.photos import Photo
+
+    Photo.get(photo_id).update(actions=[Photo.lease_until.set(0)])
+    response = app_module.process_upload_queue({"Records": [record]}, None)
+    assert response["batchItemFailures"]  # it still goes to the dead-letter queue for an engineer to see
+    photo = api.get(f"/photos/{photo_id}", token=user["access"]).data
+    assert photo["status"] == "rejected" and "could not be processed" in photo["rejection_reason"]
+    assert [n.type for n in Notification.query(user["id"])] == ["rejected"]
