@@ -219,3 +219,28 @@ def live(monkeypatch):
     fake = FakeManagementApi()
     monkeypatch.setattr(push, "_client", lambda: fake)
     return fake
+
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch):
+    """Give moto's DynamoDB the per-request atomicity DynamoDB has.
+
+    moto applies a transaction by snapshotting whole tables and restoring the snapshot on cancellation, and
+    applies ``ADD`` as an unlocked read-modify-write, so concurrent requests against it can lose each other's
+    writes. Serialising each backend operation (requests still interleave freely) restores what the service
+    guarantees, so these tests exercise our conditions and counters, not moto's thread safety."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "transact_write_items",
+                 "batch_get_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self, *args, __original=original, **kwargs):
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)

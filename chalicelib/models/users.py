@@ -97,6 +97,8 @@ class Otp(Model):
     sent_at = NumberAttribute()
     valid_until = NumberAttribute()
     payload = UnicodeAttribute(null=True)  # e.g. the new email address for an email change
+    issue_day = NumberAttribute(default=0)  # days since the epoch of ``issued_today``
+    issued_today = NumberAttribute(default=0)  # codes sent that day: caps guesses per day, not just per code
     expires_at = TTLAttribute()
 
 

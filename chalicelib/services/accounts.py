@@ -91,20 +91,16 @@ def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
 
 def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "") -> TokenPair:
     keys = ratelimit.login_keys(login_id.strip(), source_ip)
-    counts = ratelimit.check(keys)
+    ratelimit.reserve(keys)  # counted as a failure unless released below
     user = user_by_login(login_id.strip())
     if user is None:
         passwords.burn_time(password)
-        ok = False
-    else:
-        ok = passwords.verify(user.password_hash, password)
-    if not ok:
-        ratelimit.record_failure(keys)
         raise UnauthorizedError("Wrong login or password.", code="invalid_credentials")
+    if not passwords.verify(user.password_hash, password):
+        raise UnauthorizedError("Wrong login or password.", code="invalid_credentials")
+    ratelimit.release(keys, reset_first=True)
     if not user.email_verified:
         raise ForbiddenError("Verify your email address first.", code="email_not_verified")
-    if counts.get(keys[0]):
-        ratelimit.clear(keys[0])
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
     return _start_session(user, source_ip, user_agent)

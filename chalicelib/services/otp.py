@@ -1,4 +1,6 @@
-"""Six-digit one-time codes: stored as an HMAC, 10-minute expiry, 5 attempts, resend cooldown."""
+"""Six-digit one-time codes: stored as an HMAC, 10-minute expiry, 5 attempts per code, a resend cooldown,
+and at most 5 codes per account and purpose a day, so a new code cannot be used to reset the guess budget
+(25 guesses a day at most: about 1 in 40,000 against a 6-digit code)."""
 from __future__ import annotations
 
 import hashlib
@@ -25,30 +27,45 @@ def _key(purpose: str, user_id: str) -> str:
     return f"{purpose}#{user_id}"
 
 
+DAILY_CODES = 5
+DAY = 86400
+
+
 def issue(purpose: str, user_id: str, *, payload: str | None = None, enforce_cooldown: bool = False) -> str:
-    """Create (or replace) the pending code and return it in clear for the email. One PutItem."""
+    """Create (or replace) the pending code and return it in clear for the email. A GetItem and a PutItem
+    conditioned on what was read, so concurrent issues cannot both count as the same one."""
     s = get_settings()
     key = _key(purpose, user_id)
-    code = f"{secrets.randbelow(1_000_000):06d}"
     t = epoch()
+    today = t // DAY
+    try:
+        previous = Otp.get(key, consistent_read=True)
+    except Otp.DoesNotExist:
+        previous = None
+    if previous is not None and enforce_cooldown and previous.sent_at > t - s.otp_resend_cooldown_seconds:
+        raise RateLimitedError("A code was sent recently; wait before asking again.",
+                               retry_after=previous.sent_at + s.otp_resend_cooldown_seconds - t)
+    issued = (int(previous.issued_today) if previous is not None and previous.issue_day == today else 0) + 1
+    if issued > DAILY_CODES:
+        raise RateLimitedError("Too many codes today; try again tomorrow.", retry_after=(today + 1) * DAY - t)
+    code = f"{secrets.randbelow(1_000_000):06d}"
     item = Otp(key=key, code_hash=_hash(key, code), attempts=0, sent_at=t, valid_until=t + s.otp_ttl_seconds,
-               payload=payload)
-    item.expires_at = at_epoch(t + s.otp_ttl_seconds + 3600)  # TTL deletion lags; validity is checked by valid_until
-    condition = None
-    if enforce_cooldown:
-        condition = Otp.key.does_not_exist() | (Otp.sent_at <= t - s.otp_resend_cooldown_seconds)
+               payload=payload, issue_day=today, issued_today=issued)
+    # kept until the day's count no longer matters (validity itself is checked by valid_until)
+    item.expires_at = at_epoch(max(t + s.otp_ttl_seconds, (today + 1) * DAY) + 3600)
+    condition = Otp.key.does_not_exist() if previous is None else (Otp.sent_at == previous.sent_at)
     try:
         item.save(condition=condition)
     except PutError as exc:
         if condition_failed(exc):
-            raise RateLimitedError("A code was sent recently; wait before asking again.",
+            raise RateLimitedError("A code was sent just now; wait before asking again.",
                                    retry_after=s.otp_resend_cooldown_seconds) from exc
         raise
     return code
 
 
 def check(purpose: str, user_id: str | None, code: str) -> Otp:
-    """Spend one attempt and return the pending code's row if ``code`` matches; the row is then deleted.
+    """Spend one attempt and return the pending code's row if ``code`` matches; the code is then spent.
 
     The attempt counter is incremented with a condition before comparing, so concurrent guesses cannot
     exceed the limit.
@@ -74,5 +91,10 @@ def check(purpose: str, user_id: str | None, code: str) -> Otp:
         raise
     if not hmac.compare_digest(item.code_hash, _hash(key, code)):
         raise invalid
-    item.delete()
+    try:  # spent (once, even if two requests race with the right code); the row keeps the day's count
+        item.update(actions=[Otp.valid_until.set(0)], condition=Otp.valid_until == item.valid_until)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise invalid from exc
+        raise
     return item

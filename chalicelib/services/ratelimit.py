@@ -1,11 +1,15 @@
-"""Fixed-window failure counters in DynamoDB with TTL (per account identifier and per source IP)."""
+"""Fixed-window failure counters in DynamoDB with TTL (per account identifier and per source IP).
+
+An attempt is counted before it is made (``reserve``) and given back when it succeeds (``release``), so
+the counters hold failures only, and concurrent attempts cannot exceed the limit.
+"""
 from __future__ import annotations
 
 import hashlib
 
 from chalicelib.config import get_settings
 from chalicelib.errors import RateLimitedError
-from chalicelib.models.base import at_epoch, epoch
+from chalicelib.models.base import at_epoch, cancellation_codes, epoch
 from chalicelib.models.users import RateCounter
 
 
@@ -21,21 +25,40 @@ def login_keys(identifier: str, source_ip: str) -> list[str]:
     return [f"login:id:{ident}#{start}", f"login:ip:{source_ip}#{start}"]
 
 
-def check(keys: list[str]) -> dict[str, int]:
-    """Raise 429 if any counter is at the limit; return the current counts. One BatchGetItem."""
+def reserve(keys: list[str]) -> None:
+    """Count an attempt on every key before it is made, in one transaction that fails when any counter is at
+    the limit: parallel requests cannot all slip past a read-then-increment check. 429 when refused."""
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.models.base import connection
+
     s = get_settings()
-    counts = {item.key: int(item.count or 0) for item in RateCounter.batch_get(keys)}
-    if any(c >= s.login_max_failures for c in counts.values()):
-        _, end = _window()
-        raise RateLimitedError("Too many failed attempts. Try again later.", retry_after=end - epoch())
-    return counts
-
-
-def record_failure(keys: list[str]) -> None:
     _, end = _window()
-    for key in keys:
-        RateCounter(key=key).update(actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))])
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            for key in keys:
+                tx.update(RateCounter(key=key),
+                          actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))],
+                          condition=RateCounter.count.does_not_exist() | (RateCounter.count < s.login_max_failures))
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in cancellation_codes(exc):
+            raise RateLimitedError("Too many failed attempts. Try again later.",
+                                   retry_after=end - epoch()) from exc
+        raise
 
 
-def clear(key: str) -> None:
-    RateCounter(key=key).delete()
+def release(keys: list[str], *, reset_first: bool) -> None:
+    """A successful attempt: give back its reservation; ``reset_first`` also forgets the first key's
+    earlier failures (the account's, after a successful login). One transaction."""
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.models.base import connection
+
+    with TransactWrite(connection=connection()) as tx:
+        for index, key in enumerate(keys):
+            if index == 0 and reset_first:
+                tx.delete(RateCounter(key=key))
+            else:
+                tx.update(RateCounter(key=key), actions=[RateCounter.count.add(-1)],
+                          condition=RateCounter.count > 0)

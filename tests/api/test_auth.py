@@ -74,6 +74,21 @@ def test_otp_wrong_code_attempt_limit_and_expiry(api, make_user, monkeypatch):
     assert otp_service  # imported module used above
 
 
+def test_new_codes_do_not_reset_the_daily_guess_budget(api, make_user):
+    from chalicelib.models.users import Otp
+
+    user = make_user("budget")
+    key = f"password_reset#{user['id']}"
+    sent = []
+    for _ in range(7):
+        before = len(sent_emails())
+        assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
+        sent.append(len(sent_emails()) - before)
+        Otp.get(key).update(actions=[Otp.sent_at.set(Otp.get(key).sent_at - 3600)])  # past the cooldown
+    assert sent == [1, 1, 1, 1, 1, 0, 0]  # five codes a day, then silence (same 202: nothing to enumerate)
+    assert Otp.get(key).issued_today == 5
+
+
 def test_otp_is_stored_hashed(api, make_user):
     user = make_user("eddie", verify=False)
     from chalicelib.models.users import Otp
@@ -110,6 +125,44 @@ def test_login_rate_limit_per_account(api, make_user):
     r = api.post("/auth/login", {"login": "hal", "password": PASSWORD})
     assert r.status_code == 429 and r.data["error"]["code"] == "rate_limited"
     assert 0 < int(r.headers["Retry-After"]) <= 900
+
+
+def test_parallel_guesses_cannot_exceed_the_limit(api, make_user, monkeypatch, atomic_moto):
+    """Attempts are counted before the (slow) password check, so concurrent guesses cannot all slip past."""
+    import threading
+
+    from chalicelib.services import passwords
+
+    make_user("racy")
+    real_verify = passwords.verify
+
+    def slow_verify(password_hash, password):
+        import time
+
+        time.sleep(0.3)  # production argon2 takes this long; the race window is the check
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify", slow_verify)
+    from chalicelib.services import accounts
+
+    statuses = []
+
+    def guess(i):
+        try:
+            accounts.login("racy", f"wrong guess {i}", source_ip=f"10.0.0.{i}")
+        except Exception as exc:  # noqa: BLE001 - the domain error's status is what we record
+            statuses.append(getattr(exc, "status", 500))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert statuses.count(401) == 5 and statuses.count(429) == 15
+
+
+def test_a_successful_login_does_not_count_against_the_limit(api, make_user):
+    make_user("often")
+    for _ in range(8):
+        assert api.post("/auth/login", {"login": "often", "password": PASSWORD}).status_code == 200
 
 
 def test_login_rate_limit_per_source_ip(api, make_user):
