@@ -31,13 +31,14 @@ class Connection(Model):
 
     connection_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
+    family_id = UnicodeAttribute(null=True)  # the login the token came from: frames stop when it ends
     connected_at = UTCDateTimeAttribute(default=now)
     expires_at = TTLAttribute()
     by_user = ConnectionsByUser()
 
 
-def add_connection(connection_id: str, user_id: str) -> None:
-    row = Connection(connection_id=connection_id, user_id=user_id)
+def add_connection(connection_id: str, user_id: str, family_id: str | None = None) -> None:
+    row = Connection(connection_id=connection_id, user_id=user_id, family_id=family_id)
     row.expires_at = at_epoch(epoch() + CONNECTION_TTL)
     row.save()
 
@@ -47,8 +48,13 @@ def remove_connection(connection_id: str) -> None:
 
 
 def connection_owner(connection_id: str) -> str | None:
+    row = connection_by_id(connection_id)
+    return row.user_id if row else None
+
+
+def connection_by_id(connection_id: str) -> Connection | None:
     try:
-        return Connection.get(connection_id).user_id
+        return Connection.get(connection_id)
     except Connection.DoesNotExist:
         return None
 

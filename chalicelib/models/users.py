@@ -183,8 +183,8 @@ def move_claim(user: User, kind: str, old: str, new: str, user_actions: list) ->
     user.refresh(consistent_read=True)
 
 
-def release_claims(user: User) -> None:
-    for kind, value in (("email", user.email), ("username", user.username)):
+def release_claims(user: User, *, email: str, username: str) -> None:
+    for kind, value in (("email", email), ("username", username)):
         try:
             Claim(claim=claim_key(kind, value)).delete(condition=Claim.user_id == user.user_id)
         except DeleteError as exc:  # a claim already released or re-owned is fine

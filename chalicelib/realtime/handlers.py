@@ -8,7 +8,7 @@ from chalice import Response
 
 from chalicelib.errors import LightboxError, UnauthorizedError
 from chalicelib.logs import get_logger
-from chalicelib.models.realtime import add_connection, connection_owner, remove_connection
+from chalicelib.models.realtime import add_connection, connection_by_id, remove_connection
 from chalicelib.realtime import push
 from chalicelib.services import tokens
 
@@ -50,7 +50,7 @@ def on_connect(event: Any) -> Response | None:
         principal = tokens.authenticate(token)
     except UnauthorizedError as exc:
         return Response(body=exc.body(), status_code=401)
-    add_connection(event.connection_id, principal.user_id)
+    add_connection(event.connection_id, principal.user_id, principal.family_id)
     return None
 
 
@@ -81,10 +81,15 @@ def handle_frame(connection_id: str, body: Any) -> dict[str, Any] | None:
     handler = ACTIONS.get(name) if isinstance(name, str) else None
     if handler is None:
         return _error("unknown_action", f"Unknown action; use one of: {', '.join(sorted(ACTIONS))}.")
-    user_id = connection_owner(connection_id)
-    if user_id is None:
+    connection = connection_by_id(connection_id)
+    if connection is None:
         return _error("unauthorized", "This connection is not registered.")
+    if not tokens.session_alive(connection.user_id, connection.family_id):
+        # logged out, password changed or account deleted since it connected: say so, then hang up
+        push.send(connection_id, _error("session_revoked", "The session has ended; reconnect with a new token."))
+        push.close(connection_id)
+        return None
     try:
-        return handler(connection_id, user_id, frame)
+        return handler(connection_id, connection.user_id, frame)
     except LightboxError as exc:
         return {"type": "error", **exc.body()}

@@ -53,13 +53,18 @@ def send_to_user(user_id: str, frame: dict[str, Any]) -> int:
     return send_many(connections_of_user(user_id), frame)
 
 
-def disconnect_user(user_id: str) -> None:
-    """Close every open connection of the user (account deletion) and forget them."""
+def close(connection_id: str) -> None:
+    """Close a connection at the gateway and forget it."""
     client = _client()
+    if client is not None:
+        try:
+            client.delete_connection(ConnectionId=connection_id)
+        except client.exceptions.GoneException:
+            pass
+    remove_connection(connection_id)
+
+
+def disconnect_user(user_id: str) -> None:
+    """Close every open connection of the user (account deletion)."""
     for connection_id in connections_of_user(user_id):
-        if client is not None:
-            try:
-                client.delete_connection(ConnectionId=connection_id)
-            except client.exceptions.GoneException:
-                pass
-        remove_connection(connection_id)
+        close(connection_id)

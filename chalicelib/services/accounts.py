@@ -299,18 +299,23 @@ def confirm_email_change(principal: tokens.Principal, code: str) -> User:
 
 
 def delete_account(principal: tokens.Principal, password: str) -> None:
-    """Tombstone the user (so ids in old content resolve to "deleted user"), free the claims, end sessions."""
+    """Tombstone the user (so ids in old content resolve to "deleted user"), end sessions, remove content,
+    free the claims. The account is marked deleted first, so it stops working at once even if a later step
+    fails; the email and username are released last, so nobody can take them over a half-deleted account."""
     user = principal.user
     _require_password(user, password)
+    old_terms = search_index.user_terms(user.username, user.display_name)
+    user.update(actions=[User.deleted.set(True)])
     revoke_all(user)
     for hook in DELETION_HOOKS:
         hook(user.user_id)
-    search_index.index_user(user.user_id, search_index.user_terms(user.username, user.display_name), set())
-    release_claims(user)
-    user.update(actions=[User.deleted.set(True), User.email.set(f"deleted+{user.user_id}@invalid"),
+    search_index.index_user(user.user_id, old_terms, set())
+    email, username = user.email, user.username
+    user.update(actions=[User.email.set(f"deleted+{user.user_id}@invalid"),
                          User.username.set(f"deleted-{user.user_id}"), User.display_name.set("Deleted user"),
-                         User.bio.remove(), User.avatar_photo_id.remove(),
+                         User.bio.remove(), User.avatar_photo_id.remove(), User.notification_prefs.set({}),
                          User.password_hash.set("!deleted")])
+    release_claims(user, email=email, username=username)
 
 
 def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:

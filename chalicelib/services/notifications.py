@@ -100,10 +100,11 @@ def _deliver(row: Notification) -> None:
 
 def _attempt(channel: str, row: Notification, send) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
 
     try:
         send()
-    except (BotoCoreError, ClientError):
+    except (BotoCoreError, ClientError, PynamoDBException):
         log.exception("notification delivery failed",
                       extra={"fields": {"channel": channel, "notification_id": row.notification_id}})
 

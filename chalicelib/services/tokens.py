@@ -90,3 +90,13 @@ def principal_for(claims: dict[str, Any]) -> Principal:
 
 def authenticate(token: str) -> Principal:
     return principal_for(decode(token, "access"))
+
+
+def session_alive(user_id: str, family_id: str | None) -> bool:
+    """Whether a login (e.g. the one a WebSocket connection was opened with) is still valid."""
+    try:
+        user = User.get(user_id, consistent_read=True)
+    except User.DoesNotExist:
+        return False
+    revoked = user.revoked_families.as_dict() if user.revoked_families else {}
+    return not user.deleted and (family_id is None or family_id not in revoked)

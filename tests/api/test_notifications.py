@@ -181,3 +181,17 @@ def test_account_deletion_removes_devices_inbox_and_connections(api, make_user, 
     assert list(Device.query(leaver["id"])) == []
     assert list(Notification.query(leaver["id"])) == []
     assert connections_of_user(leaver["id"]) == [] and live.closed == [connection]
+
+
+def test_an_open_socket_stops_working_when_its_login_ends(api, make_user, live):
+    import app as app_module
+    from tests.realtime import send
+
+    user = make_user("sockets")
+    connection, _ = connect(app_module, user["access"])
+    send(app_module, connection, {"action": "ping"})
+    assert live.frames[connection][-1] == {"type": "pong"}
+    assert api.post("/auth/logout", {"refresh_token": user["refresh"]}).status_code == 204
+    send(app_module, connection, {"action": "ping"})
+    assert live.frames[connection][-1]["error"]["code"] == "session_revoked"
+    assert live.closed == [connection]
