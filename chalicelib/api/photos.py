@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.schema_base import Body, Out, PageQuery
@@ -104,9 +104,18 @@ class PhotoPage(Out):
 
 
 class PatchPhotoIn(Body):
+    """Fields left out stay as they are; ``caption: null`` removes the caption. ``tags`` and ``visibility``
+    cannot be null (an explicit null must never be read as "public")."""
     caption: Annotated[CleanText, Field(max_length=2000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] | None = None
     visibility: Literal["public", "private"] | None = None
+
+    @field_validator("tags", "visibility")
+    @classmethod
+    def _not_null(cls, value):
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
 
 
 class ListQuery(PageQuery):

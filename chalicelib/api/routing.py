@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable
 
 from chalice import Response
 
-from chalicelib.errors import LightboxError, PayloadTooLargeError, UnauthorizedError, ValidationError, ForbiddenError
+from chalicelib.errors import (ForbiddenError, LightboxError, NotFoundError, PayloadTooLargeError, UnauthorizedError,
+                               ValidationError)
 from chalicelib.logs import get_logger, request_id_var
 
 log = get_logger(__name__)
@@ -51,6 +52,7 @@ class RouteSpec:
 
 REGISTRY: list[RouteSpec] = []
 HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {}
+MAX_PATH_PARAM = 256
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
 _app: Any = None
 
@@ -158,6 +160,8 @@ def route(path: str, method: str, *, body: type | None = None, query: type | Non
         def handler(**path_params: str) -> Response:
             request = current_request()
             try:
+                if any(len(value) > MAX_PATH_PARAM for value in path_params.values()):
+                    raise NotFoundError("Not found.")  # no id or token is this long; DynamoDB would refuse the key
                 ctx = Ctx(request=request, path=path_params)
                 if body is not None:
                     raw = request.raw_body

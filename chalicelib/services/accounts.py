@@ -251,8 +251,9 @@ def forgot_password(email: str) -> None:
 def reset_password(email: str, code: str, new_password: str) -> None:
     user_id = user_id_by_claim("email", normalize_email(email))
     user = user_by_id(user_id) if user_id else None
+    if user is not None:  # before the code is spent, so a weak password does not burn it
+        passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
     otp.check(otp.PASSWORD_RESET, user.user_id if user else None, code)
-    passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
     # The code went to the address, so it is verified now too.
     user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)),
                          User.email_verified.set(True)])

@@ -331,6 +331,8 @@ def test_forgot_and_reset_password(api, make_user):
     r = api.post("/auth/password/reset", {"email": user["email"], "code": "999999" if code != "999999" else "000000",
                                           "new_password": "reset to this one"})
     assert r.status_code == 400
+    weak = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "short"})
+    assert weak.status_code == 400 and "new_password" in weak.data["error"]["details"]  # and the code survives
     r = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "reset to this one"})
     assert r.status_code == 204
     assert api.get("/auth/me", token=user["access"]).status_code == 401

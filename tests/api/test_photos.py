@@ -363,3 +363,21 @@ def test_last_failed_delivery_rejects_the_photo(api, make_user, monkeypatch):
     photo = api.get(f"/photos/{photo_id}", token=user["access"]).data
     assert photo["status"] == "rejected" and "could not be processed" in photo["rejection_reason"]
     assert [n.type for n in Notification.query(user["id"])] == ["rejected"]
+
+
+def test_explicit_nulls_never_change_visibility_or_crash(api, make_user):
+    owner, other = make_user("nully"), make_user("nosy")
+    photo_id = upload(api, owner["access"], jpeg())
+    assert api.patch(f"/photos/{photo_id}", {"visibility": "private"}, token=owner["access"]).status_code == 200
+    for body in ({"visibility": None}, {"tags": None}):
+        r = api.patch(f"/photos/{photo_id}", body, token=owner["access"])
+        assert r.status_code == 400 and list(body)[0] in r.data["error"]["details"]
+    assert api.get(f"/photos/{photo_id}", token=other["access"]).status_code == 404
+    assert api.patch(f"/photos/{photo_id}", {"caption": None}, token=owner["access"]).status_code == 200
+
+
+def test_oversized_ids_in_paths_are_404_not_500(api, make_user):
+    user = make_user("longids")
+    for path in (f"/photos/p_{'x' * 3000}", f"/users/{'y' * 3000}", f"/photos/share/{'z' * 3000}"):
+        assert api.get(path, token=user["access"]).status_code == 404
+    assert api.patch(f"/notifications/n_{'x' * 3000}", {"read": True}, token=user["access"]).status_code == 404
