@@ -196,15 +196,16 @@ def _uploads(created) -> UploadsOut:
                                for p, post in created])
 
 
-def _page(ctx: Ctx, scope: str, query, to_ids, keep=None) -> PhotoPage:
-    """Run a key-only index query for one page, then read and filter the photos the caller may see."""
+def _page(ctx: Ctx, scope: str, query, to_ids, keep=None, discovery: bool = True) -> PhotoPage:
+    """Run a key-only index query for one page, then read and filter the photos the caller may see.
+    ``discovery=False`` only where the caller named the event (its link is the permission)."""
     results = query(decode(scope, ctx.query.cursor))
     keys = list(results)
     cursor = encode(scope, results.last_evaluated_key) if len(keys) >= ctx.query.limit else None
     found = photos.photos_by_ids(to_ids(keys))
     if keep is not None:
         found = [p for p in found if keep(p)]
-    return PhotoPage(items=photos.views(ctx.principal, found), next_cursor=cursor)
+    return PhotoPage(items=photos.views(ctx.principal, found, discovery=discovery), next_cursor=cursor)
 
 
 def _who(ctx: Ctx) -> str:
@@ -242,7 +243,7 @@ def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
     q = ctx.query
     return _page(ctx, f"event-photos:{event_id}:{q.ordering}:{_who(ctx)}",
                  lambda last: photos.list_query(None, event_id, q.ordering, q.limit, last),
-                 lambda keys: [k.photo_id for k in keys])
+                 lambda keys: [k.photo_id for k in keys], discovery=False)
 
 
 @route("/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
@@ -259,8 +260,11 @@ def list_photos(ctx: Ctx) -> PhotoPage:
 
         events_service.require_readable(ctx.principal, q.event_id)
     scope = f"photos:{owner_id}:{q.event_id}:{q.ordering}:{_who(ctx)}"
+    # with both filters the event's index is read and the owner filtered within the page
     return _page(ctx, scope, lambda last: photos.list_query(owner_id, q.event_id, q.ordering, q.limit, last),
-                 lambda keys: [k.photo_id for k in keys])
+                 lambda keys: [k.photo_id for k in keys],
+                 keep=(lambda photo: photo.owner_id == owner_id) if owner_id and q.event_id else None,
+                 discovery=not q.event_id)
 
 
 @route("/photos/search", "GET", query=SearchQuery, response=PhotoPage, auth="optional", tags=TAGS)

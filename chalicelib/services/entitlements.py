@@ -58,16 +58,39 @@ def variants_for(principal: Any, photo: Photo, event: Any = None, role: str | No
     return frozenset(granted)
 
 
-def variants_for_many(principal: Any, photos: list[Photo], events: dict[str, Any]) -> dict[str, frozenset[str]]:
-    """``variants_for`` for a page of photos, with the caller's roles in all their events read in one batch."""
+def _roles(principal: Any, photos: list[Photo], events: dict[str, Any]) -> dict[str, str | None]:
     involved = [events[e] for e in {p.event_id for p in photos if p.event_id} if e in events]
-    roles: dict[str, str | None] = {}
-    if involved and getattr(principal, "user_id", None) is not None:
-        from chalicelib.services import events as events_service
+    if not involved or getattr(principal, "user_id", None) is None:
+        return {}
+    from chalicelib.services import events as events_service
 
-        roles = events_service.roles_in(involved, principal)
-    return {p.photo_id: variants_for(principal, p, events.get(p.event_id), role=roles.get(p.event_id))
-            for p in photos}
+    return events_service.roles_in(involved, principal)
+
+
+def variants_for_many(principal: Any, photos: list[Photo], events: dict[str, Any], *,
+                      discovery: bool = False) -> dict[str, frozenset[str]]:
+    """``variants_for`` for a page of photos, with the caller's roles in all their events read in one batch.
+
+    ``discovery``: for listings that find photos (search, by owner, tagged-in, the feed) rather than open a
+    known event or link, a photo must also be *listed* for the caller: public, or the caller's own, or in an
+    event the caller belongs to. An unlisted event's photos are readable by link but never discovered.
+    """
+    roles = _roles(principal, photos, events)
+    result = {}
+    for p in photos:
+        event = events.get(p.event_id)
+        variants = variants_for(principal, p, event, role=roles.get(p.event_id))
+        if discovery and variants and not _listed(principal, p, event, roles.get(p.event_id)):
+            variants = frozenset()
+        result[p.photo_id] = variants
+    return result
+
+
+def _listed(principal: Any, photo: Photo, event: Any, role: str | None) -> bool:
+    user_id = getattr(principal, "user_id", None)
+    if user_id is not None and (user_id == photo.owner_id or principal.is_staff):
+        return True
+    return role is not None or is_public(photo, event)
 
 
 def can_read(principal: Any, photo: Photo, event: Any = None) -> bool:

@@ -108,4 +108,4 @@ def _visible(principal: Any, photo_ids: list[str]) -> list[dict[str, Any]]:
     """Views of the photos the caller may see, from owners with no block between them and the caller."""
     found = photos.photos_by_ids(photo_ids)
     blocked = blocks.blocked_among(principal.user_id, {p.owner_id for p in found})
-    return photos.views(principal, [p for p in found if p.owner_id not in blocked])
+    return photos.views(principal, [p for p in found if p.owner_id not in blocked], discovery=True)

@@ -152,12 +152,14 @@ def photo_view(photo: Photo, variants: frozenset[str], principal: Any, owners: d
     return view
 
 
-def views(principal: Any, photos: list[Photo], events: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Views for the photos the caller may see (others silently dropped), with one batch read of owners."""
+def views(principal: Any, photos: list[Photo], events: dict[str, Any] | None = None, *,
+          discovery: bool = False) -> list[dict[str, Any]]:
+    """Views for the photos the caller may see (others silently dropped), with one batch read of owners.
+    ``discovery``: a listing that finds photos, so unlisted ones are left out (see entitlements)."""
     from chalicelib.services.accounts import users_by_ids
 
     events = events if events is not None else _events_for(photos)
-    allowed = entitlements.variants_for_many(principal, photos, events)
+    allowed = entitlements.variants_for_many(principal, photos, events, discovery=discovery)
     visible = [(photo, allowed[photo.photo_id]) for photo in photos
                if allowed[photo.photo_id] and photo.status == READY]
     owners = users_by_ids([p.owner_id for p, _ in visible])

@@ -142,3 +142,29 @@ def test_pending_photo_is_visible_only_to_its_uploader(api, world):
     photo_id, _ = reserve(api, token, jpeg(), event_id=event_id)
     assert api.get(f"/photos/{photo_id}", token=token).data["status"] == "pending_upload"
     assert api.get(f"/photos/{photo_id}", token=world["tokens"]["viewer"]).status_code == 404
+
+
+def test_unlisted_event_photos_are_readable_by_link_but_never_discovered(api, make_user):
+    owner, stranger, member = make_user("unl1"), make_user("unl2"), make_user("unl3")
+    event_id = api.post("/events", {"name": "Link only", "visibility": "unlisted"}, token=owner["access"]).data["id"]
+    api.post(f"/events/{event_id}/members", {"username": "unl3", "role": "viewer"}, token=owner["access"])
+    photo_id = upload(api, owner["access"], jpeg(), event_id=event_id, caption="zebracorn party")
+    api.post(f"/photos/{photo_id}/tags", {"username": "unl3"}, token=owner["access"])
+    for token in (None, stranger["access"]):
+        assert api.get(f"/photos/{photo_id}", token=token).status_code == 200  # the link works
+        assert [p["id"] for p in api.get(f"/events/{event_id}/photos", token=token).data["items"]] == [photo_id]
+        for listing in ("/photos/search?q=zebracorn", "/photos?owner=unl1", "/photos", "/photos/photos-tagged-in?user=unl3"):
+            assert photo_id not in [p["id"] for p in api.get(listing, token=token).data["items"]], listing
+    for listing in ("/photos/search?q=zebracorn", "/photos?owner=unl1", "/photos/photos-tagged-in?user=unl3"):
+        assert photo_id in [p["id"] for p in api.get(listing, token=member["access"]).data["items"]], listing
+        assert photo_id in [p["id"] for p in api.get(listing, token=owner["access"]).data["items"]], listing
+
+
+def test_owner_and_event_filters_combine(api, make_user):
+    owner, guest = make_user("combo1"), make_user("combo2")
+    event_id = api.post("/events", {"name": "Both", "visibility": "public"}, token=owner["access"]).data["id"]
+    api.post(f"/events/{event_id}/members", {"username": "combo2", "role": "contributor"}, token=owner["access"])
+    mine = upload(api, owner["access"], jpeg(), event_id=event_id)
+    theirs = upload(api, guest["access"], jpeg(), event_id=event_id)
+    assert [p["id"] for p in api.get(f"/photos?event_id={event_id}&owner=combo2").data["items"]] == [theirs]
+    assert {p["id"] for p in api.get(f"/photos?event_id={event_id}").data["items"]} == {mine, theirs}
