@@ -608,6 +608,8 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
     if info.kind in REGISTERS_DEVICES:
         statements.append(statement("RegisterDevices", ["sns:CreatePlatformEndpoint"], sub(
             "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*/" + ctx.prefix + "-*")))
+        statements.append(statement("TakeOverDevices", ["sns:SetEndpointAttributes"], sub(
+            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*/" + ctx.prefix + "-*/*")))
 
     secret_keys = READS_SECRETS[info.kind]
     if secret_keys:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from chalicelib import aws
@@ -49,8 +50,20 @@ def register(user_id: str, platform: str, token: str) -> Device:
     arn = platform_arn(platform)
     if arn is None:
         raise ValidationError("Push is not configured for this platform.", details={"platform": "not available"})
-    endpoint = aws.client("sns").create_platform_endpoint(PlatformApplicationArn=arn, Token=token,
-                                                          CustomUserData=user_id)["EndpointArn"]
+    sns = aws.client("sns")
+    try:
+        endpoint = sns.create_platform_endpoint(PlatformApplicationArn=arn, Token=token,
+                                                CustomUserData=user_id)["EndpointArn"]
+    except sns.exceptions.InvalidParameterException as exc:
+        # The phone is registered to another account (someone switched accounts on it): take it over.
+        found = re.search(r"(arn:[^ ]+:endpoint/[^ ]+)", str(exc))
+        if found is None:
+            raise
+        endpoint = found.group(1)
+        sns.set_endpoint_attributes(EndpointArn=endpoint, Attributes={"CustomUserData": user_id, "Enabled": "true"})
+    for previous in Device.by_endpoint.query(endpoint):
+        if previous.user_id != user_id:  # that account must no longer receive this phone's pushes
+            Device(user_id=previous.user_id, device_id=previous.device_id).delete()
     device = Device(user_id=user_id, device_id=device_id(platform, token), platform=platform, endpoint_arn=endpoint)
     device.save()
     return device

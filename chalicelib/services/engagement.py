@@ -56,7 +56,10 @@ def _visible(principal: Any, found: list[Photo]) -> list[Photo]:
 
 def like(principal: Any, photo_id: str) -> bool:
     """Like a photo; False if the caller already liked it (nothing changes)."""
+    from chalicelib.services.blocks import require_not_blocked
+
     photo = _ready(principal, photo_id)
+    require_not_blocked(principal.user_id, photo.owner_id)
     if not store.add_like(photo_id, principal.user_id):
         return False
     notifications.notify(photo.owner_id, "liked", actor_id=principal.user_id,

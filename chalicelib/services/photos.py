@@ -345,6 +345,16 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
         allowed = events_service.member_role(event, principal.user_id) is not None
     if not allowed:
         raise ForbiddenError("Only the owner and event members can tag people in this photo.")
+    from types import SimpleNamespace
+
+    from chalicelib.services.blocks import blocked_among
+
+    if blocked_among(principal.user_id, {target.user_id, photo.owner_id} - {principal.user_id}):
+        raise ForbiddenError("You cannot tag this user here.", code="blocked")
+    as_target = SimpleNamespace(user_id=target.user_id, is_staff=target.role in ("staff", "admin"))
+    if not entitlements.variants_for(as_target, photo, event):
+        raise ForbiddenError("That user cannot see this photo, so they cannot be tagged in it.",
+                             code="cannot_see_photo")
     tag = PhotoTag(photo_id=photo_id, user_id=target.user_id, tagged_by=principal.user_id)
     try:
         tag.save(condition=PhotoTag.user_id.does_not_exist())
@@ -359,6 +369,10 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
 
 
 def remove_tag(principal: Any, photo_id: str, user_id: str) -> None:
+    """The tagged user may always remove their tag (even from a photo they can no longer see)."""
+    if principal.user_id == user_id:
+        PhotoTag(photo_id=photo_id, user_id=user_id).delete()
+        return
     photo, _, _ = readable_photo(principal, photo_id)
     try:
         tag = PhotoTag.get(photo_id, user_id)

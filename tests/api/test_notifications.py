@@ -195,3 +195,13 @@ def test_an_open_socket_stops_working_when_its_login_ends(api, make_user, live):
     send(app_module, connection, {"action": "ping"})
     assert live.frames[connection][-1]["error"]["code"] == "session_revoked"
     assert live.closed == [connection]
+
+
+def test_a_phone_that_changes_accounts_pushes_only_to_the_new_one(api, make_user):
+    first, second = make_user("phone1"), make_user("phone2")
+    token = {"platform": "apns", "token": "sharedphonetoken1"}
+    assert api.post("/devices", token, token=first["access"]).status_code == 201
+    r = api.post("/devices", token, token=second["access"])
+    assert r.status_code == 201
+    assert api.get("/devices", token=first["access"]).data["items"] == []
+    assert [d["id"] for d in api.get("/devices", token=second["access"]).data["items"]] == [r.data["id"]]

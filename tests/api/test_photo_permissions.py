@@ -168,3 +168,26 @@ def test_owner_and_event_filters_combine(api, make_user):
     theirs = upload(api, guest["access"], jpeg(), event_id=event_id)
     assert [p["id"] for p in api.get(f"/photos?event_id={event_id}&owner=combo2").data["items"]] == [theirs]
     assert {p["id"] for p in api.get(f"/photos?event_id={event_id}").data["items"]} == {mine, theirs}
+
+
+def test_tag_targets_must_see_the_photo_and_can_always_untag(api, world, make_user):
+    outsider = make_user("outsider9")
+    photo_id, owner = world["photo_id"], world["tokens"]["owner"]
+    r = api.post(f"/photos/{photo_id}/tags", {"username": "outsider9"}, token=owner)
+    assert r.status_code == 403 and r.data["error"]["code"] == "cannot_see_photo"
+    assert api.post(f"/photos/{photo_id}/tags", {"username": "viewer1"}, token=owner).status_code == 201
+    viewer = world["people"]["viewer1"]
+    assert api.delete(f"/events/{world['event_id']}/members/{viewer['id']}", token=owner).status_code == 204
+    assert api.get(f"/photos/{photo_id}", token=viewer["access"]).status_code == 404  # no longer a member
+    assert api.delete(f"/photos/{photo_id}/tags/{viewer['id']}", token=viewer["access"]).status_code == 204
+
+
+def test_blocks_stop_likes_and_tags(api, make_user):
+    owner, pest = make_user("blocker1"), make_user("pest1")
+    photo_id = upload(api, owner["access"], jpeg())
+    assert api.post(f"/users/{pest['id']}/block", token=owner["access"]).status_code == 201
+    r = api.post(f"/photos/{photo_id}/like", token=pest["access"])
+    assert r.status_code == 403 and r.data["error"]["code"] == "blocked"
+    other = upload(api, pest["access"], jpeg())
+    assert api.post(f"/photos/{other}/tags", {"username": "blocker1"}, token=pest["access"]).status_code == 403
+    assert [n["type"] for n in api.get("/notifications", token=owner["access"]).data["items"]] == []
