@@ -81,6 +81,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ('/photos/{photo_id}/tags', 'POST', 'chalicelib.api.photos'),
     ('/photos/{photo_id}/tags/{user_id}', 'DELETE', 'chalicelib.api.photos'),
     ('/users/me', 'DELETE', 'chalicelib.api.users'),
+    ('/users/me', 'GET', 'chalicelib.api.users'),
     ('/users/me/blocks', 'GET', 'chalicelib.api.social'),
     ('/users/{user_id}', 'GET', 'chalicelib.api.users'),
     ('/users/{user_id}/block', 'DELETE', 'chalicelib.api.social'),

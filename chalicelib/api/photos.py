@@ -213,9 +213,14 @@ def _who(ctx: Ctx) -> str:
 
 
 def _base_url(ctx: Ctx) -> str:
+    """Where clients reach this API: configured, or API Gateway's own domain and stage, or (locally) Host."""
     configured = get_settings().public_api_url
     if configured:
         return configured.rstrip("/")
+    context = ctx.request.context or {}
+    domain, stage = context.get("domainName") or "", context.get("stage") or ""
+    if domain.endswith(".amazonaws.com") and stage:
+        return f"https://{domain}/{stage}"
     headers = ctx.request.headers or {}
     return f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}"
 

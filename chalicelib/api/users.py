@@ -17,6 +17,12 @@ def get_user(ctx: Ctx, user_id: str) -> PublicUserOut:
     return PublicUserOut.of(user, avatar_url(user))
 
 
+@route("/users/me", "GET", response=PublicUserOut, tags=TAGS)
+def get_my_profile(ctx: Ctx) -> PublicUserOut:
+    """The caller's public profile, as others see it (the private account is GET /auth/me)."""
+    return PublicUserOut.of(ctx.principal.user, avatar_url(ctx.principal.user))
+
+
 @route("/users/me", "DELETE", body=PasswordIn, status=204, tags=TAGS, responses=(403,))
 def delete_me(ctx: Ctx) -> None:
     """Delete the caller's account: sessions end, the profile is anonymised, content is removed."""

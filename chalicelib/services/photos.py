@@ -126,14 +126,17 @@ def readable_photo(principal: Any, photo_id: str) -> tuple[Photo, Any, frozenset
     return photo, event, variants
 
 
+def original_filename(photo: Photo) -> str:
+    return f"{photo.photo_id}.{'png' if photo.original_format == 'png' else 'jpg'}"
+
+
 def photo_view(photo: Photo, variants: frozenset[str], principal: Any, owners: dict[str, Any] | None = None,
                user_tags: list[str] | None = None) -> dict[str, Any]:
     owner = (owners or {}).get(photo.owner_id)
     urls: dict[str, str] = {}
     if photo.status == READY:
         for variant in sorted(variants & set(photo.variant_keys or [])):
-            ext = "png" if photo.original_format == "png" else "jpg"
-            name = f"{photo.photo_id}.{ext}" if variant == "original" else None
+            name = original_filename(photo) if variant == "original" else None
             urls[variant] = storage.signed_get(storage.variant_key(photo.photo_id, variant), download_name=name)
     view = {
         "id": photo.photo_id, "status": photo.status, "rejection_reason": photo.rejection_reason,

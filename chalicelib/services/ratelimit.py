@@ -25,6 +25,12 @@ def login_keys(identifier: str, source_ip: str) -> list[str]:
     return [f"login:id:{ident}#{start}", f"login:ip:{source_ip}#{start}"]
 
 
+def window_key(scope: str) -> str:
+    """A counter for ``scope`` (e.g. "share:<token hash>") in the current window."""
+    start, _ = _window()
+    return f"{scope}#{start}"
+
+
 def reserve(keys: list[str]) -> None:
     """Count an attempt on every key before it is made, in one transaction that fails when any counter is at
     the limit: parallel requests cannot all slip past a read-then-increment check. 429 when refused."""

@@ -13,7 +13,7 @@ from chalicelib.errors import ConflictError, ForbiddenError, GoneError, NotFound
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, iso
 from chalicelib.models.photos import READY, ShareLink
 from chalicelib import storage
-from chalicelib.services import passwords, photos
+from chalicelib.services import passwords, photos, ratelimit
 
 MAX_LIFETIME = 30 * 24 * 3600
 
@@ -51,8 +51,11 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
     if link.password_hash:
         if not password:
             raise UnauthorizedError("This link needs a password.", code="password_required")
+        guesses = [ratelimit.window_key(f"share:{link.token_hash[:32]}")]
+        ratelimit.reserve(guesses)  # 5 wrong passwords per link per window, then 429
         if not passwords.verify(link.password_hash, password):
             raise ForbiddenError("The password is wrong.", code="invalid_password")
+        ratelimit.release(guesses, reset_first=True)
     photo = photos.get_photo(link.photo_id)
     if photo is None or photo.status != READY:
         raise gone
@@ -65,7 +68,7 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
         if condition_failed(exc):
             raise gone from exc
         raise
-    name = f"{photo.photo_id}.jpg" if link.variant == "original" else None
+    name = photos.original_filename(photo) if link.variant == "original" else None
     url = storage.signed_get(storage.variant_key(photo.photo_id, link.variant), ttl=300, download_name=name)
     return {"url": url, "variant": link.variant, "expires_at": iso(at_epoch(int(link.valid_until))),
             "downloads_left": None if link.max_downloads is None else int(link.max_downloads - link.downloads)}

@@ -277,6 +277,8 @@ def test_patch_me_and_public_profile(api, make_user):
         assert r.status_code == 200 and r.data["bio"] == "Shoots weddings"
         assert "email" not in r.data and "password_hash" not in r.data
     assert api.get("/users/nobody").status_code == 404
+    me = api.get("/users/me", token=user["access"])
+    assert me.status_code == 200 and me.data["username"] == "pia" and "email" not in me.data
 
 
 def test_search_by_username_and_display_name_prefix_with_pagination(api, make_user):

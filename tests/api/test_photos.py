@@ -381,3 +381,25 @@ def test_oversized_ids_in_paths_are_404_not_500(api, make_user):
     for path in (f"/photos/p_{'x' * 3000}", f"/users/{'y' * 3000}", f"/photos/share/{'z' * 3000}"):
         assert api.get(path, token=user["access"]).status_code == 404
     assert api.patch(f"/notifications/n_{'x' * 3000}", {"read": True}, token=user["access"]).status_code == 404
+
+
+def test_share_link_passwords_are_rate_limited(api, make_user):
+    owner = make_user("guarded")
+    photo_id = upload(api, owner["access"], jpeg())
+    token = api.post(f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600,
+                                                  "password": "right one"}, token=owner["access"]).data["token"]
+    assert api.get(f"/photos/share/{token}?password=right%20one").status_code == 200  # success is not counted
+    for i in range(5):
+        assert api.get(f"/photos/share/{token}?password=guess{i}").status_code == 403
+    r = api.get(f"/photos/share/{token}?password=right%20one")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_share_url_uses_api_gateway_domain_and_stage():
+    from types import SimpleNamespace
+
+    from chalicelib.api.photos import _base_url
+
+    request = SimpleNamespace(context={"domainName": "abc123.execute-api.eu-west-1.amazonaws.com", "stage": "api"},
+                              headers={"host": "evil.example"})
+    assert _base_url(SimpleNamespace(request=request)) == "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
