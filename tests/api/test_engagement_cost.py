@@ -103,13 +103,14 @@ def budget(*parts: dict) -> collections.Counter:
 # Notifications (notifications.notify: its write, then delivery per the recipient's preferences) are that
 # module's budget: counted apart, and only checked not to grow with the likes.
 PHOTO = {D + "GetItem": 1}  # readable_photo
+BLOCKS = {D + "BatchGetItem": 1}  # is the liker blocked by (or blocking) the owner: both directions at once
 EXPECTED = {
-    "like": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}, LIVE),
-    "like again": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}),
+    "like": budget(AUTH, PHOTO, BLOCKS, {D + "TransactWriteItems": 1}, LIVE),
+    "like again": budget(AUTH, PHOTO, BLOCKS, {D + "TransactWriteItems": 1}),
     "batch": budget(AUTH, {D + "BatchGetItem": 2}),
     "likers": budget(AUTH, PHOTO, {D + "Query": 1, D + "BatchGetItem": 1}),
-    "toggle off": budget(AUTH, PHOTO, {D + "TransactWriteItems": 2}, LIVE),
-    "toggle on": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}, LIVE),
+    "toggle off": budget(AUTH, PHOTO, BLOCKS, {D + "TransactWriteItems": 2}, LIVE),  # tries like, then unlikes
+    "toggle on": budget(AUTH, PHOTO, BLOCKS, {D + "TransactWriteItems": 1}, LIVE),
     "unlike": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}, LIVE),
     "unlike again": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}),
     "comment": budget(AUTH, PHOTO, {D + "BatchGetItem": 1, D + "TransactWriteItems": 1}, LIVE,
