@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -268,9 +267,6 @@ def normalize_error_middleware(event: Any, get_response: Callable[[Any], Respons
     finally:
         request_id_var.reset(token)
 
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, EmailStr, Field
 
-from chalicelib.api.schema_base import Body, Out, PageQuery, Query
+from chalicelib.api.schema_base import Body, Out, PageQuery
 from chalicelib.models.base import iso
 
 T = TypeVar("T")
@@ -176,5 +176,3 @@ class Accepted(Out):
 class Ok(Out):
     status: Literal["ok"] = "ok"
 
-
-__all__ = ["Body", "Out", "PageQuery", "Query"]

@@ -6,10 +6,11 @@ import secrets
 from datetime import datetime, timezone
 from typing import Iterator
 
-from pynamodb.attributes import NumberAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import (DeleteError, GetError, PutError, PynamoDBConnectionError, QueryError,
                                  TransactWriteError, UpdateError)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.config import get_settings
@@ -35,6 +36,17 @@ def table_meta(name: str) -> type:
 def register(model: type[Model]) -> type[Model]:
     ALL_MODELS.append(model)
     return model
+
+
+def keys_only_index(table: str, name: str, hash_attr: str, range_attr: str,
+                    range_type: type = UTCDateTimeAttribute) -> GlobalSecondaryIndex:
+    """A KEYS_ONLY global secondary index (string hash key): listings read keys, then BatchGet the items."""
+    attrs = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": KeysOnlyProjection()}),
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: range_type(range_key=True),
+    }
+    return type(f"{table}_{name}", (GlobalSecondaryIndex,), attrs)()
 
 
 def connection() -> Connection:
@@ -77,6 +89,19 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
     return [r.code if r is not None else None for r in reasons]
 
 
+def update_existing(item: Model, actions: list) -> bool:
+    """Update an item only if it still exists; False if it was deleted meanwhile (an unconditional update
+    would recreate it as a ghost row holding just the updated attributes)."""
+    hash_key = getattr(type(item), type(item)._hash_keyname)
+    try:
+        item.update(actions=actions, condition=hash_key.exists())
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
 @contextlib.contextmanager
 def translate_conflicts(message: str = "The item changed concurrently; retry.") -> Iterator[None]:
     """Turn a failed DynamoDB condition into a domain ConflictError so services never see botocore."""
@@ -91,5 +116,5 @@ def translate_conflicts(message: str = "The item changed concurrently; retry.") 
 __all__ = [
     "ALL_MODELS", "Connection", "DeleteError", "GetError", "NumberAttribute", "PutError", "PynamoDBConnectionError",
     "QueryError", "TransactWriteError", "UpdateError", "cancellation_codes", "condition_failed", "connection",
-    "at_epoch", "epoch", "iso", "new_id", "now", "register", "table_meta", "translate_conflicts",
+    "at_epoch", "epoch", "iso", "keys_only_index", "new_id", "now", "register", "table_meta", "translate_conflicts", "update_existing",
 ]

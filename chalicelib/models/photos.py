@@ -18,19 +18,10 @@ from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribut
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.models.base import now, register, table_meta
+from chalicelib.models.base import keys_only_index, now, register, table_meta
 
 PENDING, PROCESSING, READY, REJECTED = "pending_upload", "processing", "ready", "rejected"
 VARIANTS = ("thumb", "medium", "large", "watermarked", "original")
-
-
-def _gsi(name: str, hash_attr: str, range_attr: str, range_type: type, projection=None):
-    attrs = {
-        "Meta": type("Meta", (), {"index_name": name, "projection": projection or AllProjection()}),
-        hash_attr: UnicodeAttribute(hash_key=True),
-        range_attr: range_type(range_key=True),
-    }
-    return type(f"Photos_{name}", (GlobalSecondaryIndex,), attrs)()
 
 
 @register
@@ -67,12 +58,12 @@ class Photo(Model):
     lease_until = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
-    by_owner = _gsi("by_owner", "owner_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
-    by_owner_popular = _gsi("by_owner_popular", "owner_id", "like_count", NumberAttribute, KeysOnlyProjection())
-    by_event = _gsi("by_event", "event_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
-    by_event_popular = _gsi("by_event_popular", "event_id", "like_count", NumberAttribute, KeysOnlyProjection())
-    public_recent = _gsi("public_recent", "public_bucket", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
-    public_popular = _gsi("public_popular", "public_bucket", "like_count", NumberAttribute, KeysOnlyProjection())
+    by_owner = keys_only_index("photos", "by_owner", "owner_id", "created_at", UTCDateTimeAttribute)
+    by_owner_popular = keys_only_index("photos", "by_owner_popular", "owner_id", "like_count", NumberAttribute)
+    by_event = keys_only_index("photos", "by_event", "event_id", "created_at", UTCDateTimeAttribute)
+    by_event_popular = keys_only_index("photos", "by_event_popular", "event_id", "like_count", NumberAttribute)
+    public_recent = keys_only_index("photos", "public_recent", "public_bucket", "created_at", UTCDateTimeAttribute)
+    public_popular = keys_only_index("photos", "public_popular", "public_bucket", "like_count", NumberAttribute)
 
 
 class TagsByUser(GlobalSecondaryIndex):

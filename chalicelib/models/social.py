@@ -24,13 +24,12 @@ from typing import Iterable
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.base import (DeleteError, PutError, cancellation_codes, condition_failed, connection, now,
-                                    register, table_meta)
+from chalicelib.models.base import (DeleteError, PutError, cancellation_codes, condition_failed, connection,
+                                    keys_only_index, now, register, table_meta)
 
 REQUESTED, RECEIVED, FRIENDS = "requested", "received", "friends"
 
@@ -39,15 +38,6 @@ def plausible_id(value: str | None) -> bool:
     """Ids from a URL: anything empty or longer than any id we mint cannot exist (and must not reach DynamoDB,
     which refuses empty keys and keys over its size limits)."""
     return isinstance(value, str) and 0 < len(value) <= 64
-
-
-def _keys_only(name: str, hash_attr: str, range_attr: str) -> GlobalSecondaryIndex:
-    attrs = {
-        "Meta": type("Meta", (), {"index_name": name, "projection": KeysOnlyProjection()}),
-        hash_attr: UnicodeAttribute(hash_key=True),
-        range_attr: UTCDateTimeAttribute(range_key=True),
-    }
-    return type(f"Social_{name}", (GlobalSecondaryIndex,), attrs)()
 
 
 # ---- follows -----------------------------------------------------------------------------------------------
@@ -62,8 +52,8 @@ class Follow(Model):
     followee_id = UnicodeAttribute(range_key=True)
     created_at = UTCDateTimeAttribute(default=now)
 
-    by_followee = _keys_only("by_followee", "followee_id", "created_at")
-    by_follower = _keys_only("by_follower", "follower_id", "created_at")
+    by_followee = keys_only_index("social", "by_followee", "followee_id", "created_at")
+    by_follower = keys_only_index("social", "by_follower", "follower_id", "created_at")
 
 
 def add_follow(follower_id: str, followee_id: str) -> bool:
@@ -199,9 +189,9 @@ class Friendship(Model):
     inbox_of = UnicodeAttribute(null=True)  # = user_id while a received request is pending
     outbox_of = UnicodeAttribute(null=True)  # = user_id while a sent request is pending
 
-    friends = _keys_only("friends", "friends_of", "since")
-    incoming = _keys_only("incoming", "inbox_of", "created_at")
-    outgoing = _keys_only("outgoing", "outbox_of", "created_at")
+    friends = keys_only_index("social", "friends", "friends_of", "since")
+    incoming = keys_only_index("social", "incoming", "inbox_of", "created_at")
+    outgoing = keys_only_index("social", "outgoing", "outbox_of", "created_at")
 
 
 def friendship(user_id: str, other_id: str, *, consistent: bool = False) -> Friendship | None:

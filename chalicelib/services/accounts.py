@@ -17,7 +17,7 @@ from chalicelib.errors import (ConflictError, ForbiddenError, NotFoundError, Rat
 from chalicelib.logs import get_logger
 from chalicelib.models import search as search_index
 from chalicelib.models.base import at_epoch, condition_failed, epoch, new_id, now, UpdateError
-from chalicelib.models.users import (Claim, Session, User, claim_key, create_user, move_claim, release_claims,
+from chalicelib.models.users import (Session, User, claim_key, create_user, move_claim, release_claims,
                                      sessions_of_user, user_by_id, user_by_login, user_id_by_claim)
 from chalicelib.services import mailer, otp, passwords, ratelimit, tokens
 
@@ -344,5 +344,3 @@ def create_admin(email: str, username: str, password: str) -> User:
     search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
     return user
 
-
-__all__ = ["Claim", "TokenPair"]

@@ -93,10 +93,6 @@ def _listed(principal: Any, photo: Photo, event: Any, role: str | None) -> bool:
     return role is not None or is_public(photo, event)
 
 
-def can_read(principal: Any, photo: Photo, event: Any = None) -> bool:
-    return bool(variants_for(principal, photo, event))
-
-
 def is_public(photo: Photo, event: Any = None) -> bool:
     """Whether anonymous callers may see it: decides the photo's place in the public listings."""
     if photo.event_id:

@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 
 from chalicelib.logs import get_logger
-from chalicelib.models.base import PutError, UpdateError, condition_failed, iso
+from chalicelib.models.base import PutError, condition_failed, iso, update_existing
 from chalicelib.models.notifications import TYPES, Notification
 from chalicelib.models.users import User
 
@@ -127,12 +127,8 @@ def mark(user_id: str, notification_id_: str, read: bool) -> Notification:
     row = Notification(user_id=user_id, notification_id=notification_id_)
     actions = [Notification.read.set(read),
                Notification.unread_user_id.remove() if read else Notification.unread_user_id.set(user_id)]
-    try:
-        row.update(actions=actions, condition=Notification.notification_id.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise NotFoundError("No such notification.") from exc
-        raise
+    if not update_existing(row, actions):
+        raise NotFoundError("No such notification.")
     return row
 
 

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from chalicelib.models.base import PutError, UpdateError, at_epoch, condition_failed, epoch, iso, new_id
+from chalicelib.models.base import PutError, at_epoch, condition_failed, epoch, iso, new_id, update_existing
 from chalicelib.models.photos import PENDING, READY, Photo, PhotoTag
 from chalicelib.models.search import SearchEntry
 from chalicelib.services import entitlements, notifications
@@ -219,12 +219,8 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
     if not actions:
         return view_one(principal, photo_id)
     old_terms = set(photo.search_terms or ())
-    try:
-        photo.update(actions=actions, condition=Photo.photo_id.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise NotFoundError("No such photo.") from exc
-        raise
+    if not update_existing(photo, actions):
+        raise NotFoundError("No such photo.")
     if photo.status == READY:
         refresh_listing_state(photo, event)
         _index_terms(photo, old_terms, set(photo.search_terms or ()))
@@ -239,15 +235,8 @@ def listing_actions(photo: Photo, event: Any) -> list:
 
 
 def refresh_listing_state(photo: Photo, event: Any) -> bool:
-    """Recompute the derived attributes of a stored photo; False if it was deleted meanwhile (an update
-    without the condition would recreate it as a ghost row)."""
-    try:
-        photo.update(actions=listing_actions(photo, event), condition=Photo.photo_id.exists())
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    """Recompute the derived attributes of a stored photo; False if it was deleted meanwhile."""
+    return update_existing(photo, listing_actions(photo, event))
 
 
 def delete_photo(principal: Any, photo_id: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 
-import botocore.client
 import pytest
 
 from tests.pipeline import jpeg, upload

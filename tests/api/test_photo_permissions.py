@@ -171,7 +171,7 @@ def test_owner_and_event_filters_combine(api, make_user):
 
 
 def test_tag_targets_must_see_the_photo_and_can_always_untag(api, world, make_user):
-    outsider = make_user("outsider9")
+    make_user("outsider9")
     photo_id, owner = world["photo_id"], world["tokens"]["owner"]
     r = api.post(f"/photos/{photo_id}/tags", {"username": "outsider9"}, token=owner)
     assert r.status_code == 403 and r.data["error"]["code"] == "cannot_see_photo"
