@@ -6,15 +6,27 @@ PIP    := $(VENV)/bin/pip
 STAGE  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev seed test bench package deploy routes clean
+.PHONY: install lock lint dev seed test bench package deploy routes clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Every install comes from requirements.lock (all transitive versions, with hashes): the dev venv, CI and the
+# Lambda artifacts (infrastructure/package.py passes it to pip as constraints) hold the same versions.
+$(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q 'pip>=24,<26.3'  # chalice packages with pip and supports pip<26.3
-	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## Re-resolve requirements.lock after editing requirements*.txt (or to take upstream releases): commit both
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes \
+		--quiet -o requirements.lock
+
+## Lint, format check and types (CI runs this before the tests)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## Run the whole system locally (moto, localstripe, HTTP API :8000, WebSocket :8001, S3 -> SQS -> processor)
 dev: $(STAMP)

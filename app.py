@@ -5,6 +5,7 @@ The upload processor is its own Lambda function (fed by S3 -> SQS); it imports P
 function never pays for it. WebSocket handlers are declared on the app (not a blueprint: Chalice registers
 blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
 """
+
 from chalice import Chalice
 
 from chalicelib import logs
@@ -12,9 +13,12 @@ from chalicelib.api import routing
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
 from chalicelib.realtime import push
-from chalicelib.services import accounts, blocks, chat as chat_service, devices, engagement as engagement_service
-from chalicelib.services import events as events_service, notifications
-from chalicelib.services import photos as photos_service, social as social_service
+from chalicelib.services import accounts, blocks, devices, notifications
+from chalicelib.services import chat as chat_service
+from chalicelib.services import engagement as engagement_service
+from chalicelib.services import events as events_service
+from chalicelib.services import photos as photos_service
+from chalicelib.services import social as social_service
 
 logs.configure()
 app = Chalice(app_name="lightbox", configure_logs=False)  # its logger goes through our JSON handler

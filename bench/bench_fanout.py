@@ -8,6 +8,7 @@ Prints deliveries per second and p50/p99 write-to-receipt latency; then the same
 
 Run: python bench/bench_fanout.py [--sizes 100,1000] [--trials 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,9 @@ class Client:
 async def open_connections(url: str, n: int) -> list:
     sockets = []
     for start in range(0, n, 50):  # connect in waves so the gateway's $connect handlers keep up
-        sockets += await asyncio.gather(*(connect(url, open_timeout=60, max_queue=None)
-                                          for _ in range(start, min(n, start + 50))))
+        sockets += await asyncio.gather(
+            *(connect(url, open_timeout=60, max_queue=None) for _ in range(start, min(n, start + 50)))
+        )
     return sockets
 
 
@@ -81,24 +83,31 @@ async def fanout(client: Client, target: dict, n: int, trials: int) -> None:
             got = await asyncio.wait_for(asyncio.gather(*waiters), timeout=120)
             latencies += got
             rates.append(n / max(got))
-        print(f"  N={n:>5}: {statistics.median(rates):8.0f} deliveries/s   p50 {pct(latencies, 50) * 1000:7.1f} ms"
-              f"   p99 {pct(latencies, 99) * 1000:7.1f} ms   (write to receipt, {trials} notifications)")
+        print(
+            f"  N={n:>5}: {statistics.median(rates):8.0f} deliveries/s   p50 {pct(latencies, 50) * 1000:7.1f} ms"
+            f"   p99 {pct(latencies, 99) * 1000:7.1f} ms   (write to receipt, {trials} notifications)"
+        )
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets))
 
 
 async def chat(client: Client, a: dict, b: dict, messages: int) -> None:
     conversation = await asyncio.to_thread(client.post, "/conversations", {"username": b["username"]}, a["token"])
-    async with connect(f"{client.stack.ws_url}/?token={a['token']}") as a_ws, \
-            connect(f"{client.stack.ws_url}/?token={b['token']}") as b_ws:
+    async with (
+        connect(f"{client.stack.ws_url}/?token={a['token']}") as a_ws,
+        connect(f"{client.stack.ws_url}/?token={b['token']}") as b_ws,
+    ):
         latencies = []
         for i in range(messages):
             started = time.perf_counter()
-            await a_ws.send(json.dumps({"action": "send_message", "conversation_id": conversation["id"],
-                                        "body": f"message {i}"}))
+            await a_ws.send(
+                json.dumps({"action": "send_message", "conversation_id": conversation["id"], "body": f"message {i}"})
+            )
             latencies.append(await asyncio.wait_for(wait_for(b_ws, "message", started), timeout=30))
-        print(f"  chat:    {messages / sum(latencies):8.0f} messages/s    p50 {pct(latencies, 50) * 1000:7.1f} ms"
-              f"   p99 {pct(latencies, 99) * 1000:7.1f} ms   (WebSocket send to the other participant's receipt)")
+        print(
+            f"  chat:    {messages / sum(latencies):8.0f} messages/s    p50 {pct(latencies, 50) * 1000:7.1f} ms"
+            f"   p99 {pct(latencies, 99) * 1000:7.1f} ms   (WebSocket send to the other participant's receipt)"
+        )
 
 
 async def main_async(args) -> None:

@@ -16,6 +16,7 @@ take turns for ``--runs`` rounds, so background load hits all of them alike. Pri
 wall clock, median CPU time (all threads). Peak RSS is measured in a fresh child process that handles
 one 24 MP photo. Figures are printed, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, features  # noqa: E402
 
-from chalicelib.imaging import process_image  # noqa: E402
 from chalicelib.imaging import process as processor  # noqa: E402
+from chalicelib.imaging import process_image  # noqa: E402
 from chalicelib.imaging.watermark import apply_watermark, watermark_overlay  # noqa: E402
 
 SIZES = {12: (4000, 3000), 24: (6000, 4000)}
@@ -54,6 +55,7 @@ except ImportError:  # installed only for benchmarking: pip install pyvips-binar
 
 
 # --- Test photos -------------------------------------------------------------------------------------
+
 
 def photo(megapixels: int) -> bytes:
     """A photographic-looking JPEG (smooth colour fields, edges, sensor-like noise) with camera EXIF.
@@ -107,8 +109,9 @@ def ours(data: bytes) -> list[bytes]:
 
 def naive(data: bytes) -> list[bytes]:
     image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-    large, medium, thumb = (image.resize(fit(*image.size, LONGEST[name]), Image.Resampling.LANCZOS)
-                            for name in ("large", "medium", "thumb"))
+    large, medium, thumb = (
+        image.resize(fit(*image.size, LONGEST[name]), Image.Resampling.LANCZOS) for name in ("large", "medium", "thumb")
+    )
     return [encode(thumb), encode(medium), encode(large), encode(apply_watermark(large, WATERMARK))]
 
 
@@ -128,8 +131,12 @@ def make_floor(data: bytes) -> Contender:
 def ours_like_outputs(data: bytes) -> list[Image.Image]:
     image = Image.open(io.BytesIO(data)).convert("RGB")
     large = image.resize(fit(*image.size, LONGEST["large"]), Image.Resampling.BICUBIC)
-    return [large.resize(fit(*image.size, LONGEST["thumb"])), large.resize(fit(*image.size, LONGEST["medium"])),
-            large, apply_watermark(large, WATERMARK)]
+    return [
+        large.resize(fit(*image.size, LONGEST["thumb"])),
+        large.resize(fit(*image.size, LONGEST["medium"])),
+        large,
+        apply_watermark(large, WATERMARK),
+    ]
 
 
 def vips_outputs(data: bytes) -> list[bytes]:
@@ -138,8 +145,12 @@ def vips_outputs(data: bytes) -> list[bytes]:
     medium = large.thumbnail_image(LONGEST["medium"]).copy_memory()
     thumb = medium.thumbnail_image(LONGEST["thumb"])
     marked = large.composite2(vips_overlay(large.width, large.height), "over").flatten()
-    return [thumb.jpegsave_buffer(**save), medium.jpegsave_buffer(**save), large.jpegsave_buffer(**save),
-            marked.jpegsave_buffer(**save)]
+    return [
+        thumb.jpegsave_buffer(**save),
+        medium.jpegsave_buffer(**save),
+        large.jpegsave_buffer(**save),
+        marked.jpegsave_buffer(**save),
+    ]
 
 
 _VIPS_OVERLAYS: dict[tuple[int, int], object] = {}
@@ -180,6 +191,7 @@ def dct_snap(data: bytes) -> list[bytes]:
 
 # --- Measuring ---------------------------------------------------------------------------------------
 
+
 def measure(contenders: dict[str, Contender], data: bytes, runs: int) -> dict[str, tuple[float, float, float]]:
     """(median wall ms, best wall ms, median CPU ms) per contender, taking turns in a rotating order."""
     for run in contenders.values():
@@ -188,7 +200,7 @@ def measure(contenders: dict[str, Contender], data: bytes, runs: int) -> dict[st
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for round_number in range(runs):
-        for name in names[round_number % len(names):] + names[:round_number % len(names)]:
+        for name in names[round_number % len(names) :] + names[: round_number % len(names)]:
             started_wall, started_cpu = time.perf_counter(), time.process_time()
             contenders[name](data)
             wall[name].append((time.perf_counter() - started_wall) * 1000)
@@ -221,8 +233,9 @@ def peak_rss(megapixels: int) -> tuple[float, float]:
     """Peak RSS (MB) of a fresh interpreter that imports the processor and handles one photo."""
     photo(megapixels)
     path = CACHE_DIR / f"photo-{SIZES[megapixels][0]}x{SIZES[megapixels][1]}.jpg"
-    output = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(path)], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.split()
+    output = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(path)], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     return float(output[0]), float(output[1])
 
 
@@ -235,8 +248,10 @@ def main() -> None:
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     vips_version = f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}" if pyvips else "not installed"
-    print(f"Python {platform.python_version()}, Pillow {Image.__version__} (libjpeg-turbo "
-          f"{features.version('libjpeg_turbo')}), pyvips: {vips_version}; {cpus} CPUs; runs={args.runs}")
+    print(
+        f"Python {platform.python_version()}, Pillow {Image.__version__} (libjpeg-turbo "
+        f"{features.version('libjpeg_turbo')}), pyvips: {vips_version}; {cpus} CPUs; runs={args.runs}"
+    )
     if pyvips is None:
         print("note: pyvips is not importable, its column is skipped (pip install pyvips-binary pyvips)")
     load_before = os.getloadavg()[0]
@@ -265,12 +280,16 @@ def main() -> None:
     print(header)
     print("\n".join(rows))
     baseline, peak = peak_rss(24)
-    print(f"peak RSS, fresh process, one 24 MP photo: {peak:.0f} MB (of which {baseline:.0f} MB after imports "
-          "and reading the file)")
+    print(
+        f"peak RSS, fresh process, one 24 MP photo: {peak:.0f} MB (of which {baseline:.0f} MB after imports "
+        "and reading the file)"
+    )
     load_after = os.getloadavg()[0]
     if max(load_before, load_after) > 0.5 * (cpus or 1):
-        print(f"note: load average {load_before:.1f} -> {load_after:.1f} on {cpus} CPUs: other processes competed "
-              "for the CPU; figures are noisy, run again on an idle machine")
+        print(
+            f"note: load average {load_before:.1f} -> {load_after:.1f} on {cpus} CPUs: other processes competed "
+            "for the CPU; figures are noisy, run again on an idle machine"
+        )
 
 
 if __name__ == "__main__":

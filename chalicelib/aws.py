@@ -3,6 +3,7 @@
 Every client honours ``LIGHTBOX_AWS_ENDPOINT_URL`` so the same code talks to moto server locally.
 Tests reset the cache with :func:`reset` after moto starts.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,8 +32,10 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
                 service,
                 region_name=settings.region,
                 endpoint_url=endpoint_url or settings.aws_endpoint_url,
-                config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                              signature_version="s3v4" if service == "s3" else None),
+                config=Config(
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    signature_version="s3v4" if service == "s3" else None,
+                ),
             )
             _clients[key] = found
     return found

@@ -6,6 +6,7 @@ Works against whatever the environment points at: the local stack (``LIGHTBOX_AW
   create-admin --email E --username U [--password P]   (password prompted, or LIGHTBOX_ADMIN_PASSWORD)
   seed                                                 demo users of every role (local stack only)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,14 @@ def create_admin(args: argparse.Namespace) -> int:
 
 
 SEED_PASSWORD = "lightbox-demo-pass"
-SEED_USERS = [("admin", "admin"), ("staff", "staff"), ("phil", "photographer"), ("cleo", "creator"),
-              ("mia", "member"), ("max", "member")]
+SEED_USERS = [
+    ("admin", "admin"),
+    ("staff", "staff"),
+    ("phil", "photographer"),
+    ("cleo", "creator"),
+    ("mia", "member"),
+    ("max", "member"),
+]
 
 
 def seed(args: argparse.Namespace) -> int:
@@ -96,25 +103,34 @@ def _seed_content() -> None:
     if list(events_of_owner(phil.user_id, limit=1)):
         _out("demo event already there")
         return
-    event = events.create_event(phil, name="Harbour Festival", visibility="public",
-                                description="Demo event from `make seed`",
-                                location=SimpleNamespace(lat=38.7077, lon=-9.1365, name="Lisbon"))
+    event = events.create_event(
+        phil,
+        name="Harbour Festival",
+        visibility="public",
+        description="Demo event from `make seed`",
+        location=SimpleNamespace(lat=38.7077, lon=-9.1365, name="Lisbon"),
+    )
     events.add_member(phil, event.event_id, "mia", "contributor")
     events.add_member(phil, event.event_id, "max", "viewer")
     uploads = [(phil, "Boats at dawn #harbour"), (phil, "Lanterns #festival"), (_principal("mia"), "Crowd #music")]
     for index, (who, caption) in enumerate(uploads):
         data = _demo_jpeg(index)
-        [(photo, post)] = photos.create_uploads(who, [FileSpec(f"demo{index}.jpg", "image/jpeg", len(data), caption)],
-                                                event.event_id)
-        requests.post(post["url"], data=post["fields"], files={"file": ("f.jpg", data, "image/jpeg")},
-                      timeout=30).raise_for_status()
-    _out(f"event 'Harbour Festival' ({event.event_id}): phil owns it, mia contributes, max views; "
-         f"{len(uploads)} photos uploaded and processing")
+        [(photo, post)] = photos.create_uploads(
+            who, [FileSpec(f"demo{index}.jpg", "image/jpeg", len(data), caption)], event.event_id
+        )
+        requests.post(
+            post["url"], data=post["fields"], files={"file": ("f.jpg", data, "image/jpeg")}, timeout=30
+        ).raise_for_status()
+    _out(
+        f"event 'Harbour Festival' ({event.event_id}): phil owns it, mia contributes, max views; "
+        f"{len(uploads)} photos uploaded and processing"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chalicelib.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("create-admin", help="create a verified admin account")
     p.add_argument("--email", required=True)

@@ -4,6 +4,7 @@ Secrets: locally and in tests the JWT signing key comes from ``LIGHTBOX_JWT_SECR
 config sets ``LIGHTBOX_JWT_SECRET_PARAM`` (an SSM SecureString name) instead and the key is fetched once,
 lazily, on first use (see :func:`chalicelib.aws.secret`). The same holds for the Stripe keys.
 """
+
 from __future__ import annotations
 
 import os
@@ -109,8 +110,11 @@ def load_settings() -> Settings:
         app_origins=_list("LIGHTBOX_APP_ORIGINS"),
         xray_patch=(_env("LIGHTBOX_XRAY_PATCH", "false") or "").lower() == "true",
         public_api_url=_env("LIGHTBOX_PUBLIC_API_URL"),
-        sns_platform_arns={platform: arn for platform, arn in (("apns", _env("LIGHTBOX_SNS_APNS_ARN")),
-                                                              ("fcm", _env("LIGHTBOX_SNS_FCM_ARN"))) if arn},
+        sns_platform_arns={
+            platform: arn
+            for platform, arn in (("apns", _env("LIGHTBOX_SNS_APNS_ARN")), ("fcm", _env("LIGHTBOX_SNS_FCM_ARN")))
+            if arn
+        },
     )
 
 

@@ -1,4 +1,5 @@
 """The one domain exception hierarchy. ``chalicelib.api.routing`` maps it to the contract's error body."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,14 @@ class LightboxError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message or self.__class__.__doc__ or self.code)
         self.message = message or (self.__class__.__doc__ or self.code).strip()
         self.details = details
@@ -26,54 +33,63 @@ class LightboxError(Exception):
 
 class ValidationError(LightboxError):
     """The request is not valid."""
+
     status = 400
     code = "validation_error"
 
 
 class BadRequestError(LightboxError):
     """The request cannot be processed."""
+
     status = 400
     code = "bad_request"
 
 
 class UnauthorizedError(LightboxError):
     """Authentication is required."""
+
     status = 401
     code = "unauthorized"
 
 
 class ForbiddenError(LightboxError):
     """You are not allowed to do this."""
+
     status = 403
     code = "forbidden"
 
 
 class NotFoundError(LightboxError):
     """Not found."""
+
     status = 404
     code = "not_found"
 
 
 class ConflictError(LightboxError):
     """The request conflicts with the current state."""
+
     status = 409
     code = "conflict"
 
 
 class GoneError(LightboxError):
     """This resource is no longer available."""
+
     status = 410
     code = "gone"
 
 
 class PayloadTooLargeError(LightboxError):
     """The request body is too large."""
+
     status = 413
     code = "payload_too_large"
 
 
 class RateLimitedError(LightboxError):
     """Too many requests."""
+
     status = 429
     code = "rate_limited"
 

@@ -5,6 +5,7 @@ in base 32; every prefix of a hash is the cell that contains it, so "events in a
 on a sorted key. :func:`cells_for_radius` picks a precision and the cells that together cover a circle; the
 caller queries each cell and keeps what :func:`distance_km` puts inside the radius.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,16 @@ BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(BASE32)}
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 MIN_PRECISION, MAX_PRECISION = 3, 6  # 3 is the index's partition key (geo_cell), 6 is ~1.2 km x 0.6 km
-DIRECTIONS = {"n": (1, 0), "ne": (1, 1), "e": (0, 1), "se": (-1, 1), "s": (-1, 0), "sw": (-1, -1),
-              "w": (0, -1), "nw": (1, -1)}
+DIRECTIONS = {
+    "n": (1, 0),
+    "ne": (1, 1),
+    "e": (0, 1),
+    "se": (-1, 1),
+    "s": (-1, 0),
+    "sw": (-1, -1),
+    "w": (0, -1),
+    "nw": (1, -1),
+}
 
 
 def encode(lat: float, lon: float, precision: int = 9) -> str:
@@ -61,7 +70,7 @@ def decode(geohash: str) -> tuple[float, float]:
 def cell_size(precision: int) -> tuple[float, float]:
     """(height, width) of a cell in degrees."""
     lon_bits = (5 * precision + 1) // 2
-    return 180.0 / 2 ** (5 * precision - lon_bits), 360.0 / 2 ** lon_bits
+    return 180.0 / 2 ** (5 * precision - lon_bits), 360.0 / 2**lon_bits
 
 
 def _wrap_lon(lon: float) -> float:

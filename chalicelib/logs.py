@@ -1,4 +1,5 @@
 """Structured JSON logs carrying the request id. No print anywhere in chalicelib."""
+
 from __future__ import annotations
 
 import contextvars

@@ -3,6 +3,7 @@
 A cursor minted for one listing (e.g. "events:mine:<user>") is refused by every other listing, so a client
 cannot page through somebody else's data by forging or swapping cursors.
 """
+
 from __future__ import annotations
 
 import base64

@@ -3,8 +3,10 @@
 ``ensure_resources()`` creates them against the configured endpoint (moto server locally, moto in tests);
 ``infrastructure/`` renders the same definitions into CloudFormation. A test checks the two agree.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +35,7 @@ def buckets(settings: Settings | None = None) -> dict[str, str]:
 
 def upload_queue(settings: Settings | None = None) -> QueueDef:
     s = settings or get_settings()
-    return QueueDef(s.upload_queue_name, s.upload_dlq_name, UPLOAD_QUEUE_VISIBILITY_SECONDS,
-                    UPLOAD_QUEUE_MAX_RECEIVES)
+    return QueueDef(s.upload_queue_name, s.upload_dlq_name, UPLOAD_QUEUE_VISIBILITY_SECONDS, UPLOAD_QUEUE_MAX_RECEIVES)
 
 
 def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -48,19 +49,26 @@ def table_definitions() -> list[dict[str, Any]]:
     tables = []
     for model in all_models():
         schema = model._get_schema()
-        ttl = next((name for name, attr in model.get_attributes().items()
-                    if type(attr).__name__ == "TTLAttribute"), None)
-        tables.append({
-            "model": model.__name__,
-            "TableName": model.Meta.table_name,
-            "AttributeDefinitions": schema["attribute_definitions"],
-            "KeySchema": _hash_first(schema["key_schema"]),
-            "GlobalSecondaryIndexes": [
-                {"IndexName": g["index_name"], "KeySchema": _hash_first(g["key_schema"]),
-                 "Projection": g["projection"]}
-                for g in schema["global_secondary_indexes"]],
-            "TimeToLiveAttribute": ttl,
-        })
+        ttl = next(
+            (name for name, attr in model.get_attributes().items() if type(attr).__name__ == "TTLAttribute"), None
+        )
+        tables.append(
+            {
+                "model": model.__name__,
+                "TableName": model.Meta.table_name,
+                "AttributeDefinitions": schema["attribute_definitions"],
+                "KeySchema": _hash_first(schema["key_schema"]),
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": g["index_name"],
+                        "KeySchema": _hash_first(g["key_schema"]),
+                        "Projection": g["projection"],
+                    }
+                    for g in schema["global_secondary_indexes"]
+                ],
+                "TimeToLiveAttribute": ttl,
+            }
+        )
     return tables
 
 
@@ -74,28 +82,43 @@ def ensure_resources() -> dict[str, str]:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
     s3 = aws.client("s3")
     for name in buckets(s).values():
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
             s3.create_bucket(Bucket=name) if s.region == "us-east-1" else s3.create_bucket(
-                Bucket=name, CreateBucketConfiguration={"LocationConstraint": s.region})
-        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
-            pass
+                Bucket=name, CreateBucketConfiguration={"LocationConstraint": s.region}
+            )
     sqs = aws.client("sqs")
     q = upload_queue(s)
     dlq_url = sqs.create_queue(QueueName=q.dlq_name)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=q.name, Attributes={
-        "VisibilityTimeout": str(q.visibility_timeout),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
-    })["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=q.name,
+        Attributes={
+            "VisibilityTimeout": str(q.visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
+        },
+    )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(Bucket=s.uploads_bucket, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
-                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}}}],
-    })
+    s3.put_bucket_notification_configuration(
+        Bucket=s.uploads_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
+                }
+            ],
+        },
+    )
     aws.client("ses").verify_email_identity(EmailAddress=s.email_sender)
     push_apps = ensure_local_push_apps()
-    return {"upload_queue_url": queue_url, "upload_dlq_url": dlq_url, "uploads_bucket": s.uploads_bucket,
-            "media_bucket": s.media_bucket, **push_apps}
+    return {
+        "upload_queue_url": queue_url,
+        "upload_dlq_url": dlq_url,
+        "uploads_bucket": s.uploads_bucket,
+        "media_bucket": s.media_bucket,
+        **push_apps,
+    }
 
 
 def ensure_local_push_apps() -> dict[str, str]:
@@ -110,6 +133,8 @@ def ensure_local_push_apps() -> dict[str, str]:
     arns = {}
     for platform, kind in (("apns", "APNS"), ("fcm", "GCM")):
         arns[f"{platform}_platform_arn"] = sns.create_platform_application(
-            Name=f"lightbox-{s.stage}-{platform}", Platform=kind,
-            Attributes={"PlatformCredential": "local-fake-credential"})["PlatformApplicationArn"]
+            Name=f"lightbox-{s.stage}-{platform}",
+            Platform=kind,
+            Attributes={"PlatformCredential": "local-fake-credential"},
+        )["PlatformApplicationArn"]
     return arns

@@ -2,9 +2,11 @@
 
 Buckets are private (public access blocked); every read a client makes goes through a signed URL.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import get_settings
@@ -32,16 +34,22 @@ def presigned_upload(key: str, content_type: str, max_bytes: int) -> dict[str, A
     """A POST policy pinning the exact key, the declared content type and a size range, valid 15 minutes."""
     s = get_settings()
     return aws.client("s3").generate_presigned_post(
-        Bucket=s.uploads_bucket, Key=key,
+        Bucket=s.uploads_bucket,
+        Key=key,
         Fields={"Content-Type": content_type},
-        Conditions=[{"bucket": s.uploads_bucket}, {"key": key}, {"Content-Type": content_type},
-                    ["content-length-range", 1, max_bytes]],
+        Conditions=[
+            {"bucket": s.uploads_bucket},
+            {"key": key},
+            {"Content-Type": content_type},
+            ["content-length-range", 1, max_bytes],
+        ],
         ExpiresIn=UPLOAD_URL_TTL,
     )
 
 
-def signed_get(key: str, *, bucket: str | None = None, ttl: int = DOWNLOAD_URL_TTL,
-               download_name: str | None = None) -> str:
+def signed_get(
+    key: str, *, bucket: str | None = None, ttl: int = DOWNLOAD_URL_TTL, download_name: str | None = None
+) -> str:
     params: dict[str, Any] = {"Bucket": bucket or get_settings().media_bucket, "Key": key}
     if download_name:
         params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
@@ -63,15 +71,20 @@ def read_upload(key: str) -> bytes:
 
 
 def put_media(key: str, data: bytes, content_type: str) -> None:
-    aws.client("s3").put_object(Bucket=get_settings().media_bucket, Key=key, Body=data, ContentType=content_type,
-                                CacheControl="private, max-age=86400")
+    aws.client("s3").put_object(
+        Bucket=get_settings().media_bucket,
+        Key=key,
+        Body=data,
+        ContentType=content_type,
+        CacheControl="private, max-age=86400",
+    )
 
 
 def delete_keys(bucket: str, keys: Iterable[str]) -> None:
     keys = list(keys)
     s3 = aws.client("s3")
     for start in range(0, len(keys), 1000):
-        chunk = keys[start:start + 1000]
+        chunk = keys[start : start + 1000]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
 
 

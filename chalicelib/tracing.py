@@ -5,6 +5,7 @@ botocore with the SDK adds a subsegment per DynamoDB/S3/SQS/SES call, but import
 so only functions with ``LIGHTBOX_XRAY_PATCH=true`` (the processor, whose cold start nobody waits on) pay it.
 Locally and in tests it is never imported.
 """
+
 from __future__ import annotations
 
 import os

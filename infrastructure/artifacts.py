@@ -5,6 +5,7 @@ target machine, every version-specific extension module must carry the target's 
 (``cpython-313-aarch64-linux-gnu``), and every file outside the app's own code must be listed in some wheel's
 RECORD (anything else was built or copied in from somewhere we did not check).
 """
+
 from __future__ import annotations
 
 import re
@@ -63,36 +64,39 @@ def inspect_zip(path: Path, target: Target, *, allow_native: bool, root: str = "
             if not name.startswith(root):
                 report.problems.append(f"{name}: outside the import root {root!r}")
                 continue
-            rel = name[len(root):]
+            rel = name[len(root) :]
             with archive.open(info) as handle:
                 head = handle.read(20)
             machine = _elf_machine(head)
             if machine is not None:
                 report.elf_files.append(rel)
                 if machine != target.elf_machine:
-                    report.problems.append(f"{rel}: ELF machine {machine}, target {target.machine} needs "
-                                           f"{target.elf_machine}")
+                    report.problems.append(
+                        f"{rel}: ELF machine {machine}, target {target.machine} needs {target.elf_machine}"
+                    )
                 match = EXTENSION.search(rel)
                 if match and match.group(1) != "abi3" and match.group(1) != target.extension_suffix:
-                    report.problems.append(f"{rel}: extension built for {match.group(1)}, target is "
-                                           f"{target.extension_suffix}")
+                    report.problems.append(
+                        f"{rel}: extension built for {match.group(1)}, target is {target.extension_suffix}"
+                    )
                 if not allow_native:
                     report.problems.append(f"{rel}: native code in a package that must be pure Python")
             if rel.endswith(".dist-info/WHEEL"):
                 dist_dir = rel.rsplit("/", 1)[0]
                 text = archive.read(name).decode()
-                tags = [expanded for line in re.findall(r"^Tag:\s*(\S+)", text, flags=re.M)
-                        for expanded in expand_tag(line)]
+                tags = [
+                    expanded for line in re.findall(r"^Tag:\s*(\S+)", text, flags=re.M) for expanded in expand_tag(line)
+                ]
                 purelib = re.search(r"^Root-Is-Purelib:\s*true", text, flags=re.M | re.I) is not None
                 dist_name, _, version = dist_dir.removesuffix(".dist-info").partition("-")
-                report.distributions[canonical(dist_name)] = {"version": version, "tags": tags,
-                                                              "purelib": purelib}
+                report.distributions[canonical(dist_name)] = {"version": version, "tags": tags, "purelib": purelib}
                 if not tags:
                     report.problems.append(f"{rel}: no Tag lines")
                 bad = [t for t in tags if not target.accepts_wheel_tag(t)]
                 if tags and len(bad) == len(tags):
-                    report.problems.append(f"{dist_dir}: wheel tags {tags} do not install on {target.runtime}/"
-                                           f"{target.machine}")
+                    report.problems.append(
+                        f"{dist_dir}: wheel tags {tags} do not install on {target.runtime}/{target.machine}"
+                    )
                 if any(re.search(r"-linux_[a-z0-9_]+$", t) for t in tags):
                     report.problems.append(f"{dist_dir}: built locally from an sdist (tags {tags})")
                 if not allow_native and not all(t.endswith("-none-any") for t in tags):
@@ -106,7 +110,7 @@ def inspect_zip(path: Path, target: Target, *, allow_native: bool, root: str = "
                         if entry:
                             recorded.add(entry)
         for info in infos:
-            rel = info.filename[len(root):]
+            rel = info.filename[len(root) :]
             if rel.startswith(APP_CODE) and not root:
                 continue
             if ".dist-info/" in rel or rel.endswith(".pyc") or rel in recorded:

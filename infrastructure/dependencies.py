@@ -7,6 +7,7 @@ built from an sdist for the build machine (what ``chalice package`` would silent
 The downloaded wheels are cached in a wheelhouse keyed by requirements, constraints and target, so rebuilds
 (and the test suite) work offline once the wheelhouse exists.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from infrastructure.target import CONSTRAINTS, REQUIREMENTS, ROOT, LayerLayout, canonical
 
@@ -33,12 +34,12 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 @dataclass(frozen=True)
 class Wheel:
     path: Path
-    name: str      # canonical distribution name
+    name: str  # canonical distribution name
     version: str
     tags: tuple[str, ...]  # every python-abi-platform triple the file name declares
 
     @classmethod
-    def from_path(cls, path: Path) -> "Wheel":
+    def from_path(cls, path: Path) -> Wheel:
         stem = path.name.removesuffix(".whl")
         parts = stem.split("-")
         if len(parts) not in (5, 6):
@@ -66,8 +67,12 @@ class Plan:
         def rows(wheels: list[Wheel]) -> list[dict]:
             return [{"name": w.name, "version": w.version, "wheel": w.path.name} for w in wheels]
 
-        return {"function": rows(self.function), "layers": {k: rows(v) for k, v in self.layers.items()},
-                "runtime_provided": rows(self.runtime_provided), "unpinned": self.unpinned}
+        return {
+            "function": rows(self.function),
+            "layers": {k: rows(v) for k, v in self.layers.items()},
+            "runtime_provided": rows(self.runtime_provided),
+            "unpinned": self.unpinned,
+        }
 
 
 def _pins(*files: Path) -> dict[str, str]:
@@ -93,22 +98,43 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def resolve(layout: LayerLayout, *, requirements: Path = REQUIREMENTS, constraints: Path = CONSTRAINTS,
-            wheelhouse: Path = DEFAULT_WHEELHOUSE, log=print) -> list[Wheel]:
+def resolve(
+    layout: LayerLayout,
+    *,
+    requirements: Path = REQUIREMENTS,
+    constraints: Path = CONSTRAINTS,
+    wheelhouse: Path = DEFAULT_WHEELHOUSE,
+    log=print,
+) -> list[Wheel]:
     """Download (or reuse) every wheel requirements.txt needs on the target; fail if any is not a target wheel."""
     target = layout.target
     pip_args = target.pip_platform_args()
-    key_source = json.dumps({"requirements": requirements.read_text(),
-                             "constraints": constraints.read_text() if constraints.exists() else "",
-                             "pip": pip_args}, sort_keys=True)
+    key_source = json.dumps(
+        {
+            "requirements": requirements.read_text(),
+            "constraints": constraints.read_text() if constraints.exists() else "",
+            "pip": pip_args,
+        },
+        sort_keys=True,
+    )
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
     directory = wheelhouse / f"{target.python_tag}-{target.machine}-{key}"
     with _locked(wheelhouse / ".lock"):
         if not (directory / "COMPLETE").exists():
             log(f"resolving {requirements.name} for {target.runtime}/{target.architecture} into {directory}")
             scratch = Path(tempfile.mkdtemp(prefix="download-", dir=wheelhouse))
-            command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-                       "-r", str(requirements), "--dest", str(scratch), *pip_args]
+            command = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--disable-pip-version-check",
+                "-r",
+                str(requirements),
+                "--dest",
+                str(scratch),
+                *pip_args,
+            ]
             if constraints.exists():
                 command += ["-c", str(constraints)]
             result = subprocess.run(command, capture_output=True, text=True)
@@ -116,8 +142,10 @@ def resolve(layout: LayerLayout, *, requirements: Path = REQUIREMENTS, constrain
                 shutil.rmtree(scratch, ignore_errors=True)
                 noise = "is ignored: it is neither a file nor a directory"
                 detail = "\n".join(line for line in (result.stdout + result.stderr).splitlines() if noise not in line)
-                raise RuntimeError(f"pip could not resolve wheels for {target.runtime}/{target.machine} "
-                                   f"(no sdist builds are allowed):\n{detail[-4000:]}")
+                raise RuntimeError(
+                    f"pip could not resolve wheels for {target.runtime}/{target.machine} "
+                    f"(no sdist builds are allowed):\n{detail[-4000:]}"
+                )
             (scratch / "COMPLETE").write_text(key_source)
             if directory.exists():
                 shutil.rmtree(directory)
@@ -174,8 +202,9 @@ def write_zip(source: Path, zip_path: Path, prefix: str = "") -> None:
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            name = (Path(prefix) / path.relative_to(source)).as_posix() if prefix else path.relative_to(
-                source).as_posix()
+            name = (
+                (Path(prefix) / path.relative_to(source)).as_posix() if prefix else path.relative_to(source).as_posix()
+            )
             info = zipfile.ZipInfo(name, ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16

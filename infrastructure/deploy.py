@@ -15,6 +15,7 @@ The artifact bucket defaults to ``lightbox-artifacts-<account>-<region>`` and is
 encrypted, TLS-only, old artifacts expire after 90 days); ``--artifact-bucket`` or ``LIGHTBOX_ARTIFACT_BUCKET``
 names an existing one instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,18 +60,53 @@ def ensure_artifact_bucket(s3: Any, bucket: str, region: str) -> None:
         s3.create_bucket(Bucket=bucket)
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "expire-old-artifacts", "Status": "Enabled", "Filter": {"Prefix": "lightbox/"},
-        "Expiration": {"Days": ARTIFACT_EXPIRY_DAYS},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-old-artifacts",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "lightbox/"},
+                    "Expiration": {"Days": ARTIFACT_EXPIRY_DAYS},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
+    )
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
 
 
 def upload_artifacts(template: dict, build_dir: Path, s3: Any, bucket: str, prefix: str) -> dict:
@@ -102,8 +138,9 @@ def stack_parameters(template: dict, overrides: dict[str, str], existing: set[st
     """Overrides win; otherwise an existing stack keeps its previous value; otherwise the template default."""
     unknown = set(overrides) - set(template.get("Parameters", {}))
     if unknown:
-        raise SystemExit(f"unknown template parameters: {sorted(unknown)} "
-                         f"(known: {sorted(template.get('Parameters', {}))})")
+        raise SystemExit(
+            f"unknown template parameters: {sorted(unknown)} (known: {sorted(template.get('Parameters', {}))})"
+        )
     params = []
     for name in template.get("Parameters", {}):
         if name in overrides:
@@ -128,16 +165,20 @@ def deploy(args: argparse.Namespace) -> int:
 
     build_dir = (args.build_dir or ROOT / "build" / args.stage).resolve()
     if not args.skip_build:
-        subprocess.run([sys.executable, "-m", "infrastructure.package", "--stage", args.stage, "--out",
-                        str(build_dir)], check=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "infrastructure.package", "--stage", args.stage, "--out", str(build_dir)],
+            check=True,
+            cwd=ROOT,
+        )
     template = json.loads((build_dir / "template.json").read_text())
     session = boto3.session.Session(region_name=args.region)
     region = session.region_name
     if not region:
         raise SystemExit("no AWS region: pass --region or set AWS_REGION / a profile region")
     account = session.client("sts").get_caller_identity()["Account"]
-    bucket = args.artifact_bucket or os.environ.get("LIGHTBOX_ARTIFACT_BUCKET") or \
-        f"lightbox-artifacts-{account}-{region}"
+    bucket = (
+        args.artifact_bucket or os.environ.get("LIGHTBOX_ARTIFACT_BUCKET") or f"lightbox-artifacts-{account}-{region}"
+    )
     stack = args.stack_name or f"lightbox-{args.stage}"
     log(f"stage {args.stage} -> stack {stack} in account {account}, {region}; artifacts in s3://{bucket}")
 
@@ -156,14 +197,19 @@ def deploy(args: argparse.Namespace) -> int:
     previous = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
     change_set = f"lightbox-{time.strftime('%Y%m%d-%H%M%S')}"
     cfn.create_change_set(
-        StackName=stack, ChangeSetName=change_set, ChangeSetType="UPDATE" if existing else "CREATE",
-        TemplateURL=template_url, Capabilities=CAPABILITIES,
+        StackName=stack,
+        ChangeSetName=change_set,
+        ChangeSetType="UPDATE" if existing else "CREATE",
+        TemplateURL=template_url,
+        Capabilities=CAPABILITIES,
         Parameters=stack_parameters(packaged, overrides, previous),
         Tags=[{"Key": "lightbox:stage", "Value": args.stage}],
-        Description=f"make deploy STAGE={args.stage}")
+        Description=f"make deploy STAGE={args.stage}",
+    )
     try:
-        cfn.get_waiter("change_set_create_complete").wait(StackName=stack, ChangeSetName=change_set,
-                                                          WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=stack, ChangeSetName=change_set, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+        )
     except Exception:  # the waiter raises on FAILED; an empty change set is not an error
         described = cfn.describe_change_set(StackName=stack, ChangeSetName=change_set)
         reason = described.get("StatusReason", "")
@@ -171,7 +217,7 @@ def deploy(args: argparse.Namespace) -> int:
             log("no changes to deploy")
             cfn.delete_change_set(StackName=stack, ChangeSetName=change_set)
             return 0
-        raise SystemExit(f"change set failed: {reason}")
+        raise SystemExit(f"change set failed: {reason}") from None
     described = cfn.describe_change_set(StackName=stack, ChangeSetName=change_set)
     for change in described.get("Changes", []):
         rc = change["ResourceChange"]
@@ -198,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-build", action="store_true", help="deploy build/<stage> as it is")
     parser.add_argument("--artifact-bucket", default=None)
     parser.add_argument("--stack-name", default=None, help="default lightbox-<stage>")
-    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="template parameter override, e.g. AlarmEmail=ops@example.com (repeatable)")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameter override, e.g. AlarmEmail=ops@example.com (repeatable)",
+    )
     parser.add_argument("--no-execute", action="store_true", help="create and print the change set only")
     return deploy(parser.parse_args(argv))
 

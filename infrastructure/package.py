@@ -15,6 +15,7 @@ Steps (each writes into ``--out``):
 
 Outputs: template.json (deploy this), platform.json, deployment.zip, layers/*.zip, manifest.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infrastructure import artifacts, dependencies, target as target_mod
+from infrastructure import artifacts, dependencies
+from infrastructure import target as target_mod
 from infrastructure.target import ROOT
 
 PROJECT_FILES = ("app.py", "chalicelib")
@@ -43,8 +45,12 @@ def stage_config(stage: str, function_name: str = "api_handler"):
     config = json.loads(CHALICE_CONFIG.read_text())
     if stage not in config.get("stages", {}):
         raise SystemExit(f"stage {stage!r} is not in {CHALICE_CONFIG} (stages: {sorted(config.get('stages', {}))})")
-    return config, Config(chalice_stage=stage, function_name=function_name, config_from_disk=config,
-                          user_provided_params={"project_dir": str(ROOT)})
+    return config, Config(
+        chalice_stage=stage,
+        function_name=function_name,
+        config_from_disk=config,
+        user_provided_params={"project_dir": str(ROOT)},
+    )
 
 
 def prepare_environment(stage: str) -> dict[str, str]:
@@ -82,14 +88,25 @@ def stage_project(staging: Path) -> None:
 
 def run_chalice(staging: Path, stage: str, merge_template: Path, out: Path) -> Path:
     chalice = Path(sys.executable).with_name("chalice")
-    command = [str(chalice) if chalice.exists() else "chalice", "--project-dir", str(staging), "package",
-               "--stage", stage, "--merge-template", str(merge_template), str(out)]
+    command = [
+        str(chalice) if chalice.exists() else "chalice",
+        "--project-dir",
+        str(staging),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(merge_template),
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=staging)
     if result.returncode != 0:
         hint = ""
         if "experimental_feature_flags" in result.stdout + result.stderr:
-            hint = ("\nchalice packages WebSocket handlers only when app.py opts in, right after the app is "
-                    "created:\n    app.experimental_feature_flags.update(['WEBSOCKETS'])")
+            hint = (
+                "\nchalice packages WebSocket handlers only when app.py opts in, right after the app is "
+                "created:\n    app.experimental_feature_flags.update(['WEBSOCKETS'])"
+            )
         raise SystemExit(f"chalice package failed:\n{result.stdout}\n{result.stderr}{hint}")
     return out / "sam.json"
 
@@ -118,12 +135,14 @@ def build(stage: str, out: Path, *, run_lint: bool = True, wheelhouse: Path | No
     wheels = dependencies.resolve(layout, wheelhouse=wheelhouse or dependencies.DEFAULT_WHEELHOUSE, log=log)
     plan = dependencies.plan(wheels, layout)
     if plan.unpinned:
-        log(f"WARNING: not pinned in requirements.txt or layers/constraints.txt: {', '.join(plan.unpinned)}")
+        raise RuntimeError(f"not pinned in requirements.lock: {', '.join(plan.unpinned)} (run `make lock`)")
     staging = out / "chalice-project"
     stage_project(staging)
     layer_zips = dependencies.build(plan, layout, staging / "vendor", out / "layers")
-    log(f"layers: {', '.join(f'{k} ({len(plan.layers[k])} wheels)' for k in layer_zips)}; "
-        f"function package: {len(plan.function)} pure wheels")
+    log(
+        f"layers: {', '.join(f'{k} ({len(plan.layers[k])} wheels)' for k in layer_zips)}; "
+        f"function package: {len(plan.function)} pure wheels"
+    )
 
     from chalicelib.config import load_settings  # after prepare_environment: names are the stage's
     from infrastructure import template as tmpl
@@ -135,9 +154,15 @@ def build(stage: str, out: Path, *, run_lint: bool = True, wheelhouse: Path | No
     for name in config.get("lambda_functions", {}):
         retention[name] = stage_config(stage, name)[1].log_retention_in_days or tmpl.DEFAULT_LOG_RETENTION_DAYS
     settings = load_settings()
-    ctx = tmpl.StageContext(stage=stage, settings=settings, layout=layout, app_origins=settings.app_origins,
-                            email_sender=settings.email_sender, api_gateway_stage=cfg.api_gateway_stage,
-                            log_retention=retention)
+    ctx = tmpl.StageContext(
+        stage=stage,
+        settings=settings,
+        layout=layout,
+        app_origins=settings.app_origins,
+        email_sender=settings.email_sender,
+        api_gateway_stage=cfg.api_gateway_stage,
+        log_retention=retention,
+    )
     platform = tmpl.platform_template(ctx, {name: f"./layers/{name}.zip" for name in layer_zips})
     (out / "platform.json").write_text(tmpl.dump(platform))
 
@@ -165,19 +190,29 @@ def build(stage: str, out: Path, *, run_lint: bool = True, wheelhouse: Path | No
         "platform_template": "platform.json",
         "function_package": "deployment.zip",
         "layers": {name: f"layers/{name}.zip" for name in layer_zips},
-        "functions": {logical: {**info, "layers": [
-            next(layer.name for layer in layout.layers if layer.logical_id == ref) for ref in info["layers"]]}
-            for logical, info in functions.items()},
+        "functions": {
+            logical: {
+                **info,
+                "layers": [
+                    next(layer.name for layer in layout.layers if layer.logical_id == ref) for ref in info["layers"]
+                ],
+            }
+            for logical, info in functions.items()
+        },
         "dependencies": plan.to_json(),
-        "sizes": {name: {"zipped": (out / name).stat().st_size, "unzipped": r.unzipped_bytes, "files": r.files}
-                  for name, r in reports.items()},
+        "sizes": {
+            name: {"zipped": (out / name).stat().st_size, "unzipped": r.unzipped_bytes, "files": r.files}
+            for name, r in reports.items()
+        },
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     if run_lint:
         code = lint([out / "platform.json", out / "template.json"])
         log(f"cfn-lint: no errors{' (warnings above)' if code else ''}")
-    log(f"built {stage} into {out}: template.json, platform.json, deployment.zip, "
-        f"{', '.join(manifest['layers'].values())}")
+    log(
+        f"built {stage} into {out}: template.json, platform.json, deployment.zip, "
+        f"{', '.join(manifest['layers'].values())}"
+    )
     return manifest
 
 
@@ -186,8 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True, help="a stage in .chalice/config.json (dev, prod)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default build/<stage>)")
     parser.add_argument("--no-lint", action="store_true", help="skip cfn-lint")
-    parser.add_argument("--wheelhouse", type=Path, default=None,
-                        help=f"wheel cache (default {dependencies.DEFAULT_WHEELHOUSE}; env LIGHTBOX_WHEELHOUSE)")
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        default=None,
+        help=f"wheel cache (default {dependencies.DEFAULT_WHEELHOUSE}; env LIGHTBOX_WHEELHOUSE)",
+    )
     args = parser.parse_args(argv)
     out = (args.out or ROOT / "build" / args.stage).resolve()
     build(args.stage, out, run_lint=not args.no_lint, wheelhouse=args.wheelhouse)

@@ -3,18 +3,19 @@
 Everything that must agree on "what we deploy to" reads it from here: the pip flags that fetch wheels, the
 template's ``Runtime``/``Architectures``/``CompatibleRuntimes``, and the artifact checks.
 """
+
 from __future__ import annotations
 
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS_DIR = ROOT / "layers"
 LAYERS_TOML = LAYERS_DIR / "layers.toml"
-CONSTRAINTS = LAYERS_DIR / "constraints.txt"
+CONSTRAINTS = ROOT / "requirements.lock"  # the one lock: dev venv, CI and Lambda artifacts
 REQUIREMENTS = ROOT / "requirements.txt"
 
 # Lambda's architecture name -> the machine name in wheel platform tags and ELF headers.
@@ -31,8 +32,8 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    runtime: str            # "python3.13"
-    architecture: str       # "arm64" (Lambda's name)
+    runtime: str  # "python3.13"
+    architecture: str  # "arm64" (Lambda's name)
     glibc: tuple[int, int]  # (2, 34)
 
     @property
@@ -70,8 +71,15 @@ class Target:
         args: list[str] = []
         for tag in self.platform_tags():
             args += ["--platform", tag]
-        return args + ["--python-version", self.python_version, "--implementation", "cp",
-                       "--abi", self.python_tag, "--only-binary=:all:"]
+        return args + [
+            "--python-version",
+            self.python_version,
+            "--implementation",
+            "cp",
+            "--abi",
+            self.python_tag,
+            "--only-binary=:all:",
+        ]
 
     def accepts_wheel_tag(self, tag: str) -> bool:
         """Whether one ``python-abi-platform`` wheel tag can be installed on the target."""
@@ -97,7 +105,7 @@ class LayerSpec:
     description: str
     distributions: tuple[str, ...]  # canonical names this layer claims
     catch_all: bool
-    functions: tuple[str, ...]      # function kinds (FUNCTION_KINDS) that get this layer
+    functions: tuple[str, ...]  # function kinds (FUNCTION_KINDS) that get this layer
 
     @property
     def logical_id(self) -> str:
@@ -121,19 +129,25 @@ class LayerLayout:
         return [layer for layer in self.layers if kind in layer.functions]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(path: Path = LAYERS_TOML) -> LayerLayout:
     data = tomllib.loads(path.read_text())
     t = data["target"]
-    target = Target(runtime=t["runtime"], architecture=t["architecture"],
-                    glibc=tuple(int(p) for p in t["glibc"].split(".")))  # type: ignore[arg-type]
+    target = Target(
+        runtime=t["runtime"], architecture=t["architecture"], glibc=tuple(int(p) for p in t["glibc"].split("."))
+    )  # type: ignore[arg-type]
     if target.architecture not in MACHINES:
         raise ValueError(f"{path}: unknown architecture {target.architecture!r}")
     layers = tuple(
-        LayerSpec(name=name, description=spec["description"],
-                  distributions=tuple(canonical(d) for d in spec.get("distributions", ())),
-                  catch_all=bool(spec.get("catch_all", False)), functions=tuple(spec["functions"]))
-        for name, spec in data["layers"].items())
+        LayerSpec(
+            name=name,
+            description=spec["description"],
+            distributions=tuple(canonical(d) for d in spec.get("distributions", ())),
+            catch_all=bool(spec.get("catch_all", False)),
+            functions=tuple(spec["functions"]),
+        )
+        for name, spec in data["layers"].items()
+    )
     if sum(layer.catch_all for layer in layers) != 1:
         raise ValueError(f"{path}: exactly one layer must be catch_all")
     for layer in layers:

@@ -22,6 +22,7 @@ service the code starts calling does need a grant below; tests/infra checks that
 Settings must be loaded for the stage being packaged (``LIGHTBOX_STAGE`` and the stage's environment from
 .chalice/config.json) before chalicelib is imported; ``infrastructure.package`` arranges that.
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,9 +50,16 @@ DEFAULT_LOG_RETENTION_DAYS = 30
 # The actions each kind of function may perform, by resource. Kinds: "api" (REST handler), "websocket"
 # ($connect/$disconnect/$default), "processor" (the SQS consumer of the upload queue), "other" (any new
 # function: it gets the API's grants until someone narrows them here).
-DYNAMODB_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-                    "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
-                    "dynamodb:ConditionCheckItem"]  # no Scan: every listing is a Query (STYLE.md)
+DYNAMODB_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+]  # no Scan: every listing is a Query (STYLE.md)
 S3_GRANTS: dict[str, dict[str, list[str]]] = {
     # kind -> bucket key -> object actions (on the upload prefix for the uploads bucket, on all keys otherwise).
     # Read from chalicelib/storage.py: the API signs upload POSTs and media GETs (a presigned request carries the
@@ -68,8 +76,12 @@ S3_GRANTS["other"] = S3_GRANTS["api"]
 SENDS_EMAIL = {"api", "websocket", "processor", "other"}
 PUSHES_TO_PHONES = {"api", "websocket", "processor", "other"}
 REGISTERS_DEVICES = {"api", "other"}
-READS_SECRETS: dict[str, tuple[str, ...]] = {"api": ("jwt", "stripe"), "websocket": ("jwt",), "processor": (),
-                                             "other": ("jwt", "stripe")}
+READS_SECRETS: dict[str, tuple[str, ...]] = {
+    "api": ("jwt", "stripe"),
+    "websocket": ("jwt",),
+    "processor": (),
+    "other": ("jwt", "stripe"),
+}
 PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "other"}
 
 
@@ -84,11 +96,22 @@ class SecretDef:
 
 
 SECRETS = (
-    SecretDef("jwt", "jwt-signing-key", "JwtSigningKeySecret", "LIGHTBOX_JWT_SECRET_PARAM",
-              "HMAC key that signs Lightbox access and refresh tokens", generate=True),
-    SecretDef("stripe", "stripe-secret-key", "StripeSecretKeySecret", "LIGHTBOX_STRIPE_SECRET_PARAM",
-              "Stripe secret API key (sk_live_... / sk_test_...); put the real value after the first deploy",
-              generate=False),
+    SecretDef(
+        "jwt",
+        "jwt-signing-key",
+        "JwtSigningKeySecret",
+        "LIGHTBOX_JWT_SECRET_PARAM",
+        "HMAC key that signs Lightbox access and refresh tokens",
+        generate=True,
+    ),
+    SecretDef(
+        "stripe",
+        "stripe-secret-key",
+        "StripeSecretKeySecret",
+        "LIGHTBOX_STRIPE_SECRET_PARAM",
+        "Stripe secret API key (sk_live_... / sk_test_...); put the real value after the first deploy",
+        generate=False,
+    ),
 )
 
 
@@ -97,7 +120,7 @@ class StageContext:
     """What the generator needs to know about the stage being packaged."""
 
     stage: str
-    settings: Any                 # chalicelib.config.Settings loaded for the stage
+    settings: Any  # chalicelib.config.Settings loaded for the stage
     layout: LayerLayout
     app_origins: tuple[str, ...]
     email_sender: str
@@ -118,6 +141,7 @@ class StageContext:
 
 
 # ---- small CloudFormation helpers -------------------------------------------------------------------------
+
 
 def ref(name: str) -> Json:
     return {"Ref": name}
@@ -145,14 +169,19 @@ def _tags(ctx: StageContext) -> list[Json]:
 
 
 def statement(sid: str, actions: list[str], resources: Any, condition: Json | None = None) -> Json:
-    out: Json = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions),
-                 "Resource": resources if isinstance(resources, (list, str)) else [resources]}
+    out: Json = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": resources if isinstance(resources, (list, str)) else [resources],
+    }
     if condition:
         out["Condition"] = condition
     return out
 
 
 # ---- the registry, as CloudFormation ----------------------------------------------------------------------
+
 
 def table_logical_id(ctx: StageContext, table_name: str) -> str:
     return camel(table_name.removeprefix(ctx.settings.table_prefix)) + "Table"
@@ -175,15 +204,18 @@ def bucket_name(ctx: StageContext, key: str) -> Json:
 
 def _hash_first(key_schema: list[Json]) -> list[Json]:
     """CreateTable wants HASH before RANGE; PynamoDB lists GSI keys in declaration order."""
-    return sorted(({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in key_schema),
-                  key=lambda k: k["KeyType"] != "HASH")
+    return sorted(
+        ({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in key_schema),
+        key=lambda k: k["KeyType"] != "HASH",
+    )
 
 
 def _stream_view_types() -> dict[str, str]:
     from chalicelib.models.registry import all_models
 
-    return {m.Meta.table_name: m.Meta.stream_view_type for m in all_models()
-            if getattr(m.Meta, "stream_view_type", None)}
+    return {
+        m.Meta.table_name: m.Meta.stream_view_type for m in all_models() if getattr(m.Meta, "stream_view_type", None)
+    }
 
 
 def table_resources(ctx: StageContext) -> Json:
@@ -196,8 +228,12 @@ def table_resources(ctx: StageContext) -> Json:
             "TableName": table["TableName"],
             "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": sorted(
-                ({"AttributeName": a["AttributeName"], "AttributeType": a["AttributeType"]}
-                 for a in table["AttributeDefinitions"]), key=lambda a: a["AttributeName"]),
+                (
+                    {"AttributeName": a["AttributeName"], "AttributeType": a["AttributeType"]}
+                    for a in table["AttributeDefinitions"]
+                ),
+                key=lambda a: a["AttributeName"],
+            ),
             "KeySchema": _hash_first(table["KeySchema"]),
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
@@ -206,15 +242,22 @@ def table_resources(ctx: StageContext) -> Json:
         }
         if table["GlobalSecondaryIndexes"]:
             props["GlobalSecondaryIndexes"] = [
-                {"IndexName": g["IndexName"], "KeySchema": _hash_first(g["KeySchema"]),
-                 "Projection": copy.deepcopy(g["Projection"])}
-                for g in table["GlobalSecondaryIndexes"]]
+                {
+                    "IndexName": g["IndexName"],
+                    "KeySchema": _hash_first(g["KeySchema"]),
+                    "Projection": copy.deepcopy(g["Projection"]),
+                }
+                for g in table["GlobalSecondaryIndexes"]
+            ]
         if table["TimeToLiveAttribute"]:
             props["TimeToLiveSpecification"] = {"AttributeName": table["TimeToLiveAttribute"], "Enabled": True}
         if table["TableName"] in streams:
             props["StreamSpecification"] = {"StreamViewType": streams[table["TableName"]]}
         resources[table_logical_id(ctx, table["TableName"])] = {
-            "Type": "AWS::DynamoDB::Table", **_retention(ctx), "Properties": props}
+            "Type": "AWS::DynamoDB::Table",
+            **_retention(ctx),
+            "Properties": props,
+        }
     return resources
 
 
@@ -227,23 +270,32 @@ def queue_resources(ctx: StageContext) -> Json:
             "Type": "AWS::SQS::Queue",
             **_retention(ctx),
             "Properties": {
-                "QueueName": q.dlq_name, "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+                "QueueName": q.dlq_name,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
                 "SqsManagedSseEnabled": True,
                 # Only the upload queue may dead-letter here (by ARN string: a Ref would be circular).
-                "RedriveAllowPolicy": {"redrivePermission": "byQueue", "sourceQueueArns": [
-                    sub(f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{q.name}")]},
-                "Tags": _tags(ctx)},
+                "RedriveAllowPolicy": {
+                    "redrivePermission": "byQueue",
+                    "sourceQueueArns": [
+                        sub(f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{q.name}")
+                    ],
+                },
+                "Tags": _tags(ctx),
+            },
         },
         "UploadQueue": {
             "Type": "AWS::SQS::Queue",
-            "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",  # transient: consumed within seconds
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",  # transient: consumed within seconds
             "Properties": {
                 "QueueName": q.name,
                 "VisibilityTimeout": q.visibility_timeout,
                 "MessageRetentionPeriod": UPLOAD_QUEUE_RETENTION_SECONDS,
                 "SqsManagedSseEnabled": True,
-                "RedrivePolicy": {"deadLetterTargetArn": getatt("UploadDeadLetterQueue", "Arn"),
-                                  "maxReceiveCount": q.max_receive_count},
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": getatt("UploadDeadLetterQueue", "Arn"),
+                    "maxReceiveCount": q.max_receive_count,
+                },
                 "Tags": _tags(ctx),
             },
         },
@@ -251,27 +303,53 @@ def queue_resources(ctx: StageContext) -> Json:
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [ref("UploadDeadLetterQueue")],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-                    "Resource": getatt("UploadDeadLetterQueue", "Arn"),
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "sqs:*",
+                            "Resource": getatt("UploadDeadLetterQueue", "Arn"),
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
             },
         },
         "UploadQueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [ref("UploadQueue")],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Sid": "S3UploadNotifications", "Effect": "Allow",
-                     "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-                     "Resource": getatt("UploadQueue", "Arn"),
-                     "Condition": {"ArnEquals": {"aws:SourceArn": sub(
-                         "arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket_name(ctx, "uploads")})},
-                         "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}},
-                    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-                     "Resource": getatt("UploadQueue", "Arn"),
-                     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-                ]},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "S3UploadNotifications",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": getatt("UploadQueue", "Arn"),
+                            "Condition": {
+                                "ArnEquals": {
+                                    "aws:SourceArn": sub(
+                                        "arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket_name(ctx, "uploads")}
+                                    )
+                                },
+                                "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+                            },
+                        },
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "sqs:*",
+                            "Resource": getatt("UploadQueue", "Arn"),
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                    ],
+                },
             },
         },
     }
@@ -283,42 +361,96 @@ def bucket_resources(ctx: StageContext) -> Json:
     resources: Json = {}
     for key in buckets(ctx.settings):
         logical = bucket_logical_id(key)
-        rules: list[Json] = [{"Id": "abort-incomplete-multipart-uploads", "Status": "Enabled",
-                              "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_AFTER_DAYS}}]
+        rules: list[Json] = [
+            {
+                "Id": "abort-incomplete-multipart-uploads",
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_AFTER_DAYS},
+            }
+        ]
         props: Json = {
             "BucketName": bucket_name(ctx, key),
-            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
             "LifecycleConfiguration": {"Rules": rules},
             "Tags": _tags(ctx),
         }
         if key == "uploads":
-            rules.append({"Id": "expire-pending-uploads", "Status": "Enabled", "Prefix": UPLOAD_PREFIX,
-                          "ExpirationInDays": PENDING_UPLOAD_EXPIRY_DAYS})
+            rules.append(
+                {
+                    "Id": "expire-pending-uploads",
+                    "Status": "Enabled",
+                    "Prefix": UPLOAD_PREFIX,
+                    "ExpirationInDays": PENDING_UPLOAD_EXPIRY_DAYS,
+                }
+            )
             # Browsers POST straight to S3 with the presigned form; only the app's own origins may.
-            props["CorsConfiguration"] = {"CorsRules": [{
-                "Id": "presigned-post-from-app", "AllowedMethods": ["POST"], "AllowedOrigins": ref("AppOrigins"),
-                "AllowedHeaders": ["*"], "ExposedHeaders": ["ETag", "Location"], "MaxAge": 3000}]}
-            props["NotificationConfiguration"] = {"QueueConfigurations": [{
-                "Event": "s3:ObjectCreated:*", "Queue": getatt("UploadQueue", "Arn"),
-                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}}}]}
+            props["CorsConfiguration"] = {
+                "CorsRules": [
+                    {
+                        "Id": "presigned-post-from-app",
+                        "AllowedMethods": ["POST"],
+                        "AllowedOrigins": ref("AppOrigins"),
+                        "AllowedHeaders": ["*"],
+                        "ExposedHeaders": ["ETag", "Location"],
+                        "MaxAge": 3000,
+                    }
+                ]
+            }
+            props["NotificationConfiguration"] = {
+                "QueueConfigurations": [
+                    {
+                        "Event": "s3:ObjectCreated:*",
+                        "Queue": getatt("UploadQueue", "Arn"),
+                        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
+                    }
+                ]
+            }
         else:
-            props["CorsConfiguration"] = {"CorsRules": [{
-                "Id": "presigned-get-from-app", "AllowedMethods": ["GET", "HEAD"],
-                "AllowedOrigins": ref("AppOrigins"), "AllowedHeaders": ["*"], "MaxAge": 3000}]}
+            props["CorsConfiguration"] = {
+                "CorsRules": [
+                    {
+                        "Id": "presigned-get-from-app",
+                        "AllowedMethods": ["GET", "HEAD"],
+                        "AllowedOrigins": ref("AppOrigins"),
+                        "AllowedHeaders": ["*"],
+                        "MaxAge": 3000,
+                    }
+                ]
+            }
         resource: Json = {"Type": "AWS::S3::Bucket", **_retention(ctx), "Properties": props}
         if key == "uploads":
             resource["DependsOn"] = ["UploadQueuePolicy"]  # S3 checks it may send before it saves the rule
         resources[logical] = resource
         resources[logical + "Policy"] = {
             "Type": "AWS::S3::BucketPolicy",
-            "Properties": {"Bucket": ref(logical), "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [getatt(logical, "Arn"), sub("${BucketArn}/*", {"BucketArn": getatt(logical, "Arn")})],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}},
+            "Properties": {
+                "Bucket": ref(logical),
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [
+                                getatt(logical, "Arn"),
+                                sub("${BucketArn}/*", {"BucketArn": getatt(logical, "Arn")}),
+                            ],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
         }
     return resources
 
@@ -349,12 +481,15 @@ def secret_resources(ctx: StageContext) -> Json:
         # Never a SecretString in the template: the value is generated, and for operator-supplied secrets the
         # random value is a placeholder until `aws secretsmanager put-secret-value` (CloudFormation does not
         # regenerate it on later deploys).
-        props: Json = {"Name": ctx.secret_name(secret.key), "Tags": _tags(ctx),
-                       "Description": secret.description if secret.generate
-                       else f"{secret.description} (created with a random placeholder)",
-                       "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True}}
-        resources[secret.logical_id] = {"Type": "AWS::SecretsManager::Secret", **_retention(ctx),
-                                        "Properties": props}
+        props: Json = {
+            "Name": ctx.secret_name(secret.key),
+            "Tags": _tags(ctx),
+            "Description": secret.description
+            if secret.generate
+            else f"{secret.description} (created with a random placeholder)",
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
+        }
+        resources[secret.logical_id] = {"Type": "AWS::SecretsManager::Secret", **_retention(ctx), "Properties": props}
     return resources
 
 
@@ -363,7 +498,7 @@ def secret_parameter_name(ctx: StageContext, key: str) -> str:
     return f"/aws/reference/secretsmanager/{ctx.secret_name(key)}"
 
 
-PLATFORM_APP_FUNCTION_CODE = '''\
+PLATFORM_APP_FUNCTION_CODE = """\
 import json, urllib.request
 import boto3
 sns = boto3.client("sns")
@@ -395,7 +530,7 @@ def handler(event, context):
         send(event, context, "SUCCESS", arn, {"Arn": arn})
     except Exception as exc:
         send(event, context, "FAILED", physical, reason=str(exc)[:500])
-'''
+"""
 
 
 def push_resources(ctx: StageContext) -> Json:
@@ -403,78 +538,134 @@ def push_resources(ctx: StageContext) -> Json:
     small inline custom resource creates them from credentials the operator keeps in Secrets Manager."""
     target = ctx.layout.target
     function_name = f"{ctx.prefix}-push-platform-apps"
-    secret_arns = [{"Fn::If": ["HasApns", ref("ApnsCredentialsSecretArn"), ref("AWS::NoValue")]},
-                   {"Fn::If": ["HasFcm", ref("FcmCredentialsSecretArn"), ref("AWS::NoValue")]}]
+    secret_arns = [
+        {"Fn::If": ["HasApns", ref("ApnsCredentialsSecretArn"), ref("AWS::NoValue")]},
+        {"Fn::If": ["HasFcm", ref("FcmCredentialsSecretArn"), ref("AWS::NoValue")]},
+    ]
     resources: Json = {
         "PushPlatformAppsLogGroup": {
-            "Type": "AWS::Logs::LogGroup", "Condition": "HasPush",
-            "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-            "Properties": {"LogGroupName": f"/aws/lambda/{function_name}", "RetentionInDays": 30}},
+            "Type": "AWS::Logs::LogGroup",
+            "Condition": "HasPush",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {"LogGroupName": f"/aws/lambda/{function_name}", "RetentionInDays": 30},
+        },
         "PushPlatformAppsRole": {
-            "Type": "AWS::IAM::Role", "Condition": "HasPush",
+            "Type": "AWS::IAM::Role",
+            "Condition": "HasPush",
             "Properties": {
                 "AssumeRolePolicyDocument": _lambda_trust(),
-                "Policies": [{"PolicyName": "platform-applications", "PolicyDocument": {
-                    "Version": "2012-10-17", "Statement": [
-                        _logs_statement(function_name),
-                        statement("ReadPushCredentials", ["secretsmanager:GetSecretValue"], secret_arns),
-                        # SNS platform-application actions support no resource-level permissions.
-                        statement("ManagePlatformApplications",
-                                  ["sns:CreatePlatformApplication", "sns:SetPlatformApplicationAttributes",
-                                   "sns:DeletePlatformApplication"], "*"),
-                    ]}}],
-            }},
+                "Policies": [
+                    {
+                        "PolicyName": "platform-applications",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                _logs_statement(function_name),
+                                statement("ReadPushCredentials", ["secretsmanager:GetSecretValue"], secret_arns),
+                                # SNS platform-application actions support no resource-level permissions.
+                                statement(
+                                    "ManagePlatformApplications",
+                                    [
+                                        "sns:CreatePlatformApplication",
+                                        "sns:SetPlatformApplicationAttributes",
+                                        "sns:DeletePlatformApplication",
+                                    ],
+                                    "*",
+                                ),
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
         "PushPlatformAppsFunction": {
-            "Type": "AWS::Lambda::Function", "Condition": "HasPush", "DependsOn": ["PushPlatformAppsLogGroup"],
+            "Type": "AWS::Lambda::Function",
+            "Condition": "HasPush",
+            "DependsOn": ["PushPlatformAppsLogGroup"],
             "Properties": {
-                "FunctionName": function_name, "Runtime": target.runtime, "Architectures": [target.architecture],
-                "Handler": "index.handler", "Timeout": 60, "MemorySize": 128,
+                "FunctionName": function_name,
+                "Runtime": target.runtime,
+                "Architectures": [target.architecture],
+                "Handler": "index.handler",
+                "Timeout": 60,
+                "MemorySize": 128,
                 "Role": getatt("PushPlatformAppsRole", "Arn"),
                 "Code": {"ZipFile": PLATFORM_APP_FUNCTION_CODE},
                 "TracingConfig": {"Mode": "Active"},
-            }},
+            },
+        },
     }
     for logical, condition, platform, secret_param, suffix in (
-            ("ApnsPlatformApplication", "HasApns", ref("ApnsPlatform"), "ApnsCredentialsSecretArn", "apns"),
-            ("FcmPlatformApplication", "HasFcm", "GCM", "FcmCredentialsSecretArn", "fcm")):
+        ("ApnsPlatformApplication", "HasApns", ref("ApnsPlatform"), "ApnsCredentialsSecretArn", "apns"),
+        ("FcmPlatformApplication", "HasFcm", "GCM", "FcmCredentialsSecretArn", "fcm"),
+    ):
         resources[logical] = {
-            "Type": "Custom::SnsPlatformApplication", "Condition": condition,
-            "Properties": {"ServiceToken": getatt("PushPlatformAppsFunction", "Arn"),
-                           "Name": f"{ctx.prefix}-{suffix}", "Platform": platform,
-                           "CredentialsSecretArn": ref(secret_param)}}
+            "Type": "Custom::SnsPlatformApplication",
+            "Condition": condition,
+            "Properties": {
+                "ServiceToken": getatt("PushPlatformAppsFunction", "Arn"),
+                "Name": f"{ctx.prefix}-{suffix}",
+                "Platform": platform,
+                "CredentialsSecretArn": ref(secret_param),
+            },
+        }
     return resources
 
 
 def _lambda_trust() -> Json:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
 
 
 def _logs_statement(function_name: str) -> Json:
     # The log group is created by the template (with a retention), so the function never needs CreateLogGroup.
-    return statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], sub(
-        f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}:*"))
+    return statement(
+        "WriteOwnLogs",
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        sub(
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}:*"
+        ),
+    )
 
 
 def platform_template(ctx: StageContext, layer_zips: dict[str, str]) -> Json:
     """Everything but the functions; a complete template on its own, merged into chalice's by ``--merge-template``."""
     if not ctx.app_origins:
-        raise ValueError(f"stage {ctx.stage}: LIGHTBOX_APP_ORIGINS is empty in .chalice/config.json; the upload "
-                         f"bucket's CORS needs the app's origins")
+        raise ValueError(
+            f"stage {ctx.stage}: LIGHTBOX_APP_ORIGINS is empty in .chalice/config.json; the upload "
+            f"bucket's CORS needs the app's origins"
+        )
     resources: Json = {}
-    for part in (table_resources(ctx), queue_resources(ctx), bucket_resources(ctx), layer_resources(ctx, layer_zips),
-                 secret_resources(ctx), push_resources(ctx)):
+    for part in (
+        table_resources(ctx),
+        queue_resources(ctx),
+        bucket_resources(ctx),
+        layer_resources(ctx, layer_zips),
+        secret_resources(ctx),
+        push_resources(ctx),
+    ):
         overlap = resources.keys() & part.keys()
         if overlap:
             raise ValueError(f"duplicate logical ids: {sorted(overlap)}")
         resources.update(part)
-    resources["SesEmailIdentity"] = {"Type": "AWS::SES::EmailIdentity",
-                                  "Properties": {"EmailIdentity": ref("EmailIdentity")}}
-    resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
-        "TopicName": f"{ctx.prefix}-alarms", "Tags": _tags(ctx)}}
-    resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
-                                           "Properties": {"TopicArn": ref("AlarmTopic"), "Protocol": "email",
-                                                          "Endpoint": ref("AlarmEmail")}}
+    resources["SesEmailIdentity"] = {
+        "Type": "AWS::SES::EmailIdentity",
+        "Properties": {"EmailIdentity": ref("EmailIdentity")},
+    }
+    resources["AlarmTopic"] = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"TopicName": f"{ctx.prefix}-alarms", "Tags": _tags(ctx)},
+    }
+    resources["AlarmEmailSubscription"] = {
+        "Type": "AWS::SNS::Subscription",
+        "Condition": "HasAlarmEmail",
+        "Properties": {"TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": ref("AlarmEmail")},
+    }
     outputs: Json = {
         "UploadQueueUrl": {"Value": ref("UploadQueue")},
         "UploadDeadLetterQueueUrl": {"Value": ref("UploadDeadLetterQueue")},
@@ -493,25 +684,41 @@ def platform_template(ctx: StageContext, layer_zips: dict[str, str]) -> Json:
         "Transform": "AWS::Serverless-2016-10-31",
         "Description": f"Lightbox ({ctx.stage}): generated by infrastructure/package.py; do not edit by hand",
         "Parameters": {
-            "AppOrigins": {"Type": "CommaDelimitedList", "Default": ",".join(ctx.app_origins),
-                           "Description": "Web app origins allowed to POST uploads and GET media from the "
-                                          "buckets (CORS); also LIGHTBOX_APP_ORIGINS"},
-            "EmailSender": {"Type": "String", "Default": ctx.email_sender,
-                            "Description": "From address of every email (LIGHTBOX_EMAIL_SENDER)"},
-            "EmailIdentity": {"Type": "String", "Default": ctx.email_sender,
-                              "Description": "SES identity to verify and send as: the sender address, or its "
-                                             "domain (then publish the DKIM records SES shows)"},
-            "AlarmEmail": {"Type": "String", "Default": "",
-                           "Description": "Email address subscribed to the alarm topic (empty: none)"},
+            "AppOrigins": {
+                "Type": "CommaDelimitedList",
+                "Default": ",".join(ctx.app_origins),
+                "Description": "Web app origins allowed to POST uploads and GET media from the "
+                "buckets (CORS); also LIGHTBOX_APP_ORIGINS",
+            },
+            "EmailSender": {
+                "Type": "String",
+                "Default": ctx.email_sender,
+                "Description": "From address of every email (LIGHTBOX_EMAIL_SENDER)",
+            },
+            "EmailIdentity": {
+                "Type": "String",
+                "Default": ctx.email_sender,
+                "Description": "SES identity to verify and send as: the sender address, or its "
+                "domain (then publish the DKIM records SES shows)",
+            },
+            "AlarmEmail": {
+                "Type": "String",
+                "Default": "",
+                "Description": "Email address subscribed to the alarm topic (empty: none)",
+            },
             "ApnsCredentialsSecretArn": {
-                "Type": "String", "Default": "",
+                "Type": "String",
+                "Default": "",
                 "Description": "Secrets Manager secret holding the APNs platform-application attributes as JSON "
-                               "(empty: no APNs application)"},
+                "(empty: no APNs application)",
+            },
             "ApnsPlatform": {"Type": "String", "Default": "APNS", "AllowedValues": ["APNS", "APNS_SANDBOX"]},
             "FcmCredentialsSecretArn": {
-                "Type": "String", "Default": "",
+                "Type": "String",
+                "Default": "",
                 "Description": "Secrets Manager secret holding the FCM platform-application attributes as JSON "
-                               "(empty: no FCM application)"},
+                "(empty: no FCM application)",
+            },
         },
         "Conditions": {
             "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]},
@@ -526,15 +733,19 @@ def platform_template(ctx: StageContext, layer_zips: dict[str, str]) -> Json:
 
 # ---- function wiring -----------------------------------------------------------------------------------------
 
-CHALICE_FUNCTION_NAMES = {"APIHandler": "api_handler", "WebsocketConnect": "websocket_connect",
-                          "WebsocketMessage": "websocket_message", "WebsocketDisconnect": "websocket_disconnect"}
+CHALICE_FUNCTION_NAMES = {
+    "APIHandler": "api_handler",
+    "WebsocketConnect": "websocket_connect",
+    "WebsocketMessage": "websocket_message",
+    "WebsocketDisconnect": "websocket_disconnect",
+}
 
 
 @dataclass(frozen=True)
 class FunctionInfo:
     logical_id: str
-    config_name: str   # the key under "lambda_functions" in .chalice/config.json
-    kind: str          # api | websocket | processor | other
+    config_name: str  # the key under "lambda_functions" in .chalice/config.json
+    kind: str  # api | websocket | processor | other
     function_name: str
 
 
@@ -599,41 +810,90 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
         statements.append(statement(f"{camel(key)}List", ["s3:ListBucket"], getatt(logical, "Arn")))
 
     if info.kind in SENDS_EMAIL:
-        statements.append(statement("SendEmail", ["ses:SendEmail", "ses:SendRawEmail"], sub(
-            "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailIdentity}")))
+        statements.append(
+            statement(
+                "SendEmail",
+                ["ses:SendEmail", "ses:SendRawEmail"],
+                sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailIdentity}"),
+            )
+        )
 
     if info.kind in PUSHES_TO_PHONES:
-        statements.append(statement("PushToDevices", ["sns:Publish", "sns:DeleteEndpoint"], sub(
-            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*/" + ctx.prefix + "-*/*")))
+        statements.append(
+            statement(
+                "PushToDevices",
+                ["sns:Publish", "sns:DeleteEndpoint"],
+                sub("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*/" + ctx.prefix + "-*/*"),
+            )
+        )
     if info.kind in REGISTERS_DEVICES:
-        statements.append(statement("RegisterDevices", ["sns:CreatePlatformEndpoint"], sub(
-            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*/" + ctx.prefix + "-*")))
-        statements.append(statement("TakeOverDevices", ["sns:SetEndpointAttributes"], sub(
-            "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*/" + ctx.prefix + "-*/*")))
+        statements.append(
+            statement(
+                "RegisterDevices",
+                ["sns:CreatePlatformEndpoint"],
+                sub("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*/" + ctx.prefix + "-*"),
+            )
+        )
+        statements.append(
+            statement(
+                "TakeOverDevices",
+                ["sns:SetEndpointAttributes"],
+                sub("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*/" + ctx.prefix + "-*/*"),
+            )
+        )
 
     secret_keys = READS_SECRETS[info.kind]
     if secret_keys:
         defs = [s for s in SECRETS if s.key in secret_keys]
-        statements.append(statement("ReadSecretsThroughParameterStore", ["ssm:GetParameter"], [
-            sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-                + secret_parameter_name(ctx, s.key)) for s in defs]))
-        statements.append(statement("ReadSecrets", ["secretsmanager:GetSecretValue"],
-                                    [ref(s.logical_id) for s in defs]))
+        statements.append(
+            statement(
+                "ReadSecretsThroughParameterStore",
+                ["ssm:GetParameter"],
+                [
+                    sub(
+                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+                        + secret_parameter_name(ctx, s.key)
+                    )
+                    for s in defs
+                ],
+            )
+        )
+        statements.append(
+            statement("ReadSecrets", ["secretsmanager:GetSecretValue"], [ref(s.logical_id) for s in defs])
+        )
 
     if info.kind in PUSHES_TO_WEBSOCKETS and "WebsocketAPI" in resources:
-        statements.append(statement("PostToWebSocketConnections", ["execute-api:ManageConnections"], sub(
-            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
-            + ctx.api_gateway_stage + "/*/@connections/*")))
+        statements.append(
+            statement(
+                "PostToWebSocketConnections",
+                ["execute-api:ManageConnections"],
+                sub(
+                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
+                    + ctx.api_gateway_stage
+                    + "/*/@connections/*"
+                ),
+            )
+        )
 
     for event in (resources[info.logical_id]["Properties"].get("Events") or {}).values():
         if event["Type"] == "SQS":
-            statements.append(statement("ConsumeUploadQueue", [
-                "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes"], event["Properties"]["Queue"]))
+            statements.append(
+                statement(
+                    "ConsumeUploadQueue",
+                    [
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    event["Properties"]["Queue"],
+                )
+            )
         elif event["Type"] not in ("Api",):
             raise NotImplementedError(
                 f"{info.logical_id} has a {event['Type']} event source; give it a grant in "
-                f"infrastructure/template.py:function_policy")
+                f"infrastructure/template.py:function_policy"
+            )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -644,23 +904,46 @@ def function_environment(ctx: StageContext, template: Json) -> Json:
     env: Json = {bucket_env_var(key): ref(bucket_logical_id(key)) for key in buckets(ctx.settings)}
     env.update({s.env_var: secret_parameter_name(ctx, s.key) for s in SECRETS})
     env["LIGHTBOX_EMAIL_SENDER"] = ref("EmailSender")
-    for platform, logical, condition in (("APNS", "ApnsPlatformApplication", "HasApns"),
-                                         ("FCM", "FcmPlatformApplication", "HasFcm")):
+    for platform, logical, condition in (
+        ("APNS", "ApnsPlatformApplication", "HasApns"),
+        ("FCM", "FcmPlatformApplication", "HasFcm"),
+    ):
         env[f"LIGHTBOX_SNS_{platform}_ARN"] = {"Fn::If": [condition, getatt(logical, "Arn"), ""]}
     env["LIGHTBOX_APP_ORIGINS"] = {"Fn::Join": [",", ref("AppOrigins")]}
     if "WebsocketAPI" in template["Resources"]:
         env["LIGHTBOX_WS_ENDPOINT"] = sub(
-            "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + ctx.api_gateway_stage)
+            "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + ctx.api_gateway_stage
+        )
     return env
 
 
-def _alarm(description: str, namespace: str, metric: str, dimensions: list[Json], statistic: str,
-           threshold: float, operator: str = "GreaterThanOrEqualToThreshold", period: int = 300) -> Json:
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric, "Dimensions": dimensions,
-        "Statistic": statistic, "Period": period, "EvaluationPeriods": 1, "Threshold": threshold,
-        "ComparisonOperator": operator, "TreatMissingData": "notBreaching",
-        "AlarmActions": [ref("AlarmTopic")], "OKActions": [ref("AlarmTopic")]}}
+def _alarm(
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: list[Json],
+    statistic: str,
+    threshold: float,
+    operator: str = "GreaterThanOrEqualToThreshold",
+    period: int = 300,
+) -> Json:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": dimensions,
+            "Statistic": statistic,
+            "Period": period,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": operator,
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [ref("AlarmTopic")],
+            "OKActions": [ref("AlarmTopic")],
+        },
+    }
 
 
 def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: Json) -> Json:
@@ -669,23 +952,38 @@ def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: 
     alarms: Json = {
         "UploadDeadLetterQueueDepthAlarm": _alarm(
             f"{ctx.prefix}: uploads failed processing {upload_queue(ctx.settings).max_receive_count} times and are "
-            f"parked in the dead-letter queue", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-            [{"Name": "QueueName", "Value": getatt("UploadDeadLetterQueue", "QueueName")}], "Maximum", 1),
+            f"parked in the dead-letter queue",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            [{"Name": "QueueName", "Value": getatt("UploadDeadLetterQueue", "QueueName")}],
+            "Maximum",
+            1,
+        ),
     }
     if "RestAPI" in template["Resources"]:
         alarms["Api5xxRateAlarm"] = _alarm(
             f"{ctx.prefix}: more than {API_5XX_RATE_THRESHOLD:.0%} of REST requests answered 5xx over 5 minutes",
-            "AWS/ApiGateway", "5XXError",
+            "AWS/ApiGateway",
+            "5XXError",
             [{"Name": "ApiName", "Value": ctx.prefix}, {"Name": "Stage", "Value": ctx.api_gateway_stage}],
-            "Average", API_5XX_RATE_THRESHOLD, operator="GreaterThanThreshold")
+            "Average",
+            API_5XX_RATE_THRESHOLD,
+            operator="GreaterThanThreshold",
+        )
     for info in functions:
         dims = [{"Name": "FunctionName", "Value": ref(info.logical_id)}]
         alarms[f"{info.logical_id}ThrottlesAlarm"] = _alarm(
-            f"{info.function_name} was throttled", "AWS/Lambda", "Throttles", dims, "Sum", 1)
+            f"{info.function_name} was throttled", "AWS/Lambda", "Throttles", dims, "Sum", 1
+        )
         if info.kind == "processor":
             alarms[f"{info.logical_id}ErrorsAlarm"] = _alarm(
-                f"{info.function_name} failed (invocation errors, not per-message failures)", "AWS/Lambda",
-                "Errors", dims, "Sum", 1)
+                f"{info.function_name} failed (invocation errors, not per-message failures)",
+                "AWS/Lambda",
+                "Errors",
+                dims,
+                "Sum",
+                1,
+            )
     return alarms
 
 
@@ -698,42 +996,60 @@ def finalize(template: Json, ctx: StageContext) -> Json:
 
     # Chalice's roles (one shared DefaultRole with logs on arn:*:logs:*:*:*, sqs on "*", no DynamoDB/S3/SES
     # grants since our boto3 clients are created through chalicelib.aws) and its log groups are replaced.
-    for logical in [k for k, r in resources.items() if r["Type"] in ("AWS::IAM::Role", "AWS::Logs::LogGroup")
-                    and not k.startswith("PushPlatformApps")]:
+    for logical in [
+        k
+        for k, r in resources.items()
+        if r["Type"] in ("AWS::IAM::Role", "AWS::Logs::LogGroup") and not k.startswith("PushPlatformApps")
+    ]:
         del resources[logical]
 
     env = function_environment(ctx, template)
-    queue_arns = {resources[k]["Properties"]["QueueName"]: getatt(k, "Arn")
-                  for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    queue_arns = {
+        resources[k]["Properties"]["QueueName"]: getatt(k, "Arn")
+        for k, r in resources.items()
+        if r["Type"] == "AWS::SQS::Queue"
+    }
     for info in functions:
         props = resources[info.logical_id]["Properties"]
         if props.get("Architectures") != [target.architecture]:
-            raise ValueError(f"{info.logical_id}: chalice generated {props.get('Architectures')}, layers are built "
-                             f"for {target.architecture}; set lambda_architecture in .chalice/config.json")
+            raise ValueError(
+                f"{info.logical_id}: chalice generated {props.get('Architectures')}, layers are built "
+                f"for {target.architecture}; set lambda_architecture in .chalice/config.json"
+            )
         props["FunctionName"] = info.function_name
         props["Runtime"] = target.runtime
         props["Tracing"] = "Active"
-        props["Layers"] = [ref(layer.logical_id) for layer in ctx.layout.layers_for_kind(info.kind)
-                           if layer.logical_id in resources]
+        props["Layers"] = [
+            ref(layer.logical_id) for layer in ctx.layout.layers_for_kind(info.kind) if layer.logical_id in resources
+        ]
         props["Environment"] = {"Variables": {**props.get("Environment", {}).get("Variables", {}), **env}}
         for event in (props.get("Events") or {}).values():
             if event["Type"] == "SQS":
                 (name,) = _sqs_queue_names({"Events": {"e": event}})
                 if name not in queue_arns:
-                    raise ValueError(f"{info.logical_id} consumes queue {name!r}, which the template does not "
-                                     f"define (chalicelib.resources)")
+                    raise ValueError(
+                        f"{info.logical_id} consumes queue {name!r}, which the template does not "
+                        f"define (chalicelib.resources)"
+                    )
                 event["Properties"]["Queue"] = queue_arns[name]
                 event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
         resources[info.logical_id + "LogGroup"] = {
-            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
-            "Properties": {"LogGroupName": f"/aws/lambda/{info.function_name}",
-                           "RetentionInDays": ctx.log_retention.get(info.config_name, DEFAULT_LOG_RETENTION_DAYS)}}
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "LogGroupName": f"/aws/lambda/{info.function_name}",
+                "RetentionInDays": ctx.log_retention.get(info.config_name, DEFAULT_LOG_RETENTION_DAYS),
+            },
+        }
         resources[info.logical_id + "Role"] = {
             "Type": "AWS::IAM::Role",
-            "Properties": {"AssumeRolePolicyDocument": _lambda_trust(),
-                           "Policies": [{"PolicyName": "least-privilege",
-                                         "PolicyDocument": function_policy(info, ctx, template)}],
-                           "Tags": _tags(ctx)}}
+            "Properties": {
+                "AssumeRolePolicyDocument": _lambda_trust(),
+                "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": function_policy(info, ctx, template)}],
+                "Tags": _tags(ctx),
+            },
+        }
         props["Role"] = getatt(info.logical_id + "Role", "Arn")
 
     api = resources.get("RestAPI")
@@ -752,10 +1068,17 @@ def finalize(template: Json, ctx: StageContext) -> Json:
     outputs = template.setdefault("Outputs", {})
     for info in functions:
         outputs[f"{info.logical_id}FunctionName"] = {"Value": ref(info.logical_id)}
-    template["Metadata"] = {"Lightbox": {
-        "stage": ctx.stage, "runtime": target.runtime, "architecture": target.architecture,
-        "functions": {i.logical_id: {"kind": i.kind, "config_name": i.config_name,
-                                     "layers": props_layers(resources, i)} for i in functions}}}
+    template["Metadata"] = {
+        "Lightbox": {
+            "stage": ctx.stage,
+            "runtime": target.runtime,
+            "architecture": target.architecture,
+            "functions": {
+                i.logical_id: {"kind": i.kind, "config_name": i.config_name, "layers": props_layers(resources, i)}
+                for i in functions
+            },
+        }
+    }
     return template
 
 
@@ -775,11 +1098,15 @@ def gateway_responses() -> Json:
     resources: Json = {}
     for response_type, (status, code, message) in GATEWAY_ERRORS.items():
         text = json.dumps(message)[1:-1] if message else "$context.error.messageString"
-        body = '{"error": {"code": "%s", "message": "%s", "details": {"request_id": "$context.requestId"}}}' % (
-            code, text)
-        props: Json = {"RestApiId": ref("RestAPI"), "ResponseType": response_type,
-                       "ResponseTemplates": {"application/json": body},
-                       "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"}}
+        body = (
+            f'{{"error": {{"code": "{code}", "message": "{text}", "details": {{"request_id": "$context.requestId"}}}}}}'
+        )
+        props: Json = {
+            "RestApiId": ref("RestAPI"),
+            "ResponseType": response_type,
+            "ResponseTemplates": {"application/json": body},
+            "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+        }
         if status:
             props["StatusCode"] = status
         if response_type in ("THROTTLED", "QUOTA_EXCEEDED"):

@@ -1,24 +1,27 @@
 """Test harness: environment first, then moto, then the app (so every client points at moto)."""
+
 from __future__ import annotations
 
 import os
 
-os.environ.update({
-    "LIGHTBOX_STAGE": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_XRAY_SDK_ENABLED": "false",
-    "LIGHTBOX_JWT_SECRET": "test-secret-key-of-sufficient-length-0123456789",
-    "LIGHTBOX_WS_ENDPOINT": "https://ws.test.local/test",
-    "LIGHTBOX_EMAIL_SENDER": "no-reply@lightbox.test",
-    # Cheap argon2id for speed; production parameters are the defaults in chalicelib/config.py.
-    "LIGHTBOX_ARGON2_TIME_COST": "1",
-    "LIGHTBOX_ARGON2_MEMORY_KIB": "1024",
-})
+os.environ.update(
+    {
+        "LIGHTBOX_STAGE": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_XRAY_SDK_ENABLED": "false",
+        "LIGHTBOX_JWT_SECRET": "test-secret-key-of-sufficient-length-0123456789",
+        "LIGHTBOX_WS_ENDPOINT": "https://ws.test.local/test",
+        "LIGHTBOX_EMAIL_SENDER": "no-reply@lightbox.test",
+        # Cheap argon2id for speed; production parameters are the defaults in chalicelib/config.py.
+        "LIGHTBOX_ARGON2_TIME_COST": "1",
+        "LIGHTBOX_ARGON2_MEMORY_KIB": "1024",
+    }
+)
 for var in ("LIGHTBOX_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(var, None)
 
@@ -70,15 +73,25 @@ class Api:
     def __init__(self, client):
         self.client = client
 
-    def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
-             raw: bytes | str | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        headers: dict | None = None,
+        raw: bytes | str | None = None,
+    ):
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         response = self.client.http.request(method, path, headers=hdrs, body=payload)
-        response.data = json.loads(response.body) if response.body and response.headers.get(
-            "Content-Type", "").startswith("application/json") else None
+        response.data = (
+            json.loads(response.body)
+            if response.body and response.headers.get("Content-Type", "").startswith("application/json")
+            else None
+        )
         return response
 
     def get(self, path, **kw):
@@ -106,8 +119,7 @@ def sent_emails() -> list[dict]:
     from moto.backends import get_backend
 
     backend = get_backend("ses")["123456789012"]["us-east-1"]
-    return [{"to": m.destinations["ToAddresses"], "subject": m.subject, "text": m.body}
-            for m in backend.sent_messages]
+    return [{"to": m.destinations["ToAddresses"], "subject": m.subject, "text": m.body} for m in backend.sent_messages]
 
 
 def last_code(email: str) -> str:
@@ -125,13 +137,27 @@ def make_user(api):
     """Sign up (and by default verify and log in) a user; returns a dict with tokens."""
     counter = {"n": 0}
 
-    def make(username: str | None = None, *, verify: bool = True, login: bool = True, role: str = "member",
-             password: str = PASSWORD) -> dict:
+    def make(
+        username: str | None = None,
+        *,
+        verify: bool = True,
+        login: bool = True,
+        role: str = "member",
+        password: str = PASSWORD,
+    ) -> dict:
         counter["n"] += 1
         username = username or f"user{counter['n']}"
         email = f"{username}@example.com"
-        r = api.post("/auth/signup", {"email": email, "username": username, "password": password,
-                                      "display_name": username.title(), "role": role})
+        r = api.post(
+            "/auth/signup",
+            {
+                "email": email,
+                "username": username,
+                "password": password,
+                "display_name": username.title(),
+                "role": role,
+            },
+        )
         assert r.status_code == 201, r.body
         user = {"id": r.data["user"]["id"], "email": email, "username": username, "password": password}
         if verify:
@@ -146,6 +172,7 @@ def make_user(api):
 
 
 # ---- AWS call counting (botocore event hooks) ----------------------------------------------------------------
+
 
 class CallCounter:
     """Records "<service>.<Operation>" for every AWS call; calls made inside ``separately(name)`` go to
@@ -221,7 +248,6 @@ def live(monkeypatch):
     return fake
 
 
-
 @pytest.fixture
 def atomic_moto(monkeypatch):
     """Give moto's DynamoDB the per-request atomicity DynamoDB has.
@@ -235,8 +261,15 @@ def atomic_moto(monkeypatch):
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("get_item", "put_item", "update_item", "delete_item", "query", "transact_write_items",
-                 "batch_get_item"):
+    for name in (
+        "get_item",
+        "put_item",
+        "update_item",
+        "delete_item",
+        "query",
+        "transact_write_items",
+        "batch_get_item",
+    ):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self, *args, __original=original, **kwargs):

@@ -1,4 +1,5 @@
 """Drive the real upload path in tests: API -> presigned POST to (moto) S3 -> S3 event in SQS -> processor."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,17 @@ def post_file(upload: dict, data: bytes, content_type: str = "image/jpeg") -> re
     return requests.post(upload["url"], data=upload["fields"], files={"file": ("f", data, content_type)}, timeout=30)
 
 
-def reserve(api, token: str, data: bytes, *, event_id: str | None = None, content_type: str = "image/jpeg",
-            size: int | None = None, caption: str | None = None, tags: list[str] | None = None) -> tuple[str, dict]:
+def reserve(
+    api,
+    token: str,
+    data: bytes,
+    *,
+    event_id: str | None = None,
+    content_type: str = "image/jpeg",
+    size: int | None = None,
+    caption: str | None = None,
+    tags: list[str] | None = None,
+) -> tuple[str, dict]:
     spec = {"filename": "photo.jpg", "content_type": content_type, "size": size or len(data)}
     if caption is not None:
         spec["caption"] = caption
@@ -69,15 +79,32 @@ def pump(max_rounds: int = 5) -> list[dict]:
 
 
 def sqs_record(body: str, message_id: str | None = None, receipt: str | None = None) -> dict:
-    return {"messageId": message_id or str(uuid.uuid4()), "receiptHandle": receipt or "rh", "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-            "awsRegion": "us-east-1"}
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": receipt or "rh",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1",
+    }
 
 
 def s3_event_body(bucket: str, key: str) -> str:
-    return json.dumps({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Post",
-                                    "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Post",
+                    "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
+                }
+            ]
+        }
+    )
 
 
 def upload(api, token: str, data: bytes, **kwargs) -> str:

@@ -1,5 +1,6 @@
 """WebSocket helpers for tests: API Gateway-shaped events for the app's real handlers, and a fake management
 API client that records what ``post_to_connection`` sent to each connection."""
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,20 @@ class FakeManagementApi:
 
 def ws_event(route_key: str, connection_id: str, *, token: str | None = None, body: str | None = None) -> dict:
     event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
-    event = {"requestContext": {"routeKey": route_key, "eventType": event_type, "connectionId": connection_id,
-                                "apiId": "localapi", "stage": "test", "domainName": "ws.test.local",
-                                "requestId": str(uuid.uuid4()), "connectedAt": 0,
-                                "identity": {"sourceIp": "127.0.0.1"}},
-             "isBase64Encoded": False}
+    event = {
+        "requestContext": {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "connectionId": connection_id,
+            "apiId": "localapi",
+            "stage": "test",
+            "domainName": "ws.test.local",
+            "requestId": str(uuid.uuid4()),
+            "connectedAt": 0,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "isBase64Encoded": False,
+    }
     if token is not None:
         event["queryStringParameters"] = {"token": token}
     if body is not None:

@@ -1,4 +1,5 @@
 """Docs stay true: every table and index the models define is described in docs/data-model.md."""
+
 from __future__ import annotations
 
 import pathlib

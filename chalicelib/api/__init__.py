@@ -3,6 +3,7 @@
 ``MODULES`` lists them; ``make routes`` regenerates ``manifest.py`` (path, method, module) from their
 ``@route`` declarations, and ``app.py`` mounts the manifest with lazy imports (see ``routing``).
 """
+
 MODULES = (
     "chalicelib.api.meta",
     "chalicelib.api.auth",

@@ -1,12 +1,33 @@
 """/auth/*: signup, verification, login, token refresh/verify, logout, profile and credential changes."""
+
 from __future__ import annotations
 
-
 from chalicelib.api.routing import Ctx, route
-from chalicelib.api.schemas import (Accepted, ChangeEmailIn, ChangePasswordIn, ChangeUsernameIn, CodeIn, EmailIn,
-                                    LoginIn, MeOut, Ok, Page, PublicUserOut, RefreshIn, RefreshOut, ResetPasswordIn,
-                                    SearchQuery, SignupIn, TokenInfoOut, TokenOut, UpdateMeIn, UserEnvelope,
-                                    UserOut, VerifyEmailIn, VerifyTokenIn)
+from chalicelib.api.schemas import (
+    Accepted,
+    ChangeEmailIn,
+    ChangePasswordIn,
+    ChangeUsernameIn,
+    CodeIn,
+    EmailIn,
+    LoginIn,
+    MeOut,
+    Ok,
+    Page,
+    PublicUserOut,
+    RefreshIn,
+    RefreshOut,
+    ResetPasswordIn,
+    SearchQuery,
+    SignupIn,
+    TokenInfoOut,
+    TokenOut,
+    UpdateMeIn,
+    UserEnvelope,
+    UserOut,
+    VerifyEmailIn,
+    VerifyTokenIn,
+)
 from chalicelib.pagination import decode, encode
 from chalicelib.services import accounts, tokens
 from chalicelib.services.users_view import avatar_url, check_avatar
@@ -18,8 +39,16 @@ def _me(user) -> UserOut:
     return UserOut.of(user, avatar_url(user))
 
 
-@route("/auth/signup", "POST", body=SignupIn, response=UserEnvelope, status=201, auth=False, tags=TAGS,
-       responses=(400, 409))
+@route(
+    "/auth/signup",
+    "POST",
+    body=SignupIn,
+    response=UserEnvelope,
+    status=201,
+    auth=False,
+    tags=TAGS,
+    responses=(400, 409),
+)
 def signup(ctx: Ctx) -> UserEnvelope:
     """Create an account and email a 6-digit verification code."""
     b = ctx.body
@@ -45,20 +74,22 @@ def resend_email_otp(ctx: Ctx) -> Accepted:
 def login(ctx: Ctx) -> TokenOut:
     """Log in with email or username; returns an access and a refresh token."""
     pair = accounts.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent)
-    return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in,
-                    user=_me(pair.user))
+    return TokenOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=_me(pair.user),
+    )
 
 
-@route("/auth/token/refresh", "POST", body=RefreshIn, response=RefreshOut, auth=False, tags=TAGS,
-       responses=(401,))
+@route("/auth/token/refresh", "POST", body=RefreshIn, response=RefreshOut, auth=False, tags=TAGS, responses=(401,))
 def refresh_token(ctx: Ctx) -> RefreshOut:
     """Spend a refresh token for a new pair. Replaying a spent one ends the whole login family."""
     pair = accounts.refresh(ctx.body.refresh_token)
     return RefreshOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
-@route("/auth/token/verify", "POST", body=VerifyTokenIn, response=TokenInfoOut, auth=False, tags=TAGS,
-       responses=(401,))
+@route("/auth/token/verify", "POST", body=VerifyTokenIn, response=TokenInfoOut, auth=False, tags=TAGS, responses=(401,))
 def verify_token(ctx: Ctx) -> TokenInfoOut:
     """Check an access token: signature, claims, and that its session is still live."""
     claims = tokens.decode(ctx.body.token, "access")
@@ -91,8 +122,13 @@ def patch_me(ctx: Ctx) -> UserOut:
     """Change display name, bio or avatar (one of your own processed photos; null removes it)."""
     if ctx.body.avatar_photo_id:
         check_avatar(ctx.principal, ctx.body.avatar_photo_id)
-    user = accounts.update_profile(ctx.principal.user, display_name=ctx.body.display_name, bio=ctx.body.bio,
-                                   avatar_photo_id=ctx.body.avatar_photo_id, fields=ctx.body.model_fields_set)
+    user = accounts.update_profile(
+        ctx.principal.user,
+        display_name=ctx.body.display_name,
+        bio=ctx.body.bio,
+        avatar_photo_id=ctx.body.avatar_photo_id,
+        fields=ctx.body.model_fields_set,
+    )
     return _me(user)
 
 
@@ -106,8 +142,9 @@ def search_users(ctx: Ctx) -> Page[PublicUserOut]:
     cursor = encode(scope, results.last_evaluated_key) if len(entries) >= q.limit else None
     users = accounts.users_by_ids([e.entity_id for e in entries])
     seen: list[str] = list(dict.fromkeys(e.entity_id for e in entries if e.entity_id in users))
-    return Page[PublicUserOut](items=[PublicUserOut.of(users[i], avatar_url(users[i])) for i in seen],
-                               next_cursor=cursor)
+    return Page[PublicUserOut](
+        items=[PublicUserOut.of(users[i], avatar_url(users[i])) for i in seen], next_cursor=cursor
+    )
 
 
 @route("/auth/password/change", "POST", body=ChangePasswordIn, status=204, tags=TAGS, responses=(400, 403))
@@ -123,22 +160,19 @@ def forgot_password(ctx: Ctx) -> Accepted:
     return Accepted()
 
 
-@route("/auth/password/reset", "POST", body=ResetPasswordIn, status=204, auth=False, tags=TAGS,
-       responses=(400,))
+@route("/auth/password/reset", "POST", body=ResetPasswordIn, status=204, auth=False, tags=TAGS, responses=(400,))
 def reset_password(ctx: Ctx) -> None:
     """Set a new password with the emailed code; every session ends."""
     accounts.reset_password(str(ctx.body.email), ctx.body.code, ctx.body.new_password)
 
 
-@route("/auth/username/change", "POST", body=ChangeUsernameIn, response=UserOut, tags=TAGS,
-       responses=(403, 409, 429))
+@route("/auth/username/change", "POST", body=ChangeUsernameIn, response=UserOut, tags=TAGS, responses=(403, 409, 429))
 def change_username(ctx: Ctx) -> UserOut:
     """Change username (once per 30 days, case-insensitively unique)."""
     return _me(accounts.change_username(ctx.principal, ctx.body.password, ctx.body.new_username))
 
 
-@route("/auth/email/change", "POST", body=ChangeEmailIn, response=Accepted, status=202, tags=TAGS,
-       responses=(403, 409))
+@route("/auth/email/change", "POST", body=ChangeEmailIn, response=Accepted, status=202, tags=TAGS, responses=(403, 409))
 def change_email(ctx: Ctx) -> Accepted:
     """Start an email change: a code goes to the new address."""
     accounts.request_email_change(ctx.principal, ctx.body.password, str(ctx.body.new_email))

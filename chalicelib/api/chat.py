@@ -4,6 +4,7 @@ WebSocket: ``{"action": "send_message", "conversation_id": "...", "body": "..."}
 connections (the sender's included) then get ``{"type": "message", "conversation_id", "message": {...}}``;
 a bad frame gets ``{"type": "error", "error": {...}}`` on the sending connection only.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -78,8 +79,15 @@ def _conversation(view: dict[str, Any], avatars: dict[str, str] | None = None) -
     return ConversationOut(**{**view, "participants": people})
 
 
-@route("/conversations", "POST", body=StartConversationIn, response=ConversationOut, status=201, tags=TAGS,
-       responses=(403, 404))
+@route(
+    "/conversations",
+    "POST",
+    body=StartConversationIn,
+    response=ConversationOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404),
+)
 def start_conversation(ctx: Ctx) -> Response | ConversationOut:
     """Start the 1:1 conversation with a user: 201, or the existing one with 200."""
     view, created = chat.open_direct(ctx.principal, ctx.body.username)
@@ -103,23 +111,35 @@ def get_conversation(ctx: Ctx, conversation_id: str) -> ConversationOut:
     return _conversation(chat.get_conversation(ctx.user_id, conversation_id))
 
 
-@route("/conversations/{conversation_id}/messages", "GET", query=PageQuery, response=Page[MessageOut],
-       tags=TAGS, responses=(404,))
+@route(
+    "/conversations/{conversation_id}/messages",
+    "GET",
+    query=PageQuery,
+    response=Page[MessageOut],
+    tags=TAGS,
+    responses=(404,),
+)
 def list_messages(ctx: Ctx, conversation_id: str) -> Page[MessageOut]:
     """Messages, newest first (participants only)."""
     items, cursor = chat.messages(ctx.user_id, conversation_id, ctx.query.limit, ctx.query.cursor)
     return Page[MessageOut](items=items, next_cursor=cursor)
 
 
-@route("/conversations/{conversation_id}/messages", "POST", body=SendMessageIn, response=MessageOut,
-       status=201, tags=TAGS, responses=(403, 404, 410))
+@route(
+    "/conversations/{conversation_id}/messages",
+    "POST",
+    body=SendMessageIn,
+    response=MessageOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404, 410),
+)
 def send_message(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
     """Send a message: stored, pushed to every participant's connections, notified to offline ones."""
     return chat.send_message(ctx.user_id, conversation_id, ctx.body.body)
 
 
-@route("/conversations/{conversation_id}/read", "POST", response=ConversationOut, tags=TAGS,
-       responses=(404,))
+@route("/conversations/{conversation_id}/read", "POST", response=ConversationOut, tags=TAGS, responses=(404,))
 def mark_read(ctx: Ctx, conversation_id: str) -> ConversationOut:
     """Mark the conversation read: the caller's unread count becomes 0."""
     return _conversation(chat.mark_read(ctx.user_id, conversation_id))

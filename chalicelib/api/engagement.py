@@ -1,5 +1,6 @@
 """Likes, comments and bookmarks: /photos/{id}/like(s), /likes/*, /photos/{id}/comments, /comments/{id}/children,
 /photos/{id}/bookmark, /bookmarks. The live side (WebSocket subscribe) is in chalicelib.services.livestats."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -41,8 +42,9 @@ class LikeBatchOut(RootModel[dict[str, LikeStatOut]]):
 
 
 class LikeBatchQuery(Query):
-    ids: Annotated[str, Field(min_length=1, max_length=MAX_BATCH * 65,
-                              description=f"Comma-separated photo ids (1-{MAX_BATCH})")]
+    ids: Annotated[
+        str, Field(min_length=1, max_length=MAX_BATCH * 65, description=f"Comma-separated photo ids (1-{MAX_BATCH})")
+    ]
 
     @field_validator("ids")
     @classmethod
@@ -107,6 +109,7 @@ def _who(ctx: Ctx) -> str:
 
 # ---- likes -------------------------------------------------------------------------------------------------
 
+
 @route("/photos/{photo_id}/like", "POST", response=LikeOut, status=201, tags=TAGS, responses=(404, 409))
 def like(ctx: Ctx, photo_id: str) -> LikeOut:
     """Like a photo (idempotent: liking again changes nothing)."""
@@ -120,8 +123,7 @@ def unlike(ctx: Ctx, photo_id: str) -> None:
     engagement.unlike(ctx.principal, photo_id)
 
 
-@route("/likes/toggle", "POST", body=PhotoRefIn, response=LikeOut, status=201, tags=TAGS,
-       responses=(204, 404, 409))
+@route("/likes/toggle", "POST", body=PhotoRefIn, response=LikeOut, status=201, tags=TAGS, responses=(204, 404, 409))
 def toggle_like(ctx: Ctx) -> LikeOut | Response:
     """Like if not liked (201), else unlike (204)."""
     if engagement.toggle(ctx.principal, ctx.body.photo_id):
@@ -135,42 +137,77 @@ def like_batch(ctx: Ctx) -> LikeBatchOut:
     return LikeBatchOut(engagement.like_stats(ctx.principal, ctx.query.id_list()))
 
 
-@route("/photos/{photo_id}/likes", "GET", query=PageQuery, response=LikerPage, auth="optional", tags=TAGS,
-       responses=(404,))
+@route(
+    "/photos/{photo_id}/likes", "GET", query=PageQuery, response=LikerPage, auth="optional", tags=TAGS, responses=(404,)
+)
 def likers(ctx: Ctx, photo_id: str) -> LikerPage:
     """Who liked a photo, newest first."""
-    likes, cursor = _keys_page(ctx, f"likers:{photo_id}:{_who(ctx)}",
-                               lambda last: engagement.likers_query(ctx.principal, photo_id, ctx.query.limit, last))
+    likes, cursor = _keys_page(
+        ctx,
+        f"likers:{photo_id}:{_who(ctx)}",
+        lambda last: engagement.likers_query(ctx.principal, photo_id, ctx.query.limit, last),
+    )
     users = engagement.public_users([row.user_id for row in likes])
-    items = [LikerOut(**PublicUserOut.of(*users[row.user_id]).model_dump(), liked_at=iso(row.created_at))
-             for row in likes if row.user_id in users]
+    items = [
+        LikerOut(**PublicUserOut.of(*users[row.user_id]).model_dump(), liked_at=iso(row.created_at))
+        for row in likes
+        if row.user_id in users
+    ]
     return LikerPage(items=items, next_cursor=cursor)
 
 
 # ---- comments ----------------------------------------------------------------------------------------------
 
-@route("/photos/{photo_id}/comments", "POST", body=CommentIn, response=CommentOut, status=201, tags=TAGS,
-       responses=(403, 404, 409))
+
+@route(
+    "/photos/{photo_id}/comments",
+    "POST",
+    body=CommentIn,
+    response=CommentOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404, 409),
+)
 def add_comment(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Comment on a photo, or reply (``parent_id``) to a top-level comment; a reply to a reply is 400."""
     return engagement.add_comment(ctx.principal, photo_id, ctx.body.body, ctx.body.parent_id)
 
 
-@route("/photos/{photo_id}/comments", "GET", query=PageQuery, response=CommentPage, auth="optional",
-       tags=TAGS, responses=(404,))
+@route(
+    "/photos/{photo_id}/comments",
+    "GET",
+    query=PageQuery,
+    response=CommentPage,
+    auth="optional",
+    tags=TAGS,
+    responses=(404,),
+)
 def comments(ctx: Ctx, photo_id: str) -> CommentPage:
     """Top-level comments, newest first, each with its ``reply_count``."""
-    found, cursor = _keys_page(ctx, f"comments:{photo_id}:{_who(ctx)}", lambda last: engagement.comments_query(
-        ctx.principal, photo_id, ctx.query.limit, last))
+    found, cursor = _keys_page(
+        ctx,
+        f"comments:{photo_id}:{_who(ctx)}",
+        lambda last: engagement.comments_query(ctx.principal, photo_id, ctx.query.limit, last),
+    )
     return CommentPage(items=engagement.comment_views(found), next_cursor=cursor)
 
 
-@route("/comments/{comment_id}/children", "GET", query=PageQuery, response=CommentPage, auth="optional",
-       tags=TAGS, responses=(404,))
+@route(
+    "/comments/{comment_id}/children",
+    "GET",
+    query=PageQuery,
+    response=CommentPage,
+    auth="optional",
+    tags=TAGS,
+    responses=(404,),
+)
 def replies(ctx: Ctx, comment_id: str) -> CommentPage:
     """Replies to a comment, oldest first."""
-    found, cursor = _keys_page(ctx, f"replies:{comment_id}:{_who(ctx)}", lambda last: engagement.replies_query(
-        ctx.principal, comment_id, ctx.query.limit, last))
+    found, cursor = _keys_page(
+        ctx,
+        f"replies:{comment_id}:{_who(ctx)}",
+        lambda last: engagement.replies_query(ctx.principal, comment_id, ctx.query.limit, last),
+    )
     return CommentPage(items=engagement.comment_views(found), next_cursor=cursor)
 
 
@@ -181,6 +218,7 @@ def delete_comment(ctx: Ctx, photo_id: str, comment_id: str) -> None:
 
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------
+
 
 @route("/photos/{photo_id}/bookmark", "PUT", status=204, tags=TAGS, responses=(404, 409))
 def bookmark(ctx: Ctx, photo_id: str) -> None:
@@ -197,6 +235,9 @@ def unbookmark(ctx: Ctx, photo_id: str) -> None:
 @route("/bookmarks", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
 def bookmarks(ctx: Ctx) -> PhotoPage:
     """The caller's bookmarked photos they may still see, newest bookmark first."""
-    return _page(ctx, f"bookmarks:{ctx.user_id}",
-                 lambda last: engagement.bookmarks_query(ctx.user_id, ctx.query.limit, last),
-                 lambda keys: [k.photo_id for k in keys])
+    return _page(
+        ctx,
+        f"bookmarks:{ctx.user_id}",
+        lambda last: engagement.bookmarks_query(ctx.user_id, ctx.query.limit, last),
+        lambda keys: [k.photo_id for k in keys],
+    )

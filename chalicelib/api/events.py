@@ -3,16 +3,17 @@
 Reads take an optional bearer token (``auth="optional"``): anonymous callers see public and unlisted events;
 with a token the caller also sees the private events they own or belong to, and ``my_role``.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from chalicelib.api.routing import Ctx, route
-from chalicelib.api.schemas import CleanText, Page, Username
 from chalicelib.api.schema_base import Body, Out, PageQuery
+from chalicelib.api.schemas import CleanText, Page, Username
 from chalicelib.models.base import iso
 from chalicelib.models.events import Event, EventMember
 from chalicelib.services import accounts
@@ -24,10 +25,11 @@ TAGS = ("events",)
 
 # ---- schemas -----------------------------------------------------------------------------------------------
 
+
 def _utc(value: datetime) -> datetime:
     if not 1900 <= value.year <= 2999:
         raise ValueError("must be between the years 1900 and 2999")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _text_block(value: str) -> str:
@@ -70,8 +72,10 @@ class _EventBody(Body):
         try:
             return handler(value)
         except PydanticValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'location'}: {e['msg']}"
-                        for e in exc.errors(include_url=False, include_input=False)]
+            problems = [
+                f"{'.'.join(str(p) for p in e['loc']) or 'location'}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)
+            ]
             raise ValueError("; ".join(problems)) from None
 
 
@@ -89,6 +93,7 @@ class EventIn(_EventBody):
 
 class EventPatchIn(_EventBody):
     """Only the fields present change; null clears description, times, location and watermark_text."""
+
     name: EventName | None = None
     description: Description | None = None
     visibility: Visibility | None = None
@@ -123,11 +128,10 @@ class EventUserOut(Out):
     avatar_url: str | None = None
 
     @classmethod
-    def of(cls, user, user_id: str) -> "EventUserOut":
+    def of(cls, user, user_id: str) -> EventUserOut:
         if user is None:
             return cls(id=user_id, username="deleted", display_name="Deleted user")
-        return cls(id=user.user_id, username=user.username, display_name=user.display_name,
-                   avatar_url=avatar_url(user))
+        return cls(id=user.user_id, username=user.username, display_name=user.display_name, avatar_url=avatar_url(user))
 
 
 class LocationOut(Out):
@@ -155,14 +159,28 @@ class EventOut(Out):
 
     @classmethod
     def fields_of(cls, event: Event, owner, role: str | None, can_edit: bool) -> dict[str, Any]:
-        location = LocationOut(lat=float(event.location_lat), lon=float(event.location_lon),
-                               name=event.location_name) if event.has_location else None
-        return dict(id=event.event_id, owner=EventUserOut.of(owner, event.owner_id), name=event.name,
-                    description=event.description, visibility=event.visibility, starts_at=iso(event.starts_at),
-                    ends_at=iso(event.ends_at), location=location, created_at=iso(event.created_at),
-                    updated_at=iso(event.updated_at), my_role=role, viewer_variants=event.viewer_variants,
-                    public_variants=event.public_variants,
-                    watermark_text=event.watermark_text if can_edit else None, version=event.version or 1)
+        location = (
+            LocationOut(lat=float(event.location_lat), lon=float(event.location_lon), name=event.location_name)
+            if event.has_location
+            else None
+        )
+        return dict(
+            id=event.event_id,
+            owner=EventUserOut.of(owner, event.owner_id),
+            name=event.name,
+            description=event.description,
+            visibility=event.visibility,
+            starts_at=iso(event.starts_at),
+            ends_at=iso(event.ends_at),
+            location=location,
+            created_at=iso(event.created_at),
+            updated_at=iso(event.updated_at),
+            my_role=role,
+            viewer_variants=event.viewer_variants,
+            public_variants=event.public_variants,
+            watermark_text=event.watermark_text if can_edit else None,
+            version=event.version or 1,
+        )
 
 
 class NearbyEventOut(EventOut):
@@ -175,11 +193,12 @@ class MemberOut(Out):
     joined_at: str
 
     @classmethod
-    def of(cls, member: EventMember, user) -> "MemberOut":
+    def of(cls, member: EventMember, user) -> MemberOut:
         return cls(user=EventUserOut.of(user, member.user_id), role=member.role, joined_at=iso(member.joined_at))
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------
+
 
 def _fields(pairs: list[tuple[Event, str | None]], principal) -> list[dict[str, Any]]:
     """EventOut fields for each (event, caller's role); owners in one BatchGetItem (none for the caller's own)."""
@@ -195,33 +214,48 @@ def _event_out(event: Event, role: str | None, principal) -> EventOut:
 
 # ---- events ------------------------------------------------------------------------------------------------
 
+
 @route("/events", "POST", body=EventIn, response=EventOut, status=201, tags=TAGS, responses=(400, 403))
 def create_event(ctx: Ctx) -> EventOut:
     """Create an event; the caller owns it."""
     b = ctx.body
-    event = events_service.create_event(ctx.principal, name=b.name, visibility=b.visibility,
-                                        description=b.description, starts_at=b.starts_at, ends_at=b.ends_at,
-                                        location=b.location, watermark_text=b.watermark_text,
-                                        viewer_variants=b.viewer_variants, public_variants=b.public_variants)
+    event = events_service.create_event(
+        ctx.principal,
+        name=b.name,
+        visibility=b.visibility,
+        description=b.description,
+        starts_at=b.starts_at,
+        ends_at=b.ends_at,
+        location=b.location,
+        watermark_text=b.watermark_text,
+        viewer_variants=b.viewer_variants,
+        public_variants=b.public_variants,
+    )
     return _event_out(event, "owner", ctx.principal)
 
 
-@route("/events", "GET", query=EventsQuery, response=Page[EventOut], auth="optional", tags=TAGS,
-       responses=(400, 401))
+@route("/events", "GET", query=EventsQuery, response=Page[EventOut], auth="optional", tags=TAGS, responses=(400, 401))
 def list_events(ctx: Ctx) -> Page[EventOut]:
     """The caller's events (scope=mine, the default), events they joined, or public events, newest first."""
     pairs, cursor = events_service.list_events(ctx.principal, ctx.query.scope, ctx.query.limit, ctx.query.cursor)
     return Page[EventOut](items=[EventOut(**f) for f in _fields(pairs, ctx.principal)], next_cursor=cursor)
 
 
-@route("/events/nearby", "GET", query=NearbyQuery, response=Page[NearbyEventOut], auth="optional",
-       tags=TAGS, responses=(400,))
+@route(
+    "/events/nearby",
+    "GET",
+    query=NearbyQuery,
+    response=Page[NearbyEventOut],
+    auth="optional",
+    tags=TAGS,
+    responses=(400,),
+)
 def nearby_events(ctx: Ctx) -> Page[NearbyEventOut]:
     """Public events within ``radius_km`` of (lat, lon), nearest first, each with ``distance_km``."""
     q = ctx.query
     found, cursor = events_service.nearby(ctx.principal, q.lat, q.lon, q.radius_km, q.limit, q.cursor)
     fields = _fields([(f.event, f.role) for f in found], ctx.principal)
-    items = [NearbyEventOut(**f, distance_km=round(hit.distance_km, 3)) for f, hit in zip(fields, found)]
+    items = [NearbyEventOut(**f, distance_km=round(hit.distance_km, 3)) for f, hit in zip(fields, found, strict=False)]
     return Page[NearbyEventOut](items=items, next_cursor=cursor)
 
 
@@ -232,8 +266,7 @@ def get_event(ctx: Ctx, event_id: str) -> EventOut:
     return _event_out(event, role, ctx.principal)
 
 
-@route("/events/{event_id}", "PATCH", body=EventPatchIn, response=EventOut, tags=TAGS,
-       responses=(400, 403, 404, 409))
+@route("/events/{event_id}", "PATCH", body=EventPatchIn, response=EventOut, tags=TAGS, responses=(400, 403, 404, 409))
 def patch_event(ctx: Ctx, event_id: str) -> EventOut:
     """Change an event (owner or staff). Fields left out stay as they are."""
     fields = ctx.body.model_fields_set - {"version"}
@@ -250,8 +283,16 @@ def delete_event(ctx: Ctx, event_id: str) -> None:
 
 # ---- members -----------------------------------------------------------------------------------------------
 
-@route("/events/{event_id}/members", "GET", query=PageQuery, response=Page[MemberOut], auth="optional",
-       tags=TAGS, responses=(400, 401, 404))
+
+@route(
+    "/events/{event_id}/members",
+    "GET",
+    query=PageQuery,
+    response=Page[MemberOut],
+    auth="optional",
+    tags=TAGS,
+    responses=(400, 401, 404),
+)
 def list_members(ctx: Ctx, event_id: str) -> Page[MemberOut]:
     """The event's members with their roles (the owner is the event's ``owner``)."""
     members, cursor = events_service.list_members(ctx.principal, event_id, ctx.query.limit, ctx.query.cursor)
@@ -259,8 +300,15 @@ def list_members(ctx: Ctx, event_id: str) -> Page[MemberOut]:
     return Page[MemberOut](items=[MemberOut.of(m, users.get(m.user_id)) for m in members], next_cursor=cursor)
 
 
-@route("/events/{event_id}/members", "POST", body=MemberIn, response=MemberOut, status=201, tags=TAGS,
-       responses=(400, 403, 404, 409))
+@route(
+    "/events/{event_id}/members",
+    "POST",
+    body=MemberIn,
+    response=MemberOut,
+    status=201,
+    tags=TAGS,
+    responses=(400, 403, 404, 409),
+)
 def add_member(ctx: Ctx, event_id: str) -> MemberOut:
     """Add a user by username as viewer or contributor (owner or staff)."""
     member, user = events_service.add_member(ctx.principal, event_id, ctx.body.username, ctx.body.role)

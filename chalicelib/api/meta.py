@@ -1,4 +1,5 @@
 """/health, /openapi.json (generated from the declared schemas) and /docs (a readable rendering of it)."""
+
 from __future__ import annotations
 
 import html
@@ -11,10 +12,20 @@ from chalice import Response
 from chalicelib.api.routing import Ctx, load_all, route
 from chalicelib.api.schema_base import ErrorOut, Out
 
-
-_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Validation error",
-                401: "Not authenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict", 410: "Gone",
-                413: "Body too large", 429: "Rate limited"}
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Validation error",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    410: "Gone",
+    413: "Body too large",
+    429: "Rate limited",
+}
 
 
 class HealthOut(Out):
@@ -44,14 +55,23 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for spec in registry:
         op: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary, "tags": list(spec.tags)}
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in re.findall(r"{(\w+)}", spec.path)]
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in re.findall(r"{(\w+)}", spec.path)
+        ]
         if spec.query is not None:
             qschema = spec.query.model_json_schema()
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
-                params.append({"name": name, "in": "query", "required": name in required, "schema": prop,
-                               "description": prop.get("description", "")})
+                params.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in required,
+                        "schema": prop,
+                        "description": prop.get("description", ""),
+                    }
+                )
         if params:
             op["parameters"] = params
         if spec.body is not None:
@@ -70,8 +90,10 @@ def openapi_document() -> dict[str, Any]:
         if spec.roles:
             error_codes.add(403)
         for code in sorted(error_codes):
-            responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"),
-                                    "content": {"application/json": {"schema": refs[ErrorOut]}}}
+            responses[str(code)] = {
+                "description": _STATUS_TEXT.get(code, "Error"),
+                "content": {"application/json": {"schema": refs[ErrorOut]}},
+            }
         op["responses"] = responses
         if spec.auth == "optional":
             op["security"] = [{}, {"bearer": []}]
@@ -80,11 +102,16 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Lightbox API", "version": "1.0.0",
-                 "description": "Event photo sharing, professional delivery, creator monetization and social."},
+        "info": {
+            "title": "Lightbox API",
+            "version": "1.0.0",
+            "description": "Event photo sharing, professional delivery, creator monetization and social.",
+        },
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": components,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
     }
 
 
@@ -95,18 +122,22 @@ def openapi(ctx: Ctx) -> dict[str, Any]:
 
 
 def _render_docs(doc: dict[str, Any]) -> str:
-    out = ["<!doctype html><html lang=en><meta charset=utf-8><title>Lightbox API</title>",
-           "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-           "code,pre{background:#f4f4f4;padding:.1rem .3rem}.m{font-weight:700;display:inline-block;width:4.5rem}"
-           "section{border-top:1px solid #ddd;padding:.5rem 0}small{color:#666}</style>",
-           f"<h1>{html.escape(doc['info']['title'])}</h1><p>{html.escape(doc['info']['description'])}</p>",
-           "<p>Machine-readable: <a href='openapi.json'>openapi.json</a>. Errors are always "
-           "<code>{\"error\": {\"code\", \"message\", \"details\"}}</code>.</p>"]
+    out = [
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Lightbox API</title>",
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "code,pre{background:#f4f4f4;padding:.1rem .3rem}.m{font-weight:700;display:inline-block;width:4.5rem}"
+        "section{border-top:1px solid #ddd;padding:.5rem 0}small{color:#666}</style>",
+        f"<h1>{html.escape(doc['info']['title'])}</h1><p>{html.escape(doc['info']['description'])}</p>",
+        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a>. Errors are always "
+        '<code>{"error": {"code", "message", "details"}}</code>.</p>',
+    ]
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             lock = " &#128274;" if op.get("security") else ""
-            out.append(f"<section><span class=m>{method.upper()}</span><code>{html.escape(path)}</code>{lock}"
-                       f"<div>{html.escape(op.get('summary', ''))}</div>")
+            out.append(
+                f"<section><span class=m>{method.upper()}</span><code>{html.escape(path)}</code>{lock}"
+                f"<div>{html.escape(op.get('summary', ''))}</div>"
+            )
             params = ", ".join(f"{p['name']} ({p['in']})" for p in op.get("parameters", []))
             if params:
                 out.append(f"<small>parameters: {html.escape(params)}</small><br>")
@@ -122,5 +153,6 @@ def _render_docs(doc: dict[str, Any]) -> str:
 @route("/docs", "GET", auth=False, tags=("meta",))
 def docs(ctx: Ctx) -> Response:
     """Human-readable API reference."""
-    return Response(body=_render_docs(openapi_document()), status_code=200,
-                    headers={"Content-Type": "text/html; charset=utf-8"})
+    return Response(
+        body=_render_docs(openapi_document()), status_code=200, headers={"Content-Type": "text/html; charset=utf-8"}
+    )

@@ -1,4 +1,5 @@
 """/notifications/*, /devices: the notification inbox, preferences, and mobile devices for push."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -14,8 +15,9 @@ from chalicelib.services import devices, notifications
 from chalicelib.services.accounts import users_by_ids
 
 TAGS = ("notifications",)
-NotificationType = Literal["tagged", "liked", "commented", "replied", "event_photo_added", "followed",
-                           "friend_request", "message", "rejected"]
+NotificationType = Literal[
+    "tagged", "liked", "commented", "replied", "event_photo_added", "followed", "friend_request", "message", "rejected"
+]
 assert set(NotificationType.__args__) == set(TYPES)  # noqa: S101 - one list of types
 
 
@@ -106,8 +108,7 @@ def put_preferences(ctx: Ctx) -> Preferences:
     return Preferences(**notifications.set_preferences(ctx.principal.user, ctx.body.email, ctx.body.push))
 
 
-@route("/notifications/{notification_id}", "PATCH", body=MarkIn, response=NotificationOut, tags=TAGS,
-       responses=(404,))
+@route("/notifications/{notification_id}", "PATCH", body=MarkIn, response=NotificationOut, tags=TAGS, responses=(404,))
 def mark(ctx: Ctx, notification_id: str) -> dict[str, Any]:
     """Mark one notification read (or unread again)."""
     row = notifications.mark(ctx.user_id, notification_id, ctx.body.read)

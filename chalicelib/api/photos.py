@@ -1,4 +1,5 @@
 """/photos/*, /events/{id}/photos: uploads, photo views, listings, search, user tags, share links."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -35,6 +36,7 @@ class BulkUploadIn(Body):
 
 class SingleUploadIn(Body):
     """Either one file's fields at the top level, or ``files`` with exactly one file."""
+
     files: Annotated[list[FileIn], Field(min_length=1, max_length=1)] | None = None
     filename: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     content_type: Annotated[str, Field(min_length=3, max_length=100)] | None = None
@@ -43,7 +45,7 @@ class SingleUploadIn(Body):
     tags: Annotated[list[Tag], Field(max_length=30)] = []
 
     @model_validator(mode="after")
-    def _one_form(self) -> "SingleUploadIn":
+    def _one_form(self) -> SingleUploadIn:
         flat = self.filename is not None or self.content_type is not None or self.size is not None
         if self.files is None and not (self.filename and self.content_type and self.size):
             raise ValueError("give filename, content_type and size (or files with one file)")
@@ -106,6 +108,7 @@ class PhotoPage(Out):
 class PatchPhotoIn(Body):
     """Fields left out stay as they are; ``caption: null`` removes the caption. ``tags`` and ``visibility``
     cannot be null (an explicit null must never be read as "public")."""
+
     caption: Annotated[CleanText, Field(max_length=2000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] | None = None
     visibility: Literal["public", "private"] | None = None
@@ -191,9 +194,12 @@ class ShareLinkPage(Out):
 
 
 def _uploads(created) -> UploadsOut:
-    return UploadsOut(uploads=[UploadSlot(photo_id=p.photo_id, upload=PresignedPost(url=post["url"],
-                                                                                   fields=post["fields"]))
-                               for p, post in created])
+    return UploadsOut(
+        uploads=[
+            UploadSlot(photo_id=p.photo_id, upload=PresignedPost(url=post["url"], fields=post["fields"]))
+            for p, post in created
+        ]
+    )
 
 
 def _page(ctx: Ctx, scope: str, query, to_ids, keep=None, discovery: bool = True) -> PhotoPage:
@@ -225,8 +231,15 @@ def _base_url(ctx: Ctx) -> str:
     return f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}"
 
 
-@route("/events/{event_id}/photos/bulk-upload", "POST", body=BulkUploadIn, response=UploadsOut, status=201,
-       tags=TAGS, responses=(403, 404))
+@route(
+    "/events/{event_id}/photos/bulk-upload",
+    "POST",
+    body=BulkUploadIn,
+    response=UploadsOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404),
+)
 def bulk_upload(ctx: Ctx, event_id: str) -> UploadsOut:
     """Reserve 1-100 photos in an event; one presigned S3 POST per file."""
     return _uploads(photos.create_uploads(ctx.principal, [f.spec() for f in ctx.body.files], event_id))
@@ -238,17 +251,28 @@ def upload(ctx: Ctx) -> UploadsOut:
     return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))
 
 
-@route("/events/{event_id}/photos", "GET", query=EventPhotosQuery, response=PhotoPage, auth="optional",
-       tags=TAGS, responses=(404,))
+@route(
+    "/events/{event_id}/photos",
+    "GET",
+    query=EventPhotosQuery,
+    response=PhotoPage,
+    auth="optional",
+    tags=TAGS,
+    responses=(404,),
+)
 def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
     """Photos of an event the caller may read, newest (or most liked) first."""
     from chalicelib.services import events as events_service
 
     events_service.require_readable(ctx.principal, event_id)
     q = ctx.query
-    return _page(ctx, f"event-photos:{event_id}:{q.ordering}:{_who(ctx)}",
-                 lambda last: photos.list_query(None, event_id, q.ordering, q.limit, last),
-                 lambda keys: [k.photo_id for k in keys], discovery=False)
+    return _page(
+        ctx,
+        f"event-photos:{event_id}:{q.ordering}:{_who(ctx)}",
+        lambda last: photos.list_query(None, event_id, q.ordering, q.limit, last),
+        lambda keys: [k.photo_id for k in keys],
+        discovery=False,
+    )
 
 
 @route("/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
@@ -266,24 +290,38 @@ def list_photos(ctx: Ctx) -> PhotoPage:
         events_service.require_readable(ctx.principal, q.event_id)
     scope = f"photos:{owner_id}:{q.event_id}:{q.ordering}:{_who(ctx)}"
     # with both filters the event's index is read and the owner filtered within the page
-    return _page(ctx, scope, lambda last: photos.list_query(owner_id, q.event_id, q.ordering, q.limit, last),
-                 lambda keys: [k.photo_id for k in keys],
-                 keep=(lambda photo: photo.owner_id == owner_id) if owner_id and q.event_id else None,
-                 discovery=not q.event_id)
+    return _page(
+        ctx,
+        scope,
+        lambda last: photos.list_query(owner_id, q.event_id, q.ordering, q.limit, last),
+        lambda keys: [k.photo_id for k in keys],
+        keep=(lambda photo: photo.owner_id == owner_id) if owner_id and q.event_id else None,
+        discovery=not q.event_id,
+    )
 
 
 @route("/photos/search", "GET", query=SearchQuery, response=PhotoPage, auth="optional", tags=TAGS)
 def search_photos(ctx: Ctx) -> PhotoPage:
     """Photos whose caption words or keyword tags match every word of ``q``, newest first."""
     terms = photos.parse_query(ctx.query.q)
-    return _page(ctx, f"photo-search:{'+'.join(terms)}:{_who(ctx)}",
-                 lambda last: photos.search_query(terms[0], ctx.query.limit, last),
-                 lambda entries: [e.entity_id for e in entries],
-                 keep=lambda photo: photos.matches_all(photo, terms))
+    return _page(
+        ctx,
+        f"photo-search:{'+'.join(terms)}:{_who(ctx)}",
+        lambda last: photos.search_query(terms[0], ctx.query.limit, last),
+        lambda entries: [e.entity_id for e in entries],
+        keep=lambda photo: photos.matches_all(photo, terms),
+    )
 
 
-@route("/photos/photos-tagged-in", "GET", query=TaggedQuery, response=PhotoPage, auth="optional", tags=TAGS,
-       responses=(404,))
+@route(
+    "/photos/photos-tagged-in",
+    "GET",
+    query=TaggedQuery,
+    response=PhotoPage,
+    auth="optional",
+    tags=TAGS,
+    responses=(404,),
+)
 def tagged_in(ctx: Ctx) -> PhotoPage:
     """Photos a user (default: the caller) is tagged in."""
     from chalicelib.errors import ValidationError
@@ -295,9 +333,12 @@ def tagged_in(ctx: Ctx) -> PhotoPage:
         user_id = ctx.principal.user_id
     else:
         raise ValidationError("Say whose tags to list.", details={"user": "required without a token"})
-    return _page(ctx, f"tagged:{user_id}:{_who(ctx)}",
-                 lambda last: photos.tagged_query(user_id, ctx.query.limit, last),
-                 lambda tags: [t.photo_id for t in tags])
+    return _page(
+        ctx,
+        f"tagged:{user_id}:{_who(ctx)}",
+        lambda last: photos.tagged_query(user_id, ctx.query.limit, last),
+        lambda tags: [t.photo_id for t in tags],
+    )
 
 
 @route("/photos/share-links", "GET", query=PageQuery, response=ShareLinkPage, tags=TAGS)
@@ -306,12 +347,20 @@ def my_share_links(ctx: Ctx) -> ShareLinkPage:
     scope = f"share-links:{ctx.user_id}"
     results = sharing.mine_query(ctx.user_id, ctx.query.limit, decode(scope, ctx.query.cursor))
     links = list(results)
-    return ShareLinkPage(items=[sharing.link_view(link) for link in links],
-                         next_cursor=encode(scope, results.last_evaluated_key))
+    return ShareLinkPage(
+        items=[sharing.link_view(link) for link in links], next_cursor=encode(scope, results.last_evaluated_key)
+    )
 
 
-@route("/photos/share/{token}", "GET", query=ShareRedeemQuery, response=ShareRedeemOut, auth=False,
-       tags=TAGS, responses=(401, 403, 404, 410))
+@route(
+    "/photos/share/{token}",
+    "GET",
+    query=ShareRedeemQuery,
+    response=ShareRedeemOut,
+    auth=False,
+    tags=TAGS,
+    responses=(401, 403, 404, 410),
+)
 def redeem_share(ctx: Ctx, token: str) -> ShareRedeemOut:
     """Open a share link: a short-lived URL of the shared variant (counts one download)."""
     return ShareRedeemOut(**sharing.redeem(token, ctx.query.password))
@@ -342,8 +391,7 @@ def delete_photo(ctx: Ctx, photo_id: str) -> None:
     photos.delete_photo(ctx.principal, photo_id)
 
 
-@route("/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS,
-       responses=(403, 404, 409))
+@route("/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS, responses=(403, 404, 409))
 def add_tag(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Tag a user in a photo (once per user and photo)."""
     return photos.add_tag(ctx.principal, photo_id, ctx.body.username)
@@ -355,10 +403,18 @@ def remove_tag(ctx: Ctx, photo_id: str, user_id: str) -> None:
     photos.remove_tag(ctx.principal, photo_id, user_id)
 
 
-@route("/photos/{photo_id}/share", "POST", body=ShareIn, response=ShareOut, status=201, tags=TAGS,
-       responses=(403, 404, 409))
+@route(
+    "/photos/{photo_id}/share",
+    "POST",
+    body=ShareIn,
+    response=ShareOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404, 409),
+)
 def share(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     """Create a share link for the original or the watermarked variant."""
     b = ctx.body
-    return sharing.create(ctx.principal, photo_id, b.variant, b.expires_in_seconds, b.password, b.max_downloads,
-                          _base_url(ctx))
+    return sharing.create(
+        ctx.principal, photo_id, b.variant, b.expires_in_seconds, b.password, b.max_downloads, _base_url(ctx)
+    )

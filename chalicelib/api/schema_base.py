@@ -4,6 +4,7 @@
 time a request uses it. Bodies are strict (no "123" -> 123 coercion, unknown fields refused); query strings
 arrive as text, so query schemas coerce.
 """
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -1,4 +1,5 @@
 """Request and response schemas shared across blueprints. The same classes generate /openapi.json."""
+
 from __future__ import annotations
 
 from typing import Annotated, Generic, Literal, TypeVar
@@ -22,8 +23,15 @@ def _no_control_chars(value: str) -> str:
 
 
 CleanText = Annotated[str, AfterValidator(_no_control_chars)]
-Username = Annotated[str, Field(min_length=3, max_length=30, pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?$",
-                                description="3-30 ASCII letters, digits, '_' or '.' (not at the ends)")]
+Username = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=30,
+        pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?$",
+        description="3-30 ASCII letters, digits, '_' or '.' (not at the ends)",
+    ),
+]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 Email = Annotated[EmailStr, Field(max_length=254)]
 Code = Annotated[str, Field(min_length=1, max_length=16, description="The 6-digit code from the email")]
@@ -37,6 +45,7 @@ class Page(Out, Generic[T]):
 
 # ---- users -------------------------------------------------------------------------------------------------
 
+
 class PublicUserOut(Out):
     id: str
     username: str
@@ -47,9 +56,16 @@ class PublicUserOut(Out):
     created_at: str | None
 
     @classmethod
-    def of(cls, user, avatar_url: str | None = None) -> "PublicUserOut":
-        return cls(id=user.user_id, username=user.username, display_name=user.display_name, bio=user.bio,
-                   role=user.role, avatar_url=avatar_url, created_at=iso(user.created_at))
+    def of(cls, user, avatar_url: str | None = None) -> PublicUserOut:
+        return cls(
+            id=user.user_id,
+            username=user.username,
+            display_name=user.display_name,
+            bio=user.bio,
+            role=user.role,
+            avatar_url=avatar_url,
+            created_at=iso(user.created_at),
+        )
 
 
 class UserOut(PublicUserOut):
@@ -58,10 +74,19 @@ class UserOut(PublicUserOut):
     avatar_photo_id: str | None = None
 
     @classmethod
-    def of(cls, user, avatar_url: str | None = None) -> "UserOut":
-        return cls(id=user.user_id, username=user.username, email=user.email, email_verified=user.email_verified,
-                   display_name=user.display_name, bio=user.bio, role=user.role, avatar_url=avatar_url,
-                   avatar_photo_id=user.avatar_photo_id, created_at=iso(user.created_at))
+    def of(cls, user, avatar_url: str | None = None) -> UserOut:
+        return cls(
+            id=user.user_id,
+            username=user.username,
+            email=user.email,
+            email_verified=user.email_verified,
+            display_name=user.display_name,
+            bio=user.bio,
+            role=user.role,
+            avatar_url=avatar_url,
+            avatar_photo_id=user.avatar_photo_id,
+            created_at=iso(user.created_at),
+        )
 
 
 class MeOut(UserOut):
@@ -73,6 +98,7 @@ class UserEnvelope(Out):
 
 
 # ---- auth bodies -------------------------------------------------------------------------------------------
+
 
 class SignupIn(Body):
     email: Email
@@ -175,4 +201,3 @@ class Accepted(Out):
 
 class Ok(Out):
     status: Literal["ok"] = "ok"
-

@@ -3,6 +3,7 @@
 
 ``{user_id}`` takes a user id or a username (``me`` is the caller).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -60,16 +61,18 @@ def _users(users: list[Any]) -> list[PublicUserOut]:
 
 def _listed(listed: list[social.Listed], out: type, at_field: str) -> list[Any]:
     views = _users([entry.user for entry in listed])
-    return [out(**view.model_dump(), **{at_field: iso(entry.at)}) for view, entry in zip(views, listed)]
+    return [out(**view.model_dump(), **{at_field: iso(entry.at)}) for view, entry in zip(views, listed, strict=False)]
 
 
 def _request(request: social.FriendRequest) -> FriendRequestOut:
     sender, recipient = _users([request.sender, request.recipient])
-    return FriendRequestOut(id=request.id, sender=sender, recipient=recipient, status=request.status,
-                            created_at=iso(request.created_at))
+    return FriendRequestOut(
+        id=request.id, sender=sender, recipient=recipient, status=request.status, created_at=iso(request.created_at)
+    )
 
 
 # ---- follows -----------------------------------------------------------------------------------------------
+
 
 @route("/users/{user_id}/follow", "POST", response=FollowOut, status=201, tags=TAGS, responses=(403, 404))
 def follow(ctx: Ctx, user_id: str) -> FollowOut:
@@ -84,16 +87,14 @@ def unfollow(ctx: Ctx, user_id: str) -> None:
     social.unfollow(ctx.principal, user_id)
 
 
-@route("/users/{user_id}/followers", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS,
-       responses=(404,))
+@route("/users/{user_id}/followers", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS, responses=(404,))
 def followers(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
     """Who follows the user, most recent first."""
     listed, cursor = social.followers(ctx.principal, user_id, ctx.query.limit, ctx.query.cursor)
     return Page[FollowUserOut](items=_listed(listed, FollowUserOut, "followed_at"), next_cursor=cursor)
 
 
-@route("/users/{user_id}/following", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS,
-       responses=(404,))
+@route("/users/{user_id}/following", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS, responses=(404,))
 def following(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
     """Whom the user follows, most recently followed first."""
     listed, cursor = social.following(ctx.principal, user_id, ctx.query.limit, ctx.query.cursor)
@@ -101,6 +102,7 @@ def following(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
 
 
 # ---- blocks ------------------------------------------------------------------------------------------------
+
 
 @route("/users/{user_id}/block", "POST", response=BlockOut, status=201, tags=TAGS, responses=(404,))
 def block(ctx: Ctx, user_id: str) -> BlockOut:
@@ -125,14 +127,24 @@ def my_blocks(ctx: Ctx) -> Page[BlockOut]:
     users = users_by_ids([r.blocked_id for r in rows])
     kept = [r for r in rows if r.blocked_id in users]
     views = _users([users[r.blocked_id] for r in kept])
-    return Page[BlockOut](items=[BlockOut(user=v, blocked_at=iso(r.created_at)) for v, r in zip(views, kept)],
-                          next_cursor=cursor)
+    return Page[BlockOut](
+        items=[BlockOut(user=v, blocked_at=iso(r.created_at)) for v, r in zip(views, kept, strict=False)],
+        next_cursor=cursor,
+    )
 
 
 # ---- friends -----------------------------------------------------------------------------------------------
 
-@route("/friends/requests", "POST", body=FriendRequestIn, response=FriendRequestOut, status=201, tags=TAGS,
-       responses=(403, 404, 409))
+
+@route(
+    "/friends/requests",
+    "POST",
+    body=FriendRequestIn,
+    response=FriendRequestOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404, 409),
+)
 def send_friend_request(ctx: Ctx) -> FriendRequestOut:
     """Ask a user to be friends; they get a ``friend_request`` notification."""
     return _request(social.send_request(ctx.principal, ctx.body.username))
@@ -146,15 +158,13 @@ def friend_requests(ctx: Ctx) -> Page[FriendRequestOut]:
     return Page[FriendRequestOut](items=[_request(r) for r in items], next_cursor=cursor)
 
 
-@route("/friends/requests/{request_id}/accept", "POST", response=FriendRequestOut, tags=TAGS,
-       responses=(404,))
+@route("/friends/requests/{request_id}/accept", "POST", response=FriendRequestOut, tags=TAGS, responses=(404,))
 def accept_friend_request(ctx: Ctx, request_id: str) -> FriendRequestOut:
     """Accept a friend request you received."""
     return _request(social.accept_request(ctx.principal, request_id))
 
 
-@route("/friends/requests/{request_id}/decline", "POST", response=FriendRequestOut, tags=TAGS,
-       responses=(404,))
+@route("/friends/requests/{request_id}/decline", "POST", response=FriendRequestOut, tags=TAGS, responses=(404,))
 def decline_friend_request(ctx: Ctx, request_id: str) -> FriendRequestOut:
     """Decline a friend request you received."""
     return _request(social.decline_request(ctx.principal, request_id))
@@ -180,6 +190,7 @@ def unfriend(ctx: Ctx, user_id: str) -> None:
 
 
 # ---- feed --------------------------------------------------------------------------------------------------
+
 
 @route("/feed", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
 def home_feed(ctx: Ctx) -> PhotoPage:

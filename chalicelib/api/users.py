@@ -1,6 +1,6 @@
 """/users/*: public profiles, account deletion, role management."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.schemas import PasswordIn, PublicUserOut, RoleIn, UserOut
@@ -29,8 +29,15 @@ def delete_me(ctx: Ctx) -> None:
     accounts.delete_account(ctx.principal, ctx.body.password)
 
 
-@route("/users/{user_id}/role", "PUT", body=RoleIn, response=UserOut, roles=("staff", "admin"), tags=TAGS,
-       responses=(403, 404))
+@route(
+    "/users/{user_id}/role",
+    "PUT",
+    body=RoleIn,
+    response=UserOut,
+    roles=("staff", "admin"),
+    tags=TAGS,
+    responses=(403, 404),
+)
 def set_role(ctx: Ctx, user_id: str) -> UserOut:
     """Change a user's role: admins grant any role, staff grant member/photographer/creator."""
     user = accounts.set_role(ctx.principal, user_id, ctx.body.role)

@@ -8,6 +8,7 @@
   outputs then carry no profile (untagged means sRGB on the web). A CMYK JPEG without a profile gets
   Pillow's plain CMYK conversion. A profile LittleCMS cannot read is ignored, with a warning.
 """
+
 from __future__ import annotations
 
 import functools
@@ -81,8 +82,12 @@ def _transform_to_srgb(icc_profile: bytes, mode: str) -> ImageCms.ImageCmsTransf
     try:
         source = ImageCms.ImageCmsProfile(BytesIO(icc_profile))
         return ImageCms.buildTransform(
-            source, _srgb_profile(), mode, "RGB",
-            renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE,
+            source,
+            _srgb_profile(),
+            mode,
+            "RGB",
+            renderingIntent=ImageCms.Intent.PERCEPTUAL,
+            flags=ImageCms.Flags.NOCACHE,
         )
     except (ImageCms.PyCMSError, OSError, ValueError) as e:
         logger.warning("Ignoring unusable ICC profile (%d bytes, %s): %s", len(icc_profile), mode, e)

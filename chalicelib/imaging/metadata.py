@@ -3,6 +3,7 @@
 Metadata is advisory. A malformed EXIF block never rejects a photo: the affected fields are ``None`` (or
 orientation 1) and a warning is logged.
 """
+
 from __future__ import annotations
 
 import logging

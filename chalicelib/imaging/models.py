@@ -1,4 +1,5 @@
 """What the imaging package hands back: processed images, their variants, and the one refusal."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ dropped, the ICC profile is kept so colours don't shift, and a JPEG's EXIF orien
 minimal EXIF block holding only that tag. Other formats (WebP, HEIC, GIF's first frame) are decoded once,
 oriented and re-encoded (JPEG q=92, or PNG when there is transparency).
 """
+
 from __future__ import annotations
 
 import io
@@ -70,11 +71,11 @@ def _clean_jpeg(data: bytes) -> bytes:
             out.append(data[pos:])
             break
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            out.append(data[pos:pos + 2])
+            out.append(data[pos : pos + 2])
             pos += 2
             continue
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        segment = data[pos:pos + 2 + length]
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        segment = data[pos : pos + 2 + length]
         keep = True
         if 0xE0 <= marker <= 0xEF:
             keep = marker in _JPEG_KEEP_APP or (marker == 0xE2 and segment[4:16] == b"ICC_PROFILE\x00")
@@ -90,8 +91,8 @@ def _clean_png(data: bytes) -> bytes:
     out = [data[:8]]
     pos = 8
     while pos + 8 <= len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        kind = data[pos + 4:pos + 8]
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
         end = pos + 12 + length
         if kind not in _PNG_DROP:
             out.append(data[pos:end])

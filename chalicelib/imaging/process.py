@@ -29,13 +29,13 @@ Speed (see ``bench/bench_processor.py``), on the path most uploads take (a camer
 * the encodes of ``large`` and ``watermarked`` run on the second thread while the first draws the mark
   and makes ``medium`` and ``thumb``.
 """
-from __future__ import annotations
 
-import math
+from __future__ import annotations
 
 import contextlib
 import functools
 import logging
+import math
 import os
 import struct
 import warnings
@@ -75,8 +75,17 @@ _PARALLEL_MIN_PIXELS = 512 * 512  # below this, splitting a resize costs more th
 
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "heic": "HEIF"}
 # What Pillow and its plugins raise on malformed input (besides DecompressionBombError).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
-                  RuntimeError)
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+)
 
 
 def process_image(
@@ -248,12 +257,14 @@ def _render_large(image: Image.Image, size: tuple[int, int], transpose: Image.Tr
     return large
 
 
-_SWAPPING = frozenset({Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90,
-                       Image.Transpose.ROTATE_270})
+_SWAPPING = frozenset(
+    {Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270}
+)
 
 
-def _upright_corner(box: tuple[int, int, int, int], size: tuple[int, int],
-                    transpose: Image.Transpose | None) -> tuple[int, int]:
+def _upright_corner(
+    box: tuple[int, int, int, int], size: tuple[int, int], transpose: Image.Transpose | None
+) -> tuple[int, int]:
     """Where the top-left corner of ``box`` (in a ``size`` image) lands once the image is transposed."""
     left, top, right, bottom = box
     width, height = size
@@ -288,8 +299,7 @@ def _shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 def _variant(name: str, image: Image.Image) -> Variant:
     buffer = BytesIO()
     image.save(buffer, "JPEG", **JPEG_OPTIONS)
-    return Variant(name=name, data=buffer.getvalue(), content_type=CONTENT_TYPE, width=image.width,
-                   height=image.height)
+    return Variant(name=name, data=buffer.getvalue(), content_type=CONTENT_TYPE, width=image.width, height=image.height)
 
 
 def _background(work: Callable[[], T]) -> Future[T]:

@@ -4,6 +4,7 @@ File names and declared content types are chosen by the client and mean nothing 
 answers for the five accepted formats; ``describe_unknown`` names what a refused file looks like so the
 rejection reason can tell the user something useful ("found: PDF document").
 """
+
 from __future__ import annotations
 
 # ISO BMFF (HEIF) brands that carry HEVC-coded still images: what iPhones write, plus the generic
@@ -82,9 +83,9 @@ def _ftyp_brands(data: bytes) -> list[bytes]:
     box_size = int.from_bytes(data[0:4], "big")
     if box_size < 16 or box_size > 4096:
         return []
-    box = data[8:min(box_size, len(data))]
+    box = data[8 : min(box_size, len(data))]
     major = box[0:4]
-    compatible = [box[i:i + 4] for i in range(8, len(box) - 3, 4)]
+    compatible = [box[i : i + 4] for i in range(8, len(box) - 3, 4)]
     return [major, *compatible]
 
 

@@ -6,6 +6,7 @@ built once per (text, width, height) and kept (``lru_cache``, about 4 bytes per 
 masked paste. The text is rendered with Pillow's bundled font (``ImageFont.load_default``), which
 covers Latin scripts; glyphs it lacks show as boxes.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 ANGLE_DEGREES = 30
 FILL_OPACITY = 0.42
 HALO_OPACITY = 0.28
-_FONT_SCALE = 0.045          # font size as a fraction of the longest side
-_MAX_TEXT_FRACTION = 0.6     # a single mark never spans more than this fraction of the longest side
+_FONT_SCALE = 0.045  # font size as a fraction of the longest side
+_MAX_TEXT_FRACTION = 0.6  # a single mark never spans more than this fraction of the longest side
 _MIN_FONT_PX = 8
 _MAX_TEXT_CHARS = 100
 

@@ -1,15 +1,23 @@
 """Shared PynamoDB plumbing: table naming per stage, timestamps, and AWS-error translation."""
+
 from __future__ import annotations
 
 import contextlib
 import secrets
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import (DeleteError, GetError, PutError, PynamoDBConnectionError, QueryError,
-                                 TransactWriteError, UpdateError)
+from pynamodb.exceptions import (
+    DeleteError,
+    GetError,
+    PutError,
+    PynamoDBConnectionError,
+    QueryError,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -38,8 +46,9 @@ def register(model: type[Model]) -> type[Model]:
     return model
 
 
-def keys_only_index(table: str, name: str, hash_attr: str, range_attr: str,
-                    range_type: type = UTCDateTimeAttribute) -> GlobalSecondaryIndex:
+def keys_only_index(
+    table: str, name: str, hash_attr: str, range_attr: str, range_type: type = UTCDateTimeAttribute
+) -> GlobalSecondaryIndex:
     """A KEYS_ONLY global secondary index (string hash key): listings read keys, then BatchGet the items."""
     attrs = {
         "Meta": type("Meta", (), {"index_name": name, "projection": KeysOnlyProjection()}),
@@ -55,7 +64,7 @@ def connection() -> Connection:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def epoch(dt: datetime | None = None) -> int:
@@ -64,13 +73,13 @@ def epoch(dt: datetime | None = None) -> int:
 
 def at_epoch(seconds: int) -> datetime:
     """A TTL value: TTLAttribute takes datetimes (stored as epoch seconds)."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_id(prefix: str = "") -> str:
@@ -114,7 +123,27 @@ def translate_conflicts(message: str = "The item changed concurrently; retry.") 
 
 
 __all__ = [
-    "ALL_MODELS", "Connection", "DeleteError", "GetError", "NumberAttribute", "PutError", "PynamoDBConnectionError",
-    "QueryError", "TransactWriteError", "UpdateError", "cancellation_codes", "condition_failed", "connection",
-    "at_epoch", "epoch", "iso", "keys_only_index", "new_id", "now", "register", "table_meta", "translate_conflicts", "update_existing",
+    "ALL_MODELS",
+    "Connection",
+    "DeleteError",
+    "GetError",
+    "NumberAttribute",
+    "PutError",
+    "PynamoDBConnectionError",
+    "QueryError",
+    "TransactWriteError",
+    "UpdateError",
+    "cancellation_codes",
+    "condition_failed",
+    "connection",
+    "at_epoch",
+    "epoch",
+    "iso",
+    "keys_only_index",
+    "new_id",
+    "now",
+    "register",
+    "table_meta",
+    "translate_conflicts",
+    "update_existing",
 ]

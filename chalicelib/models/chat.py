@@ -13,6 +13,7 @@ Access patterns (every listing is a Query on a key or an index):
 A message and every participant's row (last activity, preview, unread count +1 for the others) are written in
 one transaction, so unread counts never drift from the messages.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,15 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.base import (UpdateError, cancellation_codes, condition_failed, connection, now, register,
-                                    table_meta)
+from chalicelib.models.base import (
+    UpdateError,
+    cancellation_codes,
+    condition_failed,
+    connection,
+    now,
+    register,
+    table_meta,
+)
 
 DIRECT = "direct"
 PREVIEW_CHARS = 200
@@ -96,6 +104,7 @@ class Message(Model):
 
 # ---- access patterns -------------------------------------------------------------------------------------
 
+
 def _transact(build, *, on_condition_failed) -> bool:
     """Run the transaction ``build(tx)``, retrying on transaction conflicts; a failed condition calls
     ``on_condition_failed(exc)`` and returns False."""
@@ -117,11 +126,20 @@ def create_direct(conversation_id: str, creator_id: str, other_id: str) -> bool:
     """Create the conversation and both participants' rows atomically; False if it already existed."""
     t = now()
     participants = sorted((creator_id, other_id))
-    conversation = Conversation(conversation_id=conversation_id, kind=DIRECT, participant_ids=participants,
-                                created_by=creator_id, created_at=t)
-    members = [ConversationMember(user_id=u, conversation_id=conversation_id, kind=DIRECT,
-                                  participant_ids=participants, last_activity_at=t, created_at=t)
-               for u in participants]
+    conversation = Conversation(
+        conversation_id=conversation_id, kind=DIRECT, participant_ids=participants, created_by=creator_id, created_at=t
+    )
+    members = [
+        ConversationMember(
+            user_id=u,
+            conversation_id=conversation_id,
+            kind=DIRECT,
+            participant_ids=participants,
+            last_activity_at=t,
+            created_at=t,
+        )
+        for u in participants
+    ]
 
     def build(tx):
         tx.save(conversation, condition=Conversation.conversation_id.does_not_exist())
@@ -141,8 +159,9 @@ def membership(user_id: str, conversation_id: str, *, consistent: bool = False) 
 
 
 def conversations_of(user_id: str, limit: int | None = None, last_key: dict | None = None):
-    return ConversationMember.by_activity.query(user_id, scan_index_forward=False, limit=limit,
-                                                last_evaluated_key=last_key)
+    return ConversationMember.by_activity.query(
+        user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+    )
 
 
 def add_message(message: Message, participant_ids: list[str]) -> None:
@@ -153,15 +172,21 @@ def add_message(message: Message, participant_ids: list[str]) -> None:
     def build(tx):
         tx.save(message, condition=Message.message_id.does_not_exist())
         for user_id in participant_ids:
-            actions = [ConversationMember.last_activity_at.set(t), ConversationMember.last_message_id.set(
-                message.message_id), ConversationMember.last_sender_id.set(message.sender_id),
-                       ConversationMember.last_preview.set(preview)]
+            actions = [
+                ConversationMember.last_activity_at.set(t),
+                ConversationMember.last_message_id.set(message.message_id),
+                ConversationMember.last_sender_id.set(message.sender_id),
+                ConversationMember.last_preview.set(preview),
+            ]
             if user_id == message.sender_id:
                 actions += [ConversationMember.last_read_at.set(t), ConversationMember.unread_count.set(0)]
             else:
                 actions.append(ConversationMember.unread_count.add(1))
-            tx.update(ConversationMember(user_id=user_id, conversation_id=message.conversation_id),
-                      actions=actions, condition=ConversationMember.conversation_id.exists())
+            tx.update(
+                ConversationMember(user_id=user_id, conversation_id=message.conversation_id),
+                actions=actions,
+                condition=ConversationMember.conversation_id.exists(),
+            )
 
     def gone(exc):
         raise NotFoundError("No such conversation.") from exc
@@ -172,8 +197,10 @@ def add_message(message: Message, participant_ids: list[str]) -> None:
 def mark_read(user_id: str, conversation_id: str) -> ConversationMember:
     row = ConversationMember(user_id=user_id, conversation_id=conversation_id)
     try:
-        row.update(actions=[ConversationMember.unread_count.set(0), ConversationMember.last_read_at.set(now())],
-                   condition=ConversationMember.conversation_id.exists())
+        row.update(
+            actions=[ConversationMember.unread_count.set(0), ConversationMember.last_read_at.set(now())],
+            condition=ConversationMember.conversation_id.exists(),
+        )
     except UpdateError as exc:
         if condition_failed(exc):
             raise NotFoundError("No such conversation.") from exc

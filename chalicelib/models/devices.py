@@ -3,6 +3,7 @@
 Access patterns: a user's devices .... Devices Query(user_id); one device .... GetItem(user_id, device_id);
 who holds an endpoint (a phone that changes accounts) .... GSI by_endpoint (endpoint_arn)
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute

@@ -20,12 +20,13 @@ Counters live on the rows they count and change in the same transaction as the r
 ``reply_count`` with the comment. Concurrent transactions on one photo (a popular one) are cancelled by
 DynamoDB with ``TransactionConflict``; those are retried here with jittered backoff.
 """
+
 from __future__ import annotations
 
 import random
 import re
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -34,8 +35,18 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.base import (PutError, UpdateError, at_epoch, cancellation_codes, condition_failed, epoch,
-                                    new_id, now, register, table_meta)
+from chalicelib.models.base import (
+    PutError,
+    UpdateError,
+    at_epoch,
+    cancellation_codes,
+    condition_failed,
+    epoch,
+    new_id,
+    now,
+    register,
+    table_meta,
+)
 from chalicelib.models.photos import READY, Photo
 from chalicelib.models.realtime import CONNECTION_TTL
 
@@ -76,7 +87,7 @@ def _commit(build: Callable[[TransactWrite], None]) -> list[str | None]:
                 return codes
             if attempt == _ATTEMPTS - 1:
                 raise ConflictError("The photo is busy; retry.", code="contention") from exc
-        time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise AssertionError("unreachable")
 
 
@@ -85,6 +96,7 @@ def _photo_ready():
 
 
 # ---- likes -------------------------------------------------------------------------------------------------
+
 
 @register
 class Like(Model):
@@ -102,6 +114,7 @@ class Like(Model):
 def add_like(photo_id: str, user_id: str) -> bool:
     """Like and count it, atomically. False (and nothing changed) if the like existed; 404 if the photo is gone
     or not ready."""
+
     def build(tx: TransactWrite) -> None:
         tx.save(Like(photo_id=photo_id, user_id=user_id), condition=Like.user_id.does_not_exist())
         tx.update(Photo(photo_id=photo_id), actions=[Photo.like_count.add(1)], condition=_photo_ready())
@@ -116,6 +129,7 @@ def add_like(photo_id: str, user_id: str) -> bool:
 
 def remove_like(photo_id: str, user_id: str) -> bool:
     """Unlike and uncount, atomically. False (and nothing changed) if there was no like."""
+
     def build(tx: TransactWrite) -> None:
         tx.delete(Like(photo_id=photo_id, user_id=user_id), condition=Like.user_id.exists())
         tx.update(Photo(photo_id=photo_id), actions=[Photo.like_count.add(-1)], condition=Photo.photo_id.exists())
@@ -145,6 +159,7 @@ def likes_of_user(user_id: str, limit: int | None = None, last_key: dict | None 
 
 
 # ---- comments ----------------------------------------------------------------------------------------------
+
 
 @register
 class Comment(Model):
@@ -193,8 +208,11 @@ def add_comment(comment: Comment) -> None:
     def build(tx: TransactWrite) -> None:
         tx.save(comment, condition=Comment.comment_id.does_not_exist())
         if comment.parent_id:
-            tx.update(Comment(photo_id=photo_id, comment_id=comment.parent_id), actions=[Comment.reply_count.add(1)],
-                      condition=Comment.comment_id.exists() & Comment.closing.does_not_exist())
+            tx.update(
+                Comment(photo_id=photo_id, comment_id=comment.parent_id),
+                actions=[Comment.reply_count.add(1)],
+                condition=Comment.comment_id.exists() & Comment.closing.does_not_exist(),
+            )
         tx.update(Photo(photo_id=photo_id), actions=[Photo.comment_count.add(1)], condition=_photo_ready())
 
     codes = _commit(build)
@@ -210,19 +228,26 @@ def remove_comments(photo_id: str, comment_ids: list[str], parent_id: str | None
     transaction per call (at most 98 ids). Returns how many were deleted."""
     remaining = list(comment_ids)
     while remaining:
-        def build(tx: TransactWrite) -> None:
+
+        def build(tx: TransactWrite, remaining: list[str] = remaining) -> None:
             for cid in remaining:
                 tx.delete(Comment(photo_id=photo_id, comment_id=cid), condition=Comment.comment_id.exists())
             if parent_id:
-                tx.update(Comment(photo_id=photo_id, comment_id=parent_id),
-                          actions=[Comment.reply_count.add(-len(remaining))], condition=Comment.comment_id.exists())
-            tx.update(Photo(photo_id=photo_id), actions=[Photo.comment_count.add(-len(remaining))],
-                      condition=Photo.photo_id.exists())
+                tx.update(
+                    Comment(photo_id=photo_id, comment_id=parent_id),
+                    actions=[Comment.reply_count.add(-len(remaining))],
+                    condition=Comment.comment_id.exists(),
+                )
+            tx.update(
+                Photo(photo_id=photo_id),
+                actions=[Photo.comment_count.add(-len(remaining))],
+                condition=Photo.photo_id.exists(),
+            )
 
         codes = _commit(build)
         if not codes:
             return len(remaining)
-        gone = {cid for cid, code in zip(remaining, codes) if code == FAILED}
+        gone = {cid for cid, code in zip(remaining, codes, strict=False) if code == FAILED}
         if not gone:  # the photo (or the parent) itself is gone: nothing left to keep counts for
             raise NotFoundError("No such comment.", code="comment_not_found")
         remaining = [cid for cid in remaining if cid not in gone]  # deleted concurrently: not ours to uncount
@@ -231,10 +256,12 @@ def remove_comments(photo_id: str, comment_ids: list[str], parent_id: str | None
 
 def remove_top_level_if_childless(comment: Comment) -> bool:
     """Delete a top-level comment that has no replies, with its count. False if it has replies (or gained one)."""
+
     def build(tx: TransactWrite) -> None:
         tx.delete(comment, condition=Comment.comment_id.exists() & (Comment.reply_count == 0))
-        tx.update(Photo(photo_id=comment.photo_id), actions=[Photo.comment_count.add(-1)],
-                  condition=Photo.photo_id.exists())
+        tx.update(
+            Photo(photo_id=comment.photo_id), actions=[Photo.comment_count.add(-1)], condition=Photo.photo_id.exists()
+        )
 
     codes = _commit(build)
     if not codes:
@@ -269,6 +296,7 @@ def comments_of_photo(photo_id: str):
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------
 
+
 @register
 class Bookmark(Model):
     Meta = table_meta("bookmarks")
@@ -301,6 +329,7 @@ def bookmarks_of(user_id: str, limit: int | None = None, last_key: dict | None =
 
 # ---- live subscriptions ------------------------------------------------------------------------------------
 
+
 @register
 class PhotoSubscription(Model):
     """A WebSocket connection that wants a photo's live stats and new comments."""
@@ -327,8 +356,11 @@ def unsubscribe(photo_id: str, connection_id: str) -> None:
 def subscribers(photo_id: str) -> list[str]:
     """Connection ids subscribed to the photo (rows past their TTL but not yet swept are skipped)."""
     cutoff = epoch()
-    return [s.connection_id for s in PhotoSubscription.query(photo_id)
-            if s.expires_at is None or s.expires_at.timestamp() > cutoff]
+    return [
+        s.connection_id
+        for s in PhotoSubscription.query(photo_id)
+        if s.expires_at is None or s.expires_at.timestamp() > cutoff
+    ]
 
 
 def drop_subscriptions(photo_id: str, connection_ids: Iterable[str]) -> None:
@@ -338,6 +370,7 @@ def drop_subscriptions(photo_id: str, connection_ids: Iterable[str]) -> None:
 
 
 # ---- cleanup -----------------------------------------------------------------------------------------------
+
 
 def delete_photo_rows(photo_id: str) -> None:
     """Remove a deleted photo's likes, comments and subscriptions (the photo row and its counters are gone)."""

@@ -14,17 +14,25 @@ Access patterns (every listing is a Query on a key or an index):
 
 The owner is not stored as a member: ownership is ``Event.owner_id``.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.errors import ConflictError
-from chalicelib.models.base import (DeleteError, PutError, condition_failed, now, register, table_meta,
-                                    translate_conflicts)
+from chalicelib.models.base import (
+    DeleteError,
+    PutError,
+    condition_failed,
+    now,
+    register,
+    table_meta,
+    translate_conflicts,
+)
 
 VISIBILITIES = ("public", "unlisted", "private")
 MEMBER_ROLES = ("viewer", "contributor")
@@ -117,6 +125,7 @@ class EventMember(Model):
 
 # ---- access patterns -------------------------------------------------------------------------------------
 
+
 def _plausible_id(value: str | None) -> bool:
     """Ids from a URL: anything empty or longer than any id we mint cannot exist (and must not reach DynamoDB,
     which refuses keys over its size limits)."""
@@ -156,8 +165,7 @@ def events_of_owner(owner_id: str, limit: int | None = None, last_key: dict | No
 
 
 def public_events(limit: int | None = None, last_key: dict | None = None):
-    return Event.public_recent.query(PUBLIC_BUCKET, scan_index_forward=False, limit=limit,
-                                     last_evaluated_key=last_key)
+    return Event.public_recent.query(PUBLIC_BUCKET, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
 def public_events_in_cell(prefix: str) -> list[Event]:
@@ -190,8 +198,11 @@ def add_member(member: EventMember) -> None:
         member.save(condition=EventMember.user_id.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            raise ConflictError("That user is already a member of this event.", code="already_member",
-                                details={"username": "already a member"}) from exc
+            raise ConflictError(
+                "That user is already a member of this event.",
+                code="already_member",
+                details={"username": "already a member"},
+            ) from exc
         raise
 
 

@@ -8,6 +8,7 @@ Access patterns:
 ``notification_id`` is derived from what caused it (a hash of type and cause, e.g. ("event_photo_added",
 <photo>)), and rows are written with attribute_not_exists, so a redelivered event never notifies twice.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -16,8 +17,17 @@ from pynamodb.models import Model
 
 from chalicelib.models.base import now, register, table_meta
 
-TYPES = ("tagged", "liked", "commented", "replied", "event_photo_added", "followed", "friend_request", "message",
-         "rejected")
+TYPES = (
+    "tagged",
+    "liked",
+    "commented",
+    "replied",
+    "event_photo_added",
+    "followed",
+    "friend_request",
+    "message",
+    "rejected",
+)
 
 
 class ByTime(GlobalSecondaryIndex):

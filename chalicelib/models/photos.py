@@ -2,8 +2,10 @@
 
 Access patterns:
 - photo by id ................................ Photos GetItem(photo_id)
-- photos of an owner, newest / most liked .... GSI by_owner (owner_id, created_at) / by_owner_popular (owner_id, like_count)
-- photos of an event, newest / most liked .... GSI by_event (event_id, created_at) / by_event_popular (event_id, like_count)
+- photos of an owner, newest / most liked .... GSI by_owner (owner_id, created_at) /
+                                               by_owner_popular (owner_id, like_count)
+- photos of an event, newest / most liked .... GSI by_event (event_id, created_at) /
+                                               by_event_popular (event_id, like_count)
 - public photos, newest / most liked ......... GSI public_recent / public_popular (public_bucket = "public", sparse)
 - users tagged in a photo .................... PhotoTags Query(photo_id)
 - photos a user is tagged in ................. PhotoTags GSI by_user (user_id, created_at)
@@ -11,10 +13,18 @@ Access patterns:
 - my share links ............................. ShareLinks GSI by_owner (owner_id, created_at)
 Pending uploads carry a TTL (``expires_at``) that is removed once the upload is processed.
 """
+
 from __future__ import annotations
 
-from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
-                                 UnicodeSetAttribute, UTCDateTimeAttribute)
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 

@@ -5,6 +5,7 @@ Access patterns:
 - open connections of a user (fan-out) .............. Connections GSI by_user(user_id)
 Rows expire by TTL (API Gateway closes connections after 2 hours at most).
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute

@@ -1,4 +1,5 @@
 """Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this)."""
+
 from chalicelib.models import base
 from chalicelib.models import chat as _chat  # noqa: F401
 from chalicelib.models import devices as _devices  # noqa: F401

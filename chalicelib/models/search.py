@@ -3,6 +3,7 @@
 - users by username / display-name prefix: pk ``user:<first 1 or 2 chars>``, sk ``<term>#<user_id>``;
   a query of 1 char reads the 1-char bucket, longer queries the 2-char bucket with ``begins_with``.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute

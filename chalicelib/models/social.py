@@ -18,9 +18,10 @@ A friendship is two rows, one per side, written together in one transaction: the
 ``requested``, the recipient's ``received``; accepting turns both into ``friends``. Because each row is
 written with attribute_not_exists, there is at most one request (or friendship) per pair at a time.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -28,8 +29,17 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.base import (DeleteError, PutError, cancellation_codes, condition_failed, connection,
-                                    keys_only_index, now, register, table_meta)
+from chalicelib.models.base import (
+    DeleteError,
+    PutError,
+    cancellation_codes,
+    condition_failed,
+    connection,
+    keys_only_index,
+    now,
+    register,
+    table_meta,
+)
 
 REQUESTED, RECEIVED, FRIENDS = "requested", "received", "friends"
 
@@ -41,6 +51,7 @@ def plausible_id(value: str | None) -> bool:
 
 
 # ---- follows -----------------------------------------------------------------------------------------------
+
 
 @register
 class Follow(Model):
@@ -114,6 +125,7 @@ def delete_follows_of(user_id: str) -> None:
 
 # ---- blocks ------------------------------------------------------------------------------------------------
 
+
 @register
 class Block(Model):
     """``blocker_id`` blocked ``blocked_id``: neither can follow, befriend, message or comment on the other."""
@@ -174,6 +186,7 @@ def delete_blocks_of(user_id: str) -> None:
 
 # ---- friendships -------------------------------------------------------------------------------------------
 
+
 @register
 class Friendship(Model):
     """One side of a friendship or pending friend request (see the module docstring)."""
@@ -219,8 +232,9 @@ def create_request(from_id: str, to_id: str) -> Friendship:
         if existing is not None and existing.state == FRIENDS:
             raise ConflictError("You are already friends.", code="already_friends") from exc
         if existing is not None and existing.state == RECEIVED:
-            raise ConflictError("This user already sent you a friend request; accept it instead.",
-                                code="request_received") from exc
+            raise ConflictError(
+                "This user already sent you a friend request; accept it instead.", code="request_received"
+            ) from exc
         raise ConflictError("You already sent this user a friend request.", code="already_requested") from exc
     return sent
 
@@ -230,14 +244,26 @@ def accept_request(recipient_id: str, sender_id: str) -> Friendship:
     t = now()
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(Friendship(user_id=recipient_id, other_id=sender_id),
-                      actions=[Friendship.state.set(FRIENDS), Friendship.since.set(t),
-                               Friendship.friends_of.set(recipient_id), Friendship.inbox_of.remove()],
-                      condition=Friendship.state == RECEIVED)
-            tx.update(Friendship(user_id=sender_id, other_id=recipient_id),
-                      actions=[Friendship.state.set(FRIENDS), Friendship.since.set(t),
-                               Friendship.friends_of.set(sender_id), Friendship.outbox_of.remove()],
-                      condition=Friendship.state == REQUESTED)
+            tx.update(
+                Friendship(user_id=recipient_id, other_id=sender_id),
+                actions=[
+                    Friendship.state.set(FRIENDS),
+                    Friendship.since.set(t),
+                    Friendship.friends_of.set(recipient_id),
+                    Friendship.inbox_of.remove(),
+                ],
+                condition=Friendship.state == RECEIVED,
+            )
+            tx.update(
+                Friendship(user_id=sender_id, other_id=recipient_id),
+                actions=[
+                    Friendship.state.set(FRIENDS),
+                    Friendship.since.set(t),
+                    Friendship.friends_of.set(sender_id),
+                    Friendship.outbox_of.remove(),
+                ],
+                condition=Friendship.state == REQUESTED,
+            )
     except TransactWriteError as exc:
         if "ConditionalCheckFailed" in cancellation_codes(exc):
             raise NotFoundError("No such pending friend request.") from exc

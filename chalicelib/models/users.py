@@ -9,10 +9,17 @@ Access patterns (see docs/data-model.md):
 - pending code for (purpose, user) ...... Otps GetItem("<purpose>#<user_id>"), TTL-expired
 - login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
 """
+
 from __future__ import annotations
 
-from pynamodb.attributes import (BooleanAttribute, MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
-                                 UTCDateTimeAttribute)
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -149,18 +156,24 @@ def create_user(user: User) -> None:
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(user, condition=User.user_id.does_not_exist())
-            tx.save(Claim(claim=claim_key("email", user.email), user_id=user.user_id),
-                    condition=Claim.claim.does_not_exist())
-            tx.save(Claim(claim=claim_key("username", user.username), user_id=user.user_id),
-                    condition=Claim.claim.does_not_exist())
+            tx.save(
+                Claim(claim=claim_key("email", user.email), user_id=user.user_id),
+                condition=Claim.claim.does_not_exist(),
+            )
+            tx.save(
+                Claim(claim=claim_key("username", user.username), user_id=user.user_id),
+                condition=Claim.claim.does_not_exist(),
+            )
     except TransactWriteError as exc:
         codes = cancellation_codes(exc)
         if len(codes) >= 3 and codes[1] == "ConditionalCheckFailed":
-            raise ConflictError("That email address is already registered.", code="email_taken",
-                                details={"email": "already registered"}) from exc
+            raise ConflictError(
+                "That email address is already registered.", code="email_taken", details={"email": "already registered"}
+            ) from exc
         if len(codes) >= 3 and codes[2] == "ConditionalCheckFailed":
-            raise ConflictError("That username is taken.", code="username_taken",
-                                details={"username": "taken"}) from exc
+            raise ConflictError(
+                "That username is taken.", code="username_taken", details={"username": "taken"}
+            ) from exc
         raise ConflictError("The account could not be created; retry.") from exc
 
 
@@ -170,8 +183,7 @@ def move_claim(user: User, kind: str, old: str, new: str, user_actions: list) ->
     try:
         with TransactWrite(connection=connection()) as tx:
             if not same_key:
-                tx.save(Claim(claim=claim_key(kind, new), user_id=user.user_id),
-                        condition=Claim.claim.does_not_exist())
+                tx.save(Claim(claim=claim_key(kind, new), user_id=user.user_id), condition=Claim.claim.does_not_exist())
                 tx.delete(Claim(claim=claim_key(kind, old)), condition=Claim.user_id == user.user_id)
             tx.update(user, actions=user_actions, condition=getattr(User, kind) == old)
     except TransactWriteError as exc:

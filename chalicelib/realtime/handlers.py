@@ -1,8 +1,10 @@
 """The WebSocket API's handlers (declared on the app in app.py, which delegates here)."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Response
 
@@ -35,6 +37,7 @@ def action(name: str):
     def decorator(fn):
         ACTIONS[name] = fn
         return fn
+
     return decorator
 
 

@@ -3,8 +3,10 @@
 Locally the same client talks to the local gateway (``LIGHTBOX_WS_ENDPOINT``). A gone connection (410) is
 deleted and never retried.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -57,10 +59,8 @@ def close(connection_id: str) -> None:
     """Close a connection at the gateway and forget it."""
     client = _client()
     if client is not None:
-        try:
+        with contextlib.suppress(client.exceptions.GoneException):
             client.delete_connection(ConnectionId=connection_id)
-        except client.exceptions.GoneException:
-            pass
     remove_connection(connection_id)
 
 

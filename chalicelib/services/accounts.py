@@ -4,21 +4,38 @@ search and deletion.
 Every answer that could tell a stranger whether an account exists (login, resend, forgot-password) is the
 same for known and unknown accounts, and costs the same password-hashing time.
 """
+
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 from chalicelib.config import get_settings
-from chalicelib.errors import (ConflictError, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError,
-                               ValidationError)
+from chalicelib.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthorizedError,
+    ValidationError,
+)
 from chalicelib.logs import get_logger
 from chalicelib.models import search as search_index
-from chalicelib.models.base import at_epoch, condition_failed, epoch, new_id, now, UpdateError
-from chalicelib.models.users import (Session, User, claim_key, create_user, move_claim, release_claims,
-                                     sessions_of_user, user_by_id, user_by_login, user_id_by_claim)
+from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, new_id, now
+from chalicelib.models.users import (
+    Session,
+    User,
+    claim_key,
+    create_user,
+    move_claim,
+    release_claims,
+    sessions_of_user,
+    user_by_id,
+    user_by_login,
+    user_id_by_claim,
+)
 from chalicelib.services import mailer, otp, passwords, ratelimit, tokens
 
 log = get_logger(__name__)
@@ -43,13 +60,21 @@ def normalize_email(email: str) -> str:
 
 # ---- signup and verification ------------------------------------------------------------------------------
 
+
 def signup(email: str, username: str, password: str, display_name: str | None, role: str = "member") -> User:
     if role not in SIGNUP_ROLES:
         raise ValidationError("That role cannot be chosen at signup.", details={"role": "not allowed"})
     email = normalize_email(email)
     passwords.check_policy(password, username=username, email=email)
-    user = User(user_id=new_id("u_"), email=email, username=username, display_name=display_name or username,
-                role=role, email_verified=False, password_hash=passwords.hash_password(password))
+    user = User(
+        user_id=new_id("u_"),
+        email=email,
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        email_verified=False,
+        password_hash=passwords.hash_password(password),
+    )
     create_user(user)
     search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
     mailer.send_code(email, otp.SIGNUP, otp.issue(otp.SIGNUP, user.user_id))
@@ -77,12 +102,14 @@ def resend_email_otp(email: str) -> None:
 
 # ---- login and sessions ------------------------------------------------------------------------------------
 
+
 def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
     s = get_settings()
     family_id = new_id("f_")
     refresh, jti, _ = tokens.issue(user, family_id, "refresh")
-    session = Session(family_id=family_id, user_id=user.user_id, current_jti=jti, source_ip=source_ip,
-                      user_agent=user_agent or None)
+    session = Session(
+        family_id=family_id, user_id=user.user_id, current_jti=jti, source_ip=source_ip, user_agent=user_agent or None
+    )
     session.expires_at = at_epoch(epoch() + s.refresh_token_ttl)
     session.save(condition=Session.family_id.does_not_exist())
     access, _, ttl = tokens.issue(user, family_id, "access")
@@ -117,9 +144,13 @@ def refresh(refresh_token: str) -> TokenPair:
     session = Session(family_id=family_id)
     try:
         session.update(
-            actions=[Session.current_jti.set(new_jti), Session.last_used_at.set(now()),
-                     Session.expires_at.set(at_epoch(epoch() + s.refresh_token_ttl))],
-            condition=(Session.current_jti == old_jti) & (Session.revoked == False)  # noqa: E712
+            actions=[
+                Session.current_jti.set(new_jti),
+                Session.last_used_at.set(now()),
+                Session.expires_at.set(at_epoch(epoch() + s.refresh_token_ttl)),
+            ],
+            condition=(Session.current_jti == old_jti)
+            & (Session.revoked == False)  # noqa: E712
             & (Session.user_id == user.user_id),
         )
     except UpdateError as exc:
@@ -140,8 +171,9 @@ def _handle_refresh_failure(user: User, family_id: str) -> None:
         # A spent refresh token came back: someone holds a copy. End the whole login family.
         log.warning("refresh token replay; revoking family", extra={"fields": {"family_id": family_id}})
         revoke_families(user, [family_id])
-        raise UnauthorizedError("This refresh token was already used; the session has been ended.",
-                                code="refresh_token_reused")
+        raise UnauthorizedError(
+            "This refresh token was already used; the session has been ended.", code="refresh_token_reused"
+        )
     raise UnauthorizedError("The session has ended.", code="session_revoked")
 
 
@@ -152,16 +184,18 @@ def revoke_families(user: User, family_ids: list[str]) -> None:
     t = epoch()
     for family_id in family_ids:
         try:
-            Session(family_id=family_id).update(actions=[Session.revoked.set(True)],
-                                                condition=Session.family_id.exists())
+            Session(family_id=family_id).update(
+                actions=[Session.revoked.set(True)], condition=Session.family_id.exists()
+            )
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise
     horizon = t - get_settings().access_token_ttl - 60
     current = user.revoked_families.as_dict() if user.revoked_families else {}
     actions = [User.revoked_families[f].set(t) for f in family_ids]
-    actions += [User.revoked_families[f].remove() for f, at in current.items()
-                if f not in family_ids and int(at) < horizon]
+    actions += [
+        User.revoked_families[f].remove() for f, at in current.items() if f not in family_ids and int(at) < horizon
+    ]
     User(user_id=user.user_id).update(actions=actions)
 
 
@@ -179,8 +213,15 @@ def revoke_all(user: User, *, keep_family: str | None = None) -> None:
 
 # ---- profile -----------------------------------------------------------------------------------------------
 
-def update_profile(user: User, *, display_name: str | None = None, bio: str | None = None,
-                   avatar_photo_id: str | None = None, fields: set[str]) -> User:
+
+def update_profile(
+    user: User,
+    *,
+    display_name: str | None = None,
+    bio: str | None = None,
+    avatar_photo_id: str | None = None,
+    fields: set[str],
+) -> User:
     actions = []
     if "display_name" in fields:
         actions.append(User.display_name.set(display_name or user.username))
@@ -223,6 +264,7 @@ def users_by_ids(ids: list[str]) -> dict[str, User]:
 
 # ---- credentials -------------------------------------------------------------------------------------------
 
+
 def _require_password(user: User, password: str) -> None:
     if not passwords.verify(user.password_hash, password):
         raise ForbiddenError("The password is wrong.", code="invalid_password")
@@ -255,8 +297,7 @@ def reset_password(email: str, code: str, new_password: str) -> None:
         passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
     otp.check(otp.PASSWORD_RESET, user.user_id if user else None, code)
     # The code went to the address, so it is verified now too.
-    user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)),
-                         User.email_verified.set(True)])
+    user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)), User.email_verified.set(True)])
     revoke_all(user)
 
 
@@ -267,13 +308,21 @@ def change_username(principal: tokens.Principal, password: str, new_username: st
     if user.username_changed_at is not None:
         next_allowed = user.username_changed_at + timedelta(days=s.username_change_cooldown_days)
         if next_allowed > now():
-            raise RateLimitedError("You changed your username recently.", code="username_change_cooldown",
-                                   retry_after=int((next_allowed - now()).total_seconds()))
+            raise RateLimitedError(
+                "You changed your username recently.",
+                code="username_change_cooldown",
+                retry_after=int((next_allowed - now()).total_seconds()),
+            )
     if new_username == user.username:
         return user
     old_terms = search_index.user_terms(user.username, user.display_name)
-    move_claim(user, "username", user.username, new_username,
-               [User.username.set(new_username), User.username_changed_at.set(now())])
+    move_claim(
+        user,
+        "username",
+        user.username,
+        new_username,
+        [User.username.set(new_username), User.username_changed_at.set(now())],
+    )
     search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
     return user
 
@@ -285,8 +334,9 @@ def request_email_change(principal: tokens.Principal, password: str, new_email: 
     if claim_key("email", new_email) == claim_key("email", user.email):
         raise ConflictError("That is already your email address.", code="email_unchanged")
     if user_id_by_claim("email", new_email):
-        raise ConflictError("That email address is already registered.", code="email_taken",
-                            details={"new_email": "already registered"})
+        raise ConflictError(
+            "That email address is already registered.", code="email_taken", details={"new_email": "already registered"}
+        )
     code = otp.issue(otp.EMAIL_CHANGE, user.user_id, payload=new_email)
     mailer.send_code(new_email, otp.EMAIL_CHANGE, code)
 
@@ -294,8 +344,9 @@ def request_email_change(principal: tokens.Principal, password: str, new_email: 
 def confirm_email_change(principal: tokens.Principal, code: str) -> User:
     user = principal.user
     pending = otp.check(otp.EMAIL_CHANGE, user.user_id, code)
-    move_claim(user, "email", user.email, pending.payload,
-               [User.email.set(pending.payload), User.email_verified.set(True)])
+    move_claim(
+        user, "email", user.email, pending.payload, [User.email.set(pending.payload), User.email_verified.set(True)]
+    )
     return user
 
 
@@ -312,10 +363,17 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
         hook(user.user_id)
     search_index.index_user(user.user_id, old_terms, set())
     email, username = user.email, user.username
-    user.update(actions=[User.email.set(f"deleted+{user.user_id}@invalid"),
-                         User.username.set(f"deleted-{user.user_id}"), User.display_name.set("Deleted user"),
-                         User.bio.remove(), User.avatar_photo_id.remove(), User.notification_prefs.set({}),
-                         User.password_hash.set("!deleted")])
+    user.update(
+        actions=[
+            User.email.set(f"deleted+{user.user_id}@invalid"),
+            User.username.set(f"deleted-{user.user_id}"),
+            User.display_name.set("Deleted user"),
+            User.bio.remove(),
+            User.avatar_photo_id.remove(),
+            User.notification_prefs.set({}),
+            User.password_hash.set("!deleted"),
+        ]
+    )
     release_claims(user, email=email, username=username)
 
 
@@ -338,9 +396,15 @@ def create_admin(email: str, username: str, password: str) -> User:
     """For the command-line tool: a verified admin account."""
     email = normalize_email(email)
     passwords.check_policy(password, username=username, email=email)
-    user = User(user_id=new_id("u_"), email=email, username=username, display_name=username, role="admin",
-                email_verified=True, password_hash=passwords.hash_password(password))
+    user = User(
+        user_id=new_id("u_"),
+        email=email,
+        username=username,
+        display_name=username,
+        role="admin",
+        email_verified=True,
+        password_hash=passwords.hash_password(password),
+    )
     create_user(user)
     search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
     return user
-

@@ -4,9 +4,10 @@ pending friend request between the two.
 
 Other features ask :func:`is_blocked` (one BatchGetItem) or :func:`require_not_blocked` (raises 403).
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from chalicelib.errors import ForbiddenError, ValidationError
 from chalicelib.models import social as store

@@ -10,6 +10,7 @@ Rules:
   ``message`` notification instead.
 - Every participant but the sender gets +1 unread; sending or marking read sets one's own count to zero.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,25 +27,42 @@ MAX_BODY = 4000
 
 def _author(user_id: str, users: dict[str, Any]) -> dict[str, Any]:
     user = users.get(user_id)
-    return {"id": user_id, "username": getattr(user, "username", None),
-            "display_name": getattr(user, "display_name", None)}
+    return {
+        "id": user_id,
+        "username": getattr(user, "username", None),
+        "display_name": getattr(user, "display_name", None),
+    }
 
 
 def message_view(message: Message, users: dict[str, Any]) -> dict[str, Any]:
-    return {"id": message.message_id, "conversation_id": message.conversation_id,
-            "sender": _author(message.sender_id, users), "body": message.body, "created_at": iso(message.created_at)}
+    return {
+        "id": message.message_id,
+        "conversation_id": message.conversation_id,
+        "sender": _author(message.sender_id, users),
+        "body": message.body,
+        "created_at": iso(message.created_at),
+    }
 
 
 def conversation_view(row: ConversationMember, users: dict[str, Any]) -> dict[str, Any]:
     last = None
     if row.last_message_id:
-        last = {"id": row.last_message_id, "sender": _author(row.last_sender_id, users),
-                "preview": row.last_preview or "", "created_at": iso(row.last_activity_at)}
-    return {"id": row.conversation_id, "kind": row.kind,
-            "participants": [users[u] for u in row.participant_ids if u in users],
-            "unread_count": int(row.unread_count or 0), "last_message": last,
-            "last_activity_at": iso(row.last_activity_at), "last_read_at": iso(row.last_read_at),
-            "created_at": iso(row.created_at)}
+        last = {
+            "id": row.last_message_id,
+            "sender": _author(row.last_sender_id, users),
+            "preview": row.last_preview or "",
+            "created_at": iso(row.last_activity_at),
+        }
+    return {
+        "id": row.conversation_id,
+        "kind": row.kind,
+        "participants": [users[u] for u in row.participant_ids if u in users],
+        "unread_count": int(row.unread_count or 0),
+        "last_message": last,
+        "last_activity_at": iso(row.last_activity_at),
+        "last_read_at": iso(row.last_read_at),
+        "created_at": iso(row.created_at),
+    }
 
 
 def _participant(user_id: str, conversation_id: str, *, consistent: bool = False) -> ConversationMember:
@@ -55,6 +73,7 @@ def _participant(user_id: str, conversation_id: str, *, consistent: bool = False
 
 
 # ---- conversations -----------------------------------------------------------------------------------------
+
 
 def open_direct(principal: Any, ref: str) -> tuple[dict[str, Any], bool]:
     """The 1:1 conversation with ``ref`` (username or id): (view, True) if created now, else (view, False)."""
@@ -93,8 +112,10 @@ def mark_read(user_id: str, conversation_id: str) -> dict[str, Any]:
 
 # ---- messages ----------------------------------------------------------------------------------------------
 
-def messages(user_id: str, conversation_id: str, limit: int, cursor: str | None
-             ) -> tuple[list[dict[str, Any]], str | None]:
+
+def messages(
+    user_id: str, conversation_id: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
     """A page of messages, newest first (participants only)."""
     _participant(user_id, conversation_id)
     scope = f"messages:{conversation_id}:{user_id}"
@@ -118,8 +139,9 @@ def send_message(user_id: str, conversation_id: str, body: str) -> dict[str, Any
         raise GoneError("The other participant's account no longer exists.", code="recipient_gone")
     if blocks.blocked_among(user_id, others):
         raise ForbiddenError("You cannot message this user.", code="blocked")
-    message = Message(conversation_id=conversation_id, message_id=new_id("m_"), sender_id=user_id, body=body,
-                      created_at=now())
+    message = Message(
+        conversation_id=conversation_id, message_id=new_id("m_"), sender_id=user_id, body=body, created_at=now()
+    )
     store.add_message(message, participants)
     view = message_view(message, users)
     deliver(participants, {"type": "message", "conversation_id": conversation_id, "message": view}, message)
@@ -131,10 +153,13 @@ def deliver(participants: list[str], frame: dict[str, Any], message: Message) ->
 
     for user_id in participants:
         if push.send_to_user(user_id, frame) == 0:  # no open connection (or all of them gone)
-            notifications.notify(user_id, "message", actor_id=message.sender_id,
-                                 target={"kind": "conversation", "id": message.conversation_id,
-                                         "message_id": message.message_id},
-                                 dedupe=message.message_id)
+            notifications.notify(
+                user_id,
+                "message",
+                actor_id=message.sender_id,
+                target={"kind": "conversation", "id": message.conversation_id, "message_id": message.message_id},
+                dedupe=message.message_id,
+            )
 
 
 def on_user_deleted(user_id: str) -> None:

@@ -2,10 +2,13 @@
 
 Platform application ARNs come from ``LIGHTBOX_SNS_APNS_ARN`` / ``LIGHTBOX_SNS_FCM_ARN`` (set by the template
 when the stack has push credentials; empty means push is not configured). Locally they are found once by name
-(``lightbox-<stage>-apns|fcm``, created by the local stack). A disabled or deleted endpoint is removed and never retried.
+(``lightbox-<stage>-apns|fcm``, created by the local stack). A disabled or deleted endpoint is removed and never
+retried.
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -52,8 +55,9 @@ def register(user_id: str, platform: str, token: str) -> Device:
         raise ValidationError("Push is not configured for this platform.", details={"platform": "not available"})
     sns = aws.client("sns")
     try:
-        endpoint = sns.create_platform_endpoint(PlatformApplicationArn=arn, Token=token,
-                                                CustomUserData=user_id)["EndpointArn"]
+        endpoint = sns.create_platform_endpoint(PlatformApplicationArn=arn, Token=token, CustomUserData=user_id)[
+            "EndpointArn"
+        ]
     except sns.exceptions.InvalidParameterException as exc:
         # The phone is registered to another account (someone switched accounts on it): take it over.
         found = re.search(r"(arn:[^ ]+:endpoint/[^ ]+)", str(exc))
@@ -79,10 +83,8 @@ def unregister(user_id: str, device_id_: str) -> None:
 
 def _drop(device: Device) -> None:
     sns = aws.client("sns")
-    try:
+    with contextlib.suppress(sns.exceptions.NotFoundException):
         sns.delete_endpoint(EndpointArn=device.endpoint_arn)
-    except sns.exceptions.NotFoundException:
-        pass
     device.delete()
 
 
@@ -93,8 +95,9 @@ def devices_of(user_id: str) -> list[Device]:
 def payload(title: str, data: dict[str, Any]) -> str:
     apns = {"aps": {"alert": title, "sound": "default"}, "notification": data}
     fcm = {"notification": {"title": "Lightbox", "body": title}, "data": {"notification": json.dumps(data)}}
-    return json.dumps({"default": title, "APNS": json.dumps(apns), "APNS_SANDBOX": json.dumps(apns),
-                       "GCM": json.dumps(fcm)})
+    return json.dumps(
+        {"default": title, "APNS": json.dumps(apns), "APNS_SANDBOX": json.dumps(apns), "GCM": json.dumps(fcm)}
+    )
 
 
 def push_to_user(user_id: str, title: str, data: dict[str, Any]) -> int:

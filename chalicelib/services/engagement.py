@@ -9,10 +9,13 @@ on or bookmarks a photo they cannot see (404, as if it did not exist).
   and the photo owner (or the parent comment's author) is notified: ``liked`` (once per liker and photo, however
   often they like and unlike), ``commented``, ``replied``.
 """
+
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib import storage
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -27,6 +30,7 @@ THREAD_DELETE_ROUNDS = 5
 
 
 # ---- access ------------------------------------------------------------------------------------------------
+
 
 def readable(principal: Any, photo_id: str) -> Photo:
     if not store.plausible_id(photo_id):
@@ -54,6 +58,7 @@ def _visible(principal: Any, found: list[Photo]) -> list[Photo]:
 
 # ---- likes -------------------------------------------------------------------------------------------------
 
+
 def like(principal: Any, photo_id: str) -> bool:
     """Like a photo; False if the caller already liked it (nothing changes)."""
     from chalicelib.services.blocks import require_not_blocked
@@ -62,8 +67,13 @@ def like(principal: Any, photo_id: str) -> bool:
     require_not_blocked(principal.user_id, photo.owner_id)
     if not store.add_like(photo_id, principal.user_id):
         return False
-    notifications.notify(photo.owner_id, "liked", actor_id=principal.user_id,
-                         target={"kind": "photo", "id": photo_id}, dedupe=f"{principal.user_id}:{photo_id}")
+    notifications.notify(
+        photo.owner_id,
+        "liked",
+        actor_id=principal.user_id,
+        target={"kind": "photo", "id": photo_id},
+        dedupe=f"{principal.user_id}:{photo_id}",
+    )
     livestats.publish_stats(photo_id)
     return True
 
@@ -106,25 +116,39 @@ def public_users(user_ids: list[str]) -> dict[str, tuple[Any, str | None]]:
     from chalicelib.services.accounts import users_by_ids
 
     users = users_by_ids(user_ids)
-    avatars = {p.photo_id: p for p in photos.photos_by_ids([u.avatar_photo_id for u in users.values()
-                                                            if u.avatar_photo_id])}
+    avatars = {
+        p.photo_id: p for p in photos.photos_by_ids([u.avatar_photo_id for u in users.values() if u.avatar_photo_id])
+    }
     out = {}
     for user_id, user in users.items():
         avatar = avatars.get(user.avatar_photo_id or "")
-        url = storage.signed_get(storage.variant_key(avatar.photo_id, "thumb")) if (
-            avatar is not None and avatar.status == READY) else None
+        url = (
+            storage.signed_get(storage.variant_key(avatar.photo_id, "thumb"))
+            if (avatar is not None and avatar.status == READY)
+            else None
+        )
         out[user_id] = (user, url)
     return out
 
 
 # ---- comments ----------------------------------------------------------------------------------------------
 
+
 def comment_view(comment: Comment, authors: dict[str, Any]) -> dict[str, Any]:
     author = authors.get(comment.author_id)
-    return {"id": comment.comment_id, "photo_id": comment.photo_id, "parent_id": comment.parent_id,
-            "author": {"id": comment.author_id, "username": getattr(author, "username", None),
-                       "display_name": getattr(author, "display_name", None)},
-            "body": comment.body, "reply_count": int(comment.reply_count or 0), "created_at": iso(comment.created_at)}
+    return {
+        "id": comment.comment_id,
+        "photo_id": comment.photo_id,
+        "parent_id": comment.parent_id,
+        "author": {
+            "id": comment.author_id,
+            "username": getattr(author, "username", None),
+            "display_name": getattr(author, "display_name", None),
+        },
+        "body": comment.body,
+        "reply_count": int(comment.reply_count or 0),
+        "created_at": iso(comment.created_at),
+    }
 
 
 def comment_views(comments: Iterable[Comment]) -> list[dict[str, Any]]:
@@ -147,22 +171,36 @@ def add_comment(principal: Any, photo_id: str, body: str, parent_id: str | None 
         if parent is None:
             raise NotFoundError("The comment you reply to does not exist.", code="comment_not_found")
         if parent.parent_id:
-            raise ValidationError("Replies are one level deep: reply to the top-level comment.",
-                                  details={"parent_id": "is a reply; reply to its parent instead"})
+            raise ValidationError(
+                "Replies are one level deep: reply to the top-level comment.",
+                details={"parent_id": "is a reply; reply to its parent instead"},
+            )
     others = [photo.owner_id] + ([parent.author_id] if parent is not None else [])
     if blocked_among(principal.user_id, others):
         raise ForbiddenError("You cannot comment here.", code="blocked")
-    comment = Comment(photo_id=photo_id, comment_id=store.new_comment_id(photo_id), author_id=principal.user_id,
-                      body=body, parent_id=parent_id, thread_photo_id=None if parent_id else photo_id)
+    comment = Comment(
+        photo_id=photo_id,
+        comment_id=store.new_comment_id(photo_id),
+        author_id=principal.user_id,
+        body=body,
+        parent_id=parent_id,
+        thread_photo_id=None if parent_id else photo_id,
+    )
     store.add_comment(comment)
     view = comment_view(comment, {principal.user_id: principal.user})
     target = {"kind": "comment", "id": comment.comment_id, "photo_id": photo_id}
     if parent is not None:
-        notifications.notify(parent.author_id, "replied", actor_id=principal.user_id,
-                             target={**target, "parent_id": parent.comment_id}, dedupe=comment.comment_id)
+        notifications.notify(
+            parent.author_id,
+            "replied",
+            actor_id=principal.user_id,
+            target={**target, "parent_id": parent.comment_id},
+            dedupe=comment.comment_id,
+        )
     if parent is None or parent.author_id != photo.owner_id:
-        notifications.notify(photo.owner_id, "commented", actor_id=principal.user_id, target=target,
-                             dedupe=comment.comment_id)
+        notifications.notify(
+            photo.owner_id, "commented", actor_id=principal.user_id, target=target, dedupe=comment.comment_id
+        )
     livestats.publish_comment(photo_id, view)
     return view
 
@@ -211,8 +249,9 @@ def _delete_thread(comment: Comment) -> None:
     for attempt in range(THREAD_DELETE_ROUNDS):
         replies = [r.comment_id for r in store.replies_to(comment.comment_id)]
         for start in range(0, len(replies), REPLIES_PER_TRANSACTION):
-            store.remove_comments(comment.photo_id, replies[start:start + REPLIES_PER_TRANSACTION],
-                                  comment.comment_id)
+            store.remove_comments(
+                comment.photo_id, replies[start : start + REPLIES_PER_TRANSACTION], comment.comment_id
+            )
         if store.remove_top_level_if_childless(comment):
             return
         if store.get_comment(comment.photo_id, comment.comment_id) is None:
@@ -222,6 +261,7 @@ def _delete_thread(comment: Comment) -> None:
 
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------
+
 
 def bookmark(principal: Any, photo_id: str) -> None:
     _ready(principal, photo_id)
@@ -239,13 +279,12 @@ def bookmarks_query(user_id: str, limit: int, last_key: dict | None):
 
 # ---- cascades (for the app's wiring) -----------------------------------------------------------------------
 
+
 def on_user_deleted(user_id: str) -> None:
     """Withdraw the user's likes (counts included) and drop their bookmarks; their comments stay, anonymised."""
     for row in list(store.likes_of_user(user_id)):
-        try:
+        with contextlib.suppress(NotFoundError):  # the photo is gone
             store.remove_like(row.photo_id, user_id)
-        except NotFoundError:
-            pass  # the photo is gone
     store.delete_bookmarks_of(user_id)
 
 

@@ -8,9 +8,11 @@ Every grant source answers the same question, and the caller gets the union:
 - a share link .......................................... exactly the variant it was made for
 Later grant sources (client assignment, purchase, subscription) add themselves to ``GRANTS``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.models.photos import READY, Photo
 
@@ -67,8 +69,9 @@ def _roles(principal: Any, photos: list[Photo], events: dict[str, Any]) -> dict[
     return events_service.roles_in(involved, principal)
 
 
-def variants_for_many(principal: Any, photos: list[Photo], events: dict[str, Any], *,
-                      discovery: bool = False) -> dict[str, frozenset[str]]:
+def variants_for_many(
+    principal: Any, photos: list[Photo], events: dict[str, Any], *, discovery: bool = False
+) -> dict[str, frozenset[str]]:
     """``variants_for`` for a page of photos, with the caller's roles in all their events read in one batch.
 
     ``discovery``: for listings that find photos (search, by owner, tagged-in, the feed) rather than open a

@@ -10,15 +10,23 @@ Who may do what:
 Other features plug in through hooks: ``DELETE_HOOKS`` run with the event id before an event is deleted
 (photos and their files go there), ``VISIBILITY_HOOKS`` run with the event after its visibility changed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from chalicelib import geo
-from chalicelib.errors import (BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError,
-                               ValidationError)
+from chalicelib.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    ValidationError,
+)
 from chalicelib.models import events as store
 from chalicelib.models.base import new_id, now
 from chalicelib.models.events import Event, EventMember
@@ -50,12 +58,13 @@ class Located:
 
 # ---- reading and permissions -------------------------------------------------------------------------------
 
+
 def get_event(event_id: str) -> Event | None:
     return store.event_by_id(event_id)
 
 
 def member_role(event: Event, user_id: str | None) -> str | None:
-    """"owner", "contributor", "viewer", or None for everybody else (and anonymous callers)."""
+    """ "owner", "contributor", "viewer", or None for everybody else (and anonymous callers)."""
     if not user_id:
         return None
     if user_id == event.owner_id:
@@ -122,58 +131,100 @@ def roles_in(events: list[Event], principal: Any) -> dict[str, str | None]:
         return {e.event_id: None for e in events}
     others = [e.event_id for e in events if e.owner_id != principal.user_id]
     members = store.memberships_of_user_in(principal.user_id, others)
-    return {e.event_id: OWNER if e.owner_id == principal.user_id else
-            (members[e.event_id].role if e.event_id in members else None) for e in events}
+    return {
+        e.event_id: OWNER
+        if e.owner_id == principal.user_id
+        else (members[e.event_id].role if e.event_id in members else None)
+        for e in events
+    }
 
 
 # ---- create, change, delete --------------------------------------------------------------------------------
 
+
 def _check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
     if starts_at is not None and ends_at is not None and ends_at < starts_at:
-        raise ValidationError("The event cannot end before it starts.",
-                              details={"ends_at": "must not be before starts_at"})
+        raise ValidationError(
+            "The event cannot end before it starts.", details={"ends_at": "must not be before starts_at"}
+        )
 
 
 def _derived(visibility: str, lat: float | None, lon: float | None) -> dict[str, str | None]:
     """Index attributes: the geo index holds public events with a location, public_recent public events."""
     public = visibility == "public"
-    geohash = geo.encode(lat, lon, store.GEOHASH_PRECISION) if public and lat is not None and lon is not None \
-        else None
-    return {"geohash": geohash, "geo_cell": geohash[:store.GEO_CELL_PRECISION] if geohash else None,
-            "public_bucket": store.PUBLIC_BUCKET if public else None}
+    geohash = geo.encode(lat, lon, store.GEOHASH_PRECISION) if public and lat is not None and lon is not None else None
+    return {
+        "geohash": geohash,
+        "geo_cell": geohash[: store.GEO_CELL_PRECISION] if geohash else None,
+        "public_bucket": store.PUBLIC_BUCKET if public else None,
+    }
 
 
-def create_event(principal: Any, *, name: str, visibility: str, description: str | None = None,
-                 starts_at: datetime | None = None, ends_at: datetime | None = None,
-                 location: LocationLike | None = None, watermark_text: str | None = None,
-                 viewer_variants: str = "full", public_variants: str = "full") -> Event:
+def create_event(
+    principal: Any,
+    *,
+    name: str,
+    visibility: str,
+    description: str | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    location: LocationLike | None = None,
+    watermark_text: str | None = None,
+    viewer_variants: str = "full",
+    public_variants: str = "full",
+) -> Event:
     if not principal.user.email_verified:
         raise ForbiddenError("Verify your email address first.", code="email_not_verified")
     _check_times(starts_at, ends_at)
     lat, lon = (location.lat, location.lon) if location else (None, None)
     t = now()
-    event = Event(event_id=new_id("e_"), owner_id=principal.user_id, name=name, description=description or None,
-                  visibility=visibility, starts_at=starts_at, ends_at=ends_at, location_lat=lat, location_lon=lon,
-                  location_name=location.name if location else None, watermark_text=watermark_text or None,
-                  viewer_variants=viewer_variants, public_variants=public_variants, created_at=t, updated_at=t,
-                  **_derived(visibility, lat, lon))
+    event = Event(
+        event_id=new_id("e_"),
+        owner_id=principal.user_id,
+        name=name,
+        description=description or None,
+        visibility=visibility,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location_lat=lat,
+        location_lon=lon,
+        location_name=location.name if location else None,
+        watermark_text=watermark_text or None,
+        viewer_variants=viewer_variants,
+        public_variants=public_variants,
+        created_at=t,
+        updated_at=t,
+        **_derived(visibility, lat, lon),
+    )
     store.create_event(event)
     return event
 
 
-_PLAIN_FIELDS = ("name", "description", "visibility", "starts_at", "ends_at", "watermark_text", "viewer_variants",
-                 "public_variants")
+_PLAIN_FIELDS = (
+    "name",
+    "description",
+    "visibility",
+    "starts_at",
+    "ends_at",
+    "watermark_text",
+    "viewer_variants",
+    "public_variants",
+)
 _REQUIRED_FIELDS = ("name", "visibility", "viewer_variants", "public_variants")
 
 
-def update_event(principal: Any, event_id: str, changes: dict[str, Any],
-                 expected_version: int | None = None) -> tuple[Event, str | None]:
+def update_event(
+    principal: Any, event_id: str, changes: dict[str, Any], expected_version: int | None = None
+) -> tuple[Event, str | None]:
     """Apply the given fields (``None`` clears an optional one; ``location`` takes lat/lon/name or None).
     Optimistic locking: a concurrent change (or a stale ``expected_version``) is a 409."""
     event, role = _require_manager(principal, event_id)
     if expected_version is not None and expected_version != event.version:
-        raise ConflictError("The event changed since you read it; reload it and retry.", code="version_mismatch",
-                            details={"version": f"current version is {event.version}"})
+        raise ConflictError(
+            "The event changed since you read it; reload it and retry.",
+            code="version_mismatch",
+            details={"version": f"current version is {event.version}"},
+        )
     nulls = [f for f in _REQUIRED_FIELDS if f in changes and changes[f] is None]
     if nulls:
         raise ValidationError("The request body is not valid.", details={f: "must not be null" for f in nulls})
@@ -187,8 +238,11 @@ def update_event(principal: Any, event_id: str, changes: dict[str, Any],
     if "location" in changes:
         loc = changes["location"]
         lat, lon = (loc.lat, loc.lon) if loc else (None, None)
-        for attr, value in ((Event.location_lat, lat), (Event.location_lon, lon),
-                            (Event.location_name, loc.name if loc else None)):
+        for attr, value in (
+            (Event.location_lat, lat),
+            (Event.location_lon, lon),
+            (Event.location_name, loc.name if loc else None),
+        ):
             actions.append(attr.set(value) if value is not None else attr.remove())
     old_visibility = event.visibility
     new_visibility = changes.get("visibility") or old_visibility
@@ -227,8 +281,10 @@ def on_user_deleted(user_id: str) -> None:
 
 # ---- listings ----------------------------------------------------------------------------------------------
 
-def list_events(principal: Any, scope: str, limit: int, cursor: str | None
-                ) -> tuple[list[tuple[Event, str | None]], str | None]:
+
+def list_events(
+    principal: Any, scope: str, limit: int, cursor: str | None
+) -> tuple[list[tuple[Event, str | None]], str | None]:
     """scope "mine" (owned), "joined" (member of, not owned), "public" (public events, newest first)."""
     if scope in ("mine", "joined") and not principal:
         raise UnauthorizedError("Log in to list your events.")
@@ -238,8 +294,9 @@ def list_events(principal: Any, scope: str, limit: int, cursor: str | None
         return [(e, OWNER) for e in events], next_cursor
     if scope == "joined":
         key = f"events:joined:{principal.user_id}"
-        members, next_cursor = page(key, store.memberships_of_user(principal.user_id, limit, decode(key, cursor)),
-                                    limit)
+        members, next_cursor = page(
+            key, store.memberships_of_user(principal.user_id, limit, decode(key, cursor)), limit
+        )
         found = store.events_by_ids(m.event_id for m in members)
         return [(found[m.event_id], m.role) for m in members if m.event_id in found], next_cursor
     key = "events:public"
@@ -248,14 +305,16 @@ def list_events(principal: Any, scope: str, limit: int, cursor: str | None
     return [(e, roles[e.event_id]) for e in events], next_cursor
 
 
-def nearby(principal: Any, lat: float, lon: float, radius_km: float, limit: int, cursor: str | None
-           ) -> tuple[list[Located], str | None]:
+def nearby(
+    principal: Any, lat: float, lon: float, radius_km: float, limit: int, cursor: str | None
+) -> tuple[list[Located], str | None]:
     """Public events within ``radius_km`` of the point, nearest first. Each covering cell is one Query on the
     geo index; the exact distance then filters the candidates. The cursor is an offset into that order."""
     _, cells = geo.cells_for_radius(lat, lon, radius_km)
     if len(cells) > MAX_NEARBY_CELLS:
-        raise ValidationError("This close to a pole, search a smaller radius.",
-                              details={"radius_km": "too large at this latitude"})
+        raise ValidationError(
+            "This close to a pole, search a smaller radius.", details={"radius_km": "too large at this latitude"}
+        )
     key = f"events:nearby:{lat!r}:{lon!r}:{radius_km!r}"
     state = decode(key, cursor) or {"offset": 0}
     offset = state.get("offset")
@@ -268,7 +327,7 @@ def nearby(principal: Any, lat: float, lon: float, radius_km: float, limit: int,
             if distance <= radius_km and event.visibility == "public":
                 found[event.event_id] = (distance, event)
     ordered = sorted(found.values(), key=lambda pair: (pair[0], pair[1].event_id))
-    chunk = ordered[offset:offset + limit]
+    chunk = ordered[offset : offset + limit]
     roles = roles_in([e for _, e in chunk], principal)
     next_cursor = encode(key, {"offset": offset + limit}) if offset + limit < len(ordered) else None
     return [Located(e, roles[e.event_id], d) for d, e in chunk], next_cursor
@@ -276,8 +335,8 @@ def nearby(principal: Any, lat: float, lon: float, radius_km: float, limit: int,
 
 # ---- members -----------------------------------------------------------------------------------------------
 
-def list_members(principal: Any, event_id: str, limit: int, cursor: str | None
-                 ) -> tuple[list[EventMember], str | None]:
+
+def list_members(principal: Any, event_id: str, limit: int, cursor: str | None) -> tuple[list[EventMember], str | None]:
     access(principal, event_id)
     key = f"events:members:{event_id}"
     return page(key, store.members_of(event_id, limit, decode(key, cursor)), limit)

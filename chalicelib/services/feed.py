@@ -15,6 +15,7 @@ round.
 The cursor is the (created_at, photo_id) of the last photo considered, signed and bound to the caller
 (``feed:<user_id>``), so it stays valid while people post, follow and unfollow.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -91,7 +92,7 @@ def page(principal: Any, limit: int, cursor: str | None) -> tuple[list[dict[str,
     safe = [c for c in ordered if c >= max(truncated)] if truncated else ordered
     items, consumed = [], 0
     for _ in range(MAX_ROUNDS):  # candidates the caller may not see (private, unprocessed) are skipped
-        chunk = safe[consumed:consumed + limit - len(items)]
+        chunk = safe[consumed : consumed + limit - len(items)]
         if not chunk:
             break
         consumed += len(chunk)

@@ -9,6 +9,7 @@ Publishing runs after the write has committed and is best effort: it costs one Q
 photo, a failure is logged and never fails the request that caused it, and a subscription whose connection is
 gone is deleted when a push finds it so.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +46,12 @@ def _principal(user_id: str):
 
 
 def stats_frame(photo: Photo) -> dict[str, Any]:
-    return {"type": "photo.stats", "photo_id": photo.photo_id, "like_count": int(photo.like_count or 0),
-            "comment_count": int(photo.comment_count or 0)}
+    return {
+        "type": "photo.stats",
+        "photo_id": photo.photo_id,
+        "like_count": int(photo.like_count or 0),
+        "comment_count": int(photo.comment_count or 0),
+    }
 
 
 @action("subscribe")
@@ -97,6 +102,7 @@ def _publish(photo_id: str, frames: list[dict[str, Any]]) -> None:
 
 def _fan_out(connection_ids: list[str], frames: list[dict[str, Any]]) -> list[str]:
     """Send the frames, in order, to every connection (bounded concurrency); return the gone connections."""
+
     def deliver(connection_id: str) -> str | None:
         try:
             for frame in frames:

@@ -1,4 +1,5 @@
 """Outgoing email through SES (moto's SES locally: see /_local/emails)."""
+
 from __future__ import annotations
 
 from chalicelib import aws
@@ -12,8 +13,10 @@ def send(to: str, subject: str, text: str) -> None:
     aws.client("ses").send_email(
         Source=get_settings().email_sender,
         Destination={"ToAddresses": [to]},
-        Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+        },
     )
     log.info("email sent", extra={"fields": {"subject": subject}})
 
@@ -25,5 +28,8 @@ def send_code(to: str, purpose: str, code: str) -> None:
         "email_change": "Confirm your new Lightbox email address",
         "password_reset": "Your Lightbox password reset code",
     }
-    send(to, subjects[purpose], f"Your code is {code}. It expires in {minutes} minutes.\n\n"
-                                "If you did not ask for it, ignore this email.")
+    send(
+        to,
+        subjects[purpose],
+        f"Your code is {code}. It expires in {minutes} minutes.\n\nIf you did not ask for it, ignore this email.",
+    )

@@ -4,6 +4,7 @@ and by email and mobile push for the types the user opted into.
 Idempotent: the row id is a hash of (type, cause), written with attribute_not_exists, so a redelivered event
 (an S3 event, a retried request) neither stores nor sends anything twice.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,10 +23,14 @@ DEFAULT_PUSH = {t: t in ("tagged", "commented", "replied", "friend_request", "me
 UNREAD_COUNT_CAP = 100
 
 SUBJECTS = {
-    "tagged": "{actor} tagged you in a photo", "liked": "{actor} liked your photo",
-    "commented": "{actor} commented on your photo", "replied": "{actor} replied to your comment",
-    "event_photo_added": "{actor} added a photo to an event", "followed": "{actor} started following you",
-    "friend_request": "{actor} sent you a friend request", "message": "New message from {actor}",
+    "tagged": "{actor} tagged you in a photo",
+    "liked": "{actor} liked your photo",
+    "commented": "{actor} commented on your photo",
+    "replied": "{actor} replied to your comment",
+    "event_photo_added": "{actor} added a photo to an event",
+    "followed": "{actor} started following you",
+    "friend_request": "{actor} sent you a friend request",
+    "message": "New message from {actor}",
     "rejected": "A photo you uploaded could not be processed",
 }
 
@@ -38,16 +43,27 @@ def to_dict(n: Notification, actors: dict[str, Any] | None = None) -> dict[str, 
     actor = None
     if n.actor_id:
         user = (actors or {}).get(n.actor_id)
-        actor = {"id": n.actor_id, "username": getattr(user, "username", None),
-                 "display_name": getattr(user, "display_name", None)}
-    return {"id": n.notification_id, "type": n.type, "actor": actor,
-            "target": n.target.as_dict() if n.target else {}, "created_at": iso(n.created_at), "read": n.read}
+        actor = {
+            "id": n.actor_id,
+            "username": getattr(user, "username", None),
+            "display_name": getattr(user, "display_name", None),
+        }
+    return {
+        "id": n.notification_id,
+        "type": n.type,
+        "actor": actor,
+        "target": n.target.as_dict() if n.target else {},
+        "created_at": iso(n.created_at),
+        "read": n.read,
+    }
 
 
 def preferences(user: User) -> dict[str, dict[str, bool]]:
     stored = user.notification_prefs.as_dict() if user.notification_prefs else {}
-    return {"email": {**DEFAULT_EMAIL, **(stored.get("email") or {})},
-            "push": {**DEFAULT_PUSH, **(stored.get("push") or {})}}
+    return {
+        "email": {**DEFAULT_EMAIL, **(stored.get("email") or {})},
+        "push": {**DEFAULT_PUSH, **(stored.get("push") or {})},
+    }
 
 
 def set_preferences(user: User, email: dict[str, bool] | None, push: dict[str, bool] | None) -> dict:
@@ -61,8 +77,14 @@ def notify(user_id: str, type_: str, *, actor_id: str | None, target: dict[str, 
     """Write the notification once (keyed by ``dedupe``) and deliver it. False if it already existed."""
     if actor_id is not None and actor_id == user_id:
         return False
-    row = Notification(user_id=user_id, notification_id=notification_id(type_, dedupe), type=type_,
-                       actor_id=actor_id, target=target, unread_user_id=user_id)
+    row = Notification(
+        user_id=user_id,
+        notification_id=notification_id(type_, dedupe),
+        type=type_,
+        actor_id=actor_id,
+        target=target,
+        unread_user_id=user_id,
+    )
     try:
         row.save(condition=Notification.notification_id.does_not_exist())
     except PutError as exc:
@@ -105,11 +127,14 @@ def _attempt(channel: str, row: Notification, send) -> None:
     try:
         send()
     except (BotoCoreError, ClientError, PynamoDBException):
-        log.exception("notification delivery failed",
-                      extra={"fields": {"channel": channel, "notification_id": row.notification_id}})
+        log.exception(
+            "notification delivery failed",
+            extra={"fields": {"channel": channel, "notification_id": row.notification_id}},
+        )
 
 
 # ---- reading and marking -----------------------------------------------------------------------------------
+
 
 def list_query(user_id: str, unread_only: bool, limit: int, last_key: dict | None):
     index = Notification.unread if unread_only else Notification.by_time
@@ -125,8 +150,10 @@ def mark(user_id: str, notification_id_: str, read: bool) -> Notification:
     from chalicelib.errors import NotFoundError
 
     row = Notification(user_id=user_id, notification_id=notification_id_)
-    actions = [Notification.read.set(read),
-               Notification.unread_user_id.remove() if read else Notification.unread_user_id.set(user_id)]
+    actions = [
+        Notification.read.set(read),
+        Notification.unread_user_id.remove() if read else Notification.unread_user_id.set(user_id),
+    ]
     if not update_existing(row, actions):
         raise NotFoundError("No such notification.")
     return row

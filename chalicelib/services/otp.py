@@ -1,6 +1,7 @@
 """Six-digit one-time codes: stored as an HMAC, 10-minute expiry, 5 attempts per code, a resend cooldown,
 and at most 5 codes per account and purpose a day, so a new code cannot be used to reset the guess budget
 (25 guesses a day at most: about 1 in 40,000 against a 6-digit code)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,7 @@ import secrets
 
 from chalicelib.config import get_settings
 from chalicelib.errors import RateLimitedError, ValidationError
-from chalicelib.models.base import at_epoch, condition_failed, epoch, UpdateError, PutError
+from chalicelib.models.base import PutError, UpdateError, at_epoch, condition_failed, epoch
 from chalicelib.models.users import Otp
 from chalicelib.services import tokens
 
@@ -43,14 +44,24 @@ def issue(purpose: str, user_id: str, *, payload: str | None = None, enforce_coo
     except Otp.DoesNotExist:
         previous = None
     if previous is not None and enforce_cooldown and previous.sent_at > t - s.otp_resend_cooldown_seconds:
-        raise RateLimitedError("A code was sent recently; wait before asking again.",
-                               retry_after=previous.sent_at + s.otp_resend_cooldown_seconds - t)
+        raise RateLimitedError(
+            "A code was sent recently; wait before asking again.",
+            retry_after=previous.sent_at + s.otp_resend_cooldown_seconds - t,
+        )
     issued = (int(previous.issued_today) if previous is not None and previous.issue_day == today else 0) + 1
     if issued > DAILY_CODES:
         raise RateLimitedError("Too many codes today; try again tomorrow.", retry_after=(today + 1) * DAY - t)
     code = f"{secrets.randbelow(1_000_000):06d}"
-    item = Otp(key=key, code_hash=_hash(key, code), attempts=0, sent_at=t, valid_until=t + s.otp_ttl_seconds,
-               payload=payload, issue_day=today, issued_today=issued)
+    item = Otp(
+        key=key,
+        code_hash=_hash(key, code),
+        attempts=0,
+        sent_at=t,
+        valid_until=t + s.otp_ttl_seconds,
+        payload=payload,
+        issue_day=today,
+        issued_today=issued,
+    )
     # kept until the day's count no longer matters (validity itself is checked by valid_until)
     item.expires_at = at_epoch(max(t + s.otp_ttl_seconds, (today + 1) * DAY) + 3600)
     condition = Otp.key.does_not_exist() if previous is None else (Otp.sent_at == previous.sent_at)
@@ -58,8 +69,9 @@ def issue(purpose: str, user_id: str, *, payload: str | None = None, enforce_coo
         item.save(condition=condition)
     except PutError as exc:
         if condition_failed(exc):
-            raise RateLimitedError("A code was sent just now; wait before asking again.",
-                                   retry_after=s.otp_resend_cooldown_seconds) from exc
+            raise RateLimitedError(
+                "A code was sent just now; wait before asking again.", retry_after=s.otp_resend_cooldown_seconds
+            ) from exc
         raise
     return code
 
@@ -71,8 +83,9 @@ def check(purpose: str, user_id: str | None, code: str) -> Otp:
     exceed the limit.
     """
     s = get_settings()
-    invalid = ValidationError("The code is invalid or has expired.", code="invalid_code",
-                              details={"code": "invalid or expired"})
+    invalid = ValidationError(
+        "The code is invalid or has expired.", code="invalid_code", details={"code": "invalid or expired"}
+    )
     if user_id is None or not (isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()):
         raise invalid
     key = _key(purpose, user_id)
@@ -86,8 +99,11 @@ def check(purpose: str, user_id: str | None, code: str) -> Otp:
         item.update(actions=[Otp.attempts.add(1)], condition=Otp.attempts < s.otp_max_attempts)
     except UpdateError as exc:
         if condition_failed(exc):
-            raise ValidationError("Too many wrong codes; ask for a new one.", code="too_many_attempts",
-                                  details={"code": "too many attempts"}) from exc
+            raise ValidationError(
+                "Too many wrong codes; ask for a new one.",
+                code="too_many_attempts",
+                details={"code": "too many attempts"},
+            ) from exc
         raise
     if not hmac.compare_digest(item.code_hash, _hash(key, code)):
         raise invalid

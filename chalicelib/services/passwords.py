@@ -1,4 +1,5 @@
 """Password hashing (argon2id, memory-hard) and the minimum password policy."""
+
 from __future__ import annotations
 
 import threading
@@ -9,11 +10,31 @@ from chalicelib.errors import ValidationError
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
-_COMMON = frozenset({
-    "password", "password1", "password12", "password123", "passw0rd", "qwerty", "qwertyuiop", "1234567890",
-    "0123456789", "12345678910", "iloveyou12", "letmein123", "welcome123", "admin12345", "abc1234567",
-    "qwerty1234", "1q2w3e4r5t", "football12", "monkey1234", "lightbox123", "photos1234",
-})
+_COMMON = frozenset(
+    {
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "passw0rd",
+        "qwerty",
+        "qwertyuiop",
+        "1234567890",
+        "0123456789",
+        "12345678910",
+        "iloveyou12",
+        "letmein123",
+        "welcome123",
+        "admin12345",
+        "abc1234567",
+        "qwerty1234",
+        "1q2w3e4r5t",
+        "football12",
+        "monkey1234",
+        "lightbox123",
+        "photos1234",
+    }
+)
 
 _hasher = None
 _dummy_hash: str | None = None
@@ -28,8 +49,12 @@ def _ph():
                 from argon2 import PasswordHasher, Type
 
                 s = get_settings()
-                _hasher = PasswordHasher(time_cost=s.argon2_time_cost, memory_cost=s.argon2_memory_kib,
-                                         parallelism=s.argon2_parallelism, type=Type.ID)
+                _hasher = PasswordHasher(
+                    time_cost=s.argon2_time_cost,
+                    memory_cost=s.argon2_memory_kib,
+                    parallelism=s.argon2_parallelism,
+                    type=Type.ID,
+                )
     return _hasher
 
 

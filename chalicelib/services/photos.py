@@ -1,21 +1,30 @@
 """Photos: presigned uploads, the photo view with signed URLs, edits, listings, search, user tags, deletion."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
+from chalicelib import storage
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.models.base import PutError, at_epoch, condition_failed, epoch, iso, new_id, update_existing
 from chalicelib.models.photos import PENDING, READY, Photo, PhotoTag
 from chalicelib.models.search import SearchEntry
 from chalicelib.services import entitlements, notifications
-from chalicelib import storage
 
-ACCEPTED_TYPES = {"image/jpeg": "jpeg", "image/jpg": "jpeg", "image/png": "png", "image/webp": "webp",
-                  "image/heic": "heic", "image/heif": "heic", "image/gif": "gif"}
+ACCEPTED_TYPES = {
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "image/heif": "heic",
+    "image/gif": "gif",
+}
 PENDING_UPLOAD_TTL = 24 * 3600  # a row whose upload never arrives disappears (DynamoDB TTL)
 _WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
 MAX_TERMS = 40
@@ -24,6 +33,7 @@ PURGE_HOOKS: list = []
 
 
 # ---- text --------------------------------------------------------------------------------------------------
+
 
 def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
@@ -56,6 +66,7 @@ def _index_terms(photo: Photo, old: set[str], new: set[str]) -> None:
 
 # ---- uploads -----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class FileSpec:
     filename: str
@@ -84,9 +95,18 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
         for f in files:
             photo_id = new_id("p_")
             key = storage.upload_key(photo_id)
-            photo = Photo(photo_id=photo_id, owner_id=principal.user_id, event_id=event_id, status=PENDING,
-                          caption=f.caption, keywords=keywords_for(f.caption, f.tags), filename=f.filename,
-                          content_type=f.content_type.lower(), declared_size=f.size, upload_key=key)
+            photo = Photo(
+                photo_id=photo_id,
+                owner_id=principal.user_id,
+                event_id=event_id,
+                status=PENDING,
+                caption=f.caption,
+                keywords=keywords_for(f.caption, f.tags),
+                filename=f.filename,
+                content_type=f.content_type.lower(),
+                declared_size=f.size,
+                upload_key=key,
+            )
             photo.expires_at = at_epoch(epoch() + PENDING_UPLOAD_TTL)
             batch.save(photo)
             created.append((photo, storage.presigned_upload(key, photo.content_type, f.size)))
@@ -94,6 +114,7 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
 
 
 # ---- reading -----------------------------------------------------------------------------------------------
+
 
 def get_photo(photo_id: str) -> Photo | None:
     try:
@@ -130,8 +151,13 @@ def original_filename(photo: Photo) -> str:
     return f"{photo.photo_id}.{'png' if photo.original_format == 'png' else 'jpg'}"
 
 
-def photo_view(photo: Photo, variants: frozenset[str], principal: Any, owners: dict[str, Any] | None = None,
-               user_tags: list[str] | None = None) -> dict[str, Any]:
+def photo_view(
+    photo: Photo,
+    variants: frozenset[str],
+    principal: Any,
+    owners: dict[str, Any] | None = None,
+    user_tags: list[str] | None = None,
+) -> dict[str, Any]:
     owner = (owners or {}).get(photo.owner_id)
     urls: dict[str, str] = {}
     if photo.status == READY:
@@ -139,13 +165,25 @@ def photo_view(photo: Photo, variants: frozenset[str], principal: Any, owners: d
             name = original_filename(photo) if variant == "original" else None
             urls[variant] = storage.signed_get(storage.variant_key(photo.photo_id, variant), download_name=name)
     view = {
-        "id": photo.photo_id, "status": photo.status, "rejection_reason": photo.rejection_reason,
-        "width": photo.width, "height": photo.height, "caption": photo.caption, "tags": list(photo.keywords or []),
-        "owner": {"id": photo.owner_id, "username": getattr(owner, "username", None),
-                  "display_name": getattr(owner, "display_name", None)},
-        "event_id": photo.event_id, "like_count": int(photo.like_count or 0),
-        "comment_count": int(photo.comment_count or 0), "created_at": iso(photo.created_at),
-        "taken_at": photo.taken_at, "camera_model": photo.camera_model, "visibility": photo.visibility,
+        "id": photo.photo_id,
+        "status": photo.status,
+        "rejection_reason": photo.rejection_reason,
+        "width": photo.width,
+        "height": photo.height,
+        "caption": photo.caption,
+        "tags": list(photo.keywords or []),
+        "owner": {
+            "id": photo.owner_id,
+            "username": getattr(owner, "username", None),
+            "display_name": getattr(owner, "display_name", None),
+        },
+        "event_id": photo.event_id,
+        "like_count": int(photo.like_count or 0),
+        "comment_count": int(photo.comment_count or 0),
+        "created_at": iso(photo.created_at),
+        "taken_at": photo.taken_at,
+        "camera_model": photo.camera_model,
+        "visibility": photo.visibility,
         "urls": urls,
     }
     if user_tags is not None:
@@ -155,16 +193,18 @@ def photo_view(photo: Photo, variants: frozenset[str], principal: Any, owners: d
     return view
 
 
-def views(principal: Any, photos: list[Photo], events: dict[str, Any] | None = None, *,
-          discovery: bool = False) -> list[dict[str, Any]]:
+def views(
+    principal: Any, photos: list[Photo], events: dict[str, Any] | None = None, *, discovery: bool = False
+) -> list[dict[str, Any]]:
     """Views for the photos the caller may see (others silently dropped), with one batch read of owners.
     ``discovery``: a listing that finds photos, so unlisted ones are left out (see entitlements)."""
     from chalicelib.services.accounts import users_by_ids
 
     events = events if events is not None else _events_for(photos)
     allowed = entitlements.variants_for_many(principal, photos, events, discovery=discovery)
-    visible = [(photo, allowed[photo.photo_id]) for photo in photos
-               if allowed[photo.photo_id] and photo.status == READY]
+    visible = [
+        (photo, allowed[photo.photo_id]) for photo in photos if allowed[photo.photo_id] and photo.status == READY
+    ]
     owners = users_by_ids([p.owner_id for p, _ in visible])
     return [photo_view(p, v, principal, owners) for p, v in visible]
 
@@ -197,6 +237,7 @@ def view_one(principal: Any, photo_id: str) -> dict[str, Any]:
 
 # ---- editing and deleting ------------------------------------------------------------------------------------
 
+
 def _require_owner(principal: Any, photo: Photo) -> None:
     if principal.user_id != photo.owner_id and not principal.is_staff:
         raise ForbiddenError("Only the photo's owner can do this.")
@@ -213,8 +254,9 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
         actions += [Photo.caption.set(caption) if caption else Photo.caption.remove(), Photo.keywords.set(keywords)]
     if "visibility" in fields:
         if photo.event_id:
-            raise ValidationError("An event photo follows its event's visibility.",
-                                  details={"visibility": "not for event photos"})
+            raise ValidationError(
+                "An event photo follows its event's visibility.", details={"visibility": "not for event photos"}
+            )
         actions.append(Photo.visibility.set(fields["visibility"]))
     if not actions:
         return view_one(principal, photo_id)
@@ -230,8 +272,10 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
 def listing_actions(photo: Photo, event: Any) -> list:
     """Update actions for the derived attributes: the search terms and the public-listing flag."""
     terms = search_terms(photo.caption, photo.keywords or [])
-    return [Photo.search_terms.set(terms) if terms else Photo.search_terms.remove(),
-            Photo.public_bucket.set("public") if entitlements.is_public(photo, event) else Photo.public_bucket.remove()]
+    return [
+        Photo.search_terms.set(terms) if terms else Photo.search_terms.remove(),
+        Photo.public_bucket.set("public") if entitlements.is_public(photo, event) else Photo.public_bucket.remove(),
+    ]
 
 
 def refresh_listing_state(photo: Photo, event: Any) -> bool:
@@ -241,8 +285,11 @@ def refresh_listing_state(photo: Photo, event: Any) -> bool:
 
 def delete_photo(principal: Any, photo_id: str) -> None:
     photo, event, _ = readable_photo(principal, photo_id)
-    if principal.user_id != photo.owner_id and not principal.is_staff and not (
-            event is not None and event.owner_id == principal.user_id):
+    if (
+        principal.user_id != photo.owner_id
+        and not principal.is_staff
+        and not (event is not None and event.owner_id == principal.user_id)
+    ):
         raise ForbiddenError("Only the photo's owner can delete it.")
     purge([photo])
 
@@ -271,13 +318,13 @@ def purge(photos: list[Photo]) -> None:
 def purge_event_photos(event_id: str) -> None:
     keys = [p.photo_id for p in Photo.by_event.query(event_id)]
     for start in range(0, len(keys), 100):
-        purge(photos_by_ids(keys[start:start + 100]))
+        purge(photos_by_ids(keys[start : start + 100]))
 
 
 def purge_user_photos(user_id: str) -> None:
     keys = [p.photo_id for p in Photo.by_owner.query(user_id)]
     for start in range(0, len(keys), 100):
-        purge(photos_by_ids(keys[start:start + 100]))
+        purge(photos_by_ids(keys[start : start + 100]))
     with PhotoTag.batch_write() as batch:
         for tag in PhotoTag.by_user.query(user_id):
             batch.delete(PhotoTag(photo_id=tag.photo_id, user_id=tag.user_id))
@@ -291,6 +338,7 @@ def on_event_visibility_change(event: Any) -> None:
 
 
 # ---- listings and search -------------------------------------------------------------------------------------
+
 
 def list_query(owner_id: str | None, event_id: str | None, ordering: str, limit: int, last_key: dict | None):
     popular = ordering == "popular"
@@ -321,6 +369,7 @@ def matches_all(photo: Photo, terms: list[str]) -> bool:
 
 # ---- user tags -----------------------------------------------------------------------------------------------
 
+
 def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
     from chalicelib.models.users import user_by_login
 
@@ -345,8 +394,9 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
         raise ForbiddenError("You cannot tag this user here.", code="blocked")
     as_target = SimpleNamespace(user_id=target.user_id, is_staff=target.role in ("staff", "admin"))
     if not entitlements.variants_for(as_target, photo, event):
-        raise ForbiddenError("That user cannot see this photo, so they cannot be tagged in it.",
-                             code="cannot_see_photo")
+        raise ForbiddenError(
+            "That user cannot see this photo, so they cannot be tagged in it.", code="cannot_see_photo"
+        )
     tag = PhotoTag(photo_id=photo_id, user_id=target.user_id, tagged_by=principal.user_id)
     try:
         tag.save(condition=PhotoTag.user_id.does_not_exist())
@@ -354,10 +404,15 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
         if condition_failed(exc):
             raise ConflictError("That user is already tagged in this photo.", code="already_tagged") from exc
         raise
-    notifications.notify(target.user_id, "tagged", actor_id=principal.user_id,
-                         target={"kind": "photo", "id": photo_id}, dedupe=photo_id)
-    return {"photo_id": photo_id, "user": {"id": target.user_id, "username": target.username},
-            "tagged_by": principal.user_id, "created_at": iso(tag.created_at)}
+    notifications.notify(
+        target.user_id, "tagged", actor_id=principal.user_id, target={"kind": "photo", "id": photo_id}, dedupe=photo_id
+    )
+    return {
+        "photo_id": photo_id,
+        "user": {"id": target.user_id, "username": target.username},
+        "tagged_by": principal.user_id,
+        "created_at": iso(tag.created_at),
+    }
 
 
 def remove_tag(principal: Any, photo_id: str, user_id: str) -> None:

@@ -1,4 +1,5 @@
 """Avatars: a user's profile picture is one of their own ready photos, shown as its thumb."""
+
 from __future__ import annotations
 
 from chalicelib import storage

@@ -3,6 +3,7 @@
 An attempt is counted before it is made (``reserve``) and given back when it succeeds (``release``), so
 the counters hold failures only, and concurrent attempts cannot exceed the limit.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,13 +45,14 @@ def reserve(keys: list[str]) -> None:
     try:
         with TransactWrite(connection=connection()) as tx:
             for key in keys:
-                tx.update(RateCounter(key=key),
-                          actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))],
-                          condition=RateCounter.count.does_not_exist() | (RateCounter.count < s.login_max_failures))
+                tx.update(
+                    RateCounter(key=key),
+                    actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))],
+                    condition=RateCounter.count.does_not_exist() | (RateCounter.count < s.login_max_failures),
+                )
     except TransactWriteError as exc:
         if "ConditionalCheckFailed" in cancellation_codes(exc):
-            raise RateLimitedError("Too many failed attempts. Try again later.",
-                                   retry_after=end - epoch()) from exc
+            raise RateLimitedError("Too many failed attempts. Try again later.", retry_after=end - epoch()) from exc
         raise
 
 
@@ -66,5 +68,4 @@ def release(keys: list[str], *, reset_first: bool) -> None:
             if index == 0 and reset_first:
                 tx.delete(RateCounter(key=key))
             else:
-                tx.update(RateCounter(key=key), actions=[RateCounter.count.add(-1)],
-                          condition=RateCounter.count > 0)
+                tx.update(RateCounter(key=key), actions=[RateCounter.count.add(-1)], condition=RateCounter.count > 0)

@@ -3,16 +3,17 @@
 The token is shown once; only its SHA-256 is stored. Downloads are counted with a conditional update, so
 concurrent downloads can never exceed the cap.
 """
+
 from __future__ import annotations
 
 import hashlib
 import secrets
 from typing import Any
 
+from chalicelib import storage
 from chalicelib.errors import ConflictError, ForbiddenError, GoneError, NotFoundError, UnauthorizedError
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, iso
 from chalicelib.models.photos import READY, ShareLink
-from chalicelib import storage
 from chalicelib.services import passwords, photos, ratelimit
 
 MAX_LIFETIME = 30 * 24 * 3600
@@ -22,8 +23,15 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(principal: Any, photo_id: str, variant: str, expires_in: int, password: str | None,
-           max_downloads: int | None, base_url: str) -> dict[str, Any]:
+def create(
+    principal: Any,
+    photo_id: str,
+    variant: str,
+    expires_in: int,
+    password: str | None,
+    max_downloads: int | None,
+    base_url: str,
+) -> dict[str, Any]:
     photo, _, variants = photos.readable_photo(principal, photo_id)
     if photo.owner_id != principal.user_id and not principal.is_staff:
         raise ForbiddenError("Only the photo's owner can share it.")
@@ -31,13 +39,25 @@ def create(principal: Any, photo_id: str, variant: str, expires_in: int, passwor
         raise ConflictError("The photo is not processed yet.", code="photo_not_ready")
     token = secrets.token_urlsafe(24)
     valid_until = epoch() + expires_in
-    link = ShareLink(token_hash=_hash(token), photo_id=photo_id, owner_id=principal.user_id, variant=variant,
-                     valid_until=valid_until, max_downloads=max_downloads,
-                     password_hash=passwords.hash_password(password) if password else None)
+    link = ShareLink(
+        token_hash=_hash(token),
+        photo_id=photo_id,
+        owner_id=principal.user_id,
+        variant=variant,
+        valid_until=valid_until,
+        max_downloads=max_downloads,
+        password_hash=passwords.hash_password(password) if password else None,
+    )
     link.expires_at = at_epoch(valid_until + 7 * 24 * 3600)  # kept a week past expiry so it answers 410
     link.save(condition=ShareLink.token_hash.does_not_exist())
-    return {"token": token, "url": f"{base_url}/photos/share/{token}", "expires_at": iso(at_epoch(valid_until)),
-            "variant": variant, "max_downloads": max_downloads, "password_protected": bool(password)}
+    return {
+        "token": token,
+        "url": f"{base_url}/photos/share/{token}",
+        "expires_at": iso(at_epoch(valid_until)),
+        "variant": variant,
+        "max_downloads": max_downloads,
+        "password_protected": bool(password),
+    }
 
 
 def redeem(token: str, password: str | None) -> dict[str, Any]:
@@ -70,8 +90,12 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
         raise
     name = photos.original_filename(photo) if link.variant == "original" else None
     url = storage.signed_get(storage.variant_key(photo.photo_id, link.variant), ttl=300, download_name=name)
-    return {"url": url, "variant": link.variant, "expires_at": iso(at_epoch(int(link.valid_until))),
-            "downloads_left": None if link.max_downloads is None else int(link.max_downloads - link.downloads)}
+    return {
+        "url": url,
+        "variant": link.variant,
+        "expires_at": iso(at_epoch(int(link.valid_until))),
+        "downloads_left": None if link.max_downloads is None else int(link.max_downloads - link.downloads),
+    }
 
 
 def revoke(principal: Any, token: str) -> None:
@@ -85,13 +109,24 @@ def revoke(principal: Any, token: str) -> None:
 
 
 def mine_query(user_id: str, limit: int, last_key: dict | None):
-    return ShareLink.by_owner.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key,
-                                    filter_condition=(ShareLink.revoked == False)  # noqa: E712
-                                    & (ShareLink.valid_until > epoch()))
+    return ShareLink.by_owner.query(
+        user_id,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=last_key,
+        filter_condition=(ShareLink.revoked == False)  # noqa: E712
+        & (ShareLink.valid_until > epoch()),
+    )
 
 
 def link_view(link: ShareLink) -> dict[str, Any]:
-    return {"id": link.token_hash[:16], "photo_id": link.photo_id, "variant": link.variant,
-            "expires_at": iso(at_epoch(int(link.valid_until))), "downloads": int(link.downloads or 0),
-            "max_downloads": None if link.max_downloads is None else int(link.max_downloads),
-            "password_protected": bool(link.password_hash), "created_at": iso(link.created_at)}
+    return {
+        "id": link.token_hash[:16],
+        "photo_id": link.photo_id,
+        "variant": link.variant,
+        "expires_at": iso(at_epoch(int(link.valid_until))),
+        "downloads": int(link.downloads or 0),
+        "max_downloads": None if link.max_downloads is None else int(link.max_downloads),
+        "password_protected": bool(link.password_hash),
+        "created_at": iso(link.created_at),
+    }

@@ -10,11 +10,13 @@ Rules:
 - A friend request's id names its sender and recipient (``fr_<sender>.<recipient>``); only those two may act
   on it, everybody else gets 404.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.models import social as store
@@ -29,6 +31,7 @@ REQUEST_PREFIX = "fr_"
 @dataclass(frozen=True)
 class Listed:
     """A user in a listing, with the time that places them there (followed at, friends since, ...)."""
+
     user: Any
     at: datetime | None
 
@@ -66,17 +69,20 @@ def avatar_urls(users: Iterable[Any]) -> dict[str, str]:
     if not wanted:
         return {}
     ready = {p.photo_id for p in photos.photos_by_ids(list(wanted.values())) if p.status == READY}
-    return {user_id: storage.signed_get(storage.variant_key(photo_id, "thumb"))
-            for user_id, photo_id in wanted.items() if photo_id in ready}
+    return {
+        user_id: storage.signed_get(storage.variant_key(photo_id, "thumb"))
+        for user_id, photo_id in wanted.items()
+        if photo_id in ready
+    }
 
 
 def _listed(rows: list[Any], id_attr: str, at_attr: str) -> list[Listed]:
     users = accounts.users_by_ids([getattr(r, id_attr) for r in rows])
-    return [Listed(users[getattr(r, id_attr)], getattr(r, at_attr))
-            for r in rows if getattr(r, id_attr) in users]
+    return [Listed(users[getattr(r, id_attr)], getattr(r, at_attr)) for r in rows if getattr(r, id_attr) in users]
 
 
 # ---- follows -----------------------------------------------------------------------------------------------
+
 
 def follow(principal: Any, ref: str) -> Any:
     """Follow a user (idempotent); returns the followed user."""
@@ -84,8 +90,13 @@ def follow(principal: Any, ref: str) -> Any:
     _not_self(principal, target, "follow")
     blocks.require_not_blocked(principal.user_id, target.user_id, "You cannot follow this user.")
     if store.add_follow(principal.user_id, target.user_id):
-        notifications.notify(target.user_id, "followed", actor_id=principal.user_id,
-                             target={"kind": "user", "id": principal.user_id}, dedupe=principal.user_id)
+        notifications.notify(
+            target.user_id,
+            "followed",
+            actor_id=principal.user_id,
+            target={"kind": "user", "id": principal.user_id},
+            dedupe=principal.user_id,
+        )
     return target
 
 
@@ -117,16 +128,20 @@ def following(principal: Any, ref: str, limit: int, cursor: str | None) -> tuple
 
 # ---- friends -----------------------------------------------------------------------------------------------
 
+
 def request_id(sender_id: str, recipient_id: str) -> str:
     return f"{REQUEST_PREFIX}{sender_id}.{recipient_id}"
 
 
 def _parse_request_id(principal: Any, rid: str) -> tuple[str, str]:
     """(sender, recipient) of a request the caller is part of; 404 for anything else."""
-    sender, dot, recipient = rid[len(REQUEST_PREFIX):].partition(".") if rid.startswith(REQUEST_PREFIX) \
-        else ("", "", "")
-    if not (dot and store.plausible_id(sender) and store.plausible_id(recipient)) or \
-            principal.user_id not in (sender, recipient):
+    sender, dot, recipient = (
+        rid[len(REQUEST_PREFIX) :].partition(".") if rid.startswith(REQUEST_PREFIX) else ("", "", "")
+    )
+    if not (dot and store.plausible_id(sender) and store.plausible_id(recipient)) or principal.user_id not in (
+        sender,
+        recipient,
+    ):
         raise NotFoundError("No such friend request.")
     return sender, recipient
 
@@ -137,9 +152,13 @@ def send_request(principal: Any, ref: str) -> FriendRequest:
     blocks.require_not_blocked(principal.user_id, recipient.user_id, "You cannot send this user a friend request.")
     row = store.create_request(principal.user_id, recipient.user_id)
     rid = request_id(principal.user_id, recipient.user_id)
-    notifications.notify(recipient.user_id, "friend_request", actor_id=principal.user_id,
-                         target={"kind": "friend_request", "id": rid, "status": "pending"},
-                         dedupe=f"{rid}@{epoch(row.created_at)}")
+    notifications.notify(
+        recipient.user_id,
+        "friend_request",
+        actor_id=principal.user_id,
+        target={"kind": "friend_request", "id": rid, "status": "pending"},
+        dedupe=f"{rid}@{epoch(row.created_at)}",
+    )
     return FriendRequest(rid, principal.user, recipient, "pending", row.created_at)
 
 
@@ -153,9 +172,13 @@ def accept_request(principal: Any, rid: str) -> FriendRequest:
     sender = accounts.users_by_ids([sender_id]).get(sender_id)
     if sender is None:
         raise NotFoundError("No such friend request.")
-    notifications.notify(sender_id, "friend_request", actor_id=recipient_id,
-                         target={"kind": "friend_request", "id": rid, "status": "accepted"},
-                         dedupe=f"accepted:{rid}@{epoch(row.since)}")
+    notifications.notify(
+        sender_id,
+        "friend_request",
+        actor_id=recipient_id,
+        target={"kind": "friend_request", "id": rid, "status": "accepted"},
+        dedupe=f"accepted:{rid}@{epoch(row.since)}",
+    )
     return FriendRequest(rid, sender, principal.user, "accepted", row.created_at)
 
 
@@ -165,8 +188,11 @@ def decline_request(principal: Any, rid: str) -> FriendRequest:
     if recipient_id != principal.user_id:
         raise NotFoundError("No such friend request.")
     pending = store.friendship(recipient_id, sender_id, consistent=True)
-    if pending is None or pending.state != RECEIVED or not store.delete_pair(recipient_id, sender_id,
-                                                                              states=(RECEIVED, REQUESTED)):
+    if (
+        pending is None
+        or pending.state != RECEIVED
+        or not store.delete_pair(recipient_id, sender_id, states=(RECEIVED, REQUESTED))
+    ):
         raise NotFoundError("No such pending friend request.")
     sender = accounts.users_by_ids([sender_id]).get(sender_id)
     return FriendRequest(rid, sender, principal.user, "declined", pending.created_at)
@@ -179,8 +205,7 @@ def withdraw_request(principal: Any, rid: str) -> None:
         raise NotFoundError("No such pending friend request.")
 
 
-def requests(principal: Any, direction: str, limit: int, cursor: str | None
-             ) -> tuple[list[FriendRequest], str | None]:
+def requests(principal: Any, direction: str, limit: int, cursor: str | None) -> tuple[list[FriendRequest], str | None]:
     """Pending requests the caller received (``incoming``) or sent (``outgoing``), newest first."""
     me = principal.user_id
     scope = f"friend-requests:{direction}:{me}"
@@ -193,11 +218,9 @@ def requests(principal: Any, direction: str, limit: int, cursor: str | None
         if other is None:
             continue
         if direction == "incoming":
-            items.append(FriendRequest(request_id(other.user_id, me), other, principal.user, "pending",
-                                       row.created_at))
+            items.append(FriendRequest(request_id(other.user_id, me), other, principal.user, "pending", row.created_at))
         else:
-            items.append(FriendRequest(request_id(me, other.user_id), principal.user, other, "pending",
-                                       row.created_at))
+            items.append(FriendRequest(request_id(me, other.user_id), principal.user, other, "pending", row.created_at))
     return items, next_cursor
 
 
@@ -216,7 +239,7 @@ def unfriend(principal: Any, ref: str) -> None:
 
 
 def friendship_state(user_id: str, other_id: str) -> str | None:
-    """"friends", "requested" (user asked other), "received" (other asked user) or None."""
+    """ "friends", "requested" (user asked other), "received" (other asked user) or None."""
     row = store.friendship(user_id, other_id)
     return row.state if row else None
 

@@ -9,6 +9,7 @@ per request gives immediate revocation (logout, logout-all, password change, del
 access tokens at once, not after an authorizer cache TTL), the caller's current role, and the same code
 path locally as in AWS.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -54,8 +55,17 @@ def issue(user: User, family_id: str, typ: str, jti: str | None = None) -> tuple
     ttl = s.access_token_ttl if typ == "access" else s.refresh_token_ttl
     issued = epoch()
     jti = jti or secrets.token_urlsafe(16)
-    claims = {"iss": s.jwt_issuer, "aud": s.jwt_audience, "sub": user.user_id, "role": user.role,
-              "iat": issued, "exp": issued + ttl, "jti": jti, "typ": typ, "fam": family_id}
+    claims = {
+        "iss": s.jwt_issuer,
+        "aud": s.jwt_audience,
+        "sub": user.user_id,
+        "role": user.role,
+        "iat": issued,
+        "exp": issued + ttl,
+        "jti": jti,
+        "typ": typ,
+        "fam": family_id,
+    }
     return _encode(claims), jti, ttl
 
 
@@ -66,8 +76,15 @@ def decode(token: str, typ: str) -> dict[str, Any]:
     if not isinstance(token, str) or len(token) > 4096:
         raise UnauthorizedError("The token is invalid.", code="invalid_token")
     try:
-        claims = jwt.decode(token, _key(), algorithms=[ALGORITHM], audience=s.jwt_audience, issuer=s.jwt_issuer,
-                            options={"require": REQUIRED}, leeway=5)
+        claims = jwt.decode(
+            token,
+            _key(),
+            algorithms=[ALGORITHM],
+            audience=s.jwt_audience,
+            issuer=s.jwt_issuer,
+            options={"require": REQUIRED},
+            leeway=5,
+        )
     except jwt.ExpiredSignatureError:
         raise UnauthorizedError("The token has expired.", code="token_expired") from None
     except jwt.PyJWTError:

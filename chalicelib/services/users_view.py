@@ -2,6 +2,7 @@
 
 Photos arrive with the photo pipeline; until a user sets an avatar these answer None.
 """
+
 from __future__ import annotations
 
 from chalicelib.errors import ValidationError
@@ -19,5 +20,7 @@ def check_avatar(principal, photo_id: str) -> None:
     from chalicelib.services import photos_access
 
     if not photos_access.is_ready_photo_of(photo_id, principal.user_id):
-        raise ValidationError("The avatar must be one of your own processed photos.",
-                              details={"avatar_photo_id": "not a ready photo of yours"})
+        raise ValidationError(
+            "The avatar must be one of your own processed photos.",
+            details={"avatar_photo_id": "not a ready photo of yours"},
+        )

@@ -11,18 +11,19 @@ other metadata, is deleted; the media bucket keeps a metadata-free original (its
 expires anything left in the inbox).
 Pillow is imported only here (inside the function), never by the API function.
 """
+
 from __future__ import annotations
 
 import json
 import urllib.parse
 from typing import Any
 
+from chalicelib import storage
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, now
 from chalicelib.models.photos import PENDING, PROCESSING, READY, REJECTED, Photo
 from chalicelib.resources import PROCESSOR_TIMEOUT_SECONDS, UPLOAD_PREFIX, UPLOAD_QUEUE_MAX_RECEIVES
-from chalicelib import storage
 
 log = get_logger(__name__)
 LEASE_SECONDS = PROCESSOR_TIMEOUT_SECONDS * 2
@@ -61,7 +62,7 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def give_up(key: str) -> None:
-    photo_id = key[len(UPLOAD_PREFIX):] if key.startswith(UPLOAD_PREFIX) else None
+    photo_id = key[len(UPLOAD_PREFIX) :] if key.startswith(UPLOAD_PREFIX) else None
     try:
         photo = Photo.get(photo_id, consistent_read=True) if photo_id else None
     except Photo.DoesNotExist:
@@ -99,8 +100,10 @@ def _claim(photo: Photo) -> bool:
     """Take the processing lease. False if the photo is already finished."""
     t = epoch()
     try:
-        photo.update(actions=[Photo.status.set(PROCESSING), Photo.lease_until.set(t + LEASE_SECONDS)],
-                     condition=(Photo.status == PENDING) | ((Photo.status == PROCESSING) & (Photo.lease_until < t)))
+        photo.update(
+            actions=[Photo.status.set(PROCESSING), Photo.lease_until.set(t + LEASE_SECONDS)],
+            condition=(Photo.status == PENDING) | ((Photo.status == PROCESSING) & (Photo.lease_until < t)),
+        )
         return True
     except UpdateError as exc:
         if not condition_failed(exc):
@@ -115,7 +118,7 @@ def process_object(bucket: str, key: str) -> None:
     settings = get_settings()
     if bucket != settings.uploads_bucket or not key.startswith(UPLOAD_PREFIX):
         return
-    photo_id = key[len(UPLOAD_PREFIX):]
+    photo_id = key[len(UPLOAD_PREFIX) :]
     try:
         photo = Photo.get(photo_id, consistent_read=True)
     except Photo.DoesNotExist:
@@ -143,8 +146,9 @@ def process_object(bucket: str, key: str) -> None:
 
     data = storage.read_upload(key)
     try:
-        result = imaging.process_image(data, declared_size=limit, max_bytes=settings.max_upload_bytes,
-                                       watermark_text=_watermark_text(photo))
+        result = imaging.process_image(
+            data, declared_size=limit, max_bytes=settings.max_upload_bytes, watermark_text=_watermark_text(photo)
+        )
     except imaging.ImageRejected as exc:
         reject(photo, exc.reason)
         return
@@ -183,17 +187,25 @@ def finish(photo: Photo, result: Any, original_format: str) -> None:
     event = photos_service._event_of(photo)
     photos_service._index_terms(photo, set(), photos_service.search_terms(photo.caption, photo.keywords or []))
     try:
-        photo.update(actions=[*photos_service.listing_actions(photo, event),
-            Photo.status.set(READY), Photo.width.set(result.width), Photo.height.set(result.height),
-            Photo.format.set(result.format), Photo.original_format.set(original_format),
-            Photo.processed_at.set(now()),
-            Photo.variant_keys.set([*result.variants.keys(), "original"]),
-            Photo.taken_at.set(result.taken_at) if result.taken_at else Photo.taken_at.remove(),
-            Photo.camera_model.set(result.camera_model) if result.camera_model else Photo.camera_model.remove(),
-            Photo.gps_lat.set(gps[0]) if gps[0] is not None else Photo.gps_lat.remove(),
-            Photo.gps_lon.set(gps[1]) if gps[1] is not None else Photo.gps_lon.remove(),
-            Photo.expires_at.remove(), Photo.lease_until.remove(),
-        ], condition=Photo.status == PROCESSING)
+        photo.update(
+            actions=[
+                *photos_service.listing_actions(photo, event),
+                Photo.status.set(READY),
+                Photo.width.set(result.width),
+                Photo.height.set(result.height),
+                Photo.format.set(result.format),
+                Photo.original_format.set(original_format),
+                Photo.processed_at.set(now()),
+                Photo.variant_keys.set([*result.variants.keys(), "original"]),
+                Photo.taken_at.set(result.taken_at) if result.taken_at else Photo.taken_at.remove(),
+                Photo.camera_model.set(result.camera_model) if result.camera_model else Photo.camera_model.remove(),
+                Photo.gps_lat.set(gps[0]) if gps[0] is not None else Photo.gps_lat.remove(),
+                Photo.gps_lon.set(gps[1]) if gps[1] is not None else Photo.gps_lon.remove(),
+                Photo.expires_at.remove(),
+                Photo.lease_until.remove(),
+            ],
+            condition=Photo.status == PROCESSING,
+        )
     except UpdateError as exc:
         if condition_failed(exc):
             _discard(photo)  # deleted while we worked: what we wrote must not outlive it
@@ -220,22 +232,32 @@ def _discard(photo: Photo) -> None:
 
 
 def _notify_event_members(photo: Photo, event: Any) -> None:
-    from chalicelib.services import events as events_service, notifications
+    from chalicelib.services import events as events_service
+    from chalicelib.services import notifications
 
     for user_id in events_service.member_ids(event.event_id):
-        notifications.notify(user_id, "event_photo_added", actor_id=photo.owner_id,
-                             target={"kind": "photo", "id": photo.photo_id, "event_id": event.event_id},
-                             dedupe=photo.photo_id)
+        notifications.notify(
+            user_id,
+            "event_photo_added",
+            actor_id=photo.owner_id,
+            target={"kind": "photo", "id": photo.photo_id, "event_id": event.event_id},
+            dedupe=photo.photo_id,
+        )
 
 
 def reject(photo: Photo, reason: str) -> None:
     from chalicelib.services import notifications
 
     try:
-        photo.update(actions=[Photo.status.set(REJECTED), Photo.rejection_reason.set(reason[:500]),
-                              Photo.lease_until.remove(),
-                              Photo.expires_at.set(at_epoch(epoch() + REJECTED_RETENTION_SECONDS))],
-                     condition=Photo.status == PROCESSING)
+        photo.update(
+            actions=[
+                Photo.status.set(REJECTED),
+                Photo.rejection_reason.set(reason[:500]),
+                Photo.lease_until.remove(),
+                Photo.expires_at.set(at_epoch(epoch() + REJECTED_RETENTION_SECONDS)),
+            ],
+            condition=Photo.status == PROCESSING,
+        )
     except UpdateError as exc:
         if condition_failed(exc):
             if not photo_exists(photo.photo_id):
@@ -243,7 +265,11 @@ def reject(photo: Photo, reason: str) -> None:
             return
         raise
     storage.delete_upload(photo.upload_key)
-    notifications.notify(photo.owner_id, "rejected", actor_id=None,
-                         target={"kind": "photo", "id": photo.photo_id, "reason": reason[:500]},
-                         dedupe=photo.photo_id)
+    notifications.notify(
+        photo.owner_id,
+        "rejected",
+        actor_id=None,
+        target={"kind": "photo", "id": photo.photo_id, "reason": reason[:500]},
+        dedupe=photo.photo_id,
+    )
     log.info("upload rejected", extra={"fields": {"photo_id": photo.photo_id, "reason": reason}})

@@ -8,6 +8,7 @@ reaches the app, so it cannot be deployed.
 ``GET /_local/emails``: the mail moto's SES stored, read from moto server (``moto_host``'s
 ``/moto-api/lightbox/ses-messages``, or stock moto's ``/moto-api/data.json``).
 """
+
 from __future__ import annotations
 
 import email
@@ -19,14 +20,14 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 from urllib import error as urlerror
 from urllib import request as urlrequest
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice,
-                           LocalDevServer, ThreadedHTTPServer)
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
 from infrastructure.local.common import LOOPBACK, iso_utc
 from infrastructure.local.moto_host import SES_MESSAGES_PATH
@@ -37,6 +38,7 @@ SES_MODELS = ("Message", "RawMessage", "TemplateMessage", "BulkTemplateMessage")
 
 
 # --- mail moto's SES stored ---------------------------------------------------------------------------
+
 
 def _html_to_text(body: str) -> str:
     body = re.sub(r"(?is)<(script|style).*?</\1>", "", body)
@@ -88,7 +90,10 @@ def _template_message(model: dict) -> dict:
     else:
         to = list(destinations.get("ToAddresses", []))
     return {
-        "to": to, "cc": [], "bcc": [], "from": model.get("source"),
+        "to": to,
+        "cc": [],
+        "bcc": [],
+        "from": model.get("source"),
         "subject": f"[template {model.get('template')}]",
         "text": model.get("template_data") or "",
     }
@@ -97,7 +102,7 @@ def _template_message(model: dict) -> dict:
 class EmailReader:
     """Turns moto's stored SES messages into the ``/_local/emails`` items, oldest first."""
 
-    def __init__(self, moto_url: str, fetch: Optional[Callable[[str], dict]] = None) -> None:
+    def __init__(self, moto_url: str, fetch: Callable[[str], dict] | None = None) -> None:
         self.moto_url = moto_url.rstrip("/")
         self._fetch = fetch or self._fetch_json
         self._first_seen: dict[str, float] = {}  # for a moto that does not stamp sent_at
@@ -122,8 +127,12 @@ class EmailReader:
 
     def emails(self) -> list[dict]:
         ses = self._stored()
-        convert = {"Message": _plain_message, "RawMessage": _raw_message,
-                   "TemplateMessage": _template_message, "BulkTemplateMessage": _template_message}
+        convert = {
+            "Message": _plain_message,
+            "RawMessage": _raw_message,
+            "TemplateMessage": _template_message,
+            "BulkTemplateMessage": _template_message,
+        }
         found = []
         now = time.time()
         for kind in SES_MODELS:
@@ -142,9 +151,9 @@ class EmailReader:
 
 # --- the HTTP server ------------------------------------------------------------------------------------
 
+
 def _json_error(status: int, code: str, message: str) -> tuple[int, dict, str]:
-    return status, {"Content-Type": "application/json"}, json.dumps(
-        {"error": {"code": code, "message": message}})
+    return status, {"Content-Type": "application/json"}, json.dumps({"error": {"code": code, "message": message}})
 
 
 class LocalRequestHandler(ChaliceRequestHandler):
@@ -199,18 +208,24 @@ def _localize(app: Chalice) -> None:
 class ApiServer:
     """The threaded HTTP API server, in a background thread (``port=0``: any free port)."""
 
-    def __init__(self, app: Chalice, moto_url: str, host: str = LOOPBACK, port: int = 0,
-                 stage: str = "local", lambda_timeout: int = 30) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        moto_url: str,
+        host: str = LOOPBACK,
+        port: int = 0,
+        stage: str = "local",
+        lambda_timeout: int = 30,
+    ) -> None:
         _localize(app)
         self.emails = EmailReader(moto_url)
-        config = Config.create(chalice_stage=stage, app_name=app.app_name,
-                               lambda_timeout=lambda_timeout, lambda_memory_size=1024)
-        handler = functools.partial(LocalRequestHandler,
-                                    local_routes={"/_local/emails": self._emails})
-        self.server = LocalDevServer(app, config, host, port, handler_cls=handler,
-                                     server_cls=_Server)
+        config = Config.create(
+            chalice_stage=stage, app_name=app.app_name, lambda_timeout=lambda_timeout, lambda_memory_size=1024
+        )
+        handler = functools.partial(LocalRequestHandler, local_routes={"/_local/emails": self._emails})
+        self.server = LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=_Server)
         self.host, self.port = self.server.server.server_address[:2]
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def _emails(self) -> dict:
         return {"items": self.emails.emails()}
@@ -219,10 +234,10 @@ class ApiServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "ApiServer":
-        self._thread = threading.Thread(target=self.server.server.serve_forever,
-                                        kwargs={"poll_interval": 0.2}, name="api-server",
-                                        daemon=True)
+    def start(self) -> ApiServer:
+        self._thread = threading.Thread(
+            target=self.server.server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True
+        )
         self._thread.start()
         return self
 

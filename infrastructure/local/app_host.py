@@ -8,6 +8,7 @@ stops on SIGINT/SIGTERM, and exits non-zero if one of its three servers dies.
     python -m infrastructure.local.app_host --api-port 8000 --ws-port 8001 \\
         --moto-url http://127.0.0.1:5000 --upload-queue-url http://127.0.0.1:5000/123456789012/q
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from infrastructure.local.common import LOOPBACK
 
@@ -27,11 +28,10 @@ WS_HANDLERS = ("ws_connect", "ws_message", "ws_disconnect")
 QUEUE_HANDLER = "process_upload_queue"
 
 
-def _handler(module: Any, name: str) -> Optional[Any]:
+def _handler(module: Any, name: str) -> Any | None:
     found = getattr(module, name, None)
     if found is None:
-        log.warning("%s.%s is not defined; that part of the local stack does nothing",
-                    module.__name__, name)
+        log.warning("%s.%s is not defined; that part of the local stack does nothing", module.__name__, name)
     return found
 
 
@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-url", required=True)
     parser.add_argument("--upload-queue-url", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LIGHTBOX_LOCAL_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LIGHTBOX_LOCAL_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -70,18 +72,22 @@ def main(argv: list[str] | None = None) -> int:
     app_name = getattr(module.app, "app_name", "app")
     api = ApiServer(module.app, args.moto_url, LOOPBACK, args.api_port).start()
     gateway = GatewayServer(
-        create_gateway_app(*(_handler(module, name) for name in WS_HANDLERS),
-                           function_prefix=f"{app_name}-local"),
-        LOOPBACK, args.ws_port).start()
+        create_gateway_app(*(_handler(module, name) for name in WS_HANDLERS), function_prefix=f"{app_name}-local"),
+        LOOPBACK,
+        args.ws_port,
+    ).start()
     parts: list[tuple[str, Any]] = [("HTTP API", api), ("WebSocket gateway", gateway)]
     queue_handler = _handler(module, QUEUE_HANDLER)
     if args.upload_queue_url and queue_handler is not None:
-        sqs = boto3.client("sqs", endpoint_url=args.moto_url,
-                           region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-                           config=Config(retries={"max_attempts": 1}, connect_timeout=2,
-                                         read_timeout=10))
-        poller = SqsPoller(queue_handler, args.upload_queue_url, sqs,
-                           function_name=f"{app_name}-local-{QUEUE_HANDLER}").start()
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=args.moto_url,
+            region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
+        )
+        poller = SqsPoller(
+            queue_handler, args.upload_queue_url, sqs, function_name=f"{app_name}-local-{QUEUE_HANDLER}"
+        ).start()
         parts.append(("SQS poller", poller))
     log.info("app host ready: API %s, WebSocket %s", api.url, gateway.ws_url)
 

@@ -15,9 +15,11 @@ which then stops them as groups: SIGTERM, a grace period, SIGKILL):
 Ports come from LIGHTBOX_API_PORT (8000), LIGHTBOX_WS_PORT (8001), LIGHTBOX_MOTO_PORT (5000) and
 LIGHTBOX_STRIPE_PORT (8420). If any child dies, the supervisor says which, stops the rest and exits 1.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import importlib
 import os
@@ -29,9 +31,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Mapping, Optional
+from typing import IO
 
 from infrastructure.local.common import LOOPBACK, free_port, http_status, port_in_use, wait_until
 
@@ -50,14 +53,16 @@ class Ports:
     stripe: int = 8420
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Ports":
-        return cls(api=int(env.get("LIGHTBOX_API_PORT", cls.api)),
-                   ws=int(env.get("LIGHTBOX_WS_PORT", cls.ws)),
-                   moto=int(env.get("LIGHTBOX_MOTO_PORT", cls.moto)),
-                   stripe=int(env.get("LIGHTBOX_STRIPE_PORT", cls.stripe)))
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
+        return cls(
+            api=int(env.get("LIGHTBOX_API_PORT", cls.api)),
+            ws=int(env.get("LIGHTBOX_WS_PORT", cls.ws)),
+            moto=int(env.get("LIGHTBOX_MOTO_PORT", cls.moto)),
+            stripe=int(env.get("LIGHTBOX_STRIPE_PORT", cls.stripe)),
+        )
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         """Four ports nothing listens on right now (for tests running stacks side by side)."""
         chosen: set[int] = set()
         while len(chosen) < 4:
@@ -66,8 +71,12 @@ class Ports:
         return cls(api=api, ws=ws, moto=moto, stripe=stripe)
 
     def as_env(self) -> dict[str, str]:
-        return {"LIGHTBOX_API_PORT": str(self.api), "LIGHTBOX_WS_PORT": str(self.ws),
-                "LIGHTBOX_MOTO_PORT": str(self.moto), "LIGHTBOX_STRIPE_PORT": str(self.stripe)}
+        return {
+            "LIGHTBOX_API_PORT": str(self.api),
+            "LIGHTBOX_WS_PORT": str(self.ws),
+            "LIGHTBOX_MOTO_PORT": str(self.moto),
+            "LIGHTBOX_STRIPE_PORT": str(self.stripe),
+        }
 
     def urls(self) -> dict[str, str]:
         return {
@@ -81,40 +90,49 @@ class Ports:
 
 
 # Never let a developer's real AWS identity or endpoints leak into the local stack.
-_DROPPED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+_DROPPED_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
 
 
 def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The environment the app (and ensure_resources, and seed) runs with locally."""
     urls = ports.urls()
-    env = {k: v for k, v in base.items()
-           if k not in _DROPPED_ENV and not k.startswith("AWS_ENDPOINT_URL")}
+    env = {k: v for k, v in base.items() if k not in _DROPPED_ENV and not k.startswith("AWS_ENDPOINT_URL")}
     env.update(ports.as_env())
-    env.update({
-        "LIGHTBOX_STAGE": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "LIGHTBOX_AWS_ENDPOINT_URL": urls["moto"],
-        "LIGHTBOX_WS_ENDPOINT": urls["ws_management"],
-        "LIGHTBOX_STRIPE_API_BASE": urls["stripe"],
-        "LIGHTBOX_STRIPE_SECRET_KEY": "sk_test_local",
-        "AWS_XRAY_SDK_ENABLED": "false",
-        # Safety nets: a boto3 client created without endpoint_url still lands on moto / the gateway.
-        "AWS_ENDPOINT_URL": urls["moto"],
-        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": urls["ws_management"],
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "LIGHTBOX_STAGE": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "LIGHTBOX_AWS_ENDPOINT_URL": urls["moto"],
+            "LIGHTBOX_WS_ENDPOINT": urls["ws_management"],
+            "LIGHTBOX_STRIPE_API_BASE": urls["stripe"],
+            "LIGHTBOX_STRIPE_SECRET_KEY": "sk_test_local",
+            "AWS_XRAY_SDK_ENABLED": "false",
+            # Safety nets: a boto3 client created without endpoint_url still lands on moto / the gateway.
+            "AWS_ENDPOINT_URL": urls["moto"],
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": urls["ws_management"],
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
     env.setdefault("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local")
     return env
 
 
 # --- children -------------------------------------------------------------------------------------------
+
 
 def _die_with_parent() -> None:
     """In the child, before exec: get SIGTERM if the supervisor dies, even by SIGKILL (Linux)."""
@@ -126,7 +144,7 @@ def _die_with_parent() -> None:
 
 
 class Child:
-    def __init__(self, name: str, process: subprocess.Popen, log_path: Optional[Path]) -> None:
+    def __init__(self, name: str, process: subprocess.Popen, log_path: Path | None) -> None:
         self.name = name
         self.process = process
         self.log_path = log_path
@@ -144,19 +162,25 @@ class Supervisor:
         self.workdir = workdir
         self.children: list[Child] = []
 
-    def spawn(self, name: str, argv: list[str], env: Mapping[str, str], *,
-              cwd: Path = REPO_ROOT, log_to_file: bool = False) -> Child:
-        log_path: Optional[Path] = None
-        out: Optional[IO] = None
+    def spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str], *, cwd: Path = REPO_ROOT, log_to_file: bool = False
+    ) -> Child:
+        log_path: Path | None = None
+        out: IO | None = None
         if log_to_file:
             log_path = self.workdir / f"{name}.log"
-            out = open(log_path, "ab")
+            out = open(log_path, "ab")  # noqa: SIM115 - handed to the child process, closed right after Popen
         try:
             process = subprocess.Popen(
-                argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT if out else None,
+                argv,
+                cwd=str(cwd),
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
         finally:
             if out is not None:
                 out.close()
@@ -164,27 +188,22 @@ class Supervisor:
         self.children.append(child)
         return child
 
-    def dead(self, *, ignore: tuple[str, ...] = ()) -> Optional[Child]:
-        return next((c for c in self.children
-                     if c.name not in ignore and c.process.poll() is not None), None)
+    def dead(self, *, ignore: tuple[str, ...] = ()) -> Child | None:
+        return next((c for c in self.children if c.name not in ignore and c.process.poll() is not None), None)
 
     def stop(self, child: Child, grace: float = STOP_GRACE_SECONDS) -> None:
         pid = child.process.pid
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
             try:
                 child.process.wait(wait)
             except subprocess.TimeoutExpired:
                 print(f"devstack: {child.name} ignored {sig.name}", file=sys.stderr)
                 continue
             # The leader is gone; take anything it left in its group with it.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             return
 
     def stop_all(self) -> None:
@@ -212,12 +231,14 @@ def _check_ses_sender(env: Mapping[str, str]) -> None:
     import boto3
 
     sender = env["LIGHTBOX_EMAIL_SENDER"]
-    ses = boto3.client("ses", endpoint_url=env["LIGHTBOX_AWS_ENDPOINT_URL"],
-                       region_name=env["AWS_DEFAULT_REGION"])
+    ses = boto3.client("ses", endpoint_url=env["LIGHTBOX_AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"])
     identities = set(ses.list_identities()["Identities"])
     if sender not in identities and sender.split("@")[-1] not in identities:
-        print(f"devstack: warning: SES sender {sender} is not verified in moto; "
-              "moto rejects (and does not store) mail from unverified senders", file=sys.stderr)
+        print(
+            f"devstack: warning: SES sender {sender} is not verified in moto; "
+            "moto rejects (and does not store) mail from unverified senders",
+            file=sys.stderr,
+        )
 
 
 def _print_table(ports: Ports, workdir: Path, seeded: bool) -> None:
@@ -236,18 +257,19 @@ def _print_table(ports: Ports, workdir: Path, seeded: bool) -> None:
     print("\n" + READY_LINE, flush=True)
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
-    print("  AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-          "AWS_DEFAULT_REGION=us-east-1 for the aws CLI / boto3" % urls["moto"])
+    print(
+        "  AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        "AWS_DEFAULT_REGION=us-east-1 for the aws CLI / boto3".format(urls["moto"])
+    )
     print("Ctrl-C stops everything.\n", flush=True)
 
 
-def _wait_for(sup: Supervisor, child: Child, url: str, what: str, timeout: float,
-              want: Optional[int] = None) -> None:
+def _wait_for(sup: Supervisor, child: Child, url: str, what: str, timeout: float, want: int | None = None) -> None:
     def answered() -> bool:
         status = http_status(url, timeout=1.0)
         return status is not None and (want is None or status == want)
 
-    def abort() -> Optional[str]:
+    def abort() -> str | None:
         gone = sup.dead(ignore=("seed",))
         if gone is not None:
             return f"{gone.name} exited with {gone.process.returncode}\n{gone.log_tail()}"
@@ -259,7 +281,8 @@ def _wait_for(sup: Supervisor, child: Child, url: str, what: str, timeout: float
 def _child_env(ports: Ports) -> dict[str, str]:
     env = local_env(ports)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     return env
 
 
@@ -270,11 +293,9 @@ def seed_running_stack() -> int:
     """``make seed``: load demo data into the stack already running on the configured ports."""
     ports = Ports.from_env()
     if http_status(ports.urls()["moto"] + "/moto-api/config") is None:
-        print(f"devstack: nothing answers on the moto port {ports.moto}; start `make dev` first",
-              file=sys.stderr)
+        print(f"devstack: nothing answers on the moto port {ports.moto}; start `make dev` first", file=sys.stderr)
         return 2
-    return subprocess.run([sys.executable, *SEED_ARGV], cwd=str(REPO_ROOT),
-                          env=_child_env(ports)).returncode
+    return subprocess.run([sys.executable, *SEED_ARGV], cwd=str(REPO_ROOT), env=_child_env(ports)).returncode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -283,8 +304,10 @@ def run(args: argparse.Namespace) -> int:
     ports = Ports.from_env()
     busy = [f"{name} port {port}" for name, port in vars(ports).items() if port_in_use(port)]
     if busy:
-        print("devstack: already in use: " + ", ".join(busy) +
-              " (stop the other stack or set LIGHTBOX_*_PORT)", file=sys.stderr)
+        print(
+            "devstack: already in use: " + ", ".join(busy) + " (stop the other stack or set LIGHTBOX_*_PORT)",
+            file=sys.stderr,
+        )
         return 2
     env = _child_env(ports)
     workdir = Path(tempfile.mkdtemp(prefix="lightbox-dev-"))
@@ -293,22 +316,25 @@ def run(args: argparse.Namespace) -> int:
     urls = ports.urls()
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        moto = sup.spawn("moto", [python, "-m", "infrastructure.local.moto_host",
-                                  "--port", str(ports.moto)], env, log_to_file=True)
-        stripe = sup.spawn("localstripe", [python, "-m", "infrastructure.local.stripe_host",
-                                           "--port", str(ports.stripe)], env,
-                           cwd=workdir, log_to_file=True)
+        moto = sup.spawn(
+            "moto", [python, "-m", "infrastructure.local.moto_host", "--port", str(ports.moto)], env, log_to_file=True
+        )
+        stripe = sup.spawn(
+            "localstripe",
+            [python, "-m", "infrastructure.local.stripe_host", "--port", str(ports.stripe)],
+            env,
+            cwd=workdir,
+            log_to_file=True,
+        )
         _wait_for(sup, moto, urls["moto"] + "/moto-api/config", "moto", START_TIMEOUT_SECONDS)
-        _wait_for(sup, stripe, urls["stripe"] + "/v1/customers", "localstripe",
-                  START_TIMEOUT_SECONDS)
+        _wait_for(sup, stripe, urls["stripe"] + "/v1/customers", "localstripe", START_TIMEOUT_SECONDS)
 
         os.environ.update(env)  # ensure_resources reads its settings from the environment
         resources = _load(args.resources)() or {}
         _check_ses_sender(env)
         queue_url = resources.get("upload_queue_url")
         if not queue_url:
-            print("devstack: ensure_resources() returned no upload_queue_url; "
-                  "no SQS poller", file=sys.stderr)
+            print("devstack: ensure_resources() returned no upload_queue_url; no SQS poller", file=sys.stderr)
 
         if args.seed:
             seed = sup.spawn("seed", [python, *SEED_ARGV], env)
@@ -322,23 +348,34 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             sup.children.remove(seed)
 
-        host_argv = [python, "-m", "infrastructure.local.app_host", "--app", args.app,
-                     "--api-port", str(ports.api), "--ws-port", str(ports.ws),
-                     "--moto-url", urls["moto"]]
+        host_argv = [
+            python,
+            "-m",
+            "infrastructure.local.app_host",
+            "--app",
+            args.app,
+            "--api-port",
+            str(ports.api),
+            "--ws-port",
+            str(ports.ws),
+            "--moto-url",
+            urls["moto"],
+        ]
         if queue_url:
             host_argv += ["--upload-queue-url", queue_url]
         host = sup.spawn("app", host_argv, env)
         _wait_for(sup, host, urls["api"] + "/", "HTTP API", START_TIMEOUT_SECONDS)
-        _wait_for(sup, host, urls["ws_management"] + "/", "WebSocket gateway",
-                  START_TIMEOUT_SECONDS)
+        _wait_for(sup, host, urls["ws_management"] + "/", "WebSocket gateway", START_TIMEOUT_SECONDS)
         _print_table(ports, workdir, args.seed)
 
         while True:
             time.sleep(0.3)
             gone = sup.dead()
             if gone is not None:
-                print(f"devstack: {gone.name} exited unexpectedly "
-                      f"(code {gone.process.returncode}); stopping everything", file=sys.stderr)
+                print(
+                    f"devstack: {gone.name} exited unexpectedly (code {gone.process.returncode}); stopping everything",
+                    file=sys.stderr,
+                )
                 tail = gone.log_tail()
                 if tail:
                     print(tail, file=sys.stderr)
@@ -363,17 +400,23 @@ def run(args: argparse.Namespace) -> int:
         print("devstack: stopped", flush=True)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Lightbox locally (make dev).")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--seed", action="store_true", help="load demo data (chalicelib.cli seed)")
-    mode.add_argument("--seed-only", action="store_true",
-                      help="only load demo data into the stack already running (make seed)")
-    parser.add_argument("--app", default=os.environ.get("LIGHTBOX_LOCAL_APP", "app"),
-                        help="module defining the Chalice app and its handlers (default: app)")
-    parser.add_argument("--resources",
-                        default=os.environ.get("LIGHTBOX_LOCAL_RESOURCES", DEFAULT_RESOURCES),
-                        help="module:function creating the AWS resources (default: %(default)s)")
+    mode.add_argument(
+        "--seed-only", action="store_true", help="only load demo data into the stack already running (make seed)"
+    )
+    parser.add_argument(
+        "--app",
+        default=os.environ.get("LIGHTBOX_LOCAL_APP", "app"),
+        help="module defining the Chalice app and its handlers (default: app)",
+    )
+    parser.add_argument(
+        "--resources",
+        default=os.environ.get("LIGHTBOX_LOCAL_RESOURCES", DEFAULT_RESOURCES),
+        help="module:function creating the AWS resources (default: %(default)s)",
+    )
     return run(parser.parse_args(argv))
 
 

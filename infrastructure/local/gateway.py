@@ -13,11 +13,13 @@ Handlers are ordinary synchronous Lambda handlers ``handler(event, context)``; t
 so a slow one never stalls other connections. Frames of one connection reach the message handler in
 order, one at a time.
 """
+
 from __future__ import annotations
 
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -26,8 +28,9 @@ import string
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -79,7 +82,7 @@ class Connection:
     connection_id: str
     ws: web.WebSocketResponse
     source_ip: str
-    user_agent: Optional[str]
+    user_agent: str | None
     headers: dict[str, str]
     multi_headers: dict[str, list[str]]
     connected_at: int
@@ -95,10 +98,17 @@ class Connection:
 class WebSocketGateway:
     """The state and the routes of one local WebSocket API."""
 
-    def __init__(self, connect: Optional[Handler], message: Optional[Handler],
-                 disconnect: Optional[Handler], *, stage: str = "local",
-                 function_prefix: str = "lightbox-local", max_workers: int = 32,
-                 executor: Optional[concurrent.futures.Executor] = None) -> None:
+    def __init__(
+        self,
+        connect: Handler | None,
+        message: Handler | None,
+        disconnect: Handler | None,
+        *,
+        stage: str = "local",
+        function_prefix: str = "lightbox-local",
+        max_workers: int = 32,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
         self.handlers = {"$connect": connect, "$default": message, "$disconnect": disconnect}
         self.stage = stage
         self.api_id = _api_id()
@@ -106,7 +116,8 @@ class WebSocketGateway:
         self.connections: dict[str, Connection] = {}
         self._own_executor = executor is None
         self.executor = executor or concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="ws-handler")
+            max_workers=max_workers, thread_name_prefix="ws-handler"
+        )
         self._sessions: set[asyncio.Task] = set()
 
     # --- invoking the Lambda handlers ------------------------------------------------------------
@@ -120,8 +131,16 @@ class WebSocketGateway:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, handler, event, context)
 
-    def _request_context(self, route_key: str, event_type: str, conn_id: str, connected_at: int,
-                         domain: str, source_ip: str, user_agent: Optional[str]) -> dict:
+    def _request_context(
+        self,
+        route_key: str,
+        event_type: str,
+        conn_id: str,
+        connected_at: int,
+        domain: str,
+        source_ip: str,
+        user_agent: str | None,
+    ) -> dict:
         epoch = now_ms()
         return {
             "routeKey": route_key,
@@ -157,8 +176,9 @@ class WebSocketGateway:
             "multiValueHeaders": multi_headers,
             "queryStringParameters": query or None,
             "multiValueQueryStringParameters": multi_query or None,
-            "requestContext": self._request_context("$connect", "CONNECT", conn_id, connected_at,
-                                                    request.host, source_ip, user_agent),
+            "requestContext": self._request_context(
+                "$connect", "CONNECT", conn_id, connected_at, request.host, source_ip, user_agent
+            ),
             "isBase64Encoded": False,
         }
         try:
@@ -170,12 +190,12 @@ class WebSocketGateway:
         if not 200 <= status < 300:
             log.info("$connect refused %s with %s", conn_id, status)
             body = result.get("body") if isinstance(result, dict) else None
-            return web.Response(status=status, text=body if isinstance(body, str) else "",
-                                content_type="application/json")
+            return web.Response(
+                status=status, text=body if isinstance(body, str) else "", content_type="application/json"
+            )
 
         await ws.prepare(request)
-        conn = Connection(conn_id, ws, source_ip, user_agent, headers, multi_headers,
-                          connected_at, connected_at)
+        conn = Connection(conn_id, ws, source_ip, user_agent, headers, multi_headers, connected_at, connected_at)
         self.connections[conn_id] = conn
         task = asyncio.current_task()
         if task is not None:
@@ -211,8 +231,15 @@ class WebSocketGateway:
             "headers": conn.headers,
             "multiValueHeaders": conn.multi_headers,
             "requestContext": {
-                **self._request_context("$disconnect", "DISCONNECT", conn.connection_id,
-                                        conn.connected_at, domain, conn.source_ip, conn.user_agent),
+                **self._request_context(
+                    "$disconnect",
+                    "DISCONNECT",
+                    conn.connection_id,
+                    conn.connected_at,
+                    domain,
+                    conn.source_ip,
+                    conn.user_agent,
+                ),
                 "disconnectStatusCode": code,
                 "disconnectReason": f"Client-side close frame status code '{code}'",
             },
@@ -230,9 +257,9 @@ class WebSocketGateway:
             if item is None:
                 return
             body, is_base64 = item
-            context = self._request_context("$default", "MESSAGE", conn.connection_id,
-                                            conn.connected_at, domain, conn.source_ip,
-                                            conn.user_agent)
+            context = self._request_context(
+                "$default", "MESSAGE", conn.connection_id, conn.connected_at, domain, conn.source_ip, conn.user_agent
+            )
             context["messageId"] = uuid.uuid4().hex[:16]
             event = {"requestContext": context, "body": body, "isBase64Encoded": is_base64}
             try:
@@ -240,11 +267,16 @@ class WebSocketGateway:
             except Exception:
                 # What API Gateway itself sends when the integration fails.
                 log.exception("$default handler failed for %s", conn.connection_id)
-                await self._send(conn, json.dumps({
-                    "message": "Internal server error",
-                    "connectionId": conn.connection_id,
-                    "requestId": context["requestId"],
-                }).encode())
+                await self._send(
+                    conn,
+                    json.dumps(
+                        {
+                            "message": "Internal server error",
+                            "connectionId": conn.connection_id,
+                            "requestId": context["requestId"],
+                        }
+                    ).encode(),
+                )
 
     async def _send(self, conn: Connection, data: bytes) -> bool:
         if not conn.open:
@@ -267,23 +299,25 @@ class WebSocketGateway:
 
     @staticmethod
     def _error(status: int, error_type: str, message: str) -> web.Response:
-        return web.json_response({"message": message}, status=status,
-                                 headers={"x-amzn-ErrorType": error_type,
-                                          "x-amzn-RequestId": str(uuid.uuid4())})
+        return web.json_response(
+            {"message": message},
+            status=status,
+            headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())},
+        )
 
-    def _open_connection(self, request: web.Request) -> Optional[Connection]:
+    def _open_connection(self, request: web.Request) -> Connection | None:
         conn = self.connections.get(request.match_info["connection_id"])
         return conn if conn is not None and conn.open else None
 
     def _gone(self, request: web.Request) -> web.Response:
-        return self._error(410, "GoneException",
-                           f"Connection {request.match_info['connection_id']} is gone")
+        return self._error(410, "GoneException", f"Connection {request.match_info['connection_id']} is gone")
 
     async def post_to_connection(self, request: web.Request) -> web.Response:
         data = await request.read()
         if len(data) > MAX_PAYLOAD_BYTES:
-            return self._error(413, "PayloadTooLargeException",
-                               f"Payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+            return self._error(
+                413, "PayloadTooLargeException", f"Payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}"
+            )
         conn = self._open_connection(request)
         if conn is None or not await self._send(conn, data):
             return self._gone(request)
@@ -293,11 +327,13 @@ class WebSocketGateway:
         conn = self._open_connection(request)
         if conn is None:
             return self._gone(request)
-        return web.json_response({
-            "connectedAt": iso_utc(conn.connected_at / 1000),
-            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
-            "lastActiveAt": iso_utc(conn.last_active_at / 1000),
-        })
+        return web.json_response(
+            {
+                "connectedAt": iso_utc(conn.connected_at / 1000),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+                "lastActiveAt": iso_utc(conn.last_active_at / 1000),
+            }
+        )
 
     async def delete_connection(self, request: web.Request) -> web.Response:
         conn = self._open_connection(request)
@@ -311,11 +347,8 @@ class WebSocketGateway:
     async def close_all(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Close every client (1001 Going Away) and wait, bounded, for their disconnect handlers."""
         for conn in list(self.connections.values()):
-            try:
-                await asyncio.wait_for(conn.ws.close(code=1001, message=b"Server shutting down"),
-                                       timeout=1.0)
-            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
-                pass
+            with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+                await asyncio.wait_for(conn.ws.close(code=1001, message=b"Server shutting down"), timeout=1.0)
         if self._sessions:
             await asyncio.wait(list(self._sessions), timeout=grace)
 
@@ -327,8 +360,9 @@ class WebSocketGateway:
 GATEWAY_KEY = web.AppKey("gateway", WebSocketGateway)
 
 
-def create_gateway_app(connect: Optional[Handler], message: Optional[Handler],
-                       disconnect: Optional[Handler], **options: Any) -> web.Application:
+def create_gateway_app(
+    connect: Handler | None, message: Handler | None, disconnect: Handler | None, **options: Any
+) -> web.Application:
     """The aiohttp application; ``app[GATEWAY_KEY]`` is the :class:`WebSocketGateway` behind it."""
     gateway = WebSocketGateway(connect, message, disconnect, **options)
     app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1024)
@@ -354,11 +388,11 @@ class GatewayServer:
         self.app = app
         self.host = host
         self.port = port
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._runner: Optional[web.AppRunner] = None
-        self._thread: Optional[threading.Thread] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
         self._ready = threading.Event()
-        self._error: Optional[BaseException] = None
+        self._error: BaseException | None = None
 
     @property
     def gateway(self) -> WebSocketGateway:
@@ -372,7 +406,7 @@ class GatewayServer:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "GatewayServer":
+    def start(self, timeout: float = 10.0) -> GatewayServer:
         self._thread = threading.Thread(target=self._run, name="ws-gateway", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -388,8 +422,9 @@ class GatewayServer:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
-                                         shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+            self._runner = web.AppRunner(
+                self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+            )
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)
             loop.run_until_complete(site.start())

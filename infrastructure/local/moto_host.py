@@ -8,6 +8,7 @@ every S3 object's bytes on each call). Everything else is stock ``moto.server``.
 
     python -m infrastructure.local.moto_host --port 5000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,7 @@ _sequence = itertools.count(1)
 def stamp_ses_messages() -> None:
     from moto.ses import models
 
-    for cls in (models.Message, models.RawMessage, models.TemplateMessage,
-                models.BulkTemplateMessage):
+    for cls in (models.Message, models.RawMessage, models.TemplateMessage, models.BulkTemplateMessage):
         original = cls.__init__
         if getattr(original, "_lightbox_stamped", False):
             continue
@@ -41,8 +41,19 @@ def stamp_ses_messages() -> None:
 
 
 SES_MESSAGES_PATH = "/moto-api/lightbox/ses-messages"
-_MESSAGE_FIELDS = ("id", "ids", "source", "subject", "body", "destinations", "raw_data", "template",
-                   "template_data", "sent_at", "sent_seq")
+_MESSAGE_FIELDS = (
+    "id",
+    "ids",
+    "source",
+    "subject",
+    "body",
+    "destinations",
+    "raw_data",
+    "template",
+    "template_data",
+    "sent_at",
+    "sent_seq",
+)
 
 
 def ses_messages(request: Any, full_url: str, headers: Any) -> tuple[int, dict, str]:
@@ -50,11 +61,11 @@ def ses_messages(request: Any, full_url: str, headers: Any) -> tuple[int, dict, 
     from moto.ses import models
 
     grouped: dict[str, list[dict]] = {}
-    for cls in (models.Message, models.RawMessage, models.TemplateMessage,
-                models.BulkTemplateMessage):
+    for cls in (models.Message, models.RawMessage, models.TemplateMessage, models.BulkTemplateMessage):
         grouped[cls.__name__] = [
             {name: getattr(message, name) for name in _MESSAGE_FIELDS if hasattr(message, name)}
-            for message in list(cls.instances_tracked)]
+            for message in list(cls.instances_tracked)
+        ]
     return 200, {"Content-Type": "application/json"}, json.dumps({"ses": grouped}, default=str)
 
 

@@ -5,12 +5,14 @@ then deletes what succeeded: every message, minus those named in ``batchItemFail
 raises, or answers with a malformed failure list, fails the whole batch (nothing deleted; the messages
 come back after the visibility timeout and eventually reach the dead-letter queue, as on AWS).
 """
+
 from __future__ import annotations
 
 import base64
 import logging
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from infrastructure.local.common import LambdaContext
 
@@ -25,8 +27,7 @@ def lambda_message_attributes(attributes: dict) -> dict:
     for name, value in (attributes or {}).items():
         item: dict[str, Any] = {
             "stringListValues": list(value.get("StringListValues", [])),
-            "binaryListValues": [base64.b64encode(v).decode("ascii")
-                                 for v in value.get("BinaryListValues", [])],
+            "binaryListValues": [base64.b64encode(v).decode("ascii") for v in value.get("BinaryListValues", [])],
             "dataType": value["DataType"],
         }
         if "StringValue" in value:
@@ -55,7 +56,7 @@ def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
     return record
 
 
-def failed_ids(result: Any, batch_ids: set[str]) -> Optional[set[str]]:
+def failed_ids(result: Any, batch_ids: set[str]) -> set[str] | None:
     """The message ids to keep, or None when the response fails the whole batch."""
     if not isinstance(result, dict) or result.get("batchItemFailures") is None:
         return set()
@@ -74,11 +75,18 @@ def failed_ids(result: Any, batch_ids: set[str]) -> Optional[set[str]]:
 class SqsPoller:
     """One poller, one batch at a time. ``run()`` returns once ``stop_event`` is set."""
 
-    def __init__(self, handler: Handler, queue_url: str, sqs_client: Any, *,
-                 batch_size: int = 10, wait_seconds: int = 1,
-                 function_name: str = "lightbox-local-process_upload_queue",
-                 timeout_seconds: float = 900.0,
-                 stop_event: Optional[threading.Event] = None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        queue_url: str,
+        sqs_client: Any,
+        *,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        function_name: str = "lightbox-local-process_upload_queue",
+        timeout_seconds: float = 900.0,
+        stop_event: threading.Event | None = None,
+    ) -> None:
         if not 1 <= batch_size <= 10:
             raise ValueError("batch_size must be 1..10")
         self.handler = handler
@@ -89,14 +97,13 @@ class SqsPoller:
         self.function_name = function_name
         self.timeout_seconds = timeout_seconds
         self.stop_event = stop_event or threading.Event()
-        self._queue_arn: Optional[str] = None
-        self._thread: Optional[threading.Thread] = None
+        self._queue_arn: str | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def queue_arn(self) -> str:
         if self._queue_arn is None:
-            attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url,
-                                                  AttributeNames=["QueueArn"])
+            attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
             self._queue_arn = attrs["Attributes"]["QueueArn"]
         return self._queue_arn
 
@@ -124,8 +131,7 @@ class SqsPoller:
             return len(messages)
         keep = failed_ids(result, batch_ids)
         if keep is None:
-            log.error("queue handler answered malformed batchItemFailures %r; whole batch retried",
-                      result)
+            log.error("queue handler answered malformed batchItemFailures %r; whole batch retried", result)
             return len(messages)
         done = [m for m in messages if m["MessageId"] not in keep]
         if keep:
@@ -133,8 +139,8 @@ class SqsPoller:
         if done:
             deleted = self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                         for i, m in enumerate(done)])
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
             for failure in deleted.get("Failed", []):
                 log.error("could not delete a processed message: %s", failure)
         return len(messages)
@@ -150,7 +156,7 @@ class SqsPoller:
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    def start(self) -> "SqsPoller":
+    def start(self) -> SqsPoller:
         self._thread = threading.Thread(target=self.run, name="sqs-poller", daemon=True)
         self._thread.start()
         return self
@@ -158,7 +164,7 @@ class SqsPoller:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def stop(self, timeout: Optional[float] = None) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         self.stop_event.set()
         if self._thread is not None:
             self._thread.join(timeout if timeout is not None else self.wait_seconds + 5)

@@ -10,6 +10,7 @@
 The stack runs as ``python -m infrastructure.local.devstack`` in its own session; ``stop()`` sends it
 SIGTERM (it stops its children as process groups) and SIGKILLs whatever is left after a timeout.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,19 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Optional
 
 from infrastructure.local.common import http_status
-from infrastructure.local.devstack import (DEFAULT_RESOURCES, READY_LINE, REPO_ROOT, Ports,
-                                          local_env)
+from infrastructure.local.devstack import DEFAULT_RESOURCES, READY_LINE, REPO_ROOT, Ports, local_env
 
 
 class StackHandle:
     """A running local stack. ``env`` is the environment the app runs with (moto endpoint, keys ...)."""
 
-    def __init__(self, ports: Ports, process: subprocess.Popen, log_path: Path,
-                 env: dict[str, str]) -> None:
+    def __init__(self, ports: Ports, process: subprocess.Popen, log_path: Path, env: dict[str, str]) -> None:
         self.ports = ports
         self.process = process
         self.log_path = log_path
@@ -44,7 +43,7 @@ class StackHandle:
         self.moto_url = urls["moto"]
         self.stripe_url = urls["stripe"]
         self.emails_url = urls["emails"]
-        self._final_log: Optional[str] = None
+        self._final_log: str | None = None
 
     def log(self) -> str:
         """Everything the devstack printed (kept after ``stop()``, which removes the file)."""
@@ -71,17 +70,24 @@ class StackHandle:
             shutil.rmtree(self.log_path.parent, ignore_errors=True)
         return self.process.returncode
 
-    def __enter__(self) -> "StackHandle":
+    def __enter__(self) -> StackHandle:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
 
-def start_stack(ports: Optional[Ports] = None, *, seed: bool = False, app: str = "app",
-                resources: str = DEFAULT_RESOURCES, health_path: str = "/health",
-                timeout: float = 90.0, extra_env: Optional[Mapping[str, str]] = None,
-                cwd: os.PathLike | str = REPO_ROOT) -> StackHandle:
+def start_stack(
+    ports: Ports | None = None,
+    *,
+    seed: bool = False,
+    app: str = "app",
+    resources: str = DEFAULT_RESOURCES,
+    health_path: str = "/health",
+    timeout: float = 90.0,
+    extra_env: Mapping[str, str] | None = None,
+    cwd: os.PathLike | str = REPO_ROOT,
+) -> StackHandle:
     """Start ``devstack`` as a subprocess (free ports unless given); return once it reports ready
     and ``GET {api}{health_path}`` answers 200.
 
@@ -95,16 +101,23 @@ def start_stack(ports: Optional[Ports] = None, *, seed: bool = False, app: str =
     env = local_env(ports, base)
     log_dir = Path(tempfile.mkdtemp(prefix="lightbox-stack-"))
     log_path = log_dir / "devstack.log"
-    argv = [sys.executable, "-m", "infrastructure.local.devstack", "--app", app,
-            "--resources", resources] + (["--seed"] if seed else [])
+    argv = [sys.executable, "-m", "infrastructure.local.devstack", "--app", app, "--resources", resources] + (
+        ["--seed"] if seed else []
+    )
     with open(log_path, "ab") as out:
-        process = subprocess.Popen(argv, cwd=str(cwd), env=base, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=str(cwd),
+            env=base,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     handle = StackHandle(ports, process, log_path, env)
     deadline = time.monotonic() + timeout
     while True:
-        if (http_status(handle.api_url + health_path, timeout=1.0) == 200
-                and READY_LINE in handle.log()):
+        if http_status(handle.api_url + health_path, timeout=1.0) == 200 and READY_LINE in handle.log():
             return handle
         if process.poll() is not None:
             handle.stop()

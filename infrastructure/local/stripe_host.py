@@ -7,6 +7,7 @@ empty and leaves nothing behind.
 
     python -m infrastructure.local.stripe_host --port 8420
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     access = logging.getLogger("aiohttp.access")
     access.setLevel(logging.INFO)
     access.addHandler(logging.StreamHandler())
-    web.run_app(server.app, host=LOOPBACK, port=args.port, access_log=access,
-                print=lambda *_: print(f"localstripe on http://{LOOPBACK}:{args.port}", flush=True))
+    web.run_app(
+        server.app,
+        host=LOOPBACK,
+        port=args.port,
+        access_log=access,
+        print=lambda *_: print(f"localstripe on http://{LOOPBACK}:{args.port}", flush=True),
+    )
 
 
 if __name__ == "__main__":

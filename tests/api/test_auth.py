@@ -1,4 +1,5 @@
 """Auth and accounts: every route of the contract's "Auth and accounts" table, with the security rules."""
+
 from __future__ import annotations
 
 import base64
@@ -19,6 +20,7 @@ def claims_of(token: str) -> dict:
 
 
 # ---- signup and verification -------------------------------------------------------------------------------
+
 
 def test_duplicate_email_and_username_conflict_case_insensitively(api, make_user):
     make_user("bob")
@@ -43,8 +45,14 @@ def test_concurrent_signups_for_one_username_create_exactly_one(api):
 
 def test_weak_passwords_are_refused_with_the_field_named(api):
     for weak in ("short1", "aaaaaaaaaaaa", "password123", "xxcarol-the-greatxx"):
-        r = api.post("/auth/signup", {"email": "carol@example.com", "username": "carol-the-great".replace("-", "_"),
-                                      "password": weak.replace("-", "_")})
+        r = api.post(
+            "/auth/signup",
+            {
+                "email": "carol@example.com",
+                "username": "carol-the-great".replace("-", "_"),
+                "password": weak.replace("-", "_"),
+            },
+        )
         assert r.status_code == 400, weak
         assert r.data["error"]["code"] == "validation_error" and "password" in r.data["error"]["details"]
 
@@ -109,6 +117,7 @@ def test_resend_is_silent_for_unknown_and_respects_cooldown(api, make_user):
 
 
 # ---- login, tokens, sessions -------------------------------------------------------------------------------
+
 
 def test_login_failures_are_identical_for_unknown_and_wrong_password(api, make_user):
     make_user("gus")
@@ -190,6 +199,7 @@ def _forge(claims: dict, key: str = SECRET, alg: str = "HS256") -> str:
 def _alg_none(claims: dict) -> str:
     def seg(d):
         return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
     return f"{seg({'alg': 'none', 'typ': 'JWT'})}.{seg(claims)}."
 
 
@@ -205,8 +215,11 @@ def test_token_verification_rejects_tampering(api, make_user):
         "expired": _forge({**good, "iat": good["iat"] - 4000, "exp": good["iat"] - 3000}),
         "refresh used as access": user["refresh"],
         "missing jti": _forge({k: v for k, v in good.items() if k != "jti"}),
-        "tampered payload": user["access"].split(".")[0] + "." + base64.urlsafe_b64encode(
-            json.dumps({**good, "role": "admin"}).encode()).rstrip(b"=").decode() + "." + user["access"].split(".")[2],
+        "tampered payload": user["access"].split(".")[0]
+        + "."
+        + base64.urlsafe_b64encode(json.dumps({**good, "role": "admin"}).encode()).rstrip(b"=").decode()
+        + "."
+        + user["access"].split(".")[2],
         "garbage": "not.a.jwt",
     }
     for name, token in bad_tokens.items():
@@ -268,6 +281,7 @@ def test_logout_all_revokes_every_session(api, make_user):
 
 # ---- profile, search ---------------------------------------------------------------------------------------
 
+
 def test_patch_me_and_public_profile(api, make_user):
     user = make_user("pia")
     r = api.patch("/auth/me", {"display_name": "Pia Zürich 📷", "bio": "Shoots weddings"}, token=user["access"])
@@ -307,14 +321,19 @@ def test_search_by_username_and_display_name_prefix_with_pagination(api, make_us
 
 # ---- credentials -------------------------------------------------------------------------------------------
 
+
 def test_password_change_keeps_this_session_and_ends_others(api, make_user):
     user = make_user("quin")
     other = api.post("/auth/login", {"login": "quin", "password": PASSWORD}).data
-    r = api.post("/auth/password/change", {"old_password": "wrong one!!", "new_password": "a brand new secret"},
-                 token=user["access"])
+    r = api.post(
+        "/auth/password/change",
+        {"old_password": "wrong one!!", "new_password": "a brand new secret"},
+        token=user["access"],
+    )
     assert r.status_code == 403
-    r = api.post("/auth/password/change", {"old_password": PASSWORD, "new_password": "a brand new secret"},
-                 token=user["access"])
+    r = api.post(
+        "/auth/password/change", {"old_password": PASSWORD, "new_password": "a brand new secret"}, token=user["access"]
+    )
     assert r.status_code == 204
     assert api.get("/auth/me", token=user["access"]).status_code == 200
     assert api.get("/auth/me", token=other["access_token"]).status_code == 401
@@ -330,8 +349,14 @@ def test_forgot_and_reset_password(api, make_user):
     assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
     assert "reset" in sent_emails()[-1]["subject"].lower()
     code = last_code(user["email"])
-    r = api.post("/auth/password/reset", {"email": user["email"], "code": "999999" if code != "999999" else "000000",
-                                          "new_password": "reset to this one"})
+    r = api.post(
+        "/auth/password/reset",
+        {
+            "email": user["email"],
+            "code": "999999" if code != "999999" else "000000",
+            "new_password": "reset to this one",
+        },
+    )
     assert r.status_code == 400
     weak = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "short"})
     assert weak.status_code == 400 and "new_password" in weak.data["error"]["details"]  # and the code survives
@@ -389,10 +414,13 @@ def test_delete_account(api, make_user):
     assert api.post("/auth/login", {"login": "wes", "password": PASSWORD}).status_code == 401
     searcher = make_user("xia")
     assert all(u["username"] != "wes" for u in api.get("/auth/search?q=wes", token=searcher["access"]).data["items"])
-    assert api.post("/auth/signup", {"email": user["email"], "username": "wes", "password": PASSWORD}).status_code == 201
+    assert (
+        api.post("/auth/signup", {"email": user["email"], "username": "wes", "password": PASSWORD}).status_code == 201
+    )
 
 
 # ---- roles -------------------------------------------------------------------------------------------------
+
 
 def test_roles_admin_grants_staff_staff_grants_photographer(api, make_user):
     from chalicelib.services import accounts
@@ -408,8 +436,9 @@ def test_roles_admin_grants_staff_staff_grants_photographer(api, make_user):
     assert api.put(f"/users/{member['id']}/role", {"role": "staff"}, token=staff["access"]).status_code == 403
     assert api.put(f"/users/{member['id']}/role", {"role": "emperor"}, token=admin).status_code == 400
     assert api.get("/auth/me", token=member["access"]).data["role"] == "photographer"  # role read live
-    r = api.post("/auth/signup", {"email": "s@example.com", "username": "sneaky", "password": PASSWORD,
-                                  "role": "admin"})
+    r = api.post(
+        "/auth/signup", {"email": "s@example.com", "username": "sneaky", "password": PASSWORD, "role": "admin"}
+    )
     assert r.status_code == 400
 
 
@@ -417,12 +446,10 @@ def test_cli_create_admin(aws_mock, capsys):
     from chalicelib import cli
     from chalicelib.models.users import user_by_login
 
-    assert cli.main(["create-admin", "--email", "boss@example.com", "--username", "boss",
-                     "--password", PASSWORD]) == 0
+    assert cli.main(["create-admin", "--email", "boss@example.com", "--username", "boss", "--password", PASSWORD]) == 0
     user = user_by_login("boss")
     assert user.role == "admin" and user.email_verified
-    assert cli.main(["create-admin", "--email", "boss@example.com", "--username", "boss2",
-                     "--password", PASSWORD]) == 1
+    assert cli.main(["create-admin", "--email", "boss@example.com", "--username", "boss2", "--password", PASSWORD]) == 1
 
 
 @pytest.mark.parametrize("path", ["/auth/me", "/auth/search?q=a", "/auth/logout-all"])

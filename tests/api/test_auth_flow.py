@@ -1,4 +1,5 @@
 """Accounts and auth through the real Chalice app with moto in process."""
+
 from __future__ import annotations
 
 from tests.conftest import PASSWORD, last_code, sent_emails

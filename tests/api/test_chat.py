@@ -1,5 +1,6 @@
 """Chat: 1:1 conversations over REST and WebSocket, live delivery, offline notifications, unread counts,
 blocking, and one conversation per pair under concurrency."""
+
 from __future__ import annotations
 
 import threading
@@ -7,8 +8,6 @@ import threading
 import pytest
 
 from tests.realtime import connect, send
-
-
 
 
 @pytest.fixture
@@ -119,12 +118,14 @@ def test_non_participants_get_404(api, pair, make_user):
     cid = conversation["id"]
     api.post(f"/conversations/{cid}/messages", {"body": "private"}, token=ann["access"])
     eve = make_user("eve")
-    for method, path, body in (("GET", f"/conversations/{cid}", None),
-                               ("GET", f"/conversations/{cid}/messages", None),
-                               ("POST", f"/conversations/{cid}/messages", {"body": "hi"}),
-                               ("POST", f"/conversations/{cid}/read", None),
-                               ("GET", "/conversations/c_doesnotexist/messages", None),
-                               ("GET", "/conversations/" + "c" * 100, None)):
+    for method, path, body in (
+        ("GET", f"/conversations/{cid}", None),
+        ("GET", f"/conversations/{cid}/messages", None),
+        ("POST", f"/conversations/{cid}/messages", {"body": "hi"}),
+        ("POST", f"/conversations/{cid}/read", None),
+        ("GET", "/conversations/c_doesnotexist/messages", None),
+        ("GET", "/conversations/" + "c" * 100, None),
+    ):
         r = api.call(method, path, body, token=eve["access"])
         assert r.status_code == 404 and r.data["error"]["code"] == "not_found", (method, path)
     assert api.get("/conversations", token=eve["access"]).data["items"] == []
@@ -205,13 +206,16 @@ def test_websocket_send_message(api, pair, live):
     assert api.get("/conversations", token=bob["access"]).data["items"][0]["unread_count"] == 1
 
 
-@pytest.mark.parametrize("frame,code", [
-    ({"action": "send_message", "conversation_id": "CID"}, "validation_error"),
-    ({"action": "send_message", "conversation_id": "CID", "body": ""}, "validation_error"),
-    ({"action": "send_message", "conversation_id": "CID", "body": "x" * 4001}, "validation_error"),
-    ({"action": "send_message", "conversation_id": 7, "body": "hi"}, "validation_error"),
-    ({"action": "send_message", "conversation_id": "c_unknown", "body": "hi"}, "not_found"),
-])
+@pytest.mark.parametrize(
+    "frame,code",
+    [
+        ({"action": "send_message", "conversation_id": "CID"}, "validation_error"),
+        ({"action": "send_message", "conversation_id": "CID", "body": ""}, "validation_error"),
+        ({"action": "send_message", "conversation_id": "CID", "body": "x" * 4001}, "validation_error"),
+        ({"action": "send_message", "conversation_id": 7, "body": "hi"}, "validation_error"),
+        ({"action": "send_message", "conversation_id": "c_unknown", "body": "hi"}, "not_found"),
+    ],
+)
 def test_websocket_bad_frames_get_an_error_and_the_connection_stays(api, pair, live, frame, code):
     import app as app_module
 

@@ -1,4 +1,5 @@
 """The operator command line: demo seed (users of every role, an event, photos through the real pipeline)."""
+
 from __future__ import annotations
 
 from tests.pipeline import pump

@@ -1,5 +1,6 @@
 """Likes, comments and bookmarks over HTTP: statuses, bodies, stored counters, notifications, permissions, and
 counts that stay exact when many users act at once."""
+
 from __future__ import annotations
 
 import random
@@ -10,8 +11,8 @@ import pytest
 
 from tests.pipeline import jpeg, upload
 
-
 # ---- helpers -----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def scene(api, make_user):
@@ -48,9 +49,8 @@ def principal(user_id: str, role: str = "member"):
     return Principal(user_id=user_id, role=role, family_id="", user=None)
 
 
-
-
 # ---- likes -------------------------------------------------------------------------------------------------
+
 
 def test_like_is_idempotent_and_counted_once(api, scene):
     fan, photo_id = scene["fan"]["access"], scene["public"]
@@ -148,8 +148,10 @@ def test_batch_counts_and_own_likes(api, scene):
     # unknown ids and photos the caller may not see are simply absent
     assert r.data == {public: {"count": 2, "liked": True}, second: {"count": 0, "liked": False}}
     assert api.get(f"/likes/batch?ids={ids}", token=owner).data == {
-        public: {"count": 2, "liked": False}, second: {"count": 0, "liked": False},
-        private: {"count": 1, "liked": True}}
+        public: {"count": 2, "liked": False},
+        second: {"count": 0, "liked": False},
+        private: {"count": 1, "liked": True},
+    }
     assert api.get(f"/likes/batch?ids={public}").data == {public: {"count": 2, "liked": False}}
     assert api.get("/likes/batch?ids=" + ",".join(f"p_{i}" for i in range(100))).data == {}
     too_many = api.get("/likes/batch?ids=" + ",".join(f"p_{i}" for i in range(101)))
@@ -159,6 +161,7 @@ def test_batch_counts_and_own_likes(api, scene):
 
 
 # ---- likes under concurrency -------------------------------------------------------------------------------
+
 
 def test_fifty_users_like_one_photo_at_once(api, scene, atomic_moto):
     from chalicelib.services import engagement
@@ -238,6 +241,7 @@ def test_contention_is_retried(api, scene, monkeypatch):
 
 # ---- comments ----------------------------------------------------------------------------------------------
 
+
 def comment(api, token, photo_id, body, parent_id=None):
     payload = {"body": body} if parent_id is None else {"body": body, "parent_id": parent_id}
     r = api.post(f"/photos/{photo_id}/comments", payload, token=token)
@@ -285,11 +289,19 @@ def test_reply_rules(api, scene):
     assert stored_photo(photo_id).comment_count == 2 and stored_photo(elsewhere).comment_count == 0
 
 
-@pytest.mark.parametrize("body,field", [
-    ({}, "body"), ({"body": ""}, "body"), ({"body": "   "}, "body"), ({"body": "x" * 2001}, "body"),
-    ({"body": "a\u202eb"}, "body"), ({"body": 5}, "body"), ({"body": "ok", "extra": 1}, "extra"),
-    ({"body": "ok", "parent_id": ""}, "parent_id"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({}, "body"),
+        ({"body": ""}, "body"),
+        ({"body": "   "}, "body"),
+        ({"body": "x" * 2001}, "body"),
+        ({"body": "a\u202eb"}, "body"),
+        ({"body": 5}, "body"),
+        ({"body": "ok", "extra": 1}, "extra"),
+        ({"body": "ok", "parent_id": ""}, "parent_id"),
+    ],
+)
 def test_comment_validation(api, scene, body, field):
     r = api.post(f"/photos/{scene['public']}/comments", body, token=scene["fan"]["access"])
     assert r.status_code == 400 and field in r.data["error"]["details"], r.data
@@ -385,6 +397,7 @@ def test_deleting_a_comment_removes_its_replies_and_keeps_counts_exact(api, scen
 
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------
+
 
 def test_bookmarks(api, scene):
     fan, owner = scene["fan"]["access"], scene["owner"]["access"]

@@ -1,5 +1,6 @@
 """AWS calls per engagement request, counted with botocore's event hooks (as in test_request_cost.py): each
 route's exact calls, none a Scan, and the same whether the photo has 1 like or 1,000."""
+
 from __future__ import annotations
 
 import collections
@@ -74,8 +75,12 @@ def route_costs(api, make_user, live, counter, photo_id: str, tag: str) -> dict[
     run("comment", lambda: top.setdefault("r", api.post(f"/photos/{photo_id}/comments", {"body": "hi"}, token=token)))
     top_id = top["r"].data["id"]
     reply = {}
-    run("reply", lambda: reply.setdefault("r", api.post(f"/photos/{photo_id}/comments",
-                                                        {"body": "re", "parent_id": top_id}, token=token)))
+    run(
+        "reply",
+        lambda: reply.setdefault(
+            "r", api.post(f"/photos/{photo_id}/comments", {"body": "re", "parent_id": top_id}, token=token)
+        ),
+    )
     run("comments", lambda: api.get(f"/photos/{photo_id}/comments", token=token))
     run("children", lambda: api.get(f"/comments/{top_id}/children", token=token))
     run("delete reply", lambda: api.delete(f"/photos/{photo_id}/comments/{reply['r'].data['id']}", token=token))
@@ -112,10 +117,20 @@ EXPECTED = {
     "toggle on": budget(AUTH, PHOTO, BLOCKS, {D + "TransactWriteItems": 1}, LIVE),
     "unlike": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}, LIVE),
     "unlike again": budget(AUTH, PHOTO, {D + "TransactWriteItems": 1}),
-    "comment": budget(AUTH, PHOTO, {D + "BatchGetItem": 1, D + "TransactWriteItems": 1}, LIVE,
-                      {"apigatewaymanagementapi.PostToConnection": 1}),
-    "reply": budget(AUTH, PHOTO, {D + "GetItem": 1, D + "BatchGetItem": 1, D + "TransactWriteItems": 1},
-                    LIVE, {"apigatewaymanagementapi.PostToConnection": 1}),
+    "comment": budget(
+        AUTH,
+        PHOTO,
+        {D + "BatchGetItem": 1, D + "TransactWriteItems": 1},
+        LIVE,
+        {"apigatewaymanagementapi.PostToConnection": 1},
+    ),
+    "reply": budget(
+        AUTH,
+        PHOTO,
+        {D + "GetItem": 1, D + "BatchGetItem": 1, D + "TransactWriteItems": 1},
+        LIVE,
+        {"apigatewaymanagementapi.PostToConnection": 1},
+    ),
     "comments": budget(AUTH, PHOTO, {D + "Query": 1, D + "BatchGetItem": 1}),
     "children": budget(AUTH, PHOTO, {D + "GetItem": 1, D + "Query": 1, D + "BatchGetItem": 1}),
     "delete reply": budget(AUTH, PHOTO, {D + "GetItem": 1, D + "TransactWriteItems": 1}, LIVE),

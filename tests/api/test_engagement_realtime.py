@@ -1,5 +1,6 @@
 """Live photo stats over the WebSocket API, driven through the app's real handlers with API Gateway-shaped
 events; what the management API would have delivered is recorded per connection."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,6 @@ import pytest
 
 from tests.pipeline import jpeg, upload
 from tests.realtime import connect, send
-
-
 
 
 @pytest.fixture
@@ -41,8 +40,9 @@ def test_subscribe_reply_and_stored_row(app, api, scene, live):
     photo_id = scene["public"]
     api.post(f"/photos/{photo_id}/like", token=scene["owner"]["access"])
     connection_id = subscribed(app_module, scene["fan"]["access"], photo_id, live)
-    assert live.frames[connection_id] == [{"type": "subscribed", "photo_id": photo_id, "like_count": 1,
-                                           "comment_count": 0}]
+    assert live.frames[connection_id] == [
+        {"type": "subscribed", "photo_id": photo_id, "like_count": 1, "comment_count": 0}
+    ]
     [row] = subscription_rows(photo_id)
     assert row.connection_id == connection_id and row.user_id == scene["fan"]["id"]
     assert 2 * 3600 <= row.expires_at.timestamp() - time.time() <= 3 * 3600  # swept by TTL with the connection
@@ -57,14 +57,21 @@ def test_only_readable_photos_can_be_subscribed(app, scene, live):
     import app as app_module
 
     connection_id, _ = connect(app_module, scene["fan"]["access"])
-    for frame in ({"action": "subscribe", "photo_id": scene["private"]},
-                  {"action": "subscribe", "photo_id": "p_unknown"},
-                  {"action": "subscribe", "photo_id": "x" * 500}):
+    for frame in (
+        {"action": "subscribe", "photo_id": scene["private"]},
+        {"action": "subscribe", "photo_id": "p_unknown"},
+        {"action": "subscribe", "photo_id": "x" * 500},
+    ):
         send(app_module, connection_id, frame)
-        assert live.frames[connection_id][-1] == {"type": "error", "error": {
-            "code": "not_found", "message": "No such photo."}}
-    for frame in ({"action": "subscribe"}, {"action": "subscribe", "photo_id": 7},
-                  {"action": "unsubscribe", "photo_id": ""}):
+        assert live.frames[connection_id][-1] == {
+            "type": "error",
+            "error": {"code": "not_found", "message": "No such photo."},
+        }
+    for frame in (
+        {"action": "subscribe"},
+        {"action": "subscribe", "photo_id": 7},
+        {"action": "unsubscribe", "photo_id": ""},
+    ):
         send(app_module, connection_id, frame)
         error = live.frames[connection_id][-1]
         assert error["type"] == "error" and error["error"]["code"] == "validation_error"
@@ -78,8 +85,10 @@ def test_subscribers_get_stats_after_every_change_and_new_comments(app, api, sce
     import app as app_module
 
     photo_id, fan, outsider = scene["public"], scene["fan"]["access"], scene["outsider"]["access"]
-    watchers = [subscribed(app_module, scene["owner"]["access"], photo_id, live),
-                subscribed(app_module, outsider, photo_id, live)]
+    watchers = [
+        subscribed(app_module, scene["owner"]["access"], photo_id, live),
+        subscribed(app_module, outsider, photo_id, live),
+    ]
     other_photo = upload(api, scene["owner"]["access"], jpeg(64, 48))
     elsewhere = subscribed(app_module, fan, other_photo, live)
     api.post(f"/photos/{photo_id}/like", token=fan)
@@ -92,10 +101,15 @@ def test_subscribers_get_stats_after_every_change_and_new_comments(app, api, sce
     def stats(like_count, comment_count):
         return {"type": "photo.stats", "photo_id": photo_id, "like_count": like_count, "comment_count": comment_count}
 
-    expected = [stats(1, 0), stats(0, 0),
-                {"type": "comment", "photo_id": photo_id, "comment": top}, stats(0, 1),
-                {"type": "comment", "photo_id": photo_id, "comment": reply}, stats(0, 2),
-                stats(0, 0)]
+    expected = [
+        stats(1, 0),
+        stats(0, 0),
+        {"type": "comment", "photo_id": photo_id, "comment": top},
+        stats(0, 1),
+        {"type": "comment", "photo_id": photo_id, "comment": reply},
+        stats(0, 2),
+        stats(0, 0),
+    ]
     for connection_id in watchers:
         frames = [f for f in live.frames[connection_id] if f["type"] in ("photo.stats", "comment")]
         assert frames == expected
@@ -118,8 +132,9 @@ def test_gone_connections_lose_their_subscriptions(app, api, scene, live):
 
 
 def test_a_failed_push_never_fails_the_request(app, api, scene, live, monkeypatch):
-    import app as app_module
     from botocore.exceptions import ClientError
+
+    import app as app_module
 
     photo_id = scene["public"]
     connection_id = subscribed(app_module, scene["outsider"]["access"], photo_id, live)  # not notified
@@ -128,8 +143,10 @@ def test_a_failed_push_never_fails_the_request(app, api, scene, live, monkeypatc
         raise ClientError({"Error": {"Code": "LimitExceededException", "Message": "slow down"}}, "PostToConnection")
 
     monkeypatch.setattr(live, "post_to_connection", broken)
-    assert api.post(f"/photos/{photo_id}/comments", {"body": "still saved"}, token=scene["fan"]["access"]
-                    ).status_code == 201
+    assert (
+        api.post(f"/photos/{photo_id}/comments", {"body": "still saved"}, token=scene["fan"]["access"]).status_code
+        == 201
+    )
     assert [row.connection_id for row in subscription_rows(photo_id)] == [connection_id]  # not gone, kept
 
     from chalicelib.models import engagement as store

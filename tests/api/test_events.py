@@ -1,10 +1,10 @@
 """Events: CRUD, listings and cursors, visibility, the permission matrix, members, nearby search, hooks."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
 
 PARIS = {"lat": 48.8566, "lon": 2.3522, "name": "Paris"}
 VERSAILLES = {"lat": 48.8049, "lon": 2.1204, "name": "Versailles"}  # ~18 km from Paris
@@ -38,8 +38,13 @@ def ids(response):
 @pytest.fixture
 def cast(api, make_user):
     """An owner, a viewer, a contributor, a stranger and a staff member."""
-    return {"owner": make_user("owner"), "viewer": make_user("viewer"), "contributor": make_user("contrib"),
-            "stranger": make_user("stranger"), "staff": make_staff(make_user("staffer"))}
+    return {
+        "owner": make_user("owner"),
+        "viewer": make_user("viewer"),
+        "contributor": make_user("contrib"),
+        "stranger": make_user("stranger"),
+        "staff": make_staff(make_user("staffer")),
+    }
 
 
 def event_with_members(api, cast, visibility):
@@ -51,11 +56,22 @@ def event_with_members(api, cast, visibility):
 
 # ---- create, read, update, delete ---------------------------------------------------------------------------
 
+
 def test_create_read_update_delete(api, make_user):
     owner = make_user("olga")
-    r = api.post("/events", {"name": "  Summer party ", "description": "Bring\na camera", "visibility": "unlisted",
-                             "starts_at": "2026-07-01T18:00:00+02:00", "ends_at": "2026-07-01T23:30:00Z",
-                             "location": PARIS, "watermark_text": "Olga's"}, token=owner["access"])
+    r = api.post(
+        "/events",
+        {
+            "name": "  Summer party ",
+            "description": "Bring\na camera",
+            "visibility": "unlisted",
+            "starts_at": "2026-07-01T18:00:00+02:00",
+            "ends_at": "2026-07-01T23:30:00Z",
+            "location": PARIS,
+            "watermark_text": "Olga's",
+        },
+        token=owner["access"],
+    )
     assert r.status_code == 201, r.body
     event = r.data
     assert event["id"] and event["name"] == "Summer party" and event["description"] == "Bring\na camera"
@@ -70,9 +86,17 @@ def test_create_read_update_delete(api, make_user):
     r = api.get(f"/events/{event['id']}", token=owner["access"])
     assert r.status_code == 200 and r.data == event
 
-    r = api.patch(f"/events/{event['id']}", {"name": "Renamed", "description": None, "location": None,
-                                              "public_variants": "watermarked", "watermark_text": None},
-                  token=owner["access"])
+    r = api.patch(
+        f"/events/{event['id']}",
+        {
+            "name": "Renamed",
+            "description": None,
+            "location": None,
+            "public_variants": "watermarked",
+            "watermark_text": None,
+        },
+        token=owner["access"],
+    )
     assert r.status_code == 200, r.body
     assert r.data["name"] == "Renamed" and r.data["description"] is None and r.data["location"] is None
     assert r.data["public_variants"] == "watermarked" and r.data["watermark_text"] is None
@@ -92,28 +116,38 @@ def test_minimal_event_and_naive_times_are_utc(api, make_user):
     assert event["description"] is None and event["location"] is None and event["ends_at"] is None
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"name": "", "visibility": "public"}, "name"),
-    ({"name": "   ", "visibility": "public"}, "name"),
-    ({"name": "x" * 121, "visibility": "public"}, "name"),
-    ({"name": "zero\u200bwidth", "visibility": "public"}, "name"),
-    ({"visibility": "public"}, "name"),
-    ({"name": "ok", "visibility": "secret"}, "visibility"),
-    ({"name": "ok"}, "visibility"),
-    ({"name": "ok", "visibility": "public", "description": "d" * 2001}, "description"),
-    ({"name": "ok", "visibility": "public", "location": {"lat": 91, "lon": 0}}, "location"),
-    ({"name": "ok", "visibility": "public", "location": {"lat": 0, "lon": -180.5}}, "location"),
-    ({"name": "ok", "visibility": "public", "location": {"lat": "48.8", "lon": 2}}, "location"),
-    ({"name": "ok", "visibility": "public", "location": {"lat": 1, "lon": 2, "name": "n" * 121}}, "location"),
-    ({"name": "ok", "visibility": "public", "location": {"lon": 2}}, "location"),
-    ({"name": "ok", "visibility": "public", "starts_at": "yesterday"}, "starts_at"),
-    ({"name": "ok", "visibility": "public", "starts_at": "0001-01-01T00:00:00+01:00"}, "starts_at"),
-    ({"name": "ok", "visibility": "public", "starts_at": 1767225600}, "starts_at"),
-    ({"name": "ok", "visibility": "public", "starts_at": "2026-05-02T10:00:00Z", "ends_at": "2026-05-02T09:59:59Z"},
-     "ends_at"),
-    ({"name": "ok", "visibility": "public", "viewer_variants": "original"}, "viewer_variants"),
-    ({"name": "ok", "visibility": "public", "owner_id": "u_someone"}, "owner_id"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"name": "", "visibility": "public"}, "name"),
+        ({"name": "   ", "visibility": "public"}, "name"),
+        ({"name": "x" * 121, "visibility": "public"}, "name"),
+        ({"name": "zero\u200bwidth", "visibility": "public"}, "name"),
+        ({"visibility": "public"}, "name"),
+        ({"name": "ok", "visibility": "secret"}, "visibility"),
+        ({"name": "ok"}, "visibility"),
+        ({"name": "ok", "visibility": "public", "description": "d" * 2001}, "description"),
+        ({"name": "ok", "visibility": "public", "location": {"lat": 91, "lon": 0}}, "location"),
+        ({"name": "ok", "visibility": "public", "location": {"lat": 0, "lon": -180.5}}, "location"),
+        ({"name": "ok", "visibility": "public", "location": {"lat": "48.8", "lon": 2}}, "location"),
+        ({"name": "ok", "visibility": "public", "location": {"lat": 1, "lon": 2, "name": "n" * 121}}, "location"),
+        ({"name": "ok", "visibility": "public", "location": {"lon": 2}}, "location"),
+        ({"name": "ok", "visibility": "public", "starts_at": "yesterday"}, "starts_at"),
+        ({"name": "ok", "visibility": "public", "starts_at": "0001-01-01T00:00:00+01:00"}, "starts_at"),
+        ({"name": "ok", "visibility": "public", "starts_at": 1767225600}, "starts_at"),
+        (
+            {
+                "name": "ok",
+                "visibility": "public",
+                "starts_at": "2026-05-02T10:00:00Z",
+                "ends_at": "2026-05-02T09:59:59Z",
+            },
+            "ends_at",
+        ),
+        ({"name": "ok", "visibility": "public", "viewer_variants": "original"}, "viewer_variants"),
+        ({"name": "ok", "visibility": "public", "owner_id": "u_someone"}, "owner_id"),
+    ],
+)
 def test_create_validation(api, make_user, body, field):
     token = make_user()["access"]
     r = api.post("/events", body, token=token)
@@ -130,10 +164,15 @@ def test_patch_validation_and_merged_times(api, make_user):
     token = make_user()["access"]
     event = create(api, token, starts_at="2026-05-02T10:00:00Z", ends_at="2026-05-02T12:00:00Z")
     path = f"/events/{event['id']}"
-    for body, field in (({"name": None}, "name"), ({"visibility": None}, "visibility"),
-                        ({"ends_at": "2026-05-02T09:00:00Z"}, "ends_at"),  # before the stored start
-                        ({"starts_at": "2026-05-02T13:00:00Z"}, "ends_at"),  # after the stored end
-                        ({"name": ""}, "name"), ({"id": "e_other"}, "id"), ({"version": "1"}, "version")):
+    for body, field in (
+        ({"name": None}, "name"),
+        ({"visibility": None}, "visibility"),
+        ({"ends_at": "2026-05-02T09:00:00Z"}, "ends_at"),  # before the stored start
+        ({"starts_at": "2026-05-02T13:00:00Z"}, "ends_at"),  # after the stored end
+        ({"name": ""}, "name"),
+        ({"id": "e_other"}, "id"),
+        ({"version": "1"}, "version"),
+    ):
         r = api.patch(path, body, token=token)
         assert r.status_code == 400 and field in r.data["error"]["details"], (body, r.body)
     r = api.patch(path, {"starts_at": "2026-05-02T13:00:00Z", "ends_at": None}, token=token)
@@ -168,6 +207,7 @@ def test_concurrent_writers_do_not_overwrite_each_other(api, make_user):
 
 # ---- listings -----------------------------------------------------------------------------------------------
 
+
 def test_scopes_mine_joined_public(api, cast):
     owner, viewer = cast["owner"], cast["viewer"]
     public = create(api, owner["access"], "Public", "public")
@@ -192,8 +232,10 @@ def test_scopes_mine_joined_public(api, cast):
         assert listed.status_code == 200 and ids(listed) == [others_public["id"], public["id"]]
     as_viewer = api.get("/events?scope=public", token=viewer["access"]).data["items"]
     assert [i["my_role"] for i in as_viewer] == [None, "contributor"]
-    assert [i["my_role"] for i in api.get("/events?scope=public", token=owner["access"]).data["items"]] == \
-        [None, "owner"]
+    assert [i["my_role"] for i in api.get("/events?scope=public", token=owner["access"]).data["items"]] == [
+        None,
+        "owner",
+    ]
     assert all(i["watermark_text"] is None for i in as_viewer)
 
 
@@ -225,20 +267,24 @@ def test_pagination_with_cursors(api, make_user):
 
     first = api.get("/events?scope=mine&limit=2", token=alice["access"]).data
     # a cursor works only for the listing (and the caller) it was minted for
-    for path, token in ((f"/events?scope=mine&limit=2&cursor={first['next_cursor']}", bob["access"]),
-                        (f"/events?scope=public&limit=2&cursor={first['next_cursor']}", alice["access"]),
-                        (f"/events?scope=mine&limit=2&cursor={first['next_cursor'][:-3]}xyz", alice["access"]),
-                        ("/events?scope=mine&cursor=%7B%22event_id%22%3A1%7D", alice["access"])):
+    for path, token in (
+        (f"/events?scope=mine&limit=2&cursor={first['next_cursor']}", bob["access"]),
+        (f"/events?scope=public&limit=2&cursor={first['next_cursor']}", alice["access"]),
+        (f"/events?scope=mine&limit=2&cursor={first['next_cursor'][:-3]}xyz", alice["access"]),
+        ("/events?scope=mine&cursor=%7B%22event_id%22%3A1%7D", alice["access"]),
+    ):
         r = api.get(path, token=token)
         assert r.status_code == 400 and r.data["error"]["code"] == "invalid_cursor", path
 
     public = api.get("/events?scope=public&limit=4").data
     rest = api.get(f"/events?scope=public&limit=4&cursor={public['next_cursor']}").data
-    assert [i["id"] for i in public["items"] + rest["items"]][:5] == \
-        [i["id"] for i in api.get("/events?scope=public&limit=100").data["items"]][:5]
+    assert [i["id"] for i in public["items"] + rest["items"]][:5] == [
+        i["id"] for i in api.get("/events?scope=public&limit=100").data["items"]
+    ][:5]
 
 
 # ---- visibility ---------------------------------------------------------------------------------------------
+
 
 def test_private_events_are_invisible_to_outsiders(api, cast):
     event = event_with_members(api, cast, "private")
@@ -251,8 +297,10 @@ def test_private_events_are_invisible_to_outsiders(api, cast):
     assert api.get(path, token=cast["contributor"]["access"]).data["my_role"] == "contributor"
     staff_view = api.get(path, token=cast["staff"]["access"]).data
     assert staff_view["my_role"] is None and staff_view["watermark_text"] is None
-    assert api.get("/events/e_doesnotexist", token=cast["stranger"]["access"]).data == \
-        api.get(path, token=cast["stranger"]["access"]).data  # same answer: no existence leak
+    assert (
+        api.get("/events/e_doesnotexist", token=cast["stranger"]["access"]).data
+        == api.get(path, token=cast["stranger"]["access"]).data
+    )  # same answer: no existence leak
     assert api.get(path, token="bad.token.here").status_code == 401  # a token that is sent must be valid
 
 
@@ -277,8 +325,14 @@ def _token(cast, who):
 
 @pytest.mark.parametrize("visibility", ["public", "private"])
 def test_permission_matrix_patch_and_delete(api, cast, visibility):
-    expected_patch = {"anonymous": 401, "stranger": 403 if visibility == "public" else 404, "viewer": 403,
-                      "contributor": 403, "owner": 200, "staff": 200}
+    expected_patch = {
+        "anonymous": 401,
+        "stranger": 403 if visibility == "public" else 404,
+        "viewer": 403,
+        "contributor": 403,
+        "owner": 200,
+        "staff": 200,
+    }
     event = event_with_members(api, cast, visibility)
     for who in ACTORS:
         r = api.patch(f"/events/{event['id']}", {"description": f"by {who}"}, token=_token(cast, who))
@@ -298,12 +352,14 @@ def test_permission_matrix_patch_and_delete(api, cast, visibility):
 def test_permission_matrix_members(api, cast, make_user, visibility):
     event = event_with_members(api, cast, visibility)
     hidden = 403 if visibility == "public" else 404
-    expected_add = {"anonymous": 401, "stranger": hidden, "viewer": 403, "contributor": 403, "owner": 201,
-                    "staff": 201}
+    expected_add = {"anonymous": 401, "stranger": hidden, "viewer": 403, "contributor": 403, "owner": 201, "staff": 201}
     for who in ACTORS:
         newcomer = make_user()
-        r = api.post(f"/events/{event['id']}/members", {"username": newcomer["username"], "role": "viewer"},
-                     token=_token(cast, who))
+        r = api.post(
+            f"/events/{event['id']}/members",
+            {"username": newcomer["username"], "role": "viewer"},
+            token=_token(cast, who),
+        )
         assert r.status_code == expected_add[who], (who, r.body)
 
     # removing somebody else: only the owner and staff
@@ -313,23 +369,31 @@ def test_permission_matrix_members(api, cast, make_user, visibility):
     for who, status in expected_remove.items():
         r = api.delete(f"/events/{event['id']}/members/{target['id']}", token=_token(cast, who))
         assert r.status_code == status, (who, r.body)
-    assert api.delete(f"/events/{event['id']}/members/{target['id']}", token=cast["staff"]["access"]).status_code \
+    assert api.delete(f"/events/{event['id']}/members/{target['id']}", token=cast["staff"]["access"]).status_code == 204
+    assert (
+        api.delete(f"/events/{event['id']}/members/{cast['viewer']['id']}", token=cast["owner"]["access"]).status_code
         == 204
-    assert api.delete(f"/events/{event['id']}/members/{cast['viewer']['id']}",
-                      token=cast["owner"]["access"]).status_code == 204
+    )
     # anyone who is a member may leave
-    assert api.delete(f"/events/{event['id']}/members/{cast['contributor']['id']}",
-                      token=cast["contributor"]["access"]).status_code == 204
+    assert (
+        api.delete(
+            f"/events/{event['id']}/members/{cast['contributor']['id']}", token=cast["contributor"]["access"]
+        ).status_code
+        == 204
+    )
 
 
 def test_require_readable_and_require_contributor(api, cast):
     from chalicelib.errors import ForbiddenError, NotFoundError
-    from chalicelib.services import events as events_service, tokens
+    from chalicelib.services import events as events_service
+    from chalicelib.services import tokens
 
     private = event_with_members(api, cast, "private")
     public = event_with_members(api, cast, "public")
-    who = {name: tokens.authenticate(cast[name]["access"]) for name in ("owner", "viewer", "contributor",
-                                                                        "stranger", "staff")}
+    who = {
+        name: tokens.authenticate(cast[name]["access"])
+        for name in ("owner", "viewer", "contributor", "stranger", "staff")
+    }
     for name in ("owner", "viewer", "contributor", "staff"):
         assert events_service.require_readable(who[name], private["id"]).event_id == private["id"]
     for principal in (None, who["stranger"]):
@@ -350,18 +414,22 @@ def test_require_readable_and_require_contributor(api, cast):
 
     event = events_service.get_event(private["id"])
     assert events_service.get_event("e_missing") is None
-    assert [events_service.member_role(event, cast[n]["id"]) for n in ("owner", "viewer", "contributor",
-                                                                        "stranger")] == \
-        ["owner", "viewer", "contributor", None]
+    assert [
+        events_service.member_role(event, cast[n]["id"]) for n in ("owner", "viewer", "contributor", "stranger")
+    ] == ["owner", "viewer", "contributor", None]
     assert events_service.member_role(event, None) is None
     assert sorted(events_service.member_ids(private["id"])) == sorted(
-        cast[n]["id"] for n in ("owner", "viewer", "contributor"))
+        cast[n]["id"] for n in ("owner", "viewer", "contributor")
+    )
     assert events_service.member_ids("e_missing") == []
-    assert set(events_service.events_by_ids([private["id"], public["id"], "e_missing"])) == \
-        {private["id"], public["id"]}
+    assert set(events_service.events_by_ids([private["id"], public["id"], "e_missing"])) == {
+        private["id"],
+        public["id"],
+    }
 
 
 # ---- members ------------------------------------------------------------------------------------------------
+
 
 def test_add_list_and_remove_members(api, make_user):
     owner, ann, ben, cid = make_user("owen"), make_user("ann"), make_user("ben"), make_user("cid")
@@ -384,8 +452,11 @@ def test_add_list_and_remove_members(api, make_user):
 
     listed = api.get(path, token=ben["access"])
     assert listed.status_code == 200
-    assert {(m["user"]["username"], m["role"]) for m in listed.data["items"]} == \
-        {("ann", "contributor"), ("ben", "viewer"), ("cid", "viewer")}
+    assert {(m["user"]["username"], m["role"]) for m in listed.data["items"]} == {
+        ("ann", "contributor"),
+        ("ben", "viewer"),
+        ("cid", "viewer"),
+    }
     page1 = api.get(f"{path}?limit=2", token=owner["access"]).data
     page2 = api.get(f"{path}?limit=2&cursor={page1['next_cursor']}", token=owner["access"]).data
     assert len(page1["items"]) == 2 and len(page2["items"]) == 1 and page2["next_cursor"] is None
@@ -406,6 +477,7 @@ def test_add_list_and_remove_members(api, make_user):
 
 
 # ---- nearby -------------------------------------------------------------------------------------------------
+
 
 def _near(api, lat, lon, radius, token=None, extra=""):
     return api.get(f"/events/nearby?lat={lat}&lon={lon}&radius_km={radius}{extra}", token=token)
@@ -445,8 +517,11 @@ def test_nearby_follows_visibility_and_location_changes(api, make_user, monkeypa
     from chalicelib.services import events as events_service
 
     seen = []
-    monkeypatch.setattr(events_service, "VISIBILITY_HOOKS",
-                        events_service.VISIBILITY_HOOKS + [lambda e: seen.append((e.event_id, e.visibility))])
+    monkeypatch.setattr(
+        events_service,
+        "VISIBILITY_HOOKS",
+        events_service.VISIBILITY_HOOKS + [lambda e: seen.append((e.event_id, e.visibility))],
+    )
     token = make_user()["access"]
     event = create(api, token, "Moving", location=PARIS)
     path = f"/events/{event['id']}"
@@ -467,9 +542,20 @@ def test_nearby_follows_visibility_and_location_changes(api, make_user, monkeypa
 def test_nearby_is_not_captured_by_the_event_route_and_validates(api):
     r = api.get("/events/nearby?lat=10&lon=10")
     assert r.status_code == 200 and r.data == {"items": [], "next_cursor": None}
-    for qs in ("lat=91&lon=0", "lat=-91&lon=0", "lat=0&lon=181", "lat=0&lon=0&radius_km=0",
-               "lat=0&lon=0&radius_km=-1", "lat=0&lon=0&radius_km=101", "lon=0", "lat=0", "lat=abc&lon=0",
-               "lat=nan&lon=0", "lat=0&lon=inf", "lat=0&lon=0&limit=1000"):
+    for qs in (
+        "lat=91&lon=0",
+        "lat=-91&lon=0",
+        "lat=0&lon=181",
+        "lat=0&lon=0&radius_km=0",
+        "lat=0&lon=0&radius_km=-1",
+        "lat=0&lon=0&radius_km=101",
+        "lon=0",
+        "lat=0",
+        "lat=abc&lon=0",
+        "lat=nan&lon=0",
+        "lat=0&lon=inf",
+        "lat=0&lon=0&limit=1000",
+    ):
         r = api.get(f"/events/nearby?{qs}")
         assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", qs
     assert "lat" in api.get("/events/nearby?lat=91&lon=0").data["error"]["details"]
@@ -487,6 +573,7 @@ def test_events_across_the_antimeridian_are_found(api, make_user):
 
 
 # ---- deletion -----------------------------------------------------------------------------------------------
+
 
 def test_delete_runs_hooks_first_then_removes_members_and_event(api, cast, monkeypatch):
     from chalicelib.models.events import EventMember
@@ -522,14 +609,18 @@ def test_account_deletion_removes_owned_events_and_memberships(api, make_user):
 
 # ---- bad input and cost -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("event_id", ["%00", "x" * 3000, "%F0%9F%98%80", "..%2F..%2Fetc", "e_%27%3B--", "%20"])
 def test_odd_ids_are_404_never_500(api, make_user, event_id):
     user = make_user()
-    for method, path, body in (("GET", f"/events/{event_id}", None), ("PATCH", f"/events/{event_id}", {"name": "x"}),
-                               ("DELETE", f"/events/{event_id}", None),
-                               ("GET", f"/events/{event_id}/members", None),
-                               ("POST", f"/events/{event_id}/members", {"username": "abc", "role": "viewer"}),
-                               ("DELETE", f"/events/{event_id}/members/{event_id}", None)):
+    for method, path, body in (
+        ("GET", f"/events/{event_id}", None),
+        ("PATCH", f"/events/{event_id}", {"name": "x"}),
+        ("DELETE", f"/events/{event_id}", None),
+        ("GET", f"/events/{event_id}/members", None),
+        ("POST", f"/events/{event_id}/members", {"username": "abc", "role": "viewer"}),
+        ("DELETE", f"/events/{event_id}/members/{event_id}", None),
+    ):
         r = api.call(method, path, body, token=user["access"])
         assert r.status_code == 404, (method, path, r.status_code, r.body)
 
@@ -545,8 +636,7 @@ def test_request_costs_and_no_scan(api, cast, counter):
         "list mine": (lambda: api.get("/events?scope=mine", token=owner["access"]), 2),
         "list joined": (lambda: api.get("/events?scope=joined", token=viewer["access"]), 4),
         "list public": (lambda: api.get("/events?scope=public", token=viewer["access"]), 4),
-        "nearby": (lambda: api.get("/events/nearby?lat=48.85&lon=2.35&radius_km=20", token=viewer["access"]),
-                   12),
+        "nearby": (lambda: api.get("/events/nearby?lat=48.85&lon=2.35&radius_km=20", token=viewer["access"]), 12),
         "members": (lambda: api.get(f"/events/{private['id']}/members", token=viewer["access"]), 5),
         "create": (lambda: api.post("/events", {"name": "n", "visibility": "public"}, token=owner["access"]), 2),
         "patch": (lambda: api.patch(f"/events/{private['id']}", {"name": "m"}, token=owner["access"]), 3),

@@ -1,4 +1,5 @@
 """GET /feed: photos of followed users and of the caller's events, newest first, paginated, no Scan."""
+
 from __future__ import annotations
 
 import collections
@@ -32,8 +33,12 @@ def world(api, make_user):
     assert api.post("/users/ann/follow", token=reader["access"]).status_code == 201
     event = api.post("/events", {"name": "Wedding", "visibility": "private"}, token=carl["access"]).data
     for username, role in (("reader", "viewer"), ("dora", "contributor")):
-        assert api.post(f"/events/{event['id']}/members", {"username": username, "role": role},
-                        token=carl["access"]).status_code == 201
+        assert (
+            api.post(
+                f"/events/{event['id']}/members", {"username": username, "role": role}, token=carl["access"]
+            ).status_code
+            == 201
+        )
     photos = {
         "ann1": upload(api, ann["access"], jpeg()),
         "dora_own": upload(api, dora["access"], jpeg()),  # dora is not followed
@@ -42,8 +47,9 @@ def world(api, make_user):
         "dora_event": upload(api, dora["access"], jpeg(), event_id=event["id"]),
         "ann_private": upload(api, ann["access"], jpeg()),
     }
-    assert api.patch(f"/photos/{photos['ann_private']}", {"visibility": "private"},
-                     token=ann["access"]).status_code == 200
+    assert (
+        api.patch(f"/photos/{photos['ann_private']}", {"visibility": "private"}, token=ann["access"]).status_code == 200
+    )
     return {"reader": reader, "ann": ann, "carl": carl, "dora": dora, "event": event, "photos": photos}
 
 
@@ -65,8 +71,7 @@ def test_feed_follows_unfollows_and_blocks_at_once(api, world, make_user):
     assert api.delete("/users/ann/follow", token=reader["access"]).status_code == 204
     assert _ids(api.get("/feed", token=reader["access"]).data) == [p["dora_event"], p["carl_event"]]
     assert api.post("/users/dora/follow", token=reader["access"]).status_code == 201
-    assert _ids(api.get("/feed", token=reader["access"]).data) == [p["dora_event"], p["carl_event"],
-                                                                   p["dora_own"]]
+    assert _ids(api.get("/feed", token=reader["access"]).data) == [p["dora_event"], p["carl_event"], p["dora_own"]]
     # a block hides the other's photos everywhere in the feed, event photos included
     assert api.post("/users/reader/block", token=world["dora"]["access"]).status_code == 201
     assert _ids(api.get("/feed", token=reader["access"]).data) == [p["carl_event"]]

@@ -1,4 +1,5 @@
 """Notifications: the inbox, read state, unread count, preferences, email, mobile push and live frames."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,6 @@ import pytest
 from tests.conftest import sent_emails
 from tests.pipeline import jpeg, upload
 from tests.realtime import connect
-
-
 
 
 @pytest.fixture
@@ -111,8 +110,10 @@ def test_devices_and_mobile_push(api, make_user):
     r = api.post("/devices", {"platform": "apns", "token": "a1b2c3d4e5f6a7b8"}, token=friend["access"])
     assert r.status_code == 201
     device_id = r.data["id"]
-    assert api.post("/devices", {"platform": "apns", "token": "a1b2c3d4e5f6a7b8"},
-                    token=friend["access"]).data["id"] == device_id  # same phone, same device
+    assert (
+        api.post("/devices", {"platform": "apns", "token": "a1b2c3d4e5f6a7b8"}, token=friend["access"]).data["id"]
+        == device_id
+    )  # same phone, same device
     assert api.post("/devices", {"platform": "nokia", "token": "a1b2c3d4e5"}, token=friend["access"]).status_code == 400
     assert [d["id"] for d in api.get("/devices", token=friend["access"]).data["items"]] == [device_id]
     from chalicelib.models.devices import Device

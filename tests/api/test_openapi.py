@@ -1,4 +1,5 @@
 """/openapi.json describes every route the app serves, with request and response shapes; /docs renders it."""
+
 from __future__ import annotations
 
 from openapi_spec_validator import validate
@@ -60,8 +61,15 @@ def test_api_function_imports_no_blueprint_until_a_request_needs_it():
     import subprocess
     import sys
 
-    code = ("import app, sys; print(' '.join(m for m in sys.modules if m.startswith(('chalicelib.api.', 'pydantic',"
-            " 'PIL', 'stripe', 'aws_xray_sdk'))))")
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={**__import__("os").environ, "LIGHTBOX_STAGE": "dev"}).stdout.split()
+    code = (
+        "import app, sys; print(' '.join(m for m in sys.modules if m.startswith(('chalicelib.api.', 'pydantic',"
+        " 'PIL', 'stripe', 'aws_xray_sdk'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "LIGHTBOX_STAGE": "dev"},
+    ).stdout.split()
     assert set(loaded) <= {"chalicelib.api.routing", "chalicelib.api.manifest"}, loaded

@@ -1,5 +1,6 @@
 """Every photo route as anonymous, stranger, viewer, contributor, owner and staff, in a private event;
 event notifications, bulk uploads and the event-deletion cascade."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,16 +21,25 @@ def world(api, make_user):
     assert r.status_code == 201, r.body
     event_id = r.data["id"]
     for username, role in (("viewer1", "viewer"), ("contrib1", "contributor")):
-        assert api.post(f"/events/{event_id}/members", {"username": username, "role": role},
-                        token=owner).status_code == 201
+        assert (
+            api.post(f"/events/{event_id}/members", {"username": username, "role": role}, token=owner).status_code
+            == 201
+        )
     photo_id = upload(api, people["contrib1"]["access"], jpeg(), event_id=event_id, caption="first dance")
-    tokens = {"anonymous": None, "stranger": people["stranger1"]["access"], "viewer": people["viewer1"]["access"],
-              "contributor": people["contrib1"]["access"], "owner": owner, "staff": people["staff1"]["access"]}
+    tokens = {
+        "anonymous": None,
+        "stranger": people["stranger1"]["access"],
+        "viewer": people["viewer1"]["access"],
+        "contributor": people["contrib1"]["access"],
+        "owner": owner,
+        "staff": people["staff1"]["access"],
+    }
     return {"event_id": event_id, "photo_id": photo_id, "tokens": tokens, "people": people}
 
 
 EXPECTED_VARIANTS = {
-    "anonymous": None, "stranger": None,
+    "anonymous": None,
+    "stranger": None,
     "viewer": {"thumb", "medium", "large", "watermarked"},
     "contributor": {"thumb", "medium", "large", "watermarked", "original"},
     "owner": {"thumb", "medium", "large", "watermarked", "original"},
@@ -107,7 +117,7 @@ def test_bulk_upload_processes_every_file(api, world):
     files = [jpeg(300 + i, 200, (i * 40, 100, 100)) for i in range(3)] + [b"not an image at all" * 10]
     specs = [{"filename": f"{i}.jpg", "content_type": "image/jpeg", "size": len(d)} for i, d in enumerate(files)]
     uploads = api.post(f"/events/{event_id}/photos/bulk-upload", {"files": specs}, token=token).data["uploads"]
-    for slot, data in zip(uploads, files):
+    for slot, data in zip(uploads, files, strict=False):
         post_file(slot["upload"], data)
     pump()
     statuses = [api.get(f"/photos/{u['photo_id']}", token=token).data["status"] for u in uploads]
@@ -153,7 +163,12 @@ def test_unlisted_event_photos_are_readable_by_link_but_never_discovered(api, ma
     for token in (None, stranger["access"]):
         assert api.get(f"/photos/{photo_id}", token=token).status_code == 200  # the link works
         assert [p["id"] for p in api.get(f"/events/{event_id}/photos", token=token).data["items"]] == [photo_id]
-        for listing in ("/photos/search?q=zebracorn", "/photos?owner=unl1", "/photos", "/photos/photos-tagged-in?user=unl3"):
+        for listing in (
+            "/photos/search?q=zebracorn",
+            "/photos?owner=unl1",
+            "/photos",
+            "/photos/photos-tagged-in?user=unl3",
+        ):
             assert photo_id not in [p["id"] for p in api.get(listing, token=token).data["items"]], listing
     for listing in ("/photos/search?q=zebracorn", "/photos?owner=unl1", "/photos/photos-tagged-in?user=unl3"):
         assert photo_id in [p["id"] for p in api.get(listing, token=member["access"]).data["items"]], listing

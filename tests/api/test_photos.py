@@ -1,5 +1,6 @@
 """Photos outside events: presigned uploads, processing through S3 -> SQS -> processor, views, edits,
 search, share links, user tags, deletion. Event permissions are in test_photo_permissions.py."""
+
 from __future__ import annotations
 
 import base64
@@ -29,12 +30,15 @@ def test_upload_policy_pins_key_type_size_and_expiry(api, make_user):
     assert r.status_code == 200 and r.data["status"] == "pending_upload" and r.data["urls"] == {}
 
 
-@pytest.mark.parametrize("spec,field", [
-    ({"filename": "a.tif", "content_type": "image/tiff", "size": 10}, "files.0.content_type"),
-    ({"filename": "a.jpg", "content_type": "image/jpeg", "size": 60 * 1024 * 1024}, "files.0.size"),
-    ({"filename": "a.jpg", "content_type": "image/jpeg", "size": 0}, "size"),
-    ({"filename": "a.jpg", "content_type": "image/jpeg"}, "body"),
-])
+@pytest.mark.parametrize(
+    "spec,field",
+    [
+        ({"filename": "a.tif", "content_type": "image/tiff", "size": 10}, "files.0.content_type"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg", "size": 60 * 1024 * 1024}, "files.0.size"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg", "size": 0}, "size"),
+        ({"filename": "a.jpg", "content_type": "image/jpeg"}, "body"),
+    ],
+)
 def test_upload_validation(api, make_user, spec, field):
     user = make_user("valid8")
     r = api.post("/photos/uploads", spec, token=user["access"])
@@ -231,8 +235,9 @@ def test_share_links(api, make_user):
     gone = api.get(f"/photos/share/{token}?password=opensesame")
     assert gone.status_code == 410 and gone.data["error"]["code"] == "share_link_gone"
 
-    r = api.post(f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600},
-                 token=owner["access"])
+    r = api.post(
+        f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600}, token=owner["access"]
+    )
     second = r.data["token"]
     listed = api.get("/photos/share-links", token=owner["access"]).data["items"]
     assert len(listed) == 2 and all("token" not in link for link in listed)
@@ -243,15 +248,21 @@ def test_share_links(api, make_user):
 
     from chalicelib.models.photos import ShareLink
 
-    r = api.post(f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600},
-                 token=owner["access"])
+    r = api.post(
+        f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600}, token=owner["access"]
+    )
     import hashlib
 
     ShareLink.get(hashlib.sha256(r.data["token"].encode()).hexdigest()).update(
-        actions=[ShareLink.valid_until.set(int(time.time()) - 1)])
+        actions=[ShareLink.valid_until.set(int(time.time()) - 1)]
+    )
     assert api.get(f"/photos/share/{r.data['token']}").status_code == 410
-    assert api.post(f"/photos/{photo_id}/share", {"variant": "thumb", "expires_in_seconds": 600},
-                    token=owner["access"]).status_code == 400
+    assert (
+        api.post(
+            f"/photos/{photo_id}/share", {"variant": "thumb", "expires_in_seconds": 600}, token=owner["access"]
+        ).status_code
+        == 400
+    )
 
 
 def test_share_link_download_cap_is_exact_under_concurrency(api, make_user):
@@ -259,11 +270,16 @@ def test_share_link_download_cap_is_exact_under_concurrency(api, make_user):
 
     owner = make_user("capper")
     photo_id = upload(api, owner["access"], jpeg())
-    token = api.post(f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600,
-                                                  "max_downloads": 3}, token=owner["access"]).data["token"]
+    token = api.post(
+        f"/photos/{photo_id}/share",
+        {"variant": "watermarked", "expires_in_seconds": 600, "max_downloads": 3},
+        token=owner["access"],
+    ).data["token"]
     statuses = []
-    threads = [threading.Thread(target=lambda: statuses.append(api.get(f"/photos/share/{token}").status_code))
-               for _ in range(10)]
+    threads = [
+        threading.Thread(target=lambda: statuses.append(api.get(f"/photos/share/{token}").status_code))
+        for _ in range(10)
+    ]
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert sorted(statuses) == [200] * 3 + [410] * 7
@@ -291,10 +307,9 @@ def test_account_deletion_removes_photos(api, make_user):
 
 def test_work_after_ready_is_repeated_on_redelivery(api, make_user, monkeypatch):
     """A crash after the photo became ready (before search rows and notifications) is repaired by the retry."""
+    from chalicelib.models.photos import Photo
     from chalicelib.services import photos as photos_service
     from chalicelib.triggers import uploads
-
-    from chalicelib.models.photos import Photo
 
     user = make_user("retry")
     real = photos_service._index_terms
@@ -332,6 +347,7 @@ def test_a_photo_deleted_while_processing_leaves_no_files(api, make_user, monkey
         real_put(key, data, content_type)
         if key.endswith("/original"):
             Photo(photo_id=photo_id).delete()  # the owner deletes the photo mid-processing
+
     monkeypatch.setattr(storage, "put_media", delete_during)
     pump()
     assert aws.client("s3").list_objects_v2(Bucket=get_settings().media_bucket).get("KeyCount") == 0
@@ -386,8 +402,11 @@ def test_oversized_ids_in_paths_are_404_not_500(api, make_user):
 def test_share_link_passwords_are_rate_limited(api, make_user):
     owner = make_user("guarded")
     photo_id = upload(api, owner["access"], jpeg())
-    token = api.post(f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600,
-                                                  "password": "right one"}, token=owner["access"]).data["token"]
+    token = api.post(
+        f"/photos/{photo_id}/share",
+        {"variant": "watermarked", "expires_in_seconds": 600, "password": "right one"},
+        token=owner["access"],
+    ).data["token"]
     assert api.get(f"/photos/share/{token}?password=right%20one").status_code == 200  # success is not counted
     for i in range(5):
         assert api.get(f"/photos/share/{token}?password=guess{i}").status_code == 403
@@ -400,6 +419,8 @@ def test_share_url_uses_api_gateway_domain_and_stage():
 
     from chalicelib.api.photos import _base_url
 
-    request = SimpleNamespace(context={"domainName": "abc123.execute-api.eu-west-1.amazonaws.com", "stage": "api"},
-                              headers={"host": "evil.example"})
+    request = SimpleNamespace(
+        context={"domainName": "abc123.execute-api.eu-west-1.amazonaws.com", "stage": "api"},
+        headers={"host": "evil.example"},
+    )
     assert _base_url(SimpleNamespace(request=request)) == "https://abc123.execute-api.eu-west-1.amazonaws.com/api"

@@ -1,5 +1,6 @@
 """Real image files through the real processor handler: presigned POST -> S3 event -> SQS -> process_upload_queue,
 then what a client is served. (tests/imaging covers the pure image code in depth.)"""
+
 from __future__ import annotations
 
 import io
@@ -54,13 +55,16 @@ def test_every_exif_orientation_is_served_upright_without_metadata(api, make_use
     assert upright_original.size == (300, 200)
 
 
-@pytest.mark.parametrize("kind,content_type,size", [
-    ("png_with_alpha", "image/png", (200, 100)),
-    ("heic", "image/heic", (320, 240)),  # shown 320x240 (stored sideways, orientation 6)
-    ("cmyk_jpeg", "image/jpeg", (120, 80)),
-    ("one_pixel", "image/png", (1, 1)),
-    ("animated_gif", "image/gif", None),
-])
+@pytest.mark.parametrize(
+    "kind,content_type,size",
+    [
+        ("png_with_alpha", "image/png", (200, 100)),
+        ("heic", "image/heic", (320, 240)),  # shown 320x240 (stored sideways, orientation 6)
+        ("cmyk_jpeg", "image/jpeg", (120, 80)),
+        ("one_pixel", "image/png", (1, 1)),
+        ("animated_gif", "image/gif", None),
+    ],
+)
 def test_other_formats_are_accepted(api, make_user, kind, content_type, size):
     user = make_user(f"fmt{kind.replace('_', '')[:20]}")
     photo = through_pipeline(api, user["access"], getattr(fixtures, kind)(), content_type)
@@ -73,11 +77,14 @@ def test_other_formats_are_accepted(api, make_user, kind, content_type, size):
         assert images[name].format == "JPEG" and images[name].mode == "RGB", name
 
 
-@pytest.mark.parametrize("kind,reason", [
-    ("truncated_jpeg", "corrupt or truncated"),
-    ("random_bytes", "not a supported image"),
-    ("png_bomb_header", "too large"),
-])
+@pytest.mark.parametrize(
+    "kind,reason",
+    [
+        ("truncated_jpeg", "corrupt or truncated"),
+        ("random_bytes", "not a supported image"),
+        ("png_bomb_header", "too large"),
+    ],
+)
 def test_bad_files_are_rejected_with_a_reason(api, make_user, kind, reason):
     user = make_user(f"bad{kind.replace('_', '')[:20]}")
     photo = through_pipeline(api, user["access"], getattr(fixtures, kind)())

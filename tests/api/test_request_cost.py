@@ -1,8 +1,8 @@
 """AWS calls per request, counted with botocore's event hooks: each auth route has a budget, and no Scan."""
+
 from __future__ import annotations
 
 import collections
-
 
 from tests.conftest import PASSWORD, last_code
 
@@ -10,10 +10,14 @@ from tests.conftest import PASSWORD, last_code
 def test_auth_route_budgets(api, make_user, counter):
     user = make_user("costly")
     budgets = {
-        "signup": (lambda: api.post("/auth/signup", {"email": "c2@example.com", "username": "costly2",
-                                                     "password": PASSWORD}), 6),
-        "verify-email": (lambda: api.post("/auth/verify-email", {"email": "c2@example.com",
-                                                                 "code": last_code("c2@example.com")}), 5),
+        "signup": (
+            lambda: api.post("/auth/signup", {"email": "c2@example.com", "username": "costly2", "password": PASSWORD}),
+            6,
+        ),
+        "verify-email": (
+            lambda: api.post("/auth/verify-email", {"email": "c2@example.com", "code": last_code("c2@example.com")}),
+            5,
+        ),
         "login": (lambda: api.post("/auth/login", {"login": "costly", "password": PASSWORD}), 5),
         "login failure": (lambda: api.post("/auth/login", {"login": "costly", "password": "wrong wrong"}), 3),
         "me": (lambda: api.get("/auth/me", token=user["access"]), 2),
@@ -48,8 +52,9 @@ def test_listing_cost_does_not_grow_with_the_page(api, make_user, counter):
         batch_ids = ",".join(p["id"] for p in listing[0].json_body["items"])
         liking = counter.measure(lambda: api.get(f"/likes/batch?ids={batch_ids}", token=viewer["access"]))
         search = counter.measure(lambda: api.get("/photos/search?q=same", token=viewer["access"]))
-        return [collections.Counter(c for c in calls if c.startswith("dynamodb.")) for _, calls in
-                (listing, liking, search)]
+        return [
+            collections.Counter(c for c in calls if c.startswith("dynamodb.")) for _, calls in (listing, liking, search)
+        ]
 
     one = costs()
     for _ in range(5):

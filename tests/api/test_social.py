@@ -1,4 +1,5 @@
 """Follows, friend requests and blocking, as users notice them: status codes, lists, notifications."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,6 +17,7 @@ def _usernames(page):
 
 
 # ---- follows -----------------------------------------------------------------------------------------------
+
 
 def test_follow_lists_and_notification(api, make_user):
     ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
@@ -78,6 +80,7 @@ def test_follower_pagination_and_cursor_binding(api, make_user):
 
 # ---- friends -----------------------------------------------------------------------------------------------
 
+
 def test_friend_request_accept_flow(api, make_user):
     gus, hal = make_user("gus"), make_user("hal")
     r = api.post("/friends/requests", {"username": "hal"}, token=gus["access"])
@@ -97,8 +100,10 @@ def test_friend_request_accept_flow(api, make_user):
     assert len(note) == 1 and note[0]["actor"]["username"] == "gus" and note[0]["target"]["id"] == request["id"]
 
     # duplicates either way are conflicts
-    assert api.post("/friends/requests", {"username": "hal"}, token=gus["access"]).data["error"]["code"] == \
-        "already_requested"
+    assert (
+        api.post("/friends/requests", {"username": "hal"}, token=gus["access"]).data["error"]["code"]
+        == "already_requested"
+    )
     r = api.post("/friends/requests", {"username": "gus"}, token=hal["access"])
     assert r.status_code == 409 and r.data["error"]["code"] == "request_received"
     # only the recipient accepts
@@ -149,6 +154,7 @@ def test_friend_request_decline_withdraw_and_bad_input(api, make_user):
 
 
 # ---- blocking ----------------------------------------------------------------------------------------------
+
 
 def test_block_cuts_follows_and_friendship_and_refuses_new_ones(api, make_user):
     lea, max_ = make_user("lea"), make_user("max")

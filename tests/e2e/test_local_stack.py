@@ -1,6 +1,7 @@
 """End to end, the way a client app works: the real local stack as a subprocess (`make dev`'s devstack),
 driven over real HTTP and WebSocket. Auth flow with OTP from /_local/emails, refresh replay detection,
 WebSocket connect/refuse, and an upload through the presigned POST to `ready`."""
+
 from __future__ import annotations
 
 import io
@@ -89,12 +90,21 @@ def test_upload_through_presigned_post_until_ready(stack):
     buffer = io.BytesIO()
     Image.new("RGB", (1600, 1200), (20, 120, 220)).save(buffer, "JPEG")
     data = buffer.getvalue()
-    r = call(stack, "POST", "/photos/uploads", {"filename": "sky.jpg", "content_type": "image/jpeg",
-                                                 "size": len(data), "caption": "blue #sky"},
-             token=tokens["access_token"], expect=201)
+    r = call(
+        stack,
+        "POST",
+        "/photos/uploads",
+        {"filename": "sky.jpg", "content_type": "image/jpeg", "size": len(data), "caption": "blue #sky"},
+        token=tokens["access_token"],
+        expect=201,
+    )
     slot = r.json()["uploads"][0]
-    post = requests.post(slot["upload"]["url"], data=slot["upload"]["fields"],
-                         files={"file": ("sky.jpg", data, "image/jpeg")}, timeout=30)
+    post = requests.post(
+        slot["upload"]["url"],
+        data=slot["upload"]["fields"],
+        files={"file": ("sky.jpg", data, "image/jpeg")},
+        timeout=30,
+    )
     assert post.status_code in (200, 201, 204), post.text
     deadline = time.time() + 60
     photo = None
@@ -128,38 +138,55 @@ def test_two_clients_get_notifications_live_stats_and_chat(stack):
     buffer = io.BytesIO()
     Image.new("RGB", (800, 600), (200, 120, 20)).save(buffer, "JPEG")
     data = buffer.getvalue()
-    slot = call(stack, "POST", "/photos/uploads", {"filename": "p.jpg", "content_type": "image/jpeg",
-                                                    "size": len(data)}, token=bob["access_token"], expect=201)
+    slot = call(
+        stack,
+        "POST",
+        "/photos/uploads",
+        {"filename": "p.jpg", "content_type": "image/jpeg", "size": len(data)},
+        token=bob["access_token"],
+        expect=201,
+    )
     slot = slot.json()["uploads"][0]
-    requests.post(slot["upload"]["url"], data=slot["upload"]["fields"],
-                  files={"file": ("p.jpg", data, "image/jpeg")}, timeout=30).raise_for_status()
+    requests.post(
+        slot["upload"]["url"], data=slot["upload"]["fields"], files={"file": ("p.jpg", data, "image/jpeg")}, timeout=30
+    ).raise_for_status()
     photo_id = slot["photo_id"]
     deadline = time.time() + 60
     while call(stack, "GET", f"/photos/{photo_id}", token=bob["access_token"]).json()["status"] != "ready":
         assert time.time() < deadline, "photo never became ready"
         time.sleep(0.3)
 
-    with connect(f"{stack.ws_url}/?token={bob['access_token']}", open_timeout=10) as bob_ws, \
-            connect(f"{stack.ws_url}/?token={alice['access_token']}", open_timeout=10) as alice_ws:
+    with (
+        connect(f"{stack.ws_url}/?token={bob['access_token']}", open_timeout=10) as bob_ws,
+        connect(f"{stack.ws_url}/?token={alice['access_token']}", open_timeout=10) as alice_ws,
+    ):
         bob_ws.send(json.dumps({"action": "subscribe", "photo_id": photo_id}))
         frames_until(bob_ws, lambda f: f.get("type") == "subscribed")
 
         call(stack, "POST", f"/photos/{photo_id}/like", token=alice["access_token"], expect=201)
         seen = frames_until(bob_ws, lambda f: f.get("type") == "photo.stats" and f["like_count"] == 1)
-        seen += frames_until(bob_ws, lambda f: f.get("type") == "notification") if not any(
-            f.get("type") == "notification" for f in seen) else []
+        seen += (
+            frames_until(bob_ws, lambda f: f.get("type") == "notification")
+            if not any(f.get("type") == "notification" for f in seen)
+            else []
+        )
         liked = next(f["notification"] for f in seen if f.get("type") == "notification")
         assert liked["type"] == "liked" and liked["actor"]["username"] == "e2e_carol"
         assert liked["target"]["id"] == photo_id
 
-        conversation = call(stack, "POST", "/conversations", {"username": "e2e_dave"},
-                            token=alice["access_token"], expect=201).json()
-        alice_ws.send(json.dumps({"action": "send_message", "conversation_id": conversation["id"],
-                                  "body": "hello over the socket"}))
+        conversation = call(
+            stack, "POST", "/conversations", {"username": "e2e_dave"}, token=alice["access_token"], expect=201
+        ).json()
+        alice_ws.send(
+            json.dumps(
+                {"action": "send_message", "conversation_id": conversation["id"], "body": "hello over the socket"}
+            )
+        )
         got = frames_until(bob_ws, lambda f: f.get("type") == "message")[-1]
         assert got["conversation_id"] == conversation["id"] and got["message"]["body"] == "hello over the socket"
         echoed = frames_until(alice_ws, lambda f: f.get("type") == "message")[-1]
         assert echoed["message"]["body"] == "hello over the socket"
-    history = call(stack, "GET", f"/conversations/{conversation['id']}/messages", token=bob["access_token"],
-                   expect=200).json()["items"]
+    history = call(
+        stack, "GET", f"/conversations/{conversation['id']}/messages", token=bob["access_token"], expect=200
+    ).json()["items"]
     assert [m["body"] for m in history] == ["hello over the socket"]

@@ -4,6 +4,7 @@ Photos are drawn *upright* with four coloured quadrants (red top-left, green top
 bottom-left, yellow bottom-right) and then stored in whatever orientation the EXIF tag claims, so a test
 can tell from pixel colours alone whether the processor showed them the right way up.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,9 +23,11 @@ MAKE, MODEL = "Canon", "Canon EOS R5"
 # 52 deg 22' 12.36" N, 4 deg 53' 30.12" W
 GPS_EXIF = {1: "N", 2: (52.0, 22.0, 12.36), 3: "W", 4: (4.0, 53.0, 30.12)}
 GPS_DECIMAL = (52.37010, -4.89170)
-XMP_PACKET = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-              b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="52,22.206N"/>'
-              b'</rdf:RDF></x:xmpmeta>')
+XMP_PACKET = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="52,22.206N"/>'
+    b"</rdf:RDF></x:xmpmeta>"
+)
 
 # The transpose that *stores* an upright picture so that EXIF orientation N shows it upright again
 # (the inverse of what a viewer applies).
@@ -50,8 +53,14 @@ def quadrants(width: int, height: int) -> Image.Image:
     return image
 
 
-def exif_block(orientation: int = 1, *, gps: bool = True, taken_at: str | None = TAKEN_AT_EXIF,
-               make: str | None = MAKE, model: str | None = MODEL) -> Image.Exif:
+def exif_block(
+    orientation: int = 1,
+    *,
+    gps: bool = True,
+    taken_at: str | None = TAKEN_AT_EXIF,
+    make: str | None = MAKE,
+    model: str | None = MODEL,
+) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0112] = orientation
     if make:
@@ -76,8 +85,14 @@ def oriented_jpeg(orientation: int, width: int = 300, height: int = 200, **exif_
     transpose = _STORE_FOR_ORIENTATION[orientation]
     if transpose is not None:
         stored = stored.transpose(transpose)
-    return encode(stored, "JPEG", quality=95, exif=exif_block(orientation, **exif_options), xmp=XMP_PACKET,
-                  comment=b"shot at 52.3701,-4.8917")
+    return encode(
+        stored,
+        "JPEG",
+        quality=95,
+        exif=exif_block(orientation, **exif_options),
+        xmp=XMP_PACKET,
+        comment=b"shot at 52.3701,-4.8917",
+    )
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -209,7 +224,7 @@ def jpeg_markers(data: bytes) -> Iterator[int]:
         yield marker
         if marker == 0xDA:  # start of scan: entropy-coded data follows
             return
-        position += 2 + struct.unpack(">H", data[position + 2:position + 4])[0]
+        position += 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]
 
 
 # --- A minimal ICC v2 matrix/TRC RGB profile, enough for LittleCMS -----------------------------------
@@ -220,8 +235,14 @@ _SRGB_BLUE = (0.1431, 0.0606, 0.7141)
 _D50 = (0.9642, 1.0, 0.8249)
 
 
-def matrix_icc_profile(description: str, *, red: tuple[float, float, float], green: tuple[float, float, float],
-                       blue: tuple[float, float, float], gamma: float = 2.2) -> bytes:
+def matrix_icc_profile(
+    description: str,
+    *,
+    red: tuple[float, float, float],
+    green: tuple[float, float, float],
+    blue: tuple[float, float, float],
+    gamma: float = 2.2,
+) -> bytes:
     def s15(value: float) -> bytes:
         return struct.pack(">i", round(value * 65536))
 
@@ -233,9 +254,17 @@ def matrix_icc_profile(description: str, *, red: tuple[float, float, float], gre
 
     ascii_text = description.encode("ascii") + b"\0"
     desc = b"desc\0\0\0\0" + struct.pack(">I", len(ascii_text)) + ascii_text + b"\0" * (4 + 4 + 2 + 1 + 67)
-    tags = [(b"desc", desc), (b"wtpt", xyz(_D50)), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
-            (b"bXYZ", xyz(blue)), (b"rTRC", curve()), (b"gTRC", curve()), (b"bTRC", curve()),
-            (b"cprt", b"text\0\0\0\0none\0")]
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(_D50)),
+        (b"rXYZ", xyz(red)),
+        (b"gXYZ", xyz(green)),
+        (b"bXYZ", xyz(blue)),
+        (b"rTRC", curve()),
+        (b"gTRC", curve()),
+        (b"bTRC", curve()),
+        (b"cprt", b"text\0\0\0\0none\0"),
+    ]
     data_start = 128 + 4 + 12 * len(tags)
     table, body = struct.pack(">I", len(tags)), b""
     for signature, payload in tags:
@@ -243,13 +272,23 @@ def matrix_icc_profile(description: str, *, red: tuple[float, float, float], gre
         table += signature + struct.pack(">II", data_start + len(body), len(payload))
         body += payload
     size = data_start + len(body)
-    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
-              + b"\0" * 12 + b"acsp" + b"\0" * 28 + b"".join(s15(v) for v in _D50) + b"\0" * 48)
+    header = (
+        struct.pack(">I", size)
+        + b"\0" * 4
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 28
+        + b"".join(s15(v) for v in _D50)
+        + b"\0" * 48
+    )
     assert len(header) == 128
     return header + table + body
 
 
 # --- Looking at what the processor produced ----------------------------------------------------------
+
 
 def open_variant(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
@@ -271,6 +310,10 @@ def close_to(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int 
 
 def quadrant_colours(data: bytes) -> dict[str, tuple[int, int, int]]:
     """The colour at the centre of each quadrant of an encoded image."""
-    points = {"top_left": (0.25, 0.25), "top_right": (0.75, 0.25), "bottom_left": (0.25, 0.75),
-              "bottom_right": (0.75, 0.75)}
+    points = {
+        "top_left": (0.25, 0.25),
+        "top_right": (0.75, 0.25),
+        "bottom_left": (0.25, 0.75),
+        "bottom_right": (0.75, 0.75),
+    }
     return {name: colour_at(data, x, y) for name, (x, y) in points.items()}

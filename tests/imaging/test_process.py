@@ -1,4 +1,5 @@
 """Accepted uploads: orientation, sizes, metadata, colour, stripping and the watermark, from real files."""
+
 from __future__ import annotations
 
 import functools
@@ -56,8 +57,16 @@ def test_a_resampled_photo_is_upright_in_every_orientation(orientation: int) -> 
     large = open_variant(result.variants["large"].data).convert("RGB")
     assert large.size == (2048, 1536)
     # No seam or gap where the strips meet: the quadrant edges are where they should be, and solid.
-    for x, y, colour in ((5, 5, RED), (2042, 5, GREEN), (5, 1530, BLUE), (2042, 1530, fixtures.YELLOW),
-                         (1000, 760, RED), (1050, 760, GREEN), (1000, 776, BLUE), (1050, 776, fixtures.YELLOW)):
+    for x, y, colour in (
+        (5, 5, RED),
+        (2042, 5, GREEN),
+        (5, 1530, BLUE),
+        (2042, 1530, fixtures.YELLOW),
+        (1000, 760, RED),
+        (1050, 760, GREEN),
+        (1000, 776, BLUE),
+        (1050, 776, fixtures.YELLOW),
+    ):
         assert close_to(large.getpixel((x, y)), colour), (x, y, large.getpixel((x, y)))
 
 
@@ -65,8 +74,12 @@ def test_a_big_photo_stored_sideways_gets_every_size_upright() -> None:
     result = processed("oriented_jpeg", 6, 4400, 3300)  # stored 3300x4400 sideways, shown 4400x3300
 
     assert (result.width, result.height) == (4400, 3300)
-    for name, (width, height) in {"thumb": (256, 192), "medium": (1024, 768), "large": (2048, 1536),
-                                  "watermarked": (2048, 1536)}.items():
+    for name, (width, height) in {
+        "thumb": (256, 192),
+        "medium": (1024, 768),
+        "large": (2048, 1536),
+        "watermarked": (2048, 1536),
+    }.items():
         variant = result.variants[name]
         assert (variant.width, variant.height) == (width, height)
         assert open_variant(variant.data).size == (width, height)
@@ -102,8 +115,13 @@ def test_missing_or_blank_metadata_is_none() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "args"),
-    [("oriented_jpeg", (6,)), ("oriented_jpeg", (6, 4400, 3300)), ("heic", ()), ("swapped_primaries_jpeg", ()),
-     ("srgb_tagged_jpeg", ())],
+    [
+        ("oriented_jpeg", (6,)),
+        ("oriented_jpeg", (6, 4400, 3300)),
+        ("heic", ()),
+        ("swapped_primaries_jpeg", ()),
+        ("srgb_tagged_jpeg", ()),
+    ],
 )
 def test_no_variant_keeps_exif_xmp_gps_icc_or_comments(kind: str, args: tuple[object, ...]) -> None:
     result = processed(kind, *args)
@@ -256,17 +274,25 @@ def test_a_blank_watermark_text_is_a_caller_error() -> None:
 
 # --- The fast path stays exact -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def noisy_source() -> Image.Image:
     size = (3000, 2000)
-    return Image.merge("RGB", (Image.radial_gradient("L").resize(size), Image.linear_gradient("L").resize(size),
-                               Image.effect_noise(size, 40)))
+    return Image.merge(
+        "RGB",
+        (
+            Image.radial_gradient("L").resize(size),
+            Image.linear_gradient("L").resize(size),
+            Image.effect_noise(size, 40),
+        ),
+    )
 
 
 @pytest.mark.usefixtures("two_threads")
 @pytest.mark.parametrize("transpose", [None, *Image.Transpose])
-def test_parallel_strips_join_into_one_full_resize(noisy_source: Image.Image,
-                                                   transpose: Image.Transpose | None) -> None:
+def test_parallel_strips_join_into_one_full_resize(
+    noisy_source: Image.Image, transpose: Image.Transpose | None
+) -> None:
     expected = noisy_source.resize((2048, 1365), processor.RESAMPLE)
     if transpose is not None:
         expected = expected.transpose(transpose)
@@ -302,8 +328,9 @@ def test_variants_are_progressively_smaller_files() -> None:
 
 
 @pytest.mark.parametrize("orientation", [1, 6])
-def test_a_4000px_jpeg_snaps_to_its_dct_scale_instead_of_resampling(orientation: int,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_4000px_jpeg_snaps_to_its_dct_scale_instead_of_resampling(
+    orientation: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """~2048 px: a 4000x3000 photo decodes at 1/2 straight to a 2000 px large and halves to a 1000 px medium."""
     resized: list[tuple[int, int]] = []
     original_resize = Image.Image.resize

@@ -1,4 +1,5 @@
 """Refused uploads: each ends in ``ImageRejected`` with a reason a person can act on."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,9 +24,11 @@ def test_random_bytes_named_jpg_are_not_an_image() -> None:
 
 @pytest.mark.parametrize(
     ("data", "found"),
-    [(b"%PDF-1.7\n" + b"\x00" * 100, "PDF document"),
-     (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 100, "AVIF image"),
-     (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "SVG, XML or HTML text")],
+    [
+        (b"%PDF-1.7\n" + b"\x00" * 100, "PDF document"),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 100, "AVIF image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "SVG, XML or HTML text"),
+    ],
 )
 def test_other_formats_are_named_in_the_reason(data: bytes, found: str) -> None:
     assert f"(found: {found})" in rejection(data)
@@ -41,8 +44,12 @@ def test_a_truncated_jpeg_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [fixtures.encode(fixtures.quadrants(400, 300), "PNG"), fixtures.encode(fixtures.quadrants(400, 300), "WEBP"),
-     fixtures.heic(6, 640, 480), fixtures.animated_gif()],
+    [
+        fixtures.encode(fixtures.quadrants(400, 300), "PNG"),
+        fixtures.encode(fixtures.quadrants(400, 300), "WEBP"),
+        fixtures.heic(6, 640, 480),
+        fixtures.animated_gif(),
+    ],
     ids=["png", "webp", "heic", "gif"],
 )
 def test_other_truncated_images_are_refused(data: bytes) -> None:
@@ -97,4 +104,5 @@ def test_a_file_over_the_byte_limit_is_refused() -> None:
     data = fixtures.oriented_jpeg(1)
     assert rejection(data, max_bytes=len(data) - 1).startswith("The file is too large:")
     assert rejection(b"\xff" * (3 * 1024 * 1024), max_bytes=2 * 1024 * 1024) == (
-        "The file is too large: 3 MB exceeds the 2 MB limit")
+        "The file is too large: 3 MB exceeds the 2 MB limit"
+    )

@@ -1,4 +1,5 @@
 """Format detection looks at content only."""
+
 from __future__ import annotations
 
 import pytest

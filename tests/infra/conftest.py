@@ -4,6 +4,7 @@
 temporary directory. Wheels come from the wheelhouse cache (build/wheelhouse), so only the first run on a
 machine downloads from PyPI.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -22,8 +23,11 @@ STAGES = ("dev", "prod")
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LIGHTBOX_", "AWS_ENDPOINT_URL")) or k == "LIGHTBOX_WHEELHOUSE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LIGHTBOX_", "AWS_ENDPOINT_URL")) or k == "LIGHTBOX_WHEELHOUSE"
+    }
     env.update(extra)
     return env
 
@@ -46,7 +50,12 @@ def builds(tmp_path_factory) -> dict[str, Path]:
                 continue
             result = subprocess.run(
                 [sys.executable, "-m", "infrastructure.package", "--stage", stage, "--out", str(out), "--no-lint"],
-                cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=900)
+                cwd=ROOT,
+                env=_clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             if result.returncode != 0:
                 pytest.fail(f"make package (stage {stage}) failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return {stage: root / stage for stage in STAGES}
@@ -91,9 +100,16 @@ def code_facts(stage: str) -> dict:
         "  'queue': {'name': q.name, 'dlq': q.dlq_name, 'visibility': q.visibility_timeout,\n"
         "            'max_receives': q.max_receive_count},\n"
         "  'upload_prefix': resources.UPLOAD_PREFIX, 'processor_timeout': resources.PROCESSOR_TIMEOUT_SECONDS,\n"
-        "  'table_prefix': s.table_prefix}))\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                            env=_clean_env(LIGHTBOX_STAGE=stage, AWS_DEFAULT_REGION="us-east-1"), check=True)
+        "  'table_prefix': s.table_prefix}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_clean_env(LIGHTBOX_STAGE=stage, AWS_DEFAULT_REGION="us-east-1"),
+        check=True,
+    )
     return json.loads(result.stdout)
 
 

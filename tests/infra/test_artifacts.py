@@ -7,6 +7,7 @@ on the local 3.11 interpreter with ``-I -S`` (no site-packages): the function pa
 files come from the unzipped artifacts, and only the layers' *native* distributions (plus the SDK the Lambda
 runtime provides) are substituted with the host's builds of the very same versions.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -92,6 +93,7 @@ def all_zips(build: Path) -> dict[str, Path]:
 
 # ---- static checks ----------------------------------------------------------------------------------------
 
+
 def test_native_libraries_are_built_for_the_target(builds, layers_toml):
     for stage, build in builds.items():
         for name, path in all_zips(build).items():
@@ -138,10 +140,14 @@ def test_every_dependency_file_comes_from_a_wheel(dev_build):
             recorded = set()
             for member in members:
                 if member.endswith(".dist-info/RECORD"):
-                    recorded |= {root + line.split(",")[0] for line in archive.read(member).decode().splitlines()
-                                 if line}
-        strays = [m for m in members if m not in recorded and ".dist-info/" not in m
-                  and not m.startswith(("app.py", "chalicelib/", "chalice/"))]
+                    recorded |= {
+                        root + line.split(",")[0] for line in archive.read(member).decode().splitlines() if line
+                    }
+        strays = [
+            m
+            for m in members
+            if m not in recorded and ".dist-info/" not in m and not m.startswith(("app.py", "chalicelib/", "chalice/"))
+        ]
         assert not strays, f"{name}: {strays[:10]}"
 
 
@@ -152,8 +158,9 @@ def test_the_artifact_check_rejects_an_x86_64_build(tmp_path, layers_toml):
     with zipfile.ZipFile(bad, "w") as archive:
         archive.write(so, f"python/{so.name}")
         archive.writestr("python/foo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: cp311-cp311-linux_x86_64\n")
-        archive.writestr("python/bar-1.0.dist-info/WHEEL",
-                         "Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_aarch64\n")
+        archive.writestr(
+            "python/bar-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_aarch64\n"
+        )
     problems = "\n".join(zip_problems(bad, layers_toml, pure=False))
     assert "ELF for another machine" in problems
     assert "extension for cpython-311-x86_64" in problems
@@ -162,7 +169,8 @@ def test_the_artifact_check_rejects_an_x86_64_build(tmp_path, layers_toml):
 
 
 def test_package_script_refuses_foreign_binaries(tmp_path):
-    from infrastructure import artifacts, target as target_mod
+    from infrastructure import artifacts
+    from infrastructure import target as target_mod
 
     so = next(Path(sysconfig.get_paths()["platlib"]).glob("_cffi_backend.cpython-*-x86_64-linux-gnu.so"))
     bad = tmp_path / "bad.zip"
@@ -175,6 +183,7 @@ def test_package_script_refuses_foreign_binaries(tmp_path):
 
 
 # ---- import from the unzipped artifacts -------------------------------------------------------------------
+
 
 def _top_level_names(directory: Path) -> set[str]:
     return {entry.name for entry in directory.iterdir() if not entry.name.endswith(".dist-info")}
@@ -200,7 +209,7 @@ def _runtime_sdk(runtime_dir: Path, layers_toml) -> None:
     site = Path(sysconfig.get_paths()["purelib"])
     for dist in layers_toml["runtime_provided"]["distributions"]:
         top_level = importlib.metadata.distribution(dist).read_text("top_level.txt")
-        for entry in (top_level.split() if top_level else [dist]):
+        for entry in top_level.split() if top_level else [dist]:
             if (site / entry).exists() and not (runtime_dir / entry).exists():
                 (runtime_dir / entry).symlink_to(site / entry)
 
@@ -261,18 +270,24 @@ print(json.dumps(out))
 
 
 def _probe(unzipped: dict[str, Path], mode: str, path_keys: list[str], extra_env: dict[str, str]) -> dict:
-    env = _clean_env(LIGHTBOX_STAGE="dev", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-                     LIGHTBOX_JWT_SECRET_PARAM="/aws/reference/secretsmanager/lightbox/dev/jwt-signing-key",
-                     LIGHTBOX_WS_ENDPOINT="https://example.execute-api.us-east-1.amazonaws.com/api",
-                     LIGHTBOX_UPLOADS_BUCKET="lightbox-dev-uploads-123456789012-us-east-1",
-                     LIGHTBOX_MEDIA_BUCKET="lightbox-dev-media-123456789012-us-east-1",
-                     PROBE_MODE=mode, PROBE_PATH=json.dumps([str(unzipped[k]) for k in path_keys]))
+    env = _clean_env(
+        LIGHTBOX_STAGE="dev",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        LIGHTBOX_JWT_SECRET_PARAM="/aws/reference/secretsmanager/lightbox/dev/jwt-signing-key",
+        LIGHTBOX_WS_ENDPOINT="https://example.execute-api.us-east-1.amazonaws.com/api",
+        LIGHTBOX_UPLOADS_BUCKET="lightbox-dev-uploads-123456789012-us-east-1",
+        LIGHTBOX_MEDIA_BUCKET="lightbox-dev-media-123456789012-us-east-1",
+        PROBE_MODE=mode,
+        PROBE_PATH=json.dumps([str(unzipped[k]) for k in path_keys]),
+    )
     env.pop("AWS_XRAY_SDK_ENABLED", None)  # tests/conftest.py turns the SDK off; the processor probe needs it on
     env.update(extra_env)
     workdir = unzipped["function"].parent / f"cwd-{mode}"
     workdir.mkdir(exist_ok=True)
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE], cwd=workdir, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -300,15 +315,20 @@ def test_api_function_imports_from_its_artifacts_without_pillow(unzipped):
     where = _origins(out["modules"], unzipped)
     assert where["app"] == "function" and where["pydantic"] == "function" and where["pynamodb"] == "function"
     assert where["pydantic_core._pydantic_core"] == "core-host"
-    assert not {m for m in out["modules"] if m.split(".")[0] in ("PIL", "pillow_heif", "aws_xray_sdk")}, \
+    assert not {m for m in out["modules"] if m.split(".")[0] in ("PIL", "pillow_heif", "aws_xray_sdk")}, (
         "the API function imports processor-only libraries"
+    )
 
 
 def test_processor_imports_from_its_artifacts(unzipped):
     if not (ROOT / "chalicelib" / "imaging" / "__init__.py").exists():
         pytest.fail("chalicelib/imaging is not a package yet (no __init__.py)")
-    out = _probe(unzipped, "processor", ["function", "core", "core-host", "imaging", "imaging-host", "runtime"],
-                 {"LIGHTBOX_XRAY_PATCH": "true", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"})
+    out = _probe(
+        unzipped,
+        "processor",
+        ["function", "core", "core-host", "imaging", "imaging-host", "runtime"],
+        {"LIGHTBOX_XRAY_PATCH": "true", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"},
+    )
     assert out["batch"] == {"batchItemFailures": []}
     where = _origins(out["modules"], unzipped)
     assert where["PIL.Image"] == "imaging-host"

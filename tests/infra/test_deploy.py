@@ -1,4 +1,5 @@
 """The deploy script's offline parts: artifact upload and template rewrite (against moto), parameters."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,7 @@ def test_upload_rewrites_local_code_to_content_addressed_s3_keys(s3, dev_build):
 
 
 def test_parameters_keep_previous_values_unless_overridden(template):
-    params = deploy.stack_parameters(template, {"AlarmEmail": "ops@example.com"}, existing={"AlarmEmail",
-                                                                                              "AppOrigins"})
+    params = deploy.stack_parameters(template, {"AlarmEmail": "ops@example.com"}, existing={"AlarmEmail", "AppOrigins"})
     assert {"ParameterKey": "AlarmEmail", "ParameterValue": "ops@example.com"} in params
     assert {"ParameterKey": "AppOrigins", "UsePreviousValue": True} in params
     assert not any(p["ParameterKey"] == "EmailSender" for p in params)  # new stack value: template default

@@ -1,4 +1,5 @@
 """Least privilege: one role per function, named actions only, resources scoped to this stack."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,31 @@ import pytest
 from tests.infra.conftest import ROOT, STAGES, function_kinds, functions_of
 
 # Actions that support no resource-level permissions, so "*" is the only possible Resource.
-RESOURCE_STAR_OK = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:CreatePlatformApplication",
-                    "sns:SetPlatformApplicationAttributes", "sns:DeletePlatformApplication"}
+RESOURCE_STAR_OK = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sns:CreatePlatformApplication",
+    "sns:SetPlatformApplicationAttributes",
+    "sns:DeletePlatformApplication",
+}
 # boto3 service name -> IAM prefix
-SERVICE_PREFIX = {"apigatewaymanagementapi": "execute-api", "s3": "s3", "ses": "ses", "sesv2": "ses",
-                  "sqs": "sqs", "ssm": "ssm", "sns": "sns", "secretsmanager": "secretsmanager",
-                  "dynamodb": "dynamodb", "kms": "kms", "lambda": "lambda", "events": "events",
-                  "stepfunctions": "states", "rekognition": "rekognition", "cognito-idp": "cognito-idp"}
+SERVICE_PREFIX = {
+    "apigatewaymanagementapi": "execute-api",
+    "s3": "s3",
+    "ses": "ses",
+    "sesv2": "ses",
+    "sqs": "sqs",
+    "ssm": "ssm",
+    "sns": "sns",
+    "secretsmanager": "secretsmanager",
+    "dynamodb": "dynamodb",
+    "kms": "kms",
+    "lambda": "lambda",
+    "events": "events",
+    "stepfunctions": "states",
+    "rekognition": "rekognition",
+    "cognito-idp": "cognito-idp",
+}
 # Modules that only ever run locally or with an operator's own credentials (never in a Lambda function).
 NOT_DEPLOYED = {"chalicelib/resources.py", "chalicelib/cli.py"}
 
@@ -31,9 +50,11 @@ def policy_documents(template):
         if resource["Type"] == "AWS::IAM::Role":
             for policy in props.get("Policies", []):
                 yield f"{name}/{policy['PolicyName']}", policy["PolicyDocument"]
-        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            yield name, props["PolicyDocument"]
-        elif resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"):
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") or resource["Type"] in (
+            "AWS::S3::BucketPolicy",
+            "AWS::SQS::QueuePolicy",
+            "AWS::SNS::TopicPolicy",
+        ):
             yield name, props["PolicyDocument"]
 
 
@@ -103,8 +124,13 @@ def test_grants_follow_each_functions_job(template):
             assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:GetObject", "s3:PutObject"} <= actions
             assert not {a for a in actions if a.startswith(("ssm:", "secretsmanager:"))}, name
         if kind == "api":
-            assert {"s3:PutObject", "ses:SendEmail", "ssm:GetParameter", "secretsmanager:GetSecretValue",
-                    "execute-api:ManageConnections"} <= actions
+            assert {
+                "s3:PutObject",
+                "ses:SendEmail",
+                "ssm:GetParameter",
+                "secretsmanager:GetSecretValue",
+                "execute-api:ManageConnections",
+            } <= actions
             assert not {a for a in actions if a.startswith("sqs:")}, name
         if kind != "processor":
             assert "ImagingLayer" not in json.dumps(functions_of(template)[name]["Properties"]["Layers"])
@@ -146,5 +172,7 @@ def test_every_aws_service_the_code_calls_is_granted(template):
     for service, files in used.items():
         prefix = SERVICE_PREFIX.get(service)
         assert prefix, f"map boto3 service {service!r} to its IAM prefix in this test"
-        assert prefix in granted, (f"{sorted(files)} call {service} but no function may: add a grant in "
-                                   f"infrastructure/template.py:function_policy")
+        assert prefix in granted, (
+            f"{sorted(files)} call {service} but no function may: add a grant in "
+            f"infrastructure/template.py:function_policy"
+        )

@@ -1,4 +1,5 @@
 """cfn-lint on every template the build produces: no errors (warnings are printed, not fatal)."""
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,16 @@ CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 
 
 def cfn_lint(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CFN_LINT), "--format", "parseable", *map(str, paths)], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", *map(str, paths)], capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
 def lint_results(builds):
-    templates = sorted(p for build in builds.values() for p in build.glob("*.json")
-                       if json.loads(p.read_text()).get("Resources"))
+    templates = sorted(
+        p for build in builds.values() for p in build.glob("*.json") if json.loads(p.read_text()).get("Resources")
+    )
     return templates, cfn_lint(*templates)
 
 

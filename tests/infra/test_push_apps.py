@@ -1,4 +1,5 @@
 """The inline custom resource that manages SNS platform applications (CloudFormation has no resource type)."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,8 @@ def handler(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         secret = boto3.client("secretsmanager").create_secret(
-            Name="push/fcm", SecretString=json.dumps({"PlatformCredential": "fcm-server-key"}))["ARN"]
+            Name="push/fcm", SecretString=json.dumps({"PlatformCredential": "fcm-server-key"})
+        )["ARN"]
         namespace: dict = {}
         exec(compile(PLATFORM_APP_FUNCTION_CODE, "index.py", "exec"), namespace)  # what Lambda runs inline
         responses = []
@@ -33,10 +35,15 @@ def handler(monkeypatch):
 
 
 def event(kind, secret, **extra):
-    return {"RequestType": kind, "ResponseURL": "https://cfn.example/response", "StackId": "stack",
-            "RequestId": "req", "LogicalResourceId": "FcmPlatformApplication",
-            "ResourceProperties": {"Name": "lightbox-dev-fcm", "Platform": "GCM", "CredentialsSecretArn": secret},
-            **extra}
+    return {
+        "RequestType": kind,
+        "ResponseURL": "https://cfn.example/response",
+        "StackId": "stack",
+        "RequestId": "req",
+        "LogicalResourceId": "FcmPlatformApplication",
+        "ResourceProperties": {"Name": "lightbox-dev-fcm", "Platform": "GCM", "CredentialsSecretArn": secret},
+        **extra,
+    }
 
 
 def test_create_update_delete(handler):
@@ -49,8 +56,15 @@ def test_create_update_delete(handler):
     assert arn.startswith("arn:aws:sns:") and created["Data"]["Arn"] == arn
     assert [a["PlatformApplicationArn"] for a in sns.list_platform_applications()["PlatformApplications"]] == [arn]
 
-    handle(event("Update", secret, PhysicalResourceId=arn,
-                 OldResourceProperties={"Name": "lightbox-dev-fcm", "Platform": "GCM"}), Context())
+    handle(
+        event(
+            "Update",
+            secret,
+            PhysicalResourceId=arn,
+            OldResourceProperties={"Name": "lightbox-dev-fcm", "Platform": "GCM"},
+        ),
+        Context(),
+    )
     assert responses[-1]["PhysicalResourceId"] == arn, "same name and platform: updated in place"
 
     handle(event("Delete", secret, PhysicalResourceId=arn), Context())

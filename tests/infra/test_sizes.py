@@ -1,4 +1,5 @@
 """The size budget `make bench` prints: every function (package + its layers) fits Lambda's 250 MB unzipped."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,13 @@ MB = 1024 * 1024
 
 
 def test_size_budget(dev_build):
-    result = subprocess.run([sys.executable, "-m", "infrastructure.sizes", str(dev_build), "--json"], cwd=ROOT,
-                            env=_clean_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "infrastructure.sizes", str(dev_build), "--json"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     for name, fn in report["functions"].items():
@@ -20,6 +26,11 @@ def test_size_budget(dev_build):
     c = report["api_vs_processor"]
     assert c["api"] < c["processor"], "the API function should not carry the imaging layer"
     assert report["artifacts"]["function package"]["unzipped"] < 50 * MB
-    text = subprocess.run([sys.executable, "-m", "infrastructure.sizes", str(dev_build)], cwd=ROOT,
-                          env=_clean_env(), capture_output=True, text=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "infrastructure.sizes", str(dev_build)],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "APIHandler" in text and "% of limit" in text and "vs processor" in text

@@ -1,4 +1,5 @@
 """Assertions on the synthesized template: it holds every resource the code uses, shaped as the code expects."""
+
 from __future__ import annotations
 
 import json
@@ -8,15 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import (ROOT, STAGES, config_env_vars, function_kinds, functions_of, resources_of)
+from tests.infra.conftest import ROOT, STAGES, config_env_vars, function_kinds, functions_of, resources_of
 
 SUPPORTED_RUNTIMES = {"python3.12", "python3.13", "python3.14"}
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 
 def _hash_first(keys):
-    return sorted(({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in keys),
-                  key=lambda k: (k["KeyType"] != "HASH", k["AttributeName"]))
+    return sorted(
+        ({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in keys),
+        key=lambda k: (k["KeyType"] != "HASH", k["AttributeName"]),
+    )
 
 
 def _by_type(template, resource_type):
@@ -25,12 +28,16 @@ def _by_type(template, resource_type):
 
 # ---- runtime ----------------------------------------------------------------------------------------------
 
+
 def test_every_function_runs_on_the_chosen_supported_runtime(templates, layers_toml):
     runtime = layers_toml["target"]["runtime"]
     arch = layers_toml["target"]["architecture"]
     assert runtime in SUPPORTED_RUNTIMES
-    lifecycle = json.loads((Path(__import__("cfnlint").__file__).parent / "data" / "AdditionalSpecs"
-                            / "LmbdRuntimeLifecycle.json").read_text())
+    lifecycle = json.loads(
+        (
+            Path(__import__("cfnlint").__file__).parent / "data" / "AdditionalSpecs" / "LmbdRuntimeLifecycle.json"
+        ).read_text()
+    )
     assert date.fromisoformat(lifecycle[runtime]["deprecated"]) > date.today(), f"{runtime} is deprecated"
     for stage, template in templates.items():
         lambdas = {**functions_of(template), **_by_type(template, "AWS::Lambda::Function")}
@@ -47,8 +54,11 @@ def test_functions_are_the_apps_handlers(template):
     import ast
 
     tree = ast.parse((ROOT / "app.py").read_text())
-    decorated = {node.name: [ast.unparse(d) for d in node.decorator_list]
-                 for node in tree.body if isinstance(node, ast.FunctionDef) and node.decorator_list}
+    decorated = {
+        node.name: [ast.unparse(d) for d in node.decorator_list]
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.decorator_list
+    }
     handlers = {fn["Properties"]["Handler"] for fn in functions_of(template).values()}
     assert "app.app" in handlers
     for name, decorators in decorated.items():
@@ -65,8 +75,10 @@ def test_function_settings_come_from_chalice_config(template, facts):
     fns = functions_of(template)
     processor = next(fns[k] for k, kind in kinds.items() if kind == "processor")
     assert processor["Properties"]["Timeout"] == facts["dev"]["processor_timeout"]
-    assert CHALICE_CONFIG["lambda_functions"]["process_upload_queue"]["lambda_timeout"] == \
-        facts["dev"]["processor_timeout"]
+    assert (
+        CHALICE_CONFIG["lambda_functions"]["process_upload_queue"]["lambda_timeout"]
+        == facts["dev"]["processor_timeout"]
+    )
     api = fns["APIHandler"]["Properties"]
     assert api["Timeout"] <= 29, "API Gateway stops waiting after 29 s"
     assert processor["Properties"]["MemorySize"] > api["MemorySize"]
@@ -85,6 +97,7 @@ def test_layers_per_function(template, layers_toml):
 
 # ---- DynamoDB ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_tables_match_the_pynamodb_models(templates, facts, stage):
     tables = {t["Properties"]["TableName"]: t for t in _by_type(templates[stage], "AWS::DynamoDB::Table").values()}
@@ -96,7 +109,8 @@ def test_tables_match_the_pynamodb_models(templates, facts, stage):
         assert props["KeySchema"] == _hash_first(model["KeySchema"]), name
         assert props["KeySchema"][0]["KeyType"] == "HASH"
         assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
-            model["AttributeDefinitions"], key=lambda a: a["AttributeName"]), name
+            model["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+        ), name
         got_gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes", [])}
         want_gsis = {g["IndexName"]: g for g in model["GlobalSecondaryIndexes"]}
         assert set(got_gsis) == set(want_gsis), name
@@ -128,6 +142,7 @@ def test_production_data_survives_the_stack(templates):
 
 # ---- S3 ---------------------------------------------------------------------------------------------------
 
+
 def _buckets_by_key(template, facts):
     out = {}
     for name, bucket in _by_type(template, "AWS::S3::Bucket").items():
@@ -141,18 +156,23 @@ def _buckets_by_key(template, facts):
 def test_every_bucket_exists_and_is_private_and_encrypted(template, facts):
     buckets = _buckets_by_key(template, facts["dev"])
     assert set(buckets) == set(facts["dev"]["buckets"]), "a bucket the code uses is missing"
-    for key, (name, bucket) in buckets.items():
+    for key, (_name, bucket) in buckets.items():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True}, key
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, key
         assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
         sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
         assert sse["SSEAlgorithm"] in ("AES256", "aws:kms")
         assert "AccessControl" not in props and "WebsiteConfiguration" not in props
         rules = props["LifecycleConfiguration"]["Rules"]
-        assert any(r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation", 99) <= 7
-                   and r["Status"] == "Enabled" for r in rules), key
+        assert any(
+            r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation", 99) <= 7 and r["Status"] == "Enabled"
+            for r in rules
+        ), key
     policies = _by_type(template, "AWS::S3::BucketPolicy")
     for policy in policies.values():
         for st in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -163,8 +183,9 @@ def test_uploads_bucket_expires_pending_uploads_and_allows_only_app_origins(temp
     name, bucket = _buckets_by_key(template, facts["dev"])["uploads"]
     props = bucket["Properties"]
     prefix = facts["dev"]["upload_prefix"]
-    expiring = [r for r in props["LifecycleConfiguration"]["Rules"]
-                if r.get("Prefix") == prefix and r.get("ExpirationInDays")]
+    expiring = [
+        r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == prefix and r.get("ExpirationInDays")
+    ]
     assert expiring and expiring[0]["ExpirationInDays"] <= 7 and expiring[0]["Status"] == "Enabled"
     (cors,) = props["CorsConfiguration"]["CorsRules"]
     assert cors["AllowedMethods"] == ["POST"]
@@ -174,7 +195,8 @@ def test_uploads_bucket_expires_pending_uploads_and_allows_only_app_origins(temp
     assert "*" not in origins.split(",")
     for fn in functions_of(template).values():
         assert fn["Properties"]["Environment"]["Variables"]["LIGHTBOX_APP_ORIGINS"] == {
-            "Fn::Join": [",", {"Ref": "AppOrigins"}]}
+            "Fn::Join": [",", {"Ref": "AppOrigins"}]
+        }
     _, media = _buckets_by_key(template, facts["dev"])["media"]
     for rule in media["Properties"].get("CorsConfiguration", {}).get("CorsRules", []):
         assert rule["AllowedOrigins"] == {"Ref": "AppOrigins"}
@@ -196,6 +218,7 @@ def test_uploads_reach_the_queue(template, facts):
 
 # ---- SQS --------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_upload_queue_has_a_dead_letter_queue(templates, facts, stage):
     template, q = templates[stage], facts[stage]["queue"]
@@ -203,8 +226,10 @@ def test_upload_queue_has_a_dead_letter_queue(templates, facts, stage):
     assert set(queues) == {q["name"], q["dlq"]}
     main_id, main = queues[q["name"]]
     dlq_id, dlq = queues[q["dlq"]]
-    assert main["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-                                                   "maxReceiveCount": q["max_receives"]}
+    assert main["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": q["max_receives"],
+    }
     assert main["Properties"]["VisibilityTimeout"] == q["visibility"]
     assert dlq["Properties"]["MessageRetentionPeriod"] >= 7 * 24 * 3600
     kinds = function_kinds(template)
@@ -227,15 +252,26 @@ def test_processor_reports_partial_batch_failures(template):
 
 # ---- environment ------------------------------------------------------------------------------------------
 
+
 def test_environment_matches_what_config_reads(template, facts):
     read = config_env_vars()
     resources = template["Resources"]
-    required = {"LIGHTBOX_STAGE", "LIGHTBOX_JWT_SECRET_PARAM", "LIGHTBOX_STRIPE_SECRET_PARAM", "LIGHTBOX_WS_ENDPOINT",
-                "LIGHTBOX_EMAIL_SENDER", "LIGHTBOX_APP_ORIGINS"}
+    required = {
+        "LIGHTBOX_STAGE",
+        "LIGHTBOX_JWT_SECRET_PARAM",
+        "LIGHTBOX_STRIPE_SECRET_PARAM",
+        "LIGHTBOX_WS_ENDPOINT",
+        "LIGHTBOX_EMAIL_SENDER",
+        "LIGHTBOX_APP_ORIGINS",
+    }
     required |= {f"LIGHTBOX_{key.upper()}_BUCKET" for key in facts["dev"]["buckets"]}
     assert required <= read, f"config.py does not read {sorted(required - read)}"
-    local_only = {"LIGHTBOX_JWT_SECRET", "LIGHTBOX_STRIPE_SECRET_KEY", "LIGHTBOX_AWS_ENDPOINT_URL",
-                  "LIGHTBOX_STRIPE_API_BASE"}
+    local_only = {
+        "LIGHTBOX_JWT_SECRET",
+        "LIGHTBOX_STRIPE_SECRET_KEY",
+        "LIGHTBOX_AWS_ENDPOINT_URL",
+        "LIGHTBOX_STRIPE_API_BASE",
+    }
     kinds = function_kinds(template)
     for name, fn in functions_of(template).items():
         env = fn["Properties"]["Environment"]["Variables"]
@@ -249,7 +285,8 @@ def test_environment_matches_what_config_reads(template, facts):
             assert resources[ref]["Type"] == "AWS::S3::Bucket"
         assert env["LIGHTBOX_WS_ENDPOINT"] == {
             "Fn::Sub": "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
-                       + CHALICE_CONFIG["api_gateway_stage"]}
+            + CHALICE_CONFIG["api_gateway_stage"]
+        }
         assert env["LIGHTBOX_EMAIL_SENDER"] == {"Ref": "EmailSender"}
         secrets = {r["Properties"]["Name"] for r in _by_type(template, "AWS::SecretsManager::Secret").values()}
         for var in ("LIGHTBOX_JWT_SECRET_PARAM", "LIGHTBOX_STRIPE_SECRET_PARAM"):
@@ -280,6 +317,7 @@ def test_push_platform_applications_are_created_when_configured(template):
 
 # ---- APIs, tracing, alarms --------------------------------------------------------------------------------
 
+
 def test_rest_and_websocket_apis_with_tracing(template):
     resources = template["Resources"]
     api = resources["RestAPI"]["Properties"]
@@ -301,18 +339,23 @@ def test_alarms(template):
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a for a in alarms.values()}
     dlq = metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Properties"]
-    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["UploadDeadLetterQueue",
-                                                                               "QueueName"]}}]
+    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}}]
     assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     five = metric[("AWS/ApiGateway", "5XXError")]["Properties"]
     assert {"Name": "ApiName", "Value": resources["RestAPI"]["Properties"]["Name"]} in five["Dimensions"]
     assert five["Statistic"] == "Average" and 0 < five["Threshold"] < 1
-    throttled = {a["Properties"]["Dimensions"][0]["Value"]["Ref"] for a in alarms.values()
-                 if a["Properties"]["MetricName"] == "Throttles"}
+    throttled = {
+        a["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for a in alarms.values()
+        if a["Properties"]["MetricName"] == "Throttles"
+    }
     assert throttled == set(functions_of(template))
     kinds = function_kinds(template)
-    errors = {a["Properties"]["Dimensions"][0]["Value"]["Ref"] for a in alarms.values()
-              if a["Properties"]["MetricName"] == "Errors"}
+    errors = {
+        a["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for a in alarms.values()
+        if a["Properties"]["MetricName"] == "Errors"
+    }
     assert {k for k, kind in kinds.items() if kind == "processor"} <= errors
     assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
 
@@ -334,10 +377,13 @@ def test_no_stage_leaks_into_another(templates):
 
 def test_api_gateway_own_errors_have_the_contract_body(template):
     """Unknown routes, throttling and oversized bodies never reach a function: API Gateway answers them."""
-    responses = {r["Properties"]["ResponseType"]: r["Properties"]
-                 for r in _by_type(template, "AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in _by_type(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
     assert {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "REQUEST_TOO_LARGE", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(
-        responses)
+        responses
+    )
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
     assert responses["THROTTLED"]["StatusCode"] == "429"
     assert "gatewayresponse.header.Retry-After" in responses["THROTTLED"]["ResponseParameters"]

@@ -1,4 +1,5 @@
 """Fixtures for the local-stack tests (the gateway, the poller, the API server, the devstack)."""
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from infrastructure.local.gateway import GatewayServer, create_gateway_app  # noqa: E402
 
-AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1"}
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 @pytest.fixture
@@ -72,8 +72,7 @@ def moto_host_server(aws_test_env, monkeypatch):
 
     from infrastructure.local.moto_host import SES_MESSAGES_PATH, ses_messages, stamp_ses_messages
 
-    for cls in (models.Message, models.RawMessage, models.TemplateMessage,
-                models.BulkTemplateMessage):
+    for cls in (models.Message, models.RawMessage, models.TemplateMessage, models.BulkTemplateMessage):
         monkeypatch.setattr(cls, "__init__", cls.__init__)
     stamp_ses_messages()
     # What add_ses_messages_route() does, in a form monkeypatch undoes.

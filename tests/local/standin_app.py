@@ -3,6 +3,7 @@
 Module-level handlers named as app.py names them; AWS clients built from the same environment the
 devstack gives the real app.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,17 @@ SENDER = os.environ.get("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local")
 
 
 def _aws(service):
-    return boto3.client(service, endpoint_url=os.environ["LIGHTBOX_AWS_ENDPOINT_URL"],
-                        region_name=os.environ["AWS_DEFAULT_REGION"])
+    return boto3.client(
+        service, endpoint_url=os.environ["LIGHTBOX_AWS_ENDPOINT_URL"], region_name=os.environ["AWS_DEFAULT_REGION"]
+    )
 
 
 def _send_email(to, subject, text):
-    _aws("ses").send_email(Source=SENDER, Destination={"ToAddresses": [to]},
-                           Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}})
+    _aws("ses").send_email(
+        Source=SENDER,
+        Destination={"ToAddresses": [to]},
+        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}},
+    )
 
 
 def ensure_resources():
@@ -45,10 +50,14 @@ def ws_connect(event):
 
 @app.on_ws_message()
 def ws_message(event):
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["LIGHTBOX_WS_ENDPOINT"],
-                          region_name=os.environ["AWS_DEFAULT_REGION"])
-    client.post_to_connection(ConnectionId=event.connection_id,
-                              Data=json.dumps({"type": "echo", "body": event.body}).encode())
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=os.environ["LIGHTBOX_WS_ENDPOINT"],
+        region_name=os.environ["AWS_DEFAULT_REGION"],
+    )
+    client.post_to_connection(
+        ConnectionId=event.connection_id, Data=json.dumps({"type": "echo", "body": event.body}).encode()
+    )
 
 
 @app.on_ws_disconnect()
@@ -64,6 +73,9 @@ def process_upload_queue(event):
         if record.body == "fail":
             failures.append({"itemIdentifier": raw["messageId"]})
             continue
-        _send_email("uploader@example.com", f"processed {record.body}",
-                    f"receive count {raw['attributes']['ApproximateReceiveCount']}")
+        _send_email(
+            "uploader@example.com",
+            f"processed {record.body}",
+            f"receive count {raw['attributes']['ApproximateReceiveCount']}",
+        )
     return {"batchItemFailures": failures}

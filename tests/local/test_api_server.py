@@ -1,4 +1,5 @@
 """The local HTTP API server: a stand-in Chalice app through chalice.local, and /_local/emails."""
+
 from __future__ import annotations
 
 import re
@@ -93,9 +94,11 @@ def test_concurrent_requests_keep_their_own_current_request(api):
 
 def test_emails_lists_what_ses_stored_newest_last(api, ses):
     for n, to in enumerate(["ann@example.com", "bob@example.com"]):
-        ses.send_email(Source=SENDER, Destination={"ToAddresses": [to]},
-                       Message={"Subject": {"Data": f"Code {n}"},
-                                "Body": {"Text": {"Data": f"Your code is 12345{n}."}}})
+        ses.send_email(
+            Source=SENDER,
+            Destination={"ToAddresses": [to]},
+            Message={"Subject": {"Data": f"Code {n}"}, "Body": {"Text": {"Data": f"Your code is 12345{n}."}}},
+        )
     body = requests.get(f"{api.url}/_local/emails", timeout=5).json()
     items = body["items"]
     assert [i["to"] for i in items] == [["ann@example.com"], ["bob@example.com"]]
@@ -110,8 +113,11 @@ def test_emails_from_stock_moto_through_data_json(start_api, moto_server):
     api = start_api(moto_server)
     ses = verified_ses(moto_server)
     for subject in ("S1", "S2"):
-        ses.send_email(Source=SENDER, Destination={"ToAddresses": ["c@example.com"]},
-                       Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": "T"}}})
+        ses.send_email(
+            Source=SENDER,
+            Destination={"ToAddresses": ["c@example.com"]},
+            Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": "T"}}},
+        )
     items = requests.get(f"{api.url}/_local/emails", timeout=5).json()["items"]
     assert [i["subject"] for i in items] == ["S1", "S2"]
     assert all(i["sent_at"].endswith("Z") for i in items)
@@ -122,12 +128,15 @@ def test_raw_and_html_mail_are_readable(api, ses):
     mime["Subject"], mime["From"], mime["To"] = "Raw subject", SENDER, "dee@example.com"
     mime.attach(MIMEText("plain body", "plain"))
     mime.attach(MIMEText("<p>html body</p>", "html"))
-    ses.send_raw_email(Source=SENDER, Destinations=["dee@example.com"],
-                       RawMessage={"Data": mime.as_string()})
-    ses.send_email(Source=SENDER, Destination={"ToAddresses": ["eve@example.com"]},
-                   Message={"Subject": {"Data": "Both"},
-                            "Body": {"Text": {"Data": "text part"},
-                                     "Html": {"Data": "<p>Hello <b>Eve</b></p>"}}})
+    ses.send_raw_email(Source=SENDER, Destinations=["dee@example.com"], RawMessage={"Data": mime.as_string()})
+    ses.send_email(
+        Source=SENDER,
+        Destination={"ToAddresses": ["eve@example.com"]},
+        Message={
+            "Subject": {"Data": "Both"},
+            "Body": {"Text": {"Data": "text part"}, "Html": {"Data": "<p>Hello <b>Eve</b></p>"}},
+        },
+    )
     raw, html_mail = requests.get(f"{api.url}/_local/emails", timeout=5).json()["items"]
     assert raw["to"] == ["dee@example.com"] and raw["subject"] == "Raw subject"
     assert raw["text"].strip() == "plain body"
@@ -138,8 +147,11 @@ def test_raw_and_html_mail_are_readable(api, ses):
 def test_unverified_sender_is_rejected_and_not_listed(api, moto_host_server):
     client = boto3.client("ses", endpoint_url=moto_host_server, region_name="us-east-1")
     with pytest.raises(client.exceptions.MessageRejected):
-        client.send_email(Source="stranger@example.com", Destination={"ToAddresses": ["x@y.z"]},
-                          Message={"Subject": {"Data": "S"}, "Body": {"Text": {"Data": "T"}}})
+        client.send_email(
+            Source="stranger@example.com",
+            Destination={"ToAddresses": ["x@y.z"]},
+            Message={"Subject": {"Data": "S"}, "Body": {"Text": {"Data": "T"}}},
+        )
     assert requests.get(f"{api.url}/_local/emails", timeout=5).json() == {"items": []}
 
 
@@ -161,14 +173,31 @@ def test_emails_when_moto_is_down():
 
 
 def test_email_reader_orders_by_send_sequence():
-    data = {"ses": {
-        "Message": [{"id": "m2", "source": SENDER, "subject": "second", "body": "b",
-                     "destinations": {"ToAddresses": ["a@x.y"]}, "sent_seq": 3,
-                     "sent_at": "2026-01-01T00:00:02Z"}],
-        "RawMessage": [{"id": "r1", "source": SENDER, "destinations": ["b@x.y"], "sent_seq": 1,
-                        "sent_at": "2026-01-01T00:00:01Z",
-                        "raw_data": "Subject: first\nTo: b@x.y\n\nraw text\n"}],
-    }}
+    data = {
+        "ses": {
+            "Message": [
+                {
+                    "id": "m2",
+                    "source": SENDER,
+                    "subject": "second",
+                    "body": "b",
+                    "destinations": {"ToAddresses": ["a@x.y"]},
+                    "sent_seq": 3,
+                    "sent_at": "2026-01-01T00:00:02Z",
+                }
+            ],
+            "RawMessage": [
+                {
+                    "id": "r1",
+                    "source": SENDER,
+                    "destinations": ["b@x.y"],
+                    "sent_seq": 1,
+                    "sent_at": "2026-01-01T00:00:01Z",
+                    "raw_data": "Subject: first\nTo: b@x.y\n\nraw text\n",
+                }
+            ],
+        }
+    }
     items = EmailReader("http://unused", fetch=lambda url: data).emails()
     assert [i["subject"] for i in items] == ["first", "second"]
     assert items[0]["text"].strip() == "raw text"
@@ -188,8 +217,11 @@ def test_stop_releases_the_port(moto_server):
 def test_moto_host_serves_only_ses_messages(ses, moto_host_server):
     from infrastructure.local.moto_host import SES_MESSAGES_PATH
 
-    ses.send_email(Source=SENDER, Destination={"ToAddresses": ["f@example.com"]},
-                   Message={"Subject": {"Data": "S"}, "Body": {"Text": {"Data": "T"}}})
+    ses.send_email(
+        Source=SENDER,
+        Destination={"ToAddresses": ["f@example.com"]},
+        Message={"Subject": {"Data": "S"}, "Body": {"Text": {"Data": "T"}}},
+    )
     body = requests.get(moto_host_server + SES_MESSAGES_PATH, timeout=5).json()
     assert list(body) == ["ses"]
     [message] = body["ses"]["Message"]

@@ -1,4 +1,5 @@
 """The whole local stack as ``make dev`` runs it, around a stand-in app: real processes, real ports."""
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,7 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
     children = descendants(stack.process.pid)
     try:
         assert len(children) == 3  # moto, localstripe, app host
-        assert requests.get(stack.api_url + "/health", timeout=5).json() == {
-            "status": "ok", "stage": "local"}
+        assert requests.get(stack.api_url + "/health", timeout=5).json() == {"status": "ok", "stage": "local"}
 
         # WebSocket: refused without a good token; otherwise the handler's post_to_connection
         # (boto3, production code path) comes back as a frame.
@@ -79,8 +79,13 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
             assert json.loads(ws.recv(timeout=10)) == {"type": "echo", "body": "hello"}
 
         # Queue -> poller -> real handler -> SES in moto -> /_local/emails.
-        sqs = boto3.client("sqs", endpoint_url=stack.moto_url, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=stack.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         queue_url = sqs.get_queue_url(QueueName="standin-uploads")["QueueUrl"]
         sqs.send_message(QueueUrl=queue_url, MessageBody="photo-1")
         emails = wait_for(lambda: requests.get(stack.emails_url, timeout=5).json()["items"])
@@ -89,8 +94,7 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
         assert emails[0]["sent_at"].endswith("Z")
 
         # localstripe answers on loopback with the local key.
-        customers = requests.get(stack.stripe_url + "/v1/customers", auth=("sk_test_local", ""),
-                                 timeout=5)
+        customers = requests.get(stack.stripe_url + "/v1/customers", auth=("sk_test_local", ""), timeout=5)
         assert customers.status_code == 200
     finally:
         os.kill(stack.process.pid, signal.SIGINT)  # what Ctrl-C delivers
@@ -107,8 +111,7 @@ def test_child_death_is_reported_and_stops_everything():
     stack = start_stack(timeout=60, **STANDIN)
     try:
         children = descendants(stack.process.pid)
-        moto = next(pid for pid in children
-                    if b"moto_host" in Path(f"/proc/{pid}/cmdline").read_bytes())
+        moto = next(pid for pid in children if b"moto_host" in Path(f"/proc/{pid}/cmdline").read_bytes())
         os.kill(moto, signal.SIGKILL)
         code = stack.process.wait(20)
     finally:
@@ -146,17 +149,36 @@ def test_busy_port_is_reported_before_starting_anything():
         blocker.listen()
         env = {**os.environ, **ports.as_env()}
         result = subprocess.run(
-            [sys.executable, "-m", "infrastructure.local.devstack", "--app", STANDIN["app"],
-             "--resources", STANDIN["resources"]],
-            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=30)
+            [
+                sys.executable,
+                "-m",
+                "infrastructure.local.devstack",
+                "--app",
+                STANDIN["app"],
+                "--resources",
+                STANDIN["resources"],
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 2
     assert f"api port {ports.api}" in result.stderr
 
 
 def test_local_env_points_everything_at_loopback_and_drops_real_credentials():
     ports = Ports(api=1, ws=2, moto=3, stripe=4)
-    env = local_env(ports, {"AWS_PROFILE": "prod", "AWS_SESSION_TOKEN": "real",
-                            "AWS_ENDPOINT_URL_S3": "https://s3.example", "HOME": "/home/x"})
+    env = local_env(
+        ports,
+        {
+            "AWS_PROFILE": "prod",
+            "AWS_SESSION_TOKEN": "real",
+            "AWS_ENDPOINT_URL_S3": "https://s3.example",
+            "HOME": "/home/x",
+        },
+    )
     assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
     assert "AWS_ENDPOINT_URL_S3" not in env and env["HOME"] == "/home/x"
     assert env["LIGHTBOX_STAGE"] == "local"

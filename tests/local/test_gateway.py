@@ -1,4 +1,5 @@
 """The local WebSocket gateway, driven by a real WebSocket client and boto3 over loopback."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import time
 import boto3
 import pytest
 from botocore.config import Config
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 
@@ -44,8 +45,8 @@ class Recorder:
             time.sleep(float(body.split(":", 1)[1]))
         if body.startswith("echo:") or body.startswith("sleep:"):
             management(self.management_url).post_to_connection(
-                ConnectionId=event["requestContext"]["connectionId"],
-                Data=json.dumps({"echo": body}).encode())
+                ConnectionId=event["requestContext"]["connectionId"], Data=json.dumps({"echo": body}).encode()
+            )
         return {"statusCode": 200}
 
     def disconnect(self, event, context):
@@ -55,9 +56,14 @@ class Recorder:
 
 
 def management(url):
-    return boto3.client("apigatewaymanagementapi", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 @pytest.fixture
@@ -82,8 +88,7 @@ def connection_id(recorder, index=-1):
 
 def test_connect_event_has_api_gateway_shape(gateway):
     server, recorder = gateway
-    with ws_connect(f"{server.ws_url}/?token=good", open_timeout=5,
-                    additional_headers={"X-Test": "1"}):
+    with ws_connect(f"{server.ws_url}/?token=good", open_timeout=5, additional_headers={"X-Test": "1"}):
         event = recorder.events["$connect"][0]
     ctx = event["requestContext"]
     assert ctx["routeKey"] == "$connect" and ctx["eventType"] == "CONNECT"
@@ -137,8 +142,7 @@ def test_post_to_connection_delivers_frame(gateway):
         ws.send("echo:hello")
         assert json.loads(ws.recv(timeout=5)) == {"echo": "echo:hello"}
         # And straight from boto3, as the app's notification code does it.
-        management(server.url).post_to_connection(ConnectionId=connection_id(recorder),
-                                                  Data=b'{"type": "pong"}')
+        management(server.url).post_to_connection(ConnectionId=connection_id(recorder), Data=b'{"type": "pong"}')
         assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
 
 
@@ -184,7 +188,7 @@ def test_delete_connection_closes_client_and_disconnects(gateway):
     client = management(server.url)
     with ws_connect(f"{server.ws_url}/?token=good", open_timeout=5) as ws:
         client.delete_connection(ConnectionId=connection_id(recorder))
-        with pytest.raises(Exception):
+        with pytest.raises(ConnectionClosed):
             ws.recv(timeout=5)
     assert recorder.disconnected.wait(5)
     with pytest.raises(client.exceptions.GoneException):
@@ -194,10 +198,11 @@ def test_delete_connection_closes_client_and_disconnects(gateway):
 def test_payload_too_large(gateway):
     server, recorder = gateway
     client = management(server.url)
-    with ws_connect(f"{server.ws_url}/?token=good", open_timeout=5):
-        with pytest.raises(client.exceptions.PayloadTooLargeException):
-            client.post_to_connection(ConnectionId=connection_id(recorder),
-                                      Data=b"x" * (128 * 1024 + 1))
+    with (
+        ws_connect(f"{server.ws_url}/?token=good", open_timeout=5),
+        pytest.raises(client.exceptions.PayloadTooLargeException),
+    ):
+        client.post_to_connection(ConnectionId=connection_id(recorder), Data=b"x" * (128 * 1024 + 1))
 
 
 def test_failing_message_handler_reports_error_and_keeps_connection(gateway):
@@ -213,8 +218,10 @@ def test_failing_message_handler_reports_error_and_keeps_connection(gateway):
 
 def test_slow_handler_does_not_block_other_connections(gateway):
     server, recorder = gateway
-    with ws_connect(f"{server.ws_url}/?token=good", open_timeout=5) as slow, \
-            ws_connect(f"{server.ws_url}/?token=good", open_timeout=5) as fast:
+    with (
+        ws_connect(f"{server.ws_url}/?token=good", open_timeout=5) as slow,
+        ws_connect(f"{server.ws_url}/?token=good", open_timeout=5) as fast,
+    ):
         slow.send("sleep:1.5")
         time.sleep(0.05)
         started = time.monotonic()
@@ -263,5 +270,5 @@ def test_stop_closes_clients_and_runs_disconnect(start_gateway):
         server.stop()
         assert time.monotonic() - started < 5
         assert recorder.disconnected.is_set()
-        with pytest.raises(Exception):
+        with pytest.raises(ConnectionClosed):
             ws.recv(timeout=2)

@@ -1,4 +1,5 @@
 """The SQS poller: Lambda-shaped batches in, successes deleted, reported failures kept."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,7 @@ def sqs(aws_test_env):
 
 @pytest.fixture
 def queue(sqs):
-    return sqs.create_queue(QueueName="lightbox-local-uploads",
-                            Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    return sqs.create_queue(QueueName="lightbox-local-uploads", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
 
 
 def counts(sqs, queue_url):
@@ -31,8 +31,7 @@ def counts(sqs, queue_url):
         QueueUrl=queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return (int(attrs["ApproximateNumberOfMessages"]),
-            int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+    return (int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"]))
 
 
 class Handler:
@@ -52,9 +51,13 @@ def send(sqs, queue_url, *bodies):
 
 def test_event_has_lambda_sqs_shape_and_successes_are_deleted(sqs, queue):
     sent = sqs.send_message(
-        QueueUrl=queue, MessageBody='{"hello": "world"}',
-        MessageAttributes={"kind": {"DataType": "String", "StringValue": "upload"},
-                           "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
+        QueueUrl=queue,
+        MessageBody='{"hello": "world"}',
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "upload"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
     send(sqs, queue, "two", "three")
     handler = Handler()
     poller = SqsPoller(handler, queue, sqs, wait_seconds=0)
@@ -76,7 +79,11 @@ def test_event_has_lambda_sqs_shape_and_successes_are_deleted(sqs, queue):
     for name in ("SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"):
         assert first["attributes"][name]
     assert first["messageAttributes"]["kind"] == {
-        "stringValue": "upload", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+        "stringValue": "upload",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
     assert first["messageAttributes"]["blob"]["binaryValue"] == "AAE="
     assert first["md5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
     assert counts(sqs, queue) == (0, 0)
@@ -110,11 +117,14 @@ def test_handler_exception_deletes_nothing(sqs, queue):
     assert counts(sqs, queue) == (0, 2)
 
 
-@pytest.mark.parametrize("response", [
-    {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]},
-    {"batchItemFailures": [{"itemIdentifier": ""}]},
-    {"batchItemFailures": "nonsense"},
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": "nonsense"},
+    ],
+)
 def test_malformed_failure_report_fails_whole_batch(sqs, queue, response):
     send(sqs, queue, "a", "b")
     SqsPoller(Handler(lambda event: response), queue, sqs, wait_seconds=0).poll_once()
@@ -144,8 +154,8 @@ def test_s3_notification_reaches_handler(aws_test_env, sqs, queue):
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
         Bucket="lightbox-local-uploads",
-        NotificationConfiguration={"QueueConfigurations": [
-            {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
     s3.put_object(Bucket="lightbox-local-uploads", Key="uploads/p1/original", Body=b"jpeg")
     handler = Handler()
     poller = SqsPoller(handler, queue, sqs, wait_seconds=0)

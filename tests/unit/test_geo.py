@@ -1,4 +1,5 @@
 """chalicelib.geo: geohash encoding, neighbours, distance and the cell covering behind GET /events/nearby."""
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,16 @@ def test_cell_sizes():
 
 
 def test_neighbours_known_values():
-    assert geo.neighbours("dqcjq") == {"n": "dqcjw", "ne": "dqcjx", "e": "dqcjr", "se": "dqcjp", "s": "dqcjn",
-                                       "sw": "dqcjj", "w": "dqcjm", "nw": "dqcjt"}
+    assert geo.neighbours("dqcjq") == {
+        "n": "dqcjw",
+        "ne": "dqcjx",
+        "e": "dqcjr",
+        "se": "dqcjp",
+        "s": "dqcjn",
+        "sw": "dqcjj",
+        "w": "dqcjm",
+        "nw": "dqcjt",
+    }
 
 
 def test_neighbours_are_adjacent_cells():
@@ -97,8 +106,9 @@ def _destination(lat, lon, bearing_deg, km):
     return math.degrees(p2), (math.degrees(l2) + 540) % 360 - 180
 
 
-@pytest.mark.parametrize("centre", [PARIS, (0.0, 179.95), (-33.86, 151.21), (64.1, -21.9), (78.2, 15.6),
-                                    (-0.01, -0.01), (85.0, 100.0)])
+@pytest.mark.parametrize(
+    "centre", [PARIS, (0.0, 179.95), (-33.86, 151.21), (64.1, -21.9), (78.2, 15.6), (-0.01, -0.01), (85.0, 100.0)]
+)
 @pytest.mark.parametrize("radius", [0.5, 7, 40, 100])
 def test_the_covering_contains_every_point_of_the_circle(centre, radius):
     precision, cells = geo.cells_for_radius(*centre, radius)
