@@ -58,3 +58,66 @@ def reset() -> None:
     with _lock:
         _clients.clear()
         _secrets.clear()
+
+
+# Error codes that mean "try again later": throttling, and AWS's own transient failures. (botocore's standard
+# retry mode retries these a few times already; once those retries are spent, the caller retries the work.)
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "TransactionInProgressException",
+        "TransactionConflictException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+# Reasons in a cancelled DynamoDB transaction that would pass on a retry.
+_TRANSIENT_CANCELLATIONS = frozenset({"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: PynamoDB's ``cause``, a ``raise ... from``) is an AWS failure that a
+    later retry can get past: throttling, a 5xx, a timeout, a dropped or refused connection. Anything else
+    (a missing item, a refused condition, bad input, a bug) is not."""
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, IncompleteReadError
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | HTTPClientError | IncompleteReadError):
+            return True
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = int(current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if error.get("Code") in TRANSIENT_ERROR_CODES or status >= 500:
+                return True
+            reasons = current.response.get("CancellationReasons") or []
+            if any(isinstance(r, dict) and r.get("Code") in _TRANSIENT_CANCELLATIONS for r in reasons):
+                return True
+            continue
+        if isinstance(current, BotoCoreError):
+            continue
+        cause = getattr(current, "cause", None)  # PynamoDB keeps the botocore error here
+        if cause is None and type(current).__module__.startswith("pynamodb") and "max_retry_attempts" in str(current):
+            return True  # a batch write whose unprocessed (throttled) items were still unprocessed after retries
+        pending += [cause if isinstance(cause, BaseException) else None, current.__cause__]
+    return False

@@ -6,6 +6,19 @@ Per upload the photo moves ``pending_upload -> processing -> ready | rejected`` 
 - a crash midway leaves ``processing`` with an expired lease, which the next delivery takes over;
 - variants are written to fixed keys, so a rerun overwrites rather than duplicates;
 - notifications are keyed by their cause, so they are written once.
+
+Failures are classified, each ending differently:
+- the file itself is at fault (not an image, corrupt, truncated, too large): ``ImageRejected`` from the
+  imaging package, which turns every decoder error into one. The photo is ``rejected`` with the reason on the
+  delivery that meets it; a file that decodes but whose bytes are malformed is served re-encoded (see
+  ``imaging.original``), so it ends ``ready``. Nothing is written to the media bucket before both the
+  variants and the cleaned original exist, so a rejection leaves no files behind;
+- a transient AWS failure (throttling, a 5xx, a timeout, a dropped connection: ``aws.is_transient``) or a
+  live lease held by another worker: the message is reported as a batch item failure and redelivered; the
+  lease is released first, so the redelivery can take over at once;
+- anything else is unexpected (a bug, a misconfigured bucket): logged with its traceback and retried the same
+  way, because a fix or a redrive from the dead-letter queue can still save the photo; on the last delivery
+  the photo is marked rejected so the uploader is not left watching "processing".
 The uploads bucket is only an inbox: once processed (or rejected) the raw upload, which may carry GPS and
 other metadata, is deleted; the media bucket keeps a metadata-free original (its lifecycle rule also
 expires anything left in the inbox).
@@ -18,7 +31,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from chalicelib import storage
+from chalicelib import aws, storage
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, now
@@ -49,8 +62,12 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
                 process_object(bucket, key)
         except Busy:
             failures.append({"itemIdentifier": record["messageId"]})
-        except Exception:  # noqa: BLE001 - logged, and only this message is retried (then dead-lettered)
-            log.exception("upload processing failed", extra={"fields": {"message_id": record.get("messageId")}})
+        except Exception as exc:  # noqa: BLE001 - classified below; only this message is retried
+            fields = {"message_id": record.get("messageId"), "receives": receives}
+            if aws.is_transient(exc):
+                log.warning(f"transient AWS error, to be retried: {exc!r}", extra={"fields": fields})
+            else:
+                log.exception("upload processing failed unexpectedly", extra={"fields": fields})
             failures.append({"itemIdentifier": record["messageId"]})
             if receives >= UPLOAD_QUEUE_MAX_RECEIVES:
                 for _, key in objects:
@@ -97,7 +114,7 @@ def s3_objects(body: str) -> list[tuple[str, str]]:
 
 
 def _claim(photo: Photo) -> bool:
-    """Take the processing lease. False if the photo is already finished."""
+    """Take the processing lease (``photo.lease_until`` is then ours). False if the photo is already finished."""
     t = epoch()
     try:
         photo.update(
@@ -132,6 +149,29 @@ def process_object(bucket: str, key: str) -> None:
             after_ready(photo)
         storage.delete_upload(key)
         return
+    lease = int(photo.lease_until or 0)
+    try:
+        _process_claimed(photo, key)
+    except Exception:
+        _release(photo, lease)  # the redelivery need not wait for the lease to run out
+        raise
+
+
+def _release(photo: Photo, lease: int) -> None:
+    """Give up our lease on a photo still ``processing`` (best effort: if this fails too, it expires)."""
+    try:
+        photo.update(
+            actions=[Photo.lease_until.set(0)],
+            condition=(Photo.status == PROCESSING) & (Photo.lease_until == lease),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            log.warning(f"could not release a processing lease: {exc!r}", extra={"fields": {"photo": photo.photo_id}})
+
+
+def _process_claimed(photo: Photo, key: str) -> None:
+    settings = get_settings()
+    photo_id = photo.photo_id
     head = storage.head_upload(key)
     if head is None:
         return  # the object is gone already (a photo deleted mid-flight); nothing to do
@@ -145,16 +185,18 @@ def process_object(bucket: str, key: str) -> None:
     from chalicelib.imaging.original import clean_original
 
     data = storage.read_upload(key)
-    try:
+    watermark_text = _watermark_text(photo)
+    try:  # everything is rendered before anything is written: a rejected file leaves no media behind
         result = imaging.process_image(
-            data, declared_size=limit, max_bytes=settings.max_upload_bytes, watermark_text=_watermark_text(photo)
+            data, declared_size=limit, max_bytes=settings.max_upload_bytes, watermark_text=watermark_text
         )
+        original = clean_original(data)
     except imaging.ImageRejected as exc:
         reject(photo, exc.reason)
         return
+    del data
     for variant in result.variants.values():
         storage.put_media(storage.variant_key(photo_id, variant.name), variant.data, variant.content_type)
-    original = clean_original(data)
     storage.put_media(storage.variant_key(photo_id, "original"), original.data, original.content_type)
     finish(photo, result, original.format)
     storage.delete_upload(key)  # the uploads bucket is an inbox; the cleaned original is the kept copy
