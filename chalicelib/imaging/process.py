@@ -7,6 +7,10 @@ Validation, in order, each failure an ``ImageRejected`` with a reason for the up
 3. pixels: width x height from the header, checked against ``max_pixels`` before anything is decoded,
    so a decompression bomb costs a few header bytes;
 4. integrity: a file that fails to decode (corrupt, truncated) is refused rather than served half grey.
+   Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` stays off on purpose: a JPEG whose scan data is cut short,
+   or a PNG whose IDAT is, is rejected; damage that Pillow decodes through (junk between JPEG segments, a
+   truncated APP segment, a PNG IDAT with a wrong CRC) is accepted, and ``imaging.original`` re-encodes
+   the served original of such a file instead of copying its bytes.
 
 Variants (longest side; never upscaled, so a 1x1 upload gives 1x1 variants):
 ``thumb`` 256, ``medium`` 1024, ``large`` 2048, ``watermarked`` = ``large`` plus the tiled mark.

@@ -73,6 +73,7 @@ _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "ZIP archive"),
     (b"\x1f\x8b", "gzip archive"),
     (b"RIFF", "RIFF media (not WebP)"),
+    (b"\xff\xd8", "a JPEG start followed by junk"),  # no marker after SOI: no decoder reads it
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from PIL import Image
 
@@ -317,3 +317,130 @@ def quadrant_colours(data: bytes) -> dict[str, tuple[int, int, int]]:
         "bottom_right": (0.75, 0.75),
     }
     return {name: colour_at(data, x, y) for name, (x, y) in points.items()}
+
+
+# --- Damaged files: what real uploads look like after buggy cameras, editors and transfers --------------
+
+READY, REJECTED = "ready", "rejected"
+
+
+def _jpeg_segments(data: bytes) -> dict[int, tuple[int, int]]:
+    """The first position and length of each header marker of a well-formed JPEG."""
+    found: dict[int, tuple[int, int]] = {}
+    position = 2
+    for marker in jpeg_markers(data):
+        length = struct.unpack(">H", data[position + 2 : position + 4])[0]
+        found.setdefault(marker, (position, length))
+        position += 2 + length
+    return found
+
+
+def _after_app0(data: bytes, inserted: bytes) -> bytes:
+    position, length = _jpeg_segments(data)[0xE0]
+    return data[: position + 2 + length] + inserted + data[position + 2 + length :]
+
+
+def _png_chunk(data: bytes, kind: bytes) -> tuple[int, int]:
+    position = 8
+    while position + 8 <= len(data):
+        length = struct.unpack(">I", data[position : position + 4])[0]
+        if data[position + 4 : position + 8] == kind:
+            return position, length
+        position += 12 + length
+    raise KeyError(kind)
+
+
+def _bad_crc(data: bytes, kind: bytes) -> bytes:
+    position, length = _png_chunk(data, kind)
+    end = position + 12 + length
+    return data[: end - 4] + bytes(b ^ 0xFF for b in data[end - 4 : end]) + data[end:]
+
+
+def _png_with_text() -> bytes:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "shot at 52.3701,-4.8917")
+    return encode(quadrants(300, 200), "PNG", pnginfo=info)
+
+
+def _sideways_jpeg() -> bytes:
+    """Orientation 6 (stored sideways) with GPS, XMP and a comment: what a phone writes."""
+    return oriented_jpeg(6, 300, 200)
+
+
+def _start_of_scan(data: bytes) -> int:
+    position, length = _jpeg_segments(data)[0xDA]
+    return position + 2 + length
+
+
+def _jpeg_junk_between_segments() -> bytes:
+    data = _sideways_jpeg()
+    position, _ = _jpeg_segments(data)[0xDB]
+    return data[:position] + b"\x00\x13junk from a buggy editor" + data[position:]
+
+
+def _jpeg_truncated_app1() -> bytes:
+    """The EXIF segment's length says more than it holds: its tail (and the next header) are missing."""
+    data = _sideways_jpeg()
+    position, length = _jpeg_segments(data)[0xE1]
+    return data[: position + 4 + length // 2] + data[position + 2 + length :]
+
+
+def _jpeg_with_trailer() -> bytes:
+    """A second JPEG after EOI, as phones append (MPF depth maps, previews), with its own EXIF and GPS."""
+    return _sideways_jpeg() + oriented_jpeg(1, 40, 30)
+
+
+# name -> (what the processor must end with, the file). Decided: a file Pillow decodes without
+# LOAD_TRUNCATED_IMAGES ends ready (served re-encoded when its bytes cannot be cleaned losslessly); a file
+# that needs it (scan data cut short) is rejected as corrupt or truncated, never served half grey.
+DAMAGED: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "jpeg_junk_after_soi": (REJECTED, lambda: _sideways_jpeg()[:2] + b"\x00junk" + _sideways_jpeg()[2:]),
+    "jpeg_junk_between_segments": (READY, _jpeg_junk_between_segments),
+    "jpeg_truncated_app1": (READY, _jpeg_truncated_app1),
+    "jpeg_truncated_app14": (READY, lambda: _after_app0(_sideways_jpeg(), b"\xff\xee\x00\x0eAdobe\x00d")),
+    "cmyk_jpeg_app14_overrun": (
+        REJECTED,
+        lambda: cmyk_jpeg()[:4] + struct.pack(">H", _jpeg_segments(cmyk_jpeg())[0xEE][1] + 4) + cmyk_jpeg()[6:],
+    ),
+    "jpeg_truncated_app2": (READY, lambda: _after_app0(_sideways_jpeg(), b"\xff\xe2\x00\x20ICC_PROFILE\x00\x01\x01")),
+    "jpeg_truncated_app13": (READY, lambda: _after_app0(_sideways_jpeg(), b"\xff\xed\x00\x40Photoshop 3.0\x00")),
+    "jpeg_segment_length_0": (READY, lambda: _after_app0(_sideways_jpeg(), b"\xff\xe5\x00\x00")),
+    "jpeg_segment_length_1": (READY, lambda: _after_app0(_sideways_jpeg(), b"\xff\xe5\x00\x01")),
+    "jpeg_segment_length_past_end": (REJECTED, lambda: _after_app0(_sideways_jpeg(), b"\xff\xe5\xff\xff")),
+    "jpeg_trailer_after_eoi": (READY, _jpeg_with_trailer),
+    "jpeg_truncated_scan": (REJECTED, truncated_jpeg),
+    "jpeg_missing_eoi": (REJECTED, lambda: _sideways_jpeg()[:-2]),
+    "jpeg_header_then_garbage": (
+        REJECTED,
+        lambda: _sideways_jpeg()[: _start_of_scan(_sideways_jpeg())] + random_bytes(3000) + b"\xff\xd9",
+    ),
+    "jpeg_header_only": (REJECTED, lambda: _sideways_jpeg()[: _start_of_scan(_sideways_jpeg())]),
+    "jpeg_magic_only": (REJECTED, lambda: b"\xff\xd8\xff"),
+    "png_bad_crc_idat": (READY, lambda: _bad_crc(encode(quadrants(300, 200), "PNG"), b"IDAT")),
+    "png_bad_crc_text": (REJECTED, lambda: _bad_crc(_png_with_text(), b"tEXt")),
+    "png_bad_crc_ihdr": (REJECTED, lambda: _bad_crc(encode(quadrants(300, 200), "PNG"), b"IHDR")),
+    "png_truncated_idat": (
+        REJECTED,
+        lambda: (lambda d, c: d[: c[0] + 8 + c[1] // 2])(
+            encode(quadrants(300, 200), "PNG"), _png_chunk(encode(quadrants(300, 200), "PNG"), b"IDAT")
+        ),
+    ),
+    "png_missing_iend": (READY, lambda: _png_with_text()[:-12]),
+    "png_trailer_after_iend": (READY, lambda: _png_with_text() + b"tEXtGPS 52.3701,-4.8917"),
+    "png_header_then_garbage": (
+        REJECTED,
+        lambda: encode(quadrants(300, 200), "PNG")[:33] + _chunk(b"IDAT", random_bytes(2000)) + _chunk(b"IEND", b""),
+    ),
+    "png_magic_only": (REJECTED, lambda: b"\x89PNG\r\n\x1a\n"),
+    "gif_truncated": (REJECTED, lambda: animated_gif()[:100]),
+    "webp_truncated": (REJECTED, lambda: encode(quadrants(300, 200), "WEBP")[:300]),
+    "heic_truncated": (REJECTED, lambda: heic(6, 320, 240)[:2000]),
+    "random_bytes": (REJECTED, random_bytes),
+    "zero_bytes": (REJECTED, lambda: b""),
+}
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))

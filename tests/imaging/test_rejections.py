@@ -28,6 +28,7 @@ def test_random_bytes_named_jpg_are_not_an_image() -> None:
         (b"%PDF-1.7\n" + b"\x00" * 100, "PDF document"),
         (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 100, "AVIF image"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "SVG, XML or HTML text"),
+        (b"\xff\xd8\x00junk" + b"\x00" * 100, "a JPEG start followed by junk"),
     ],
 )
 def test_other_formats_are_named_in_the_reason(data: bytes, found: str) -> None:
