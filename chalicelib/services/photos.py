@@ -27,7 +27,11 @@ ACCEPTED_TYPES = {
 }
 PENDING_UPLOAD_TTL = 24 * 3600  # a row whose upload never arrives disappears (DynamoDB TTL)
 _WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
-MAX_TERMS = 40
+# Every distinct word of a caption is indexed. The bound comes from the API's limits: a caption has at most
+# 2,000 characters, so at most 667 distinct words of two or more characters, plus 30 keyword tags; that is
+# at most 28 BatchWriteItem calls of 25 rows (``_index_terms`` writes only what changed).
+MAX_CAPTION_CHARS = 2000
+MAX_TERMS = (MAX_CAPTION_CHARS + 1) // 3 + 30
 # Called with the ids of photos being purged, before their rows go (likes, comments, subscriptions ...).
 PURGE_HOOKS: list = []
 
@@ -56,11 +60,13 @@ def search_terms(caption: str | None, keywords: Iterable[str]) -> set[str]:
 
 
 def _index_terms(photo: Photo, old: set[str], new: set[str]) -> None:
+    """Make the photo's search rows go from ``old`` to ``new``: rows of removed terms are deleted, rows of added
+    terms written, in batches of 25 (every term, up to ``MAX_TERMS``: the caption's own limit bounds it)."""
     sort_key = f"{iso(photo.created_at)}#{photo.photo_id}"
     with SearchEntry.batch_write() as batch:
-        for term in old - new:
+        for term in sorted(old - new):
             batch.delete(SearchEntry(pk=f"photo:{term}", sk=sort_key))
-        for term in sorted(new - old)[:MAX_TERMS]:
+        for term in sorted(new - old):
             batch.save(SearchEntry(pk=f"photo:{term}", sk=sort_key, entity_id=photo.photo_id))
 
 
