@@ -92,7 +92,26 @@ class PhotoOut(Out):
     like_count: int
     comment_count: int
     created_at: str
-    taken_at: str | None = None
+    taken_at: str | None = Field(
+        None,
+        description=(
+            "Capture time from EXIF. A UTC instant (`2024-06-01T12:30:05Z`) when the camera recorded its UTC "
+            "offset (EXIF OffsetTimeOriginal/OffsetTime); otherwise the camera's local wall-clock time without a "
+            "zone (`2024-06-01T14:30:05`, no `Z`), which must not be read as UTC: see `taken_at_local`."
+        ),
+    )
+    taken_at_local: bool | None = Field(
+        None,
+        description=(
+            "`true` when `taken_at` is camera-local wall-clock time in an unknown zone, `false` when it is a UTC "
+            "instant, `null` when there is no `taken_at`."
+        ),
+    )
+    taken_at_offset: str | None = Field(
+        None,
+        description="The camera's UTC offset at capture (`+02:00`) when EXIF recorded it, so clients can show "
+        "the local time of the place; `null` otherwise.",
+    )
     camera_model: str | None = None
     visibility: str
     urls: dict[str, str]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PIL import Image
 
@@ -22,6 +23,8 @@ _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 _DATETIME_ORIGINAL = 0x9003
 _DATETIME_DIGITIZED = 0x9004
+_OFFSET_TIME, _OFFSET_TIME_ORIGINAL, _OFFSET_TIME_DIGITIZED = 0x9010, 0x9011, 0x9012  # EXIF 2.31, "+02:00"
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 _GPS_LATITUDE_REF, _GPS_LATITUDE, _GPS_LONGITUDE_REF, _GPS_LONGITUDE = 1, 2, 3, 4
 
 # EXIF orientation -> the transpose that shows the image upright (as in PIL.ImageOps.exif_transpose).
@@ -38,10 +41,15 @@ TRANSPOSE_FOR_ORIENTATION: dict[int, Image.Transpose] = {
 
 @dataclass(frozen=True)
 class Metadata:
+    """``taken_at`` is the capture time: a UTC instant ``YYYY-MM-DDTHH:MM:SSZ`` when EXIF recorded the camera's
+    UTC offset (``taken_at_offset``, ``+02:00``), else the camera's wall-clock time ``YYYY-MM-DDTHH:MM:SS``
+    in an unknown zone (no ``Z``)."""
+
     orientation: int = 1
     taken_at: str | None = None
     camera_model: str | None = None
     gps: tuple[float, float] | None = None
+    taken_at_offset: str | None = None
 
     @property
     def swaps_axes(self) -> bool:
@@ -61,12 +69,45 @@ def read_metadata(image: Image.Image) -> Metadata:
         logger.warning("Ignoring unreadable EXIF: %s", e)
         return Metadata()
     orientation = exif.get(_ORIENTATION, 1)
+    taken_at, offset = _capture_time(exif_ifd)
     return Metadata(
         orientation=orientation if orientation in TRANSPOSE_FOR_ORIENTATION else 1,
-        taken_at=_timestamp(exif_ifd.get(_DATETIME_ORIGINAL)) or _timestamp(exif_ifd.get(_DATETIME_DIGITIZED)),
+        taken_at=taken_at,
+        taken_at_offset=offset,
         camera_model=_camera_model(exif.get(_MAKE), exif.get(_MODEL)),
         gps=_coordinates(gps_ifd),
     )
+
+
+def _capture_time(exif_ifd: dict[int, object]) -> tuple[str | None, str | None]:
+    """``(taken_at, offset)`` from DateTimeOriginal (else DateTimeDigitized) and its offset tag (else OffsetTime).
+
+    With an offset the time is converted to UTC (``...Z``); without one it stays wall-clock time, no ``Z``."""
+    fallback = _offset(exif_ifd.get(_OFFSET_TIME))
+    pairs = ((_DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL), (_DATETIME_DIGITIZED, _OFFSET_TIME_DIGITIZED))
+    for time_tag, offset_tag in pairs:
+        moment = _moment(exif_ifd.get(time_tag))
+        if moment is None:
+            continue
+        offset = _offset(exif_ifd.get(offset_tag)) or fallback
+        if offset is None:
+            return moment.strftime("%Y-%m-%dT%H:%M:%S"), None
+        text, delta = offset
+        return (moment - delta).strftime("%Y-%m-%dT%H:%M:%SZ"), text
+    return None, None
+
+
+def _offset(value: object) -> tuple[str, timedelta] | None:
+    """EXIF ``+HH:MM`` / ``-HH:MM`` as ``("+HH:MM", timedelta)``; ``None`` when blank or out of range."""
+    text = _text(value)
+    match = _OFFSET.fullmatch(text) if text else None
+    if match is None:
+        return None
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3))
+    if hours > 14 or minutes >= 60 or (hours == 14 and minutes):
+        return None
+    delta = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
+    return f"{sign}{hours:02d}:{minutes:02d}", delta
 
 
 def _text(value: object) -> str | None:
@@ -78,16 +119,15 @@ def _text(value: object) -> str | None:
     return cleaned or None
 
 
-def _timestamp(value: object) -> str | None:
-    """EXIF ``YYYY:MM:DD HH:MM:SS`` as ISO 8601 without zone; ``None`` when blank or impossible."""
+def _moment(value: object) -> datetime | None:
+    """EXIF ``YYYY:MM:DD HH:MM:SS`` as a naive datetime; ``None`` when blank or impossible."""
     text = _text(value)
     if text is None:
         return None
     try:
-        moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+        return datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _camera_model(make: object, model: object) -> str | None:

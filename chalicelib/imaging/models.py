@@ -28,8 +28,10 @@ class Variant:
 class ProcessedImage:
     """An accepted upload: what it is, what it says about itself, and its served variants.
 
-    ``width``/``height`` are the original's, after EXIF orientation. ``taken_at`` is the camera's local
-    wall-clock time as ``YYYY-MM-DDTHH:MM:SS`` (EXIF carries no reliable zone). ``gps`` is
+    ``width``/``height`` are the original's, after EXIF orientation. ``taken_at`` is the capture time: the UTC
+    instant ``YYYY-MM-DDTHH:MM:SSZ`` when EXIF recorded the camera's UTC offset (``OffsetTimeOriginal``, else
+    ``OffsetTime``; kept as ``taken_at_offset``, ``+02:00``), otherwise the camera's local wall-clock time
+    ``YYYY-MM-DDTHH:MM:SS`` without a zone (``taken_at_offset`` is then ``None``). ``gps`` is
     ``(latitude, longitude)`` in decimal degrees and belongs on the owner's private record only; no
     variant carries it. ``variants`` has the keys ``thumb``, ``medium``, ``large`` and ``watermarked``.
     """
@@ -41,3 +43,4 @@ class ProcessedImage:
     camera_model: str | None
     gps: tuple[float, float] | None
     variants: dict[str, Variant] = field(repr=False)
+    taken_at_offset: str | None = None

@@ -149,6 +149,7 @@ def process_image(
         width=upright[0],
         height=upright[1],
         taken_at=metadata.taken_at,
+        taken_at_offset=metadata.taken_at_offset,
         camera_model=metadata.camera_model,
         gps=metadata.gps,
         variants=variants,

@@ -56,7 +56,8 @@ class Photo(Model):
     height = NumberAttribute(null=True)
     format = UnicodeAttribute(null=True)  # what was uploaded (sniffed)
     original_format = UnicodeAttribute(null=True)  # what the served original is: jpeg | png
-    taken_at = UnicodeAttribute(null=True)
+    taken_at = UnicodeAttribute(null=True)  # "...Z" (UTC) when the offset is known, else camera-local, no "Z"
+    taken_at_offset = UnicodeAttribute(null=True)  # the camera's UTC offset from EXIF, "+02:00"
     camera_model = UnicodeAttribute(null=True)
     gps_lat = NumberAttribute(null=True)  # owner-only
     gps_lon = NumberAttribute(null=True)

@@ -188,6 +188,8 @@ def photo_view(
         "comment_count": int(photo.comment_count or 0),
         "created_at": iso(photo.created_at),
         "taken_at": photo.taken_at,
+        "taken_at_local": None if not photo.taken_at else not photo.taken_at.endswith("Z"),
+        "taken_at_offset": photo.taken_at_offset,
         "camera_model": photo.camera_model,
         "visibility": photo.visibility,
         "urls": urls,

@@ -240,6 +240,9 @@ def finish(photo: Photo, result: Any, original_format: str) -> None:
                 Photo.processed_at.set(now()),
                 Photo.variant_keys.set([*result.variants.keys(), "original"]),
                 Photo.taken_at.set(result.taken_at) if result.taken_at else Photo.taken_at.remove(),
+                Photo.taken_at_offset.set(result.taken_at_offset)
+                if result.taken_at_offset
+                else Photo.taken_at_offset.remove(),
                 Photo.camera_model.set(result.camera_model) if result.camera_model else Photo.camera_model.remove(),
                 Photo.gps_lat.set(gps[0]) if gps[0] is not None else Photo.gps_lat.remove(),
                 Photo.gps_lon.set(gps[1]) if gps[1] is not None else Photo.gps_lon.remove(),

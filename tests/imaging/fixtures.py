@@ -60,7 +60,9 @@ def exif_block(
     taken_at: str | None = TAKEN_AT_EXIF,
     make: str | None = MAKE,
     model: str | None = MODEL,
+    offsets: dict[int, str] | None = None,
 ) -> Image.Exif:
+    """``offsets``: EXIF offset tags to write, e.g. ``{0x9011: "+02:00"}`` (OffsetTimeOriginal) or ``0x9010``."""
     exif = Image.Exif()
     exif[0x0112] = orientation
     if make:
@@ -69,6 +71,8 @@ def exif_block(
         exif[0x0110] = model
     if taken_at:
         exif.get_ifd(0x8769)[0x9003] = taken_at
+    for tag, value in (offsets or {}).items():
+        exif.get_ifd(0x8769)[tag] = value
     if gps:
         gps_ifd = exif.get_ifd(0x8825)
         gps_ifd[0] = b"\x02\x02\x00\x00"
