@@ -5,6 +5,7 @@ Works against whatever the environment points at: the local stack (``LIGHTBOX_AW
 
   create-admin --email E --username U [--password P]   (password prompted, or LIGHTBOX_ADMIN_PASSWORD)
   seed                                                 demo users of every role (local stack only)
+  reindex-photo-search                                 rewrite every ready photo's search rows (backfill)
 """
 
 from __future__ import annotations
@@ -127,6 +128,13 @@ def _seed_content() -> None:
     )
 
 
+def reindex_photo_search(args: argparse.Namespace) -> int:
+    from chalicelib.services import photos
+
+    _out(f"reindexed {photos.reindex_search()} photos")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("seed", help="demo users (and content) for the local stack")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=seed)
+    p = sub.add_parser("reindex-photo-search", help="rewrite every ready photo's search rows (after the 40-term cap)")
+    p.set_defaults(func=reindex_photo_search)
     args = parser.parse_args(argv)
     from chalicelib import logs
 

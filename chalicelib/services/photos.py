@@ -70,6 +70,17 @@ def _index_terms(photo: Photo, old: set[str], new: set[str]) -> None:
             batch.save(SearchEntry(pk=f"photo:{term}", sk=sort_key, entity_id=photo.photo_id))
 
 
+def reindex_search() -> int:
+    """Operator backfill (``python -m chalicelib.cli reindex-photo-search``), never on a request path: write the
+    search rows of every ready photo again (idempotent puts), for photos indexed when only 40 terms were.
+    Returns how many photos it covered. A Scan: the one place that walks the whole table."""
+    count = 0
+    for photo in Photo.scan(Photo.status == READY):
+        _index_terms(photo, set(), set(photo.search_terms or ()))
+        count += 1
+    return count
+
+
 # ---- uploads -----------------------------------------------------------------------------------------------
 
 

@@ -61,3 +61,19 @@ def test_a_caption_of_the_maximum_length_is_indexed_whole_in_bounded_batches(api
     writes = counter.calls.count("dynamodb.BatchWriteItem")
     assert writes == 1  # an edit writes what changed (one row out, one in), not the whole caption again
     assert ids(api, last) == [] and ids(api, "zz") == [photo_id]
+
+
+def test_photos_indexed_under_the_old_cap_are_backfilled_by_the_cli(api, make_user, capsys):
+    from chalicelib import cli
+    from chalicelib.models.base import iso
+    from chalicelib.models.photos import Photo
+    from chalicelib.models.search import SearchEntry
+
+    user = make_user("legacy")
+    photo_id = upload(api, user["access"], jpeg(), caption=" ".join(f"w{i:03d}" for i in range(60)) + " zebra")
+    photo = Photo.get(photo_id)
+    SearchEntry(pk="photo:zebra", sk=f"{iso(photo.created_at)}#{photo_id}").delete()  # as the old cap left it
+    assert ids(api, "zebra") == []
+    assert cli.main(["reindex-photo-search"]) == 0
+    assert "reindexed 1 photos" in capsys.readouterr().out
+    assert ids(api, "zebra") == [photo_id]
