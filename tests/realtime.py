@@ -13,19 +13,19 @@ class GoneException(Exception):
 
 
 class FakeManagementApi:
-    class exceptions:  # noqa: N801 - mirrors botocore's client.exceptions
+    class exceptions:  # lower case: mirrors botocore's client.exceptions
         GoneException = GoneException
 
     def __init__(self):
         self.frames: dict[str, list[dict]] = defaultdict(list)
         self.gone: set[str] = set()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes):  # noqa: N803 - boto3's argument names
+    def post_to_connection(self, ConnectionId: str, Data: bytes):  # boto3's argument names
         if ConnectionId in self.gone:
             raise GoneException(ConnectionId)
         self.frames[ConnectionId].append(json.loads(Data))
 
-    def delete_connection(self, ConnectionId: str):  # noqa: N803
+    def delete_connection(self, ConnectionId: str):
         if ConnectionId in self.gone:
             raise GoneException(ConnectionId)
         self.gone.add(ConnectionId)

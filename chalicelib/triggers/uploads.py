@@ -49,14 +49,14 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
                 process_object(bucket, key)
         except Busy:
             failures.append({"itemIdentifier": record["messageId"]})
-        except Exception:  # noqa: BLE001 - logged, and only this message is retried (then dead-lettered)
+        except Exception:  # any failure: logged, and only this message is retried (then dead-lettered)
             log.exception("upload processing failed", extra={"fields": {"message_id": record.get("messageId")}})
             failures.append({"itemIdentifier": record["messageId"]})
             if receives >= UPLOAD_QUEUE_MAX_RECEIVES:
                 for _, key in objects:
                     try:
                         give_up(key)
-                    except Exception:  # noqa: BLE001 - logged; the message still goes to the dead-letter queue
+                    except Exception:  # any failure: logged; the message still goes to the dead-letter queue
                         log.exception("could not mark a failed upload rejected", extra={"fields": {"key": key}})
     return {"batchItemFailures": failures}
 
