@@ -36,23 +36,18 @@ class FakeManagementApi:
 
 
 def ws_event(route_key: str, connection_id: str, *, token: str | None = None, body: str | None = None) -> dict:
-    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
-    event = {
-        "requestContext": {
-            "routeKey": route_key,
-            "eventType": event_type,
-            "connectionId": connection_id,
-            "apiId": "localapi",
-            "stage": "test",
-            "domainName": "ws.test.local",
-            "requestId": str(uuid.uuid4()),
-            "connectedAt": 0,
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "isBase64Encoded": False,
-    }
+    """An API Gateway WebSocket event (tests/events/ws_connect.json, ws_default.json, ws_disconnect.json)."""
+    from tests.conftest import load_event
+
+    name = {"$connect": "ws_connect.json", "$disconnect": "ws_disconnect.json"}.get(route_key, "ws_default.json")
+    event = load_event(name)
+    event["requestContext"].update(routeKey=route_key, connectionId=connection_id, requestId=str(uuid.uuid4()))
+    event.pop("queryStringParameters", None)
+    event.pop("multiValueQueryStringParameters", None)
+    event.pop("body", None)
     if token is not None:
         event["queryStringParameters"] = {"token": token}
+        event["multiValueQueryStringParameters"] = {"token": [token]}
     if body is not None:
         event["body"] = body
     return event
