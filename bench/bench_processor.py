@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# E402 (import not at the top) below: these imports need the repository on the path.
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, features  # noqa: E402
 

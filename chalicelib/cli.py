@@ -71,6 +71,8 @@ def _principal(username: str):
     from chalicelib.services.tokens import Principal
 
     user = user_by_login(username)
+    if user is None:
+        raise SystemExit(f"no such user: {username}")
     return Principal(user_id=user.user_id, role=user.role, family_id="seed", user=user)
 
 

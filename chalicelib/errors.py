@@ -93,7 +93,7 @@ class RateLimitedError(LightboxError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs: Any) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: float, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = max(1, int(retry_after))
         self.headers["Retry-After"] = str(self.retry_after)

@@ -28,7 +28,8 @@ DIRECTIONS = {
 
 def encode(lat: float, lon: float, precision: int = 9) -> str:
     lat_lo, lat_hi, lon_lo, lon_hi = -90.0, 90.0, -180.0, 180.0
-    chars, bits, value, even = [], 0, 0, True
+    chars: list[str] = []
+    bits, value, even = 0, 0, True
     while len(chars) < precision:
         if even:
             mid = (lon_lo + lon_hi) / 2
@@ -126,6 +127,7 @@ def cells_for_radius(lat: float, lon: float, radius_km: float) -> tuple[int, lis
             best = (precision, count)
         if count <= 9:
             break
+    assert best is not None  # the loop runs at least once
     precision = best[0]
     rows, cols = _grid(lat, lon, radius_km, precision)
     height, width = cell_size(precision)

@@ -133,9 +133,8 @@ class LayerLayout:
 def load(path: Path = LAYERS_TOML) -> LayerLayout:
     data = tomllib.loads(path.read_text())
     t = data["target"]
-    target = Target(
-        runtime=t["runtime"], architecture=t["architecture"], glibc=tuple(int(p) for p in t["glibc"].split("."))
-    )  # type: ignore[arg-type]
+    major, minor = (int(p) for p in t["glibc"].split("."))
+    target = Target(runtime=t["runtime"], architecture=t["architecture"], glibc=(major, minor))
     if target.architecture not in MACHINES:
         raise ValueError(f"{path}: unknown architecture {target.architecture!r}")
     layers = tuple(

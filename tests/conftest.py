@@ -25,12 +25,19 @@ os.environ.update(
 for var in ("LIGHTBOX_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(var, None)
 
+
+# E402 (import not at the top) below: moto and, later, the app must see the environment set above.
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import re  # noqa: E402
 
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
+
+from tests import moto_atomic  # noqa: E402
+
+# Every DynamoDB request against moto is atomic, as in DynamoDB, in every test (concurrency tests rely on it).
+moto_atomic.install()
 
 EVENTS = pathlib.Path(__file__).parent / "events"
 
@@ -249,31 +256,6 @@ def live(monkeypatch):
 
 
 @pytest.fixture
-def atomic_moto(monkeypatch):
-    """Give moto's DynamoDB the per-request atomicity DynamoDB has.
-
-    moto applies a transaction by snapshotting whole tables and restoring the snapshot on cancellation, and
-    applies ``ADD`` as an unlocked read-modify-write, so concurrent requests against it can lose each other's
-    writes. Serialising each backend operation (requests still interleave freely) restores what the service
-    guarantees, so these tests exercise our conditions and counters, not moto's thread safety."""
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in (
-        "get_item",
-        "put_item",
-        "update_item",
-        "delete_item",
-        "query",
-        "transact_write_items",
-        "batch_get_item",
-    ):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, __original=original, **kwargs):
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+def atomic_moto():
+    """Kept for old call sites: DynamoDB's per-request atomicity is now on for every test (tests/moto_atomic.py)."""
+    assert moto_atomic._installed

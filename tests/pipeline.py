@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from urllib.parse import quote_plus
 
 import requests
 from PIL import Image
+
+from tests.conftest import load_event
 
 
 def jpeg(width: int = 640, height: int = 480, color=(200, 30, 30), exif: Image.Exif | None = None) -> bytes:
@@ -79,32 +82,18 @@ def pump(max_rounds: int = 5) -> list[dict]:
 
 
 def sqs_record(body: str, message_id: str | None = None, receipt: str | None = None) -> dict:
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": receipt or "rh",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-        "awsRegion": "us-east-1",
-    }
+    """One SQS record as Lambda delivers it (tests/events/sqs_s3_notification.json) with this body."""
+    [record] = load_event("sqs_s3_notification.json")["Records"]
+    return {**record, "messageId": message_id or str(uuid.uuid4()), "receiptHandle": receipt or "rh", "body": body}
 
 
 def s3_event_body(bucket: str, key: str) -> str:
-    return json.dumps(
-        {
-            "Records": [
-                {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Post",
-                    "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
-                }
-            ]
-        }
-    )
+    """The S3 ObjectCreated notification (tests/events/s3_object_created.json) for this object, as SQS carries it."""
+    event = load_event("s3_object_created.json")
+    s3 = event["Records"][0]["s3"]
+    s3["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+    s3["object"]["key"] = quote_plus(key)  # S3 URL-encodes keys in notifications
+    return json.dumps(event)
 
 
 def upload(api, token: str, data: bytes, **kwargs) -> str:

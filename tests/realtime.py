@@ -13,19 +13,19 @@ class GoneException(Exception):
 
 
 class FakeManagementApi:
-    class exceptions:  # noqa: N801 - mirrors botocore's client.exceptions
+    class exceptions:  # lower case: mirrors botocore's client.exceptions
         GoneException = GoneException
 
     def __init__(self):
         self.frames: dict[str, list[dict]] = defaultdict(list)
         self.gone: set[str] = set()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes):  # noqa: N803 - boto3's argument names
+    def post_to_connection(self, ConnectionId: str, Data: bytes):  # boto3's argument names
         if ConnectionId in self.gone:
             raise GoneException(ConnectionId)
         self.frames[ConnectionId].append(json.loads(Data))
 
-    def delete_connection(self, ConnectionId: str):  # noqa: N803
+    def delete_connection(self, ConnectionId: str):
         if ConnectionId in self.gone:
             raise GoneException(ConnectionId)
         self.gone.add(ConnectionId)
@@ -36,23 +36,18 @@ class FakeManagementApi:
 
 
 def ws_event(route_key: str, connection_id: str, *, token: str | None = None, body: str | None = None) -> dict:
-    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
-    event = {
-        "requestContext": {
-            "routeKey": route_key,
-            "eventType": event_type,
-            "connectionId": connection_id,
-            "apiId": "localapi",
-            "stage": "test",
-            "domainName": "ws.test.local",
-            "requestId": str(uuid.uuid4()),
-            "connectedAt": 0,
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "isBase64Encoded": False,
-    }
+    """An API Gateway WebSocket event (tests/events/ws_connect.json, ws_default.json, ws_disconnect.json)."""
+    from tests.conftest import load_event
+
+    name = {"$connect": "ws_connect.json", "$disconnect": "ws_disconnect.json"}.get(route_key, "ws_default.json")
+    event = load_event(name)
+    event["requestContext"].update(routeKey=route_key, connectionId=connection_id, requestId=str(uuid.uuid4()))
+    event.pop("queryStringParameters", None)
+    event.pop("multiValueQueryStringParameters", None)
+    event.pop("body", None)
     if token is not None:
         event["queryStringParameters"] = {"token": token}
+        event["multiValueQueryStringParameters"] = {"token": [token]}
     if body is not None:
         event["body"] = body
     return event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import Ctx, PublicCtx, route
 from chalicelib.api.schemas import (
     Accepted,
     ChangeEmailIn,
@@ -49,7 +49,7 @@ def _me(user) -> UserOut:
     tags=TAGS,
     responses=(400, 409),
 )
-def signup(ctx: Ctx) -> UserEnvelope:
+def signup(ctx: PublicCtx[SignupIn]) -> UserEnvelope:
     """Create an account and email a 6-digit verification code."""
     b = ctx.body
     user = accounts.signup(str(b.email), b.username, b.password, b.display_name, b.role)
@@ -57,21 +57,21 @@ def signup(ctx: Ctx) -> UserEnvelope:
 
 
 @route("/auth/verify-email", "POST", body=VerifyEmailIn, response=Ok, auth=False, tags=TAGS, responses=(400,))
-def verify_email(ctx: Ctx) -> Ok:
+def verify_email(ctx: PublicCtx[VerifyEmailIn]) -> Ok:
     """Confirm the email address with the emailed code."""
     accounts.verify_email(str(ctx.body.email), ctx.body.code)
     return Ok()
 
 
 @route("/auth/resend-email-otp", "POST", body=EmailIn, response=Accepted, status=202, auth=False, tags=TAGS)
-def resend_email_otp(ctx: Ctx) -> Accepted:
+def resend_email_otp(ctx: PublicCtx[EmailIn]) -> Accepted:
     """Send a new verification code (same answer whether or not the email exists)."""
     accounts.resend_email_otp(str(ctx.body.email))
     return Accepted()
 
 
 @route("/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False, tags=TAGS, responses=(401, 403, 429))
-def login(ctx: Ctx) -> TokenOut:
+def login(ctx: PublicCtx[LoginIn]) -> TokenOut:
     """Log in with email or username; returns an access and a refresh token."""
     pair = accounts.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent)
     return TokenOut(
@@ -83,14 +83,14 @@ def login(ctx: Ctx) -> TokenOut:
 
 
 @route("/auth/token/refresh", "POST", body=RefreshIn, response=RefreshOut, auth=False, tags=TAGS, responses=(401,))
-def refresh_token(ctx: Ctx) -> RefreshOut:
+def refresh_token(ctx: PublicCtx[RefreshIn]) -> RefreshOut:
     """Spend a refresh token for a new pair. Replaying a spent one ends the whole login family."""
     pair = accounts.refresh(ctx.body.refresh_token)
     return RefreshOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
 @route("/auth/token/verify", "POST", body=VerifyTokenIn, response=TokenInfoOut, auth=False, tags=TAGS, responses=(401,))
-def verify_token(ctx: Ctx) -> TokenInfoOut:
+def verify_token(ctx: PublicCtx[VerifyTokenIn]) -> TokenInfoOut:
     """Check an access token: signature, claims, and that its session is still live."""
     claims = tokens.decode(ctx.body.token, "access")
     principal = tokens.principal_for(claims)
@@ -98,7 +98,7 @@ def verify_token(ctx: Ctx) -> TokenInfoOut:
 
 
 @route("/auth/logout", "POST", body=RefreshIn, status=204, auth=False, tags=TAGS, responses=(401,))
-def logout(ctx: Ctx) -> None:
+def logout(ctx: PublicCtx[RefreshIn]) -> None:
     """End this login family (its refresh and access tokens)."""
     accounts.logout(ctx.body.refresh_token)
 
@@ -118,7 +118,7 @@ def get_me(ctx: Ctx) -> MeOut:
 
 
 @route("/auth/me", "PATCH", body=UpdateMeIn, response=UserOut, tags=TAGS)
-def patch_me(ctx: Ctx) -> UserOut:
+def patch_me(ctx: Ctx[UpdateMeIn]) -> UserOut:
     """Change display name, bio or avatar (one of your own processed photos; null removes it)."""
     if ctx.body.avatar_photo_id:
         check_avatar(ctx.principal, ctx.body.avatar_photo_id)
@@ -133,7 +133,7 @@ def patch_me(ctx: Ctx) -> UserOut:
 
 
 @route("/auth/search", "GET", query=SearchQuery, response=Page[PublicUserOut], tags=TAGS)
-def search_users(ctx: Ctx) -> Page[PublicUserOut]:
+def search_users(ctx: Ctx[None, SearchQuery]) -> Page[PublicUserOut]:
     """Users whose username or display name starts with ``q``."""
     q = ctx.query
     scope = f"users-search:{q.q.casefold()}"
@@ -148,38 +148,38 @@ def search_users(ctx: Ctx) -> Page[PublicUserOut]:
 
 
 @route("/auth/password/change", "POST", body=ChangePasswordIn, status=204, tags=TAGS, responses=(400, 403))
-def change_password(ctx: Ctx) -> None:
+def change_password(ctx: Ctx[ChangePasswordIn]) -> None:
     """Change password; every other session ends."""
     accounts.change_password(ctx.principal, ctx.body.old_password, ctx.body.new_password)
 
 
 @route("/auth/password/forgot", "POST", body=EmailIn, response=Accepted, status=202, auth=False, tags=TAGS)
-def forgot_password(ctx: Ctx) -> Accepted:
+def forgot_password(ctx: PublicCtx[EmailIn]) -> Accepted:
     """Email a reset code (same answer whether or not the email exists)."""
     accounts.forgot_password(str(ctx.body.email))
     return Accepted()
 
 
 @route("/auth/password/reset", "POST", body=ResetPasswordIn, status=204, auth=False, tags=TAGS, responses=(400,))
-def reset_password(ctx: Ctx) -> None:
+def reset_password(ctx: PublicCtx[ResetPasswordIn]) -> None:
     """Set a new password with the emailed code; every session ends."""
     accounts.reset_password(str(ctx.body.email), ctx.body.code, ctx.body.new_password)
 
 
 @route("/auth/username/change", "POST", body=ChangeUsernameIn, response=UserOut, tags=TAGS, responses=(403, 409, 429))
-def change_username(ctx: Ctx) -> UserOut:
+def change_username(ctx: Ctx[ChangeUsernameIn]) -> UserOut:
     """Change username (once per 30 days, case-insensitively unique)."""
     return _me(accounts.change_username(ctx.principal, ctx.body.password, ctx.body.new_username))
 
 
 @route("/auth/email/change", "POST", body=ChangeEmailIn, response=Accepted, status=202, tags=TAGS, responses=(403, 409))
-def change_email(ctx: Ctx) -> Accepted:
+def change_email(ctx: Ctx[ChangeEmailIn]) -> Accepted:
     """Start an email change: a code goes to the new address."""
     accounts.request_email_change(ctx.principal, ctx.body.password, str(ctx.body.new_email))
     return Accepted()
 
 
 @route("/auth/email/verify", "POST", body=CodeIn, response=UserOut, tags=TAGS, responses=(400, 409))
-def confirm_email(ctx: Ctx) -> UserOut:
+def confirm_email(ctx: Ctx[CodeIn]) -> UserOut:
     """Finish an email change with the code sent to the new address."""
     return _me(accounts.confirm_email_change(ctx.principal, ctx.body.code))

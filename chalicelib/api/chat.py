@@ -88,7 +88,7 @@ def _conversation(view: dict[str, Any], avatars: dict[str, str] | None = None) -
     tags=TAGS,
     responses=(403, 404),
 )
-def start_conversation(ctx: Ctx) -> Response | ConversationOut:
+def start_conversation(ctx: Ctx[StartConversationIn]) -> Response | ConversationOut:
     """Start the 1:1 conversation with a user: 201, or the existing one with 200."""
     view, created = chat.open_direct(ctx.principal, ctx.body.username)
     out = _conversation(view)
@@ -98,7 +98,7 @@ def start_conversation(ctx: Ctx) -> Response | ConversationOut:
 
 
 @route("/conversations", "GET", query=PageQuery, response=Page[ConversationOut], tags=TAGS)
-def list_conversations(ctx: Ctx) -> Page[ConversationOut]:
+def list_conversations(ctx: Ctx[None, PageQuery]) -> Page[ConversationOut]:
     """The caller's conversations, latest activity first, each with its unread count."""
     views, cursor = chat.conversations(ctx.user_id, ctx.query.limit, ctx.query.cursor)
     avatars = avatar_urls({u.user_id: u for v in views for u in v["participants"]}.values())
@@ -119,7 +119,7 @@ def get_conversation(ctx: Ctx, conversation_id: str) -> ConversationOut:
     tags=TAGS,
     responses=(404,),
 )
-def list_messages(ctx: Ctx, conversation_id: str) -> Page[MessageOut]:
+def list_messages(ctx: Ctx[None, PageQuery], conversation_id: str) -> Page[MessageOut]:
     """Messages, newest first (participants only)."""
     items, cursor = chat.messages(ctx.user_id, conversation_id, ctx.query.limit, ctx.query.cursor)
     return Page[MessageOut](items=items, next_cursor=cursor)
@@ -134,7 +134,7 @@ def list_messages(ctx: Ctx, conversation_id: str) -> Page[MessageOut]:
     tags=TAGS,
     responses=(403, 404, 410),
 )
-def send_message(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+def send_message(ctx: Ctx[SendMessageIn], conversation_id: str) -> dict[str, Any]:
     """Send a message: stored, pushed to every participant's connections, notified to offline ones."""
     return chat.send_message(ctx.user_id, conversation_id, ctx.body.body)
 

@@ -9,7 +9,7 @@ from chalice import Response
 from pydantic import Field, RootModel, field_validator
 
 from chalicelib.api.photos import PhotoPage, _page
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import AnyCtx, Ctx, PublicCtx, route
 from chalicelib.api.schema_base import Body, Out, PageQuery, Query
 from chalicelib.api.schemas import CleanText, PublicUserOut
 from chalicelib.models.base import iso
@@ -95,7 +95,7 @@ class CommentPage(Out):
     next_cursor: str | None
 
 
-def _keys_page(ctx: Ctx, scope: str, query) -> tuple[list[Any], str | None]:
+def _keys_page(ctx: PublicCtx[object, PageQuery], scope: str, query) -> tuple[list[Any], str | None]:
     """One page of an index query and its signed cursor (None on a short page)."""
     results = query(decode(scope, ctx.query.cursor))
     items = list(results)
@@ -103,7 +103,7 @@ def _keys_page(ctx: Ctx, scope: str, query) -> tuple[list[Any], str | None]:
     return items, cursor
 
 
-def _who(ctx: Ctx) -> str:
+def _who(ctx: AnyCtx) -> str:
     return ctx.principal.user_id if ctx.principal else "anonymous"
 
 
@@ -124,7 +124,7 @@ def unlike(ctx: Ctx, photo_id: str) -> None:
 
 
 @route("/likes/toggle", "POST", body=PhotoRefIn, response=LikeOut, status=201, tags=TAGS, responses=(204, 404, 409))
-def toggle_like(ctx: Ctx) -> LikeOut | Response:
+def toggle_like(ctx: Ctx[PhotoRefIn]) -> LikeOut | Response:
     """Like if not liked (201), else unlike (204)."""
     if engagement.toggle(ctx.principal, ctx.body.photo_id):
         return LikeOut(photo_id=ctx.body.photo_id, liked=True)
@@ -132,15 +132,15 @@ def toggle_like(ctx: Ctx) -> LikeOut | Response:
 
 
 @route("/likes/batch", "GET", query=LikeBatchQuery, response=LikeBatchOut, auth="optional", tags=TAGS)
-def like_batch(ctx: Ctx) -> LikeBatchOut:
+def like_batch(ctx: PublicCtx[None, LikeBatchQuery]) -> LikeBatchOut:
     """Like counts (and the caller's likes) of up to 100 photos; ids not visible to the caller are left out."""
-    return LikeBatchOut(engagement.like_stats(ctx.principal, ctx.query.id_list()))
+    return LikeBatchOut.model_validate(engagement.like_stats(ctx.principal, ctx.query.id_list()))
 
 
 @route(
     "/photos/{photo_id}/likes", "GET", query=PageQuery, response=LikerPage, auth="optional", tags=TAGS, responses=(404,)
 )
-def likers(ctx: Ctx, photo_id: str) -> LikerPage:
+def likers(ctx: PublicCtx[None, PageQuery], photo_id: str) -> LikerPage:
     """Who liked a photo, newest first."""
     likes, cursor = _keys_page(
         ctx,
@@ -168,7 +168,7 @@ def likers(ctx: Ctx, photo_id: str) -> LikerPage:
     tags=TAGS,
     responses=(403, 404, 409),
 )
-def add_comment(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+def add_comment(ctx: Ctx[CommentIn], photo_id: str) -> dict[str, Any]:
     """Comment on a photo, or reply (``parent_id``) to a top-level comment; a reply to a reply is 400."""
     return engagement.add_comment(ctx.principal, photo_id, ctx.body.body, ctx.body.parent_id)
 
@@ -182,7 +182,7 @@ def add_comment(ctx: Ctx, photo_id: str) -> dict[str, Any]:
     tags=TAGS,
     responses=(404,),
 )
-def comments(ctx: Ctx, photo_id: str) -> CommentPage:
+def comments(ctx: PublicCtx[None, PageQuery], photo_id: str) -> CommentPage:
     """Top-level comments, newest first, each with its ``reply_count``."""
     found, cursor = _keys_page(
         ctx,
@@ -201,7 +201,7 @@ def comments(ctx: Ctx, photo_id: str) -> CommentPage:
     tags=TAGS,
     responses=(404,),
 )
-def replies(ctx: Ctx, comment_id: str) -> CommentPage:
+def replies(ctx: PublicCtx[None, PageQuery], comment_id: str) -> CommentPage:
     """Replies to a comment, oldest first."""
     found, cursor = _keys_page(
         ctx,
@@ -233,7 +233,7 @@ def unbookmark(ctx: Ctx, photo_id: str) -> None:
 
 
 @route("/bookmarks", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
-def bookmarks(ctx: Ctx) -> PhotoPage:
+def bookmarks(ctx: Ctx[None, PageQuery]) -> PhotoPage:
     """The caller's bookmarked photos they may still see, newest bookmark first."""
     return _page(
         ctx,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import Ctx, PublicCtx, route
 from chalicelib.api.schema_base import Body, Out, PageQuery
 from chalicelib.api.schemas import CleanText, Page, Username
 from chalicelib.models.base import iso
@@ -216,7 +216,7 @@ def _event_out(event: Event, role: str | None, principal) -> EventOut:
 
 
 @route("/events", "POST", body=EventIn, response=EventOut, status=201, tags=TAGS, responses=(400, 403))
-def create_event(ctx: Ctx) -> EventOut:
+def create_event(ctx: Ctx[EventIn]) -> EventOut:
     """Create an event; the caller owns it."""
     b = ctx.body
     event = events_service.create_event(
@@ -235,7 +235,7 @@ def create_event(ctx: Ctx) -> EventOut:
 
 
 @route("/events", "GET", query=EventsQuery, response=Page[EventOut], auth="optional", tags=TAGS, responses=(400, 401))
-def list_events(ctx: Ctx) -> Page[EventOut]:
+def list_events(ctx: PublicCtx[None, EventsQuery]) -> Page[EventOut]:
     """The caller's events (scope=mine, the default), events they joined, or public events, newest first."""
     pairs, cursor = events_service.list_events(ctx.principal, ctx.query.scope, ctx.query.limit, ctx.query.cursor)
     return Page[EventOut](items=[EventOut(**f) for f in _fields(pairs, ctx.principal)], next_cursor=cursor)
@@ -250,7 +250,7 @@ def list_events(ctx: Ctx) -> Page[EventOut]:
     tags=TAGS,
     responses=(400,),
 )
-def nearby_events(ctx: Ctx) -> Page[NearbyEventOut]:
+def nearby_events(ctx: PublicCtx[None, NearbyQuery]) -> Page[NearbyEventOut]:
     """Public events within ``radius_km`` of (lat, lon), nearest first, each with ``distance_km``."""
     q = ctx.query
     found, cursor = events_service.nearby(ctx.principal, q.lat, q.lon, q.radius_km, q.limit, q.cursor)
@@ -260,14 +260,14 @@ def nearby_events(ctx: Ctx) -> Page[NearbyEventOut]:
 
 
 @route("/events/{event_id}", "GET", response=EventOut, auth="optional", tags=TAGS, responses=(401, 404))
-def get_event(ctx: Ctx, event_id: str) -> EventOut:
+def get_event(ctx: PublicCtx, event_id: str) -> EventOut:
     """One event: public and unlisted ones for anyone, private ones for the owner, members and staff."""
     event, role = events_service.access(ctx.principal, event_id)
     return _event_out(event, role, ctx.principal)
 
 
 @route("/events/{event_id}", "PATCH", body=EventPatchIn, response=EventOut, tags=TAGS, responses=(400, 403, 404, 409))
-def patch_event(ctx: Ctx, event_id: str) -> EventOut:
+def patch_event(ctx: Ctx[EventPatchIn], event_id: str) -> EventOut:
     """Change an event (owner or staff). Fields left out stay as they are."""
     fields = ctx.body.model_fields_set - {"version"}
     changes = {name: getattr(ctx.body, name) for name in fields}
@@ -293,7 +293,7 @@ def delete_event(ctx: Ctx, event_id: str) -> None:
     tags=TAGS,
     responses=(400, 401, 404),
 )
-def list_members(ctx: Ctx, event_id: str) -> Page[MemberOut]:
+def list_members(ctx: PublicCtx[None, PageQuery], event_id: str) -> Page[MemberOut]:
     """The event's members with their roles (the owner is the event's ``owner``)."""
     members, cursor = events_service.list_members(ctx.principal, event_id, ctx.query.limit, ctx.query.cursor)
     users = accounts.users_by_ids([m.user_id for m in members])
@@ -309,7 +309,7 @@ def list_members(ctx: Ctx, event_id: str) -> Page[MemberOut]:
     tags=TAGS,
     responses=(400, 403, 404, 409),
 )
-def add_member(ctx: Ctx, event_id: str) -> MemberOut:
+def add_member(ctx: Ctx[MemberIn], event_id: str) -> MemberOut:
     """Add a user by username as viewer or contributor (owner or staff)."""
     member, user = events_service.add_member(ctx.principal, event_id, ctx.body.username, ctx.body.role)
     return MemberOut.of(member, user)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib.api.routing import Ctx, load_all, route
+from chalicelib.api.routing import PublicCtx, load_all, route
 from chalicelib.api.schema_base import ErrorOut, Out
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic.json_schema import JsonSchemaMode
 
 _STATUS_TEXT = {
     200: "OK",
@@ -33,7 +37,7 @@ class HealthOut(Out):
 
 
 @route("/health", "GET", response=HealthOut, auth=False, tags=("meta",))
-def health(ctx: Ctx) -> HealthOut:
+def health(ctx: PublicCtx) -> HealthOut:
     """Liveness check."""
     return HealthOut(status="ok")
 
@@ -43,11 +47,11 @@ def openapi_document() -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
     registry = load_all()
-    models = {ErrorOut}
+    models: set[type[BaseModel]] = {ErrorOut}
     for spec in registry:
         models.update(m for m in (spec.body, spec.response) if m is not None)
     ordered = sorted(models, key=lambda m: m.__name__)
-    pairs = [(m, "validation") for m in ordered]
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in ordered]
     keys, schema = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
     refs = {model: entry for (model, _), entry in keys.items()}
     components = schema.get("$defs", {})
@@ -116,7 +120,7 @@ def openapi_document() -> dict[str, Any]:
 
 
 @route("/openapi.json", "GET", auth=False, tags=("meta",))
-def openapi(ctx: Ctx) -> dict[str, Any]:
+def openapi(ctx: PublicCtx) -> dict[str, Any]:
     """This API's OpenAPI 3.1 document."""
     return openapi_document()
 
@@ -151,7 +155,7 @@ def _render_docs(doc: dict[str, Any]) -> str:
 
 
 @route("/docs", "GET", auth=False, tags=("meta",))
-def docs(ctx: Ctx) -> Response:
+def docs(ctx: PublicCtx) -> Response:
     """Human-readable API reference."""
     return Response(
         body=_render_docs(openapi_document()), status_code=200, headers={"Content-Type": "text/html; charset=utf-8"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
@@ -18,7 +18,7 @@ TAGS = ("notifications",)
 NotificationType = Literal[
     "tagged", "liked", "commented", "replied", "event_photo_added", "followed", "friend_request", "message", "rejected"
 ]
-assert set(NotificationType.__args__) == set(TYPES)  # noqa: S101 - one list of types
+assert set(get_args(NotificationType)) == set(TYPES)  # one list of types
 
 
 class Actor(Out):
@@ -79,7 +79,7 @@ def _device(d) -> DeviceOut:
 
 
 @route("/notifications", "GET", query=InboxQuery, response=NotificationPage, tags=TAGS)
-def inbox(ctx: Ctx) -> NotificationPage:
+def inbox(ctx: Ctx[None, InboxQuery]) -> NotificationPage:
     """The caller's notifications, newest first (``unread=true`` for unread only)."""
     q = ctx.query
     scope = f"notifications:{ctx.user_id}:{q.unread}"
@@ -103,13 +103,13 @@ def get_preferences(ctx: Ctx) -> Preferences:
 
 
 @route("/notifications/preferences", "PUT", body=PreferencesIn, response=Preferences, tags=TAGS)
-def put_preferences(ctx: Ctx) -> Preferences:
+def put_preferences(ctx: Ctx[PreferencesIn]) -> Preferences:
     """Opt in or out per type; types not mentioned keep their setting."""
     return Preferences(**notifications.set_preferences(ctx.principal.user, ctx.body.email, ctx.body.push))
 
 
 @route("/notifications/{notification_id}", "PATCH", body=MarkIn, response=NotificationOut, tags=TAGS, responses=(404,))
-def mark(ctx: Ctx, notification_id: str) -> dict[str, Any]:
+def mark(ctx: Ctx[MarkIn], notification_id: str) -> dict[str, Any]:
     """Mark one notification read (or unread again)."""
     row = notifications.mark(ctx.user_id, notification_id, ctx.body.read)
     row.refresh()
@@ -117,7 +117,7 @@ def mark(ctx: Ctx, notification_id: str) -> dict[str, Any]:
 
 
 @route("/devices", "POST", body=DeviceIn, response=DeviceOut, status=201, tags=TAGS, responses=(400,))
-def register_device(ctx: Ctx) -> DeviceOut:
+def register_device(ctx: Ctx[DeviceIn]) -> DeviceOut:
     """Register a phone for push (APNs or FCM token); registering the same token again is harmless."""
     return _device(devices.register(ctx.user_id, ctx.body.platform, ctx.body.token))
 

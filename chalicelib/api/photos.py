@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import AnyCtx, Ctx, PublicCtx, route
 from chalicelib.api.schema_base import Body, Out, PageQuery
 from chalicelib.api.schemas import CleanText
 from chalicelib.config import get_settings
@@ -56,6 +56,7 @@ class SingleUploadIn(Body):
     def spec(self) -> FileSpec:
         if self.files:
             return self.files[0].spec()
+        assert self.filename and self.content_type and self.size  # _one_form checked them
         return FileSpec(self.filename, self.content_type, self.size, self.caption, tuple(self.tags))
 
 
@@ -221,7 +222,7 @@ def _uploads(created) -> UploadsOut:
     )
 
 
-def _page(ctx: Ctx, scope: str, query, to_ids, keep=None, discovery: bool = True) -> PhotoPage:
+def _page(ctx: PublicCtx[object, PageQuery], scope: str, query, to_ids, keep=None, discovery: bool = True) -> PhotoPage:
     """Run a key-only index query for one page, then read and filter the photos the caller may see.
     ``discovery=False`` only where the caller named the event (its link is the permission)."""
     results = query(decode(scope, ctx.query.cursor))
@@ -233,11 +234,11 @@ def _page(ctx: Ctx, scope: str, query, to_ids, keep=None, discovery: bool = True
     return PhotoPage(items=photos.views(ctx.principal, found, discovery=discovery), next_cursor=cursor)
 
 
-def _who(ctx: Ctx) -> str:
+def _who(ctx: AnyCtx) -> str:
     return ctx.principal.user_id if ctx.principal else "anonymous"
 
 
-def _base_url(ctx: Ctx) -> str:
+def _base_url(ctx: AnyCtx) -> str:
     """Where clients reach this API: configured, or API Gateway's own domain and stage, or (locally) Host."""
     configured = get_settings().public_api_url
     if configured:
@@ -259,13 +260,13 @@ def _base_url(ctx: Ctx) -> str:
     tags=TAGS,
     responses=(403, 404),
 )
-def bulk_upload(ctx: Ctx, event_id: str) -> UploadsOut:
+def bulk_upload(ctx: Ctx[BulkUploadIn], event_id: str) -> UploadsOut:
     """Reserve 1-100 photos in an event; one presigned S3 POST per file."""
     return _uploads(photos.create_uploads(ctx.principal, [f.spec() for f in ctx.body.files], event_id))
 
 
 @route("/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS)
-def upload(ctx: Ctx) -> UploadsOut:
+def upload(ctx: Ctx[SingleUploadIn]) -> UploadsOut:
     """Reserve one photo outside any event (posts, profile pictures)."""
     return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))
 
@@ -279,7 +280,7 @@ def upload(ctx: Ctx) -> UploadsOut:
     tags=TAGS,
     responses=(404,),
 )
-def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
+def event_photos(ctx: PublicCtx[None, EventPhotosQuery], event_id: str) -> PhotoPage:
     """Photos of an event the caller may read, newest (or most liked) first."""
     from chalicelib.services import events as events_service
 
@@ -295,7 +296,7 @@ def event_photos(ctx: Ctx, event_id: str) -> PhotoPage:
 
 
 @route("/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
-def list_photos(ctx: Ctx) -> PhotoPage:
+def list_photos(ctx: PublicCtx[None, ListQuery]) -> PhotoPage:
     """Photos by owner, by event, or public ones; ``ordering=recent|popular``."""
     q = ctx.query
     owner_id = None
@@ -320,7 +321,7 @@ def list_photos(ctx: Ctx) -> PhotoPage:
 
 
 @route("/photos/search", "GET", query=SearchQuery, response=PhotoPage, auth="optional", tags=TAGS)
-def search_photos(ctx: Ctx) -> PhotoPage:
+def search_photos(ctx: PublicCtx[None, SearchQuery]) -> PhotoPage:
     """Photos whose caption words or keyword tags match every word of ``q``, newest first."""
     terms = photos.parse_query(ctx.query.q)
     return _page(
@@ -341,7 +342,7 @@ def search_photos(ctx: Ctx) -> PhotoPage:
     tags=TAGS,
     responses=(404,),
 )
-def tagged_in(ctx: Ctx) -> PhotoPage:
+def tagged_in(ctx: PublicCtx[None, TaggedQuery]) -> PhotoPage:
     """Photos a user (default: the caller) is tagged in."""
     from chalicelib.errors import ValidationError
     from chalicelib.services.accounts import public_profile
@@ -361,7 +362,7 @@ def tagged_in(ctx: Ctx) -> PhotoPage:
 
 
 @route("/photos/share-links", "GET", query=PageQuery, response=ShareLinkPage, tags=TAGS)
-def my_share_links(ctx: Ctx) -> ShareLinkPage:
+def my_share_links(ctx: Ctx[None, PageQuery]) -> ShareLinkPage:
     """The caller's active (unexpired, unrevoked) share links."""
     scope = f"share-links:{ctx.user_id}"
     results = sharing.mine_query(ctx.user_id, ctx.query.limit, decode(scope, ctx.query.cursor))
@@ -380,7 +381,7 @@ def my_share_links(ctx: Ctx) -> ShareLinkPage:
     tags=TAGS,
     responses=(401, 403, 404, 410),
 )
-def redeem_share(ctx: Ctx, token: str) -> ShareRedeemOut:
+def redeem_share(ctx: PublicCtx[None, ShareRedeemQuery], token: str) -> ShareRedeemOut:
     """Open a share link: a short-lived URL of the shared variant (counts one download)."""
     return ShareRedeemOut(**sharing.redeem(token, ctx.query.password))
 
@@ -392,13 +393,13 @@ def revoke_share(ctx: Ctx, token: str) -> None:
 
 
 @route("/photos/{photo_id}", "GET", response=PhotoOut, auth="optional", tags=TAGS, responses=(404,))
-def get_photo(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+def get_photo(ctx: PublicCtx, photo_id: str) -> dict[str, Any]:
     """A photo with signed URLs of exactly the variants the caller may see."""
     return photos.view_one(ctx.principal, photo_id)
 
 
 @route("/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404))
-def patch_photo(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+def patch_photo(ctx: Ctx[PatchPhotoIn], photo_id: str) -> dict[str, Any]:
     """Edit caption, keyword tags or (outside events) visibility."""
     fields = {name: getattr(ctx.body, name) for name in ctx.body.model_fields_set}
     return photos.update_photo(ctx.principal, photo_id, fields)
@@ -411,7 +412,7 @@ def delete_photo(ctx: Ctx, photo_id: str) -> None:
 
 
 @route("/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS, responses=(403, 404, 409))
-def add_tag(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+def add_tag(ctx: Ctx[TagIn], photo_id: str) -> dict[str, Any]:
     """Tag a user in a photo (once per user and photo)."""
     return photos.add_tag(ctx.principal, photo_id, ctx.body.username)
 
@@ -431,7 +432,7 @@ def remove_tag(ctx: Ctx, photo_id: str, user_id: str) -> None:
     tags=TAGS,
     responses=(403, 404, 409),
 )
-def share(ctx: Ctx, photo_id: str) -> dict[str, Any]:
+def share(ctx: Ctx[ShareIn], photo_id: str) -> dict[str, Any]:
     """Create a share link for the original or the watermarked variant."""
     b = ctx.body
     return sharing.create(

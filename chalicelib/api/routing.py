@@ -1,9 +1,12 @@
 """Route declaration: validation, authentication, error mapping and the OpenAPI registry in one place.
 
-Handlers are declared with :func:`route` and receive a :class:`Ctx`::
+Handlers are declared with :func:`route` and receive a :class:`RequestCtx` typed by the route's schemas:
+``Ctx[Body, Query]`` on authenticated routes (``ctx.principal`` is a :class:`Principal`) and
+``PublicCtx[Body, Query]`` on ``auth=False`` or ``auth="optional"`` routes (a ``Principal | None``); a
+route without a body or a query leaves that parameter out or passes ``None``::
 
     @route("/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False)
-    def login(ctx: Ctx) -> TokenOut:
+    def login(ctx: PublicCtx[LoginIn]) -> TokenOut:
         return auth.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip)
 
 Blueprint modules (``chalicelib.api.MODULES``) are loaded lazily: ``app.py`` registers every route from the
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 
 from chalice import Response
+from typing_extensions import TypeVar
 
 from chalicelib.errors import (
     ForbiddenError,
@@ -38,6 +43,11 @@ from chalicelib.errors import (
 )
 from chalicelib.logs import get_logger, request_id_var
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from chalicelib.services.tokens import Principal
+
 log = get_logger(__name__)
 
 
@@ -48,9 +58,9 @@ class RouteSpec:
     name: str
     summary: str
     tags: tuple[str, ...]
-    body: type | None
-    query: type | None
-    response: type | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
     status: int
     auth: bool | str
     roles: tuple[str, ...]
@@ -68,16 +78,27 @@ def current_request() -> Any:
     return _app.current_request
 
 
+# Covariant: handlers only read their context (the router fills it in), so a Ctx[LoginIn] is also a
+# PublicCtx[object, object] for a helper that reads only the caller.
+PrincipalT = TypeVar("PrincipalT", bound="Principal | None", default="Principal", covariant=True)
+BodyT = TypeVar("BodyT", default=None, covariant=True)
+QueryT = TypeVar("QueryT", default=None, covariant=True)
+
+
 @dataclass
-class Ctx:
+class RequestCtx(Generic[PrincipalT, BodyT, QueryT]):
+    """What a handler gets: the caller, the body and the query validated by the route's schemas."""
+
     request: Any
-    principal: Any = None  # chalicelib.services.tokens.Principal when authenticated
-    body: Any = None
-    query: Any = None
+    principal: PrincipalT
+    body: BodyT
+    query: QueryT
     path: dict[str, str] = field(default_factory=dict)
 
     @property
     def user_id(self) -> str:
+        if self.principal is None:
+            raise UnauthorizedError("A bearer access token is required.", code="unauthorized")
         return self.principal.user_id
 
     @property
@@ -88,6 +109,12 @@ class Ctx:
     @property
     def user_agent(self) -> str:
         return (self.request.headers or {}).get("user-agent", "")[:256]
+
+
+# An authenticated route's context, and that of a public (auth=False) or auth="optional" route.
+Ctx: TypeAlias = RequestCtx["Principal", BodyT, QueryT]
+PublicCtx: TypeAlias = RequestCtx["Principal | None", BodyT, QueryT]
+AnyCtx: TypeAlias = RequestCtx["Principal | None", object, object]  # for helpers shared by routes
 
 
 def _field_name(loc: Iterable[Any]) -> str:
@@ -105,7 +132,7 @@ def validation_details(exc: Any) -> dict[str, str]:
     return details
 
 
-def _parse_body(model: type, raw: bytes | None) -> Any:
+def _parse_body(model: type[BaseModel], raw: bytes | None) -> Any:
     from pydantic import ValidationError as PydanticValidationError
 
     raw = raw or b""
@@ -119,7 +146,7 @@ def _parse_body(model: type, raw: bytes | None) -> Any:
         raise ValidationError("The request body is not valid UTF-8.", details={"body": "Invalid UTF-8"}) from None
 
 
-def _parse_query(model: type, params: dict[str, str] | None) -> Any:
+def _parse_query(model: type[BaseModel], params: dict[str, str] | None) -> Any:
     from pydantic import ValidationError as PydanticValidationError
 
     try:
@@ -137,7 +164,7 @@ def _bearer_token(request: Any) -> str:
 
 
 def error_response(exc: LightboxError) -> Response:
-    headers = {"Content-Type": "application/json", **exc.headers}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **exc.headers}
     return Response(body=exc.body(), status_code=exc.status, headers=headers)
 
 
@@ -151,9 +178,9 @@ def route(
     path: str,
     method: str,
     *,
-    body: type | None = None,
-    query: type | None = None,
-    response: type | None = None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
     status: int = 200,
     auth: bool | str = True,
     roles: Iterable[str] = (),
@@ -192,7 +219,7 @@ def route(
             try:
                 if any(len(value) > MAX_PATH_PARAM for value in path_params.values()):
                     raise NotFoundError("Not found.")  # no id or token is this long; DynamoDB would refuse the key
-                ctx = Ctx(request=request, path=path_params)
+                ctx: RequestCtx[Any, Any, Any] = RequestCtx(request, None, None, None, path_params)
                 if body is not None:
                     raw = request.raw_body
                     if raw and len(raw) > _max_body():
@@ -257,7 +284,10 @@ def load_all() -> list[RouteSpec]:
 
 def manifest_source() -> str:
     routes = sorted((s.path, s.method, _module_of(s)) for s in load_all())
-    lines = [f"    ({path!r}, {method!r}, {module!r})," for path, method, module in routes]
+    # Double-quoted (json.dumps) so that `ruff format` leaves the generated file as it is.
+    lines = [
+        f"    ({json.dumps(path)}, {json.dumps(method)}, {json.dumps(module)})," for path, method, module in routes
+    ]
     return (
         '"""Generated by `make routes` (python -m chalicelib.api.routing) from the @route declarations in\n'
         'chalicelib.api.MODULES. Do not edit; tests/api/test_openapi.py fails while it is stale."""\n\n'

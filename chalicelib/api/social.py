@@ -88,14 +88,14 @@ def unfollow(ctx: Ctx, user_id: str) -> None:
 
 
 @route("/users/{user_id}/followers", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS, responses=(404,))
-def followers(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
+def followers(ctx: Ctx[None, PageQuery], user_id: str) -> Page[FollowUserOut]:
     """Who follows the user, most recent first."""
     listed, cursor = social.followers(ctx.principal, user_id, ctx.query.limit, ctx.query.cursor)
     return Page[FollowUserOut](items=_listed(listed, FollowUserOut, "followed_at"), next_cursor=cursor)
 
 
 @route("/users/{user_id}/following", "GET", query=PageQuery, response=Page[FollowUserOut], tags=TAGS, responses=(404,))
-def following(ctx: Ctx, user_id: str) -> Page[FollowUserOut]:
+def following(ctx: Ctx[None, PageQuery], user_id: str) -> Page[FollowUserOut]:
     """Whom the user follows, most recently followed first."""
     listed, cursor = social.following(ctx.principal, user_id, ctx.query.limit, ctx.query.cursor)
     return Page[FollowUserOut](items=_listed(listed, FollowUserOut, "followed_at"), next_cursor=cursor)
@@ -119,7 +119,7 @@ def unblock(ctx: Ctx, user_id: str) -> None:
 
 
 @route("/users/me/blocks", "GET", query=PageQuery, response=Page[BlockOut], tags=TAGS)
-def my_blocks(ctx: Ctx) -> Page[BlockOut]:
+def my_blocks(ctx: Ctx[None, PageQuery]) -> Page[BlockOut]:
     """The users the caller blocked."""
     from chalicelib.services.accounts import users_by_ids
 
@@ -145,13 +145,13 @@ def my_blocks(ctx: Ctx) -> Page[BlockOut]:
     tags=TAGS,
     responses=(403, 404, 409),
 )
-def send_friend_request(ctx: Ctx) -> FriendRequestOut:
+def send_friend_request(ctx: Ctx[FriendRequestIn]) -> FriendRequestOut:
     """Ask a user to be friends; they get a ``friend_request`` notification."""
     return _request(social.send_request(ctx.principal, ctx.body.username))
 
 
 @route("/friends/requests", "GET", query=FriendRequestsQuery, response=Page[FriendRequestOut], tags=TAGS)
-def friend_requests(ctx: Ctx) -> Page[FriendRequestOut]:
+def friend_requests(ctx: Ctx[None, FriendRequestsQuery]) -> Page[FriendRequestOut]:
     """Pending friend requests: received (``direction=incoming``, default) or sent (``outgoing``)."""
     q = ctx.query
     items, cursor = social.requests(ctx.principal, q.direction, q.limit, q.cursor)
@@ -177,7 +177,7 @@ def withdraw_friend_request(ctx: Ctx, request_id: str) -> None:
 
 
 @route("/friends", "GET", query=PageQuery, response=Page[FriendOut], tags=TAGS)
-def friends(ctx: Ctx) -> Page[FriendOut]:
+def friends(ctx: Ctx[None, PageQuery]) -> Page[FriendOut]:
     """The caller's friends, newest friendship first."""
     listed, cursor = social.friends(ctx.principal, "me", ctx.query.limit, ctx.query.cursor)
     return Page[FriendOut](items=_listed(listed, FriendOut, "friends_since"), next_cursor=cursor)
@@ -193,7 +193,7 @@ def unfriend(ctx: Ctx, user_id: str) -> None:
 
 
 @route("/feed", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
-def home_feed(ctx: Ctx) -> PhotoPage:
+def home_feed(ctx: Ctx[None, PageQuery]) -> PhotoPage:
     """Photos of the users you follow and of your events, newest first (see docs/feed.md)."""
     items, cursor = feed.page(ctx.principal, ctx.query.limit, ctx.query.cursor)
     return PhotoPage(items=items, next_cursor=cursor)

@@ -48,7 +48,9 @@ def to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
     if icc_profile and not _is_srgb(icc_profile):
         transform = _transform_to_srgb(icc_profile, image.mode)
         if transform is not None:
-            return ImageCms.applyTransform(image, transform)
+            converted = ImageCms.applyTransform(image, transform)
+            assert converted is not None  # None only with inPlace=True
+            return converted
     return image if image.mode == "RGB" else image.convert("RGB")
 
 

@@ -6,6 +6,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import cast
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
@@ -19,7 +20,7 @@ from pynamodb.exceptions import (
     UpdateError,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
+from pynamodb.models import MetaProtocol, Model
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError
@@ -27,7 +28,7 @@ from chalicelib.errors import ConflictError
 ALL_MODELS: list[type[Model]] = []
 
 
-def table_meta(name: str) -> type:
+def table_meta(name: str) -> MetaProtocol:
     """A PynamoDB ``Meta`` for the stage's table ``name``."""
     settings = get_settings()
 
@@ -38,7 +39,8 @@ def table_meta(name: str) -> type:
         billing_mode = "PAY_PER_REQUEST"
         max_retry_attempts = 3
 
-    return Meta
+    # A Meta class sets only what differs from pynamodb's defaults, which MetaModel fills in at class creation.
+    return cast(MetaProtocol, Meta)
 
 
 def register(model: type[Model]) -> type[Model]:
@@ -101,7 +103,9 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
 def update_existing(item: Model, actions: list) -> bool:
     """Update an item only if it still exists; False if it was deleted meanwhile (an unconditional update
     would recreate it as a ghost row holding just the updated attributes)."""
-    hash_key = getattr(type(item), type(item)._hash_keyname)
+    hash_keyname = type(item)._hash_keyname
+    assert hash_keyname is not None  # pynamodb refuses a model without a hash key
+    hash_key = getattr(type(item), hash_keyname)
     try:
         item.update(actions=actions, condition=hash_key.exists())
     except UpdateError as exc:

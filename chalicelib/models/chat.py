@@ -20,6 +20,7 @@ import hashlib
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -56,7 +57,7 @@ class Conversation(Model):
 
     conversation_id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute(default=DIRECT)
-    participant_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    participant_ids: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]  # pynamodb types `of` as the item type; it takes the item's Attribute class
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute(default=now)
 
@@ -79,7 +80,7 @@ class ConversationMember(Model):
     user_id = UnicodeAttribute(hash_key=True)
     conversation_id = UnicodeAttribute(range_key=True)
     kind = UnicodeAttribute(default=DIRECT)
-    participant_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    participant_ids: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]  # pynamodb types `of` as the item type; it takes the item's Attribute class
     unread_count = NumberAttribute(default=0)
     last_activity_at = UTCDateTimeAttribute(default=now)
     last_read_at = UTCDateTimeAttribute(null=True)
@@ -172,7 +173,7 @@ def add_message(message: Message, participant_ids: list[str]) -> None:
     def build(tx):
         tx.save(message, condition=Message.message_id.does_not_exist())
         for user_id in participant_ids:
-            actions = [
+            actions: list[Action] = [
                 ConversationMember.last_activity_at.set(t),
                 ConversationMember.last_message_id.set(message.message_id),
                 ConversationMember.last_sender_id.set(message.sender_id),

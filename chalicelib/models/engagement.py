@@ -381,8 +381,8 @@ def delete_photo_rows(photo_id: str) -> None:
         for row in comments_of_photo(photo_id):
             batch.delete(row)
     with PhotoSubscription.batch_write() as batch:
-        for row in PhotoSubscription.query(photo_id):
-            batch.delete(row)
+        for subscription in PhotoSubscription.query(photo_id):
+            batch.delete(subscription)
 
 
 def delete_bookmarks_of(user_id: str) -> None:

@@ -129,7 +129,7 @@ class EventMember(Model):
 def _plausible_id(value: str | None) -> bool:
     """Ids from a URL: anything empty or longer than any id we mint cannot exist (and must not reach DynamoDB,
     which refuses keys over its size limits)."""
-    return bool(value) and len(value) <= 64
+    return value is not None and 0 < len(value) <= 64
 
 
 def event_by_id(event_id: str, *, consistent: bool = False) -> Event | None:

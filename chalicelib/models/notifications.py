@@ -11,6 +11,8 @@ Access patterns:
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import BooleanAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -56,7 +58,8 @@ class Notification(Model):
     notification_id = UnicodeAttribute(range_key=True)
     type = UnicodeAttribute()
     actor_id = UnicodeAttribute(null=True)
-    target = MapAttribute(default=dict)  # e.g. {"kind": "photo", "id": "...", "event_id": "..."}
+    # e.g. {"kind": "photo", "id": "...", "event_id": "..."}
+    target: MapAttribute[str, Any] = MapAttribute(default=dict)
     read = BooleanAttribute(default=False)
     unread_user_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)

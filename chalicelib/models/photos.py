@@ -44,7 +44,7 @@ class Photo(Model):
     status = UnicodeAttribute(default=PENDING)
     rejection_reason = UnicodeAttribute(null=True)
     caption = UnicodeAttribute(null=True)
-    keywords = ListAttribute(of=UnicodeAttribute, default=list)
+    keywords: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]  # pynamodb types `of` as the item type; it takes the item's Attribute class
     search_terms = UnicodeSetAttribute(null=True)
     visibility = UnicodeAttribute(default="public")  # photos outside events: public | private
     public_bucket = UnicodeAttribute(null=True)  # "public" when anyone may see it: sparse GSIs
@@ -61,7 +61,7 @@ class Photo(Model):
     camera_model = UnicodeAttribute(null=True)
     gps_lat = NumberAttribute(null=True)  # owner-only
     gps_lon = NumberAttribute(null=True)
-    variant_keys = ListAttribute(of=UnicodeAttribute, default=list)
+    variant_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]  # pynamodb types `of` as the item type; it takes the item's Attribute class
     like_count = NumberAttribute(default=0)
     comment_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=now)

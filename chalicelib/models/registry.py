@@ -1,4 +1,6 @@
-"""Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this)."""
+"""Import every model module so ``ALL_MODELS`` is complete (resources and infrastructure use this).
+
+Each ``noqa: F401`` below: the module is imported for its side effect, registering its models."""
 
 from chalicelib.models import base
 from chalicelib.models import chat as _chat  # noqa: F401

@@ -268,7 +268,9 @@ def accept_request(recipient_id: str, sender_id: str) -> Friendship:
         if "ConditionalCheckFailed" in cancellation_codes(exc):
             raise NotFoundError("No such pending friend request.") from exc
         raise ConflictError("The request changed concurrently; retry.") from exc
-    return friendship(recipient_id, sender_id, consistent=True)
+    accepted = friendship(recipient_id, sender_id, consistent=True)
+    assert accepted is not None  # the transaction just wrote it (a consistent read)
+    return accepted
 
 
 def delete_pair(a_id: str, b_id: str, *, states: tuple[str, str] | None = None) -> bool:

@@ -12,6 +12,8 @@ Access patterns (see docs/data-model.md):
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
@@ -20,10 +22,21 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.models.base import now, register, table_meta
+from chalicelib.errors import ConflictError
+from chalicelib.models.base import (
+    DeleteError,
+    cancellation_codes,
+    condition_failed,
+    connection,
+    now,
+    register,
+    table_meta,
+)
 
 ROLES = ("member", "photographer", "creator", "staff", "admin")
 
@@ -45,9 +58,9 @@ class User(Model):
     avatar_photo_id = UnicodeAttribute(null=True)
     # family_id -> epoch seconds of revocation; entries older than the access-token lifetime are pruned,
     # because by then every access token of that family has expired anyway.
-    revoked_families = MapAttribute(default=dict)
+    revoked_families: MapAttribute[str, Any] = MapAttribute(default=dict)
     # {"email": {type: bool}, "push": {type: bool}}; missing entries take the defaults in services/notifications
-    notification_prefs = MapAttribute(default=dict)
+    notification_prefs: MapAttribute[str, Any] = MapAttribute(default=dict)
     deleted = BooleanAttribute(default=False)
 
 
@@ -116,17 +129,12 @@ class RateCounter(Model):
     Meta = table_meta("rate_counters")
 
     key = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    # The stored name the ratelimit service uses; it shadows Model.count(), which is never called on counters.
+    count = NumberAttribute(default=0)  # type: ignore[assignment]
     expires_at = TTLAttribute()
 
 
 # ---- access patterns -------------------------------------------------------------------------------------
-
-from pynamodb.exceptions import TransactWriteError  # noqa: E402
-from pynamodb.transactions import TransactWrite  # noqa: E402
-
-from chalicelib.errors import ConflictError  # noqa: E402
-from chalicelib.models.base import DeleteError, cancellation_codes, condition_failed, connection  # noqa: E402
 
 
 def user_by_id(user_id: str, *, consistent: bool = False) -> User | None:

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -37,6 +38,9 @@ from chalicelib.models.users import (
     user_id_by_claim,
 )
 from chalicelib.services import mailer, otp, passwords, ratelimit, tokens
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.update import Action
 
 log = get_logger(__name__)
 
@@ -150,7 +154,7 @@ def refresh(refresh_token: str) -> TokenPair:
                 Session.expires_at.set(at_epoch(epoch() + s.refresh_token_ttl)),
             ],
             condition=(Session.current_jti == old_jti)
-            & (Session.revoked == False)  # noqa: E712
+            & (Session.revoked == False)  # noqa: E712 - a PynamoDB condition, not a comparison
             & (Session.user_id == user.user_id),
         )
     except UpdateError as exc:
@@ -222,7 +226,7 @@ def update_profile(
     avatar_photo_id: str | None = None,
     fields: set[str],
 ) -> User:
-    actions = []
+    actions: list[Action] = []
     if "display_name" in fields:
         actions.append(User.display_name.set(display_name or user.username))
     if "bio" in fields:
@@ -296,6 +300,7 @@ def reset_password(email: str, code: str, new_password: str) -> None:
     if user is not None:  # before the code is spent, so a weak password does not burn it
         passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
     otp.check(otp.PASSWORD_RESET, user.user_id if user else None, code)
+    assert user is not None  # otp.check refuses an unknown user
     # The code went to the address, so it is verified now too.
     user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)), User.email_verified.set(True)])
     revoke_all(user)

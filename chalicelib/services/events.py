@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from chalicelib import geo
 from chalicelib.errors import (
@@ -149,7 +149,13 @@ def _check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
         )
 
 
-def _derived(visibility: str, lat: float | None, lon: float | None) -> dict[str, str | None]:
+class _IndexAttrs(TypedDict):
+    geohash: str | None
+    geo_cell: str | None
+    public_bucket: str | None
+
+
+def _derived(visibility: str, lat: float | None, lon: float | None) -> _IndexAttrs:
     """Index attributes: the geo index holds public events with a location, public_recent public events."""
     public = visibility == "public"
     geohash = geo.encode(lat, lon, store.GEOHASH_PRECISION) if public and lat is not None and lon is not None else None
@@ -234,7 +240,8 @@ def update_event(
         if field in changes and changes[field] != getattr(event, field):
             attr = getattr(Event, field)
             actions.append(attr.set(changes[field]) if changes[field] not in (None, "") else attr.remove())
-    lat, lon = event.location_lat, event.location_lon
+    lat: float | None = event.location_lat
+    lon: float | None = event.location_lon
     if "location" in changes:
         loc = changes["location"]
         lat, lon = (loc.lat, loc.lon) if loc else (None, None)

@@ -90,7 +90,8 @@ def page(principal: Any, limit: int, cursor: str | None) -> tuple[list[dict[str,
     # certain down to the newest such "last one" (the horizon).
     truncated = [keys[-1] for keys in per_source if len(keys) >= fetch]
     safe = [c for c in ordered if c >= max(truncated)] if truncated else ordered
-    items, consumed = [], 0
+    items: list[dict[str, Any]] = []
+    consumed = 0
     for _ in range(MAX_ROUNDS):  # candidates the caller may not see (private, unprocessed) are skipped
         chunk = safe[consumed : consumed + limit - len(items)]
         if not chunk:

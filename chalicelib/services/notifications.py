@@ -8,6 +8,7 @@ Idempotent: the row id is a hash of (type, cause), written with attribute_not_ex
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.logs import get_logger
@@ -66,7 +67,8 @@ def preferences(user: User) -> dict[str, dict[str, bool]]:
     }
 
 
-def set_preferences(user: User, email: dict[str, bool] | None, push: dict[str, bool] | None) -> dict:
+def set_preferences(user: User, email: Mapping[Any, bool] | None, push: Mapping[Any, bool] | None) -> dict:
+    """``email``/``push``: type name (one of TYPES, a Literal in the API schema) -> on or off."""
     current = preferences(user)
     merged = {"email": {**current["email"], **(email or {})}, "push": {**current["push"], **(push or {})}}
     user.update(actions=[User.notification_prefs.set(merged)])

@@ -79,7 +79,7 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
     photo = photos.get_photo(link.photo_id)
     if photo is None or photo.status != READY:
         raise gone
-    condition = (ShareLink.revoked == False) & (ShareLink.valid_until > epoch())  # noqa: E712
+    condition = (ShareLink.revoked == False) & (ShareLink.valid_until > epoch())  # noqa: E712 - a PynamoDB condition, not a comparison
     if link.max_downloads is not None:
         condition &= ShareLink.downloads < link.max_downloads
     try:
@@ -114,7 +114,7 @@ def mine_query(user_id: str, limit: int, last_key: dict | None):
         scan_index_forward=False,
         limit=limit,
         last_evaluated_key=last_key,
-        filter_condition=(ShareLink.revoked == False)  # noqa: E712
+        filter_condition=(ShareLink.revoked == False)  # noqa: E712 - a PynamoDB condition, not a comparison
         & (ShareLink.valid_until > epoch()),
     )
 

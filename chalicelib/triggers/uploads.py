@@ -62,7 +62,7 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
                 process_object(bucket, key)
         except Busy:
             failures.append({"itemIdentifier": record["messageId"]})
-        except Exception as exc:  # noqa: BLE001 - classified below; only this message is retried
+        except Exception as exc:  # classified below; only this message is retried
             fields = {"message_id": record.get("messageId"), "receives": receives}
             if aws.is_transient(exc):
                 log.warning(f"transient AWS error, to be retried: {exc!r}", extra={"fields": fields})
@@ -73,7 +73,7 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
                 for _, key in objects:
                     try:
                         give_up(key)
-                    except Exception:  # noqa: BLE001 - logged; the message still goes to the dead-letter queue
+                    except Exception:  # any failure: logged; the message still goes to the dead-letter queue
                         log.exception("could not mark a failed upload rejected", extra={"fields": {"key": key}})
     return {"batchItemFailures": failures}
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-import app as _app  # noqa: F401
+import app as _app  # noqa: F401 - for its side effect: mounts the routes on the app
 from chalicelib.api.routing import load_all
 
 REGISTRY = load_all()

@@ -163,7 +163,7 @@ def test_batch_counts_and_own_likes(api, scene):
 # ---- likes under concurrency -------------------------------------------------------------------------------
 
 
-def test_fifty_users_like_one_photo_at_once(api, scene, atomic_moto):
+def test_fifty_users_like_one_photo_at_once(api, scene):
     from chalicelib.services import engagement
 
     photo_id = scene["public"]
@@ -182,7 +182,7 @@ def test_fifty_users_like_one_photo_at_once(api, scene, atomic_moto):
     assert api.get(f"/photos/{photo_id}").data["like_count"] == 50
 
 
-def test_one_users_concurrent_double_like_counts_once(api, scene, atomic_moto):
+def test_one_users_concurrent_double_like_counts_once(api, scene):
     from chalicelib.services import engagement
 
     photo_id, fan = scene["public"], principal(scene["fan"]["id"])
@@ -200,7 +200,7 @@ def test_one_users_concurrent_double_like_counts_once(api, scene, atomic_moto):
     assert r.data == {photo_id: {"count": 1, "liked": True}}
 
 
-def test_like_unlike_races_end_consistent(api, scene, atomic_moto):
+def test_like_unlike_races_end_consistent(api, scene):
     from chalicelib.services import engagement
 
     photo_id = scene["public"]

@@ -169,7 +169,10 @@ def test_search_by_caption_words_and_keyword_tags(api, make_user):
     a = upload(api, user["access"], jpeg(), caption="Golden hour at the lake", tags=["nature"])
     b = upload(api, user["access"], jpeg(), caption="Lake party #friends")
     c = upload(api, user["access"], jpeg(), caption="City lights")
-    ids = lambda q: [p["id"] for p in api.get(f"/photos/search?q={q}").data["items"]]  # noqa: E731
+
+    def ids(q):
+        return [p["id"] for p in api.get(f"/photos/search?q={q}").data["items"]]
+
     assert ids("lake") == [b, a]  # newest first
     assert ids("LAKE%20golden") == [a]
     assert ids("friends") == [b] and ids("nature") == [a] and ids("city") == [c]

@@ -335,7 +335,7 @@ def test_a_4000px_jpeg_snaps_to_its_dct_scale_instead_of_resampling(
     resized: list[tuple[int, int]] = []
     original_resize = Image.Image.resize
 
-    def spy(self: Image.Image, size, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def spy(self: Image.Image, size, *args, **kwargs):
         resized.append(self.size)
         return original_resize(self, size, *args, **kwargs)
 

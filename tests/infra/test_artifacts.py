@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.infra.conftest import ROOT, _clean_env, zip_members
+from tests.infra.lockfile import lock_pin
 
 ELF_AARCH64 = 183
 
@@ -194,7 +195,12 @@ def _host_equivalents(layer_python: Path, shim: Path) -> None:
     site = Path(sysconfig.get_paths()["platlib"])
     for dist_info in layer_python.glob("*.dist-info"):
         name, version = dist_info.name.removesuffix(".dist-info").split("-", 1)
-        assert importlib.metadata.version(name) == version, f"host {name} != layer {version}: not a fair test"
+        host, locked = importlib.metadata.version(name), lock_pin(name)
+        assert version == locked, f"layer {name} {version} != requirements.lock {locked}: the build ignored the lock"
+        assert host == locked, (
+            f"host {name} {host} != requirements.lock {locked} (the layer's version): not a fair test; "
+            "install the dev venv from the lock with `make install`"
+        )
     for entry in _top_level_names(layer_python):
         stem = entry.split(".")[0] if not (layer_python / entry).is_dir() else entry
         matches = [p for p in site.iterdir() if p.name == stem or p.name.startswith(stem + ".")]
