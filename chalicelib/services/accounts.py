@@ -177,8 +177,7 @@ def _handle_refresh_failure(user: User, family_id: str) -> None:
     raise UnauthorizedError("The session has ended.", code="session_revoked")
 
 
-def revoke_families(user: User, family_ids: list[str]) -> None:
-    """Mark sessions revoked and list them on the user so their access tokens stop working at once."""
+def _mark_revoked(user: User, family_ids: list[str]) -> None:
     if not family_ids:
         return
     t = epoch()
@@ -190,13 +189,25 @@ def revoke_families(user: User, family_ids: list[str]) -> None:
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise
-    horizon = t - get_settings().access_token_ttl - 60
+    horizon = t - tokens.revocation_retention()
     current = user.revoked_families.as_dict() if user.revoked_families else {}
     actions = [User.revoked_families[f].set(t) for f in family_ids]
     actions += [
         User.revoked_families[f].remove() for f, at in current.items() if f not in family_ids and int(at) < horizon
     ]
     User(user_id=user.user_id).update(actions=actions)
+
+
+def revoke_families(user: User, family_ids: list[str]) -> None:
+    """End these logins at once: mark the sessions revoked, list them on the user (so their access tokens
+    stop working on the next request, and live delivery skips their sockets) and close the WebSocket
+    connections they opened."""
+    from chalicelib.realtime import push
+
+    if not family_ids:
+        return
+    _mark_revoked(user, family_ids)
+    push.close_logins(user.user_id, set(family_ids))
 
 
 def logout(refresh_token: str) -> None:
@@ -207,8 +218,13 @@ def logout(refresh_token: str) -> None:
 
 
 def revoke_all(user: User, *, keep_family: str | None = None) -> None:
+    """End every login of the user but ``keep_family`` (logout-all, password change and reset, account
+    deletion), and close every WebSocket connection not opened by ``keep_family``."""
+    from chalicelib.realtime import push
+
     families = [s.family_id for s in sessions_of_user(user.user_id) if not s.revoked and s.family_id != keep_family]
-    revoke_families(user, families)
+    _mark_revoked(user, families)
+    push.close_logins(user.user_id, None, keep_family=keep_family)
 
 
 # ---- profile -----------------------------------------------------------------------------------------------
