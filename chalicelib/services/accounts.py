@@ -307,11 +307,16 @@ def forgot_password(email: str) -> None:
 
 
 def reset_password(email: str, code: str, new_password: str) -> None:
+    """The code is checked first (spending an attempt), and an unknown email fails exactly like a wrong code,
+    even past the attempt limit; only then the new password's policy, so its answer reaches nobody but the
+    holder of the code. A weak password keeps the code for another try."""
     user_id = user_id_by_claim("email", normalize_email(email))
     user = user_by_id(user_id) if user_id else None
-    if user is not None:  # before the code is spent, so a weak password does not burn it
-        passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
-    otp.check(otp.PASSWORD_RESET, user.user_id if user else None, code)
+    if user is None:
+        raise otp.invalid_code()  # the very answer a wrong code gets
+    pending = otp.check(otp.PASSWORD_RESET, user.user_id, code, spend=False, uniform=True)
+    passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
+    otp.spend_code(pending)
     # The code went to the address, so it is verified now too.
     user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)), User.email_verified.set(True)])
     revoke_all(user)

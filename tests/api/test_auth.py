@@ -369,6 +369,47 @@ def test_forgot_and_reset_password(api, make_user):
     assert r.status_code == 400
 
 
+def test_reset_checks_the_code_before_the_password_so_weak_passwords_reveal_no_account(api, make_user):
+    from chalicelib.models.users import Otp
+
+    user = make_user("rita")
+    assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
+    code = last_code(user["email"])
+    wrong = "999999" if code != "999999" else "000000"
+    answers = [
+        api.post("/auth/password/reset", {"email": email, "code": wrong, "new_password": password})
+        for email in (user["email"], "nobody-at-all@example.com")
+        for password in ("short", "a perfectly fine passphrase")
+    ]
+    assert {(r.status_code, json.dumps(r.data, sort_keys=True)) for r in answers} == {
+        (400, json.dumps(answers[0].data, sort_keys=True))
+    }
+    assert answers[0].data["error"]["code"] == "invalid_code"
+    assert Otp.get(f"password_reset#{user['id']}").attempts == 2  # each wrong code spent an attempt
+
+    # the right code with a weak password: the policy answers (to the code's holder), the attempt is spent,
+    # and the code survives for a better password
+    weak = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "short"})
+    assert weak.status_code == 400 and "new_password" in weak.data["error"]["details"]
+    assert Otp.get(f"password_reset#{user['id']}").attempts == 3
+    ok = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "reset to this one"})
+    assert ok.status_code == 204
+
+
+def test_reset_past_the_attempt_limit_answers_like_an_unknown_email(api, make_user):
+    user = make_user("ruth")
+    assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
+    code = last_code(user["email"])
+    wrong = "999999" if code != "999999" else "000000"
+    for _ in range(6):
+        known = api.post("/auth/password/reset", {"email": user["email"], "code": wrong, "new_password": "short"})
+    unknown = api.post("/auth/password/reset", {"email": "ghost2@example.com", "code": wrong, "new_password": "short"})
+    assert (known.status_code, known.data) == (unknown.status_code, unknown.data)
+    # the limit holds: even the right code no longer works
+    r = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "reset to this one"})
+    assert r.status_code == 400 and r.data == unknown.data
+
+
 def test_username_change_cooldown_and_uniqueness(api, make_user):
     make_user("taken")
     user = make_user("uma")
