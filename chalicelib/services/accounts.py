@@ -117,8 +117,11 @@ def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
 
 
 def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "") -> TokenPair:
+    # Failures count per account and, with a much higher limit, per address (see services/ratelimit). The
+    # account's counter is keyed by the login as typed, not the user id: a shared counter for an email and
+    # a username would tell a stranger that the two belong to one account.
     keys = ratelimit.login_keys(login_id.strip(), source_ip)
-    ratelimit.reserve(keys)  # counted as a failure unless released below
+    ratelimit.reserve(keys, ratelimit.login_limits())  # counted as a failure unless released below
     user = user_by_login(login_id.strip())
     if user is None:
         passwords.burn_time(password)

@@ -174,12 +174,36 @@ def test_a_successful_login_does_not_count_against_the_limit(api, make_user):
         assert api.post("/auth/login", {"login": "often", "password": PASSWORD}).status_code == 200
 
 
-def test_login_rate_limit_per_source_ip(api, make_user):
+def test_one_locked_account_does_not_lock_out_the_venue(api, make_user):
+    """Everyone behind one address (an event's Wi-Fi): alice's five wrong passwords lock alice only."""
+    make_user("alice")
+    make_user("bobby")
+    for _ in range(5):
+        assert api.post("/auth/login", {"login": "alice", "password": "nope nope nope"}).status_code == 401
+    for _ in range(10):  # refused attempts on a locked account do not count against the address either
+        assert api.post("/auth/login", {"login": "alice", "password": PASSWORD}).status_code == 429
+    assert api.post("/auth/login", {"login": "bobby", "password": PASSWORD}).status_code == 200
+    assert api.post("/auth/login", {"login": "bobby", "password": "typo typo typo"}).status_code == 401
+
+
+def test_a_spray_across_many_accounts_from_one_address_is_eventually_429(api, make_user):
+    from chalicelib.config import get_settings
+    from chalicelib.errors import RateLimitedError, UnauthorizedError
+    from chalicelib.services import accounts
+
     make_user("ivy")
-    for i in range(5):
-        api.post("/auth/login", {"login": f"someone{i}", "password": "nope nope nope"})
+    limit = get_settings().login_max_failures_per_ip
+    assert limit >= 10 * get_settings().login_max_failures  # for sprays, far above one account's limit
+    for i in range(limit):  # one wrong guess on each of many accounts, from the test client's address
+        with pytest.raises(UnauthorizedError):
+            accounts.login(f"sprayed{i}", "Summer2026!", source_ip="127.0.0.1")
     r = api.post("/auth/login", {"login": "ivy", "password": PASSWORD})
-    assert r.status_code == 429 and "Retry-After" in r.headers
+    assert r.status_code == 429 and r.data["error"]["code"] == "rate_limited"
+    assert 0 < int(r.headers["Retry-After"]) <= 900
+    with pytest.raises(RateLimitedError):
+        accounts.login("sprayed-next", "Summer2026!", source_ip="127.0.0.1")
+    # other addresses are not affected
+    assert accounts.login("ivy", PASSWORD, source_ip="10.1.2.3").user.username == "ivy"
 
 
 def test_tokens_carry_required_claims(make_user):
