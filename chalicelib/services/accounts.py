@@ -25,8 +25,13 @@ from chalicelib.logs import get_logger
 from chalicelib.models import search as search_index
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, new_id, now
 from chalicelib.models.users import (
+    STAFF_ROLES,
     Session,
     User,
+    add_to_admin_roster,
+    admin_roster,
+    admins_among,
+    change_role,
     claim_key,
     create_user,
     move_claim,
@@ -380,6 +385,8 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
     fails; the email and username are released last, so nobody can take them over a half-deleted account."""
     user = principal.user
     _require_password(user, password)
+    if user.role == "admin":  # the last admin cannot leave (409 last_admin); others leave the roster first
+        _demote_admin(principal, user, "member")
     old_terms = search_index.user_terms(user.username, user.display_name)
     user.update(actions=[User.deleted.set(True)])
     revoke_all(user)
@@ -402,22 +409,55 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
 
 
 def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:
-    """Admins grant any role; staff grant member/photographer/creator only."""
-    if role in ("staff", "admin") and actor.role != "admin":
-        raise ForbiddenError("Only admins grant staff or admin.")
-    if actor.role not in ("staff", "admin"):
+    """Staff grant member/photographer/creator to users who hold one of those; only admins change who is
+    staff or admin, and the last admin cannot be demoted. Choosing ``creator`` gives the role only: its
+    earnings wait for the identity verification (``User.creator_verified``)."""
+    if actor.role not in STAFF_ROLES:
         raise ForbiddenError("Only staff change roles.")
-    user = user_by_id(user_id)
+    user = user_by_id(user_id, consistent=True)
     if user is None:
         raise NotFoundError("No such user.")
-    if user.role == "admin" and actor.role != "admin":
-        raise ForbiddenError("Only admins change an admin's role.")
-    user.update(actions=[User.role.set(role)])
+    if actor.role != "admin" and (role in STAFF_ROLES or user.role in STAFF_ROLES):
+        raise ForbiddenError("Only admins grant, change or remove the staff and admin roles.")
+    if role == user.role:
+        return user
+    if user.role == "admin":
+        _demote_admin(actor, user, role)
+    else:
+        change_role(user, role)
     return user
+
+
+def _demote_admin(actor: tokens.Principal, user: User, role: str) -> None:
+    """The remaining admins are read from the roster, checked against the users themselves (so an entry
+    the roster lacks, e.g. an admin from before it existed, or one it wrongly keeps, is corrected), and the
+    demotion commits only if the roster has not changed since: two concurrent demotions of the last two
+    admins cannot both succeed (the second gets 409 and, retried, ``last_admin``)."""
+    listed, version = admin_roster()
+    known = listed | {user.user_id} | ({actor.user_id} if actor.role == "admin" else set())
+    remaining = admins_among(known) - {user.user_id}
+    if not remaining:
+        raise ConflictError(
+            "The last admin cannot be demoted; make another admin first.",
+            code="last_admin",
+            details={"role": "last admin"},
+        )
+    change_role(user, role, admins_after=remaining, roster_version=version)
+
+
+def require_verified_creator(principal: tokens.Principal) -> None:
+    """For what a creator earns with (premium media, plans, tips, payouts): 403 until verified."""
+    if not principal.user.creator_verified:
+        raise ForbiddenError("Your creator identity is not verified yet.", code="creator_not_verified")
 
 
 def create_admin(email: str, username: str, password: str) -> User:
     """For the command-line tool: a verified admin account."""
+    return create_verified_user(email, username, password, role="admin")
+
+
+def create_verified_user(email: str, username: str, password: str, *, role: str) -> User:
+    """For the command-line tool: a verified account with any role (the first admin, demo users)."""
     email = normalize_email(email)
     passwords.check_policy(password, username=username, email=email)
     user = User(
@@ -425,10 +465,12 @@ def create_admin(email: str, username: str, password: str) -> User:
         email=email,
         username=username,
         display_name=username,
-        role="admin",
+        role=role,
         email_verified=True,
         password_hash=passwords.hash_password(password),
     )
     create_user(user)
+    if role == "admin":
+        add_to_admin_roster(user.user_id)
     search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
     return user

@@ -507,6 +507,89 @@ def test_roles_admin_grants_staff_staff_grants_photographer(api, make_user):
     assert r.status_code == 400
 
 
+def _admin(api, username: str) -> dict:
+    from chalicelib.services import accounts
+
+    user = accounts.create_admin(f"{username}@example.com", username, PASSWORD)
+    r = api.post("/auth/login", {"login": username, "password": PASSWORD})
+    return {"id": user.user_id, "access": r.data["access_token"]}
+
+
+def test_only_admins_change_staff(api, make_user):
+    admin = _admin(api, "root")
+    staff, other_staff, member = make_user("stef"), make_user("stan"), make_user("mel")
+    for who in (staff, other_staff):
+        assert api.put(f"/users/{who['id']}/role", {"role": "staff"}, token=admin["access"]).status_code == 200
+    for role in ("member", "photographer", "creator"):  # staff cannot demote staff ...
+        r = api.put(f"/users/{other_staff['id']}/role", {"role": role}, token=staff["access"])
+        assert r.status_code == 403, role
+    assert api.put(f"/users/{admin['id']}/role", {"role": "member"}, token=staff["access"]).status_code == 403
+    assert api.put(f"/users/{member['id']}/role", {"role": "admin"}, token=staff["access"]).status_code == 403
+    assert api.get(f"/users/{other_staff['id']}").data["role"] == "staff"
+    # ... but admins can
+    r = api.put(f"/users/{other_staff['id']}/role", {"role": "member"}, token=admin["access"])
+    assert r.status_code == 200 and r.data["role"] == "member"
+
+
+def test_the_last_admin_cannot_be_demoted(api, make_user):
+    first = _admin(api, "first")
+    r = api.put(f"/users/{first['id']}/role", {"role": "member"}, token=first["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "last_admin"
+    second = make_user("second")
+    assert api.put(f"/users/{second['id']}/role", {"role": "admin"}, token=first["access"]).status_code == 200
+    assert api.put(f"/users/{first['id']}/role", {"role": "staff"}, token=second["access"]).status_code == 200
+    r = api.put(f"/users/{second['id']}/role", {"role": "member"}, token=second["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "last_admin"
+    r = api.delete("/users/me", {"password": PASSWORD}, token=second["access"])  # nor leave by deletion
+    assert r.status_code == 409 and api.get(f"/users/{second['id']}").data["role"] == "admin"
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(api, atomic_moto, monkeypatch):
+    """Both read the roster (two admins) before either writes: the roster's version lets only one commit."""
+    import threading
+
+    from chalicelib.models.users import User, admin_roster
+    from chalicelib.services import accounts, tokens
+
+    a, b = _admin(api, "alpha"), _admin(api, "bravo")
+    both_read = threading.Barrier(2, timeout=30)
+
+    def roster_then_wait():
+        result = admin_roster()
+        both_read.wait()
+        return result
+
+    monkeypatch.setattr(accounts, "admin_roster", roster_then_wait)
+    outcomes: list[int] = []
+
+    def demote(actor: dict, target: dict) -> None:
+        try:
+            accounts.set_role(tokens.authenticate(actor["access"]), target["id"], "member")
+            outcomes.append(200)
+        except accounts.ConflictError as exc:
+            outcomes.append(exc.status)
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in ((a, b), (b, a))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes) == [200, 409]
+    assert sorted(User.get(u["id"]).role for u in (a, b)) == ["admin", "member"]
+
+
+def test_a_self_chosen_creator_is_unverified(api, make_user):
+    cleo = make_user("cleo", role="creator")
+    me = api.get("/auth/me", token=cleo["access"]).data
+    assert me["role"] == "creator" and me["creator_verification"] == "none" and me["creator_verified"] is False
+    public = api.get("/users/cleo").data
+    assert public["creator_verified"] is False and "creator_verification" not in public
+
+    from chalicelib.errors import ForbiddenError
+    from chalicelib.services import accounts, tokens
+
+    with pytest.raises(ForbiddenError):
+        accounts.require_verified_creator(tokens.authenticate(cleo["access"]))
+
+
 def test_cli_create_admin(aws_mock, capsys):
     from chalicelib import cli
     from chalicelib.models.users import user_by_login
