@@ -129,23 +129,30 @@ class EmailIn(Body):
 class LoginIn(Body):
     login: Annotated[str, Field(min_length=1, max_length=254, description="Email or username")]
     password: Password
+    session: Literal["body", "cookie"] = Field(
+        "body",
+        description='"cookie" (browsers): the refresh token is set as an HttpOnly, SameSite=Strict cookie '
+        "for /auth instead of returned; refresh and logout then read it and require X-Requested-With: lightbox",
+    )
 
 
 class TokenOut(Out):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(None, description='Absent with session: "cookie" (it is in the cookie)')
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     user: UserOut
 
 
 class RefreshIn(Body):
-    refresh_token: Token
+    refresh_token: Token | None = Field(
+        None, description="Required unless the session cookie is sent (with X-Requested-With: lightbox)"
+    )
 
 
 class RefreshOut(Out):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(None, description="Absent when the session cookie was used: it is rotated")
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
 
