@@ -59,8 +59,8 @@ def seed(args: argparse.Namespace) -> int:
     for username, role in SEED_USERS:
         user = user_by_login(username)
         if user is None:
-            user = accounts.create_admin(f"{username}@lightbox.local", username, SEED_PASSWORD)
-            user.update(actions=[User.role.set(role), User.display_name.set(username.title())])
+            user = accounts.create_verified_user(f"{username}@lightbox.local", username, SEED_PASSWORD, role=role)
+            user.update(actions=[User.display_name.set(username.title())])
         _out(f"{username:<10} {role:<13} {SEED_PASSWORD:<20} {username}@lightbox.local")
     _seed_content()
     return 0

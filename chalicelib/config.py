@@ -60,7 +60,7 @@ class Settings:
     argon2_parallelism: int
     max_body_bytes: int
     max_upload_bytes: int
-    login_max_failures: int
+    login_max_failures: int  # per account and window
     login_window_seconds: int
     otp_ttl_seconds: int
     otp_max_attempts: int
@@ -70,6 +70,7 @@ class Settings:
     xray_patch: bool = False
     public_api_url: str | None = None
     sns_platform_arns: dict[str, str] = field(default_factory=dict)  # apns / fcm -> platform application ARN
+    login_max_failures_per_ip: int = 100  # per source address and window: sprays across many accounts
 
     @property
     def is_local(self) -> bool:
@@ -122,6 +123,7 @@ def load_settings() -> Settings:
             for platform, arn in (("apns", _env("LIGHTBOX_SNS_APNS_ARN")), ("fcm", _env("LIGHTBOX_SNS_FCM_ARN")))
             if arn
         },
+        login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
     )
 
 

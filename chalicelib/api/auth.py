@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chalice import Response
+
+from chalicelib.api import session_cookie
 from chalicelib.api.routing import Ctx, PublicCtx, route
 from chalicelib.api.schemas import (
     Accepted,
@@ -71,22 +74,38 @@ def resend_email_otp(ctx: PublicCtx[EmailIn]) -> Accepted:
 
 
 @route("/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False, tags=TAGS, responses=(401, 403, 429))
-def login(ctx: PublicCtx[LoginIn]) -> TokenOut:
-    """Log in with email or username; returns an access and a refresh token."""
+def login(ctx: PublicCtx[LoginIn]) -> TokenOut | Response:
+    """Log in with email or username; returns an access and a refresh token (``session: "cookie"``: the
+    refresh token is set as an HttpOnly cookie instead of returned)."""
     pair = accounts.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent)
-    return TokenOut(
+    out = TokenOut(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
         user=_me(pair.user),
     )
+    if ctx.body.session == "cookie":
+        return session_cookie.respond(ctx.request, out, refresh_token=pair.refresh_token)
+    return out
 
 
-@route("/auth/token/refresh", "POST", body=RefreshIn, response=RefreshOut, auth=False, tags=TAGS, responses=(401,))
-def refresh_token(ctx: PublicCtx[RefreshIn]) -> RefreshOut:
-    """Spend a refresh token for a new pair. Replaying a spent one ends the whole login family."""
-    pair = accounts.refresh(ctx.body.refresh_token)
-    return RefreshOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+@route(
+    "/auth/token/refresh",
+    "POST",
+    body=RefreshIn,
+    response=RefreshOut,
+    auth=False,
+    tags=TAGS,
+    responses=(400, 401, 403),
+)
+def refresh_token(ctx: PublicCtx[RefreshIn]) -> RefreshOut | Response:
+    """Spend a refresh token (the body's, or the session cookie's) for a new pair. Replaying a spent one ends
+    the whole login family."""
+    token, from_cookie = session_cookie.refresh_token_of(ctx.request, ctx.body.refresh_token)
+    with session_cookie.cleared_when_refused(ctx.request, from_cookie):
+        pair = accounts.refresh(token)
+    out = RefreshOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+    return session_cookie.respond(ctx.request, out, refresh_token=pair.refresh_token) if from_cookie else out
 
 
 @route("/auth/token/verify", "POST", body=VerifyTokenIn, response=TokenInfoOut, auth=False, tags=TAGS, responses=(401,))
@@ -97,10 +116,14 @@ def verify_token(ctx: PublicCtx[VerifyTokenIn]) -> TokenInfoOut:
     return TokenInfoOut(valid=True, sub=principal.user_id, role=principal.role, exp=claims["exp"])
 
 
-@route("/auth/logout", "POST", body=RefreshIn, status=204, auth=False, tags=TAGS, responses=(401,))
-def logout(ctx: PublicCtx[RefreshIn]) -> None:
-    """End this login family (its refresh and access tokens)."""
-    accounts.logout(ctx.body.refresh_token)
+@route("/auth/logout", "POST", body=RefreshIn, status=204, auth=False, tags=TAGS, responses=(400, 401, 403))
+def logout(ctx: PublicCtx[RefreshIn]) -> Response | None:
+    """End this login family (its refresh and access tokens, its WebSocket connections); the session cookie,
+    when that is what named it, is cleared."""
+    token, from_cookie = session_cookie.refresh_token_of(ctx.request, ctx.body.refresh_token)
+    with session_cookie.cleared_when_refused(ctx.request, from_cookie):
+        accounts.logout(token)
+    return session_cookie.respond(ctx.request, None, refresh_token=None, status=204) if from_cookie else None
 
 
 @route("/auth/logout-all", "POST", status=204, tags=TAGS)

@@ -52,6 +52,9 @@ class PublicUserOut(Out):
     display_name: str | None
     bio: str | None = None
     role: str
+    creator_verified: bool = Field(
+        False, description="A creator whose identity staff approved; only they earn (premium media, tips, plans)"
+    )
     avatar_url: str | None = None
     created_at: str | None
 
@@ -63,6 +66,7 @@ class PublicUserOut(Out):
             display_name=user.display_name,
             bio=user.bio,
             role=user.role,
+            creator_verified=user.creator_verified,
             avatar_url=avatar_url,
             created_at=iso(user.created_at),
         )
@@ -71,6 +75,9 @@ class PublicUserOut(Out):
 class UserOut(PublicUserOut):
     email: str
     email_verified: bool
+    creator_verification: Literal["none", "pending", "approved", "rejected"] = Field(
+        "none", description="The identity verification a creator needs before earning anything"
+    )
     avatar_photo_id: str | None = None
 
     @classmethod
@@ -83,6 +90,8 @@ class UserOut(PublicUserOut):
             display_name=user.display_name,
             bio=user.bio,
             role=user.role,
+            creator_verified=user.creator_verified,
+            creator_verification=user.creator_verification or "none",
             avatar_url=avatar_url,
             avatar_photo_id=user.avatar_photo_id,
             created_at=iso(user.created_at),
@@ -120,23 +129,30 @@ class EmailIn(Body):
 class LoginIn(Body):
     login: Annotated[str, Field(min_length=1, max_length=254, description="Email or username")]
     password: Password
+    session: Literal["body", "cookie"] = Field(
+        "body",
+        description='"cookie" (browsers): the refresh token is set as an HttpOnly, SameSite=Strict cookie '
+        "for /auth instead of returned; refresh and logout then read it and require X-Requested-With: lightbox",
+    )
 
 
 class TokenOut(Out):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(None, description='Absent with session: "cookie" (it is in the cookie)')
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     user: UserOut
 
 
 class RefreshIn(Body):
-    refresh_token: Token
+    refresh_token: Token | None = Field(
+        None, description="Required unless the session cookie is sent (with X-Requested-With: lightbox)"
+    )
 
 
 class RefreshOut(Out):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(None, description="Absent when the session cookie was used: it is rotated")
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
 

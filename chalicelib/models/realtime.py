@@ -3,6 +3,7 @@
 Access patterns:
 - connection by id (disconnect, delivery failure) .... Connections GetItem/DeleteItem(connection_id)
 - open connections of a user (fan-out) .............. Connections GSI by_user(user_id)
+- ... with the login each was opened by .............. that Query, then one BatchGet of the rows
 Rows expire by TTL (API Gateway closes connections after 2 hours at most).
 """
 
@@ -14,7 +15,8 @@ from pynamodb.models import Model
 
 from chalicelib.models.base import at_epoch, epoch, now, register, table_meta
 
-CONNECTION_TTL = 2 * 3600 + 600
+CONNECTION_MAX_AGE = 2 * 3600  # API Gateway's hard limit on a WebSocket connection's life
+CONNECTION_TTL = CONNECTION_MAX_AGE + 600
 
 
 class ConnectionsByUser(GlobalSecondaryIndex):
@@ -62,3 +64,16 @@ def connection_by_id(connection_id: str) -> Connection | None:
 
 def connections_of_user(user_id: str) -> list[str]:
     return [c.connection_id for c in Connection.by_user.query(user_id)]
+
+
+def connection_rows_of_user(user_id: str) -> list[Connection]:
+    """The user's open connections with their login family: one Query of the index, one BatchGet."""
+    ids = connections_of_user(user_id)
+    if not ids:
+        return []
+    return list(Connection.batch_get(ids))
+
+
+def outlived(row: Connection) -> bool:
+    """Older than any WebSocket connection can be: the gateway has closed it, whatever the row says."""
+    return epoch(row.connected_at) < epoch() - CONNECTION_MAX_AGE

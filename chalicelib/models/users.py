@@ -8,6 +8,8 @@ Access patterns (see docs/data-model.md):
 - a session by family id ................ Sessions GetItem(family_id)
 - pending code for (purpose, user) ...... Otps GetItem("<purpose>#<user_id>"), TTL-expired
 - login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
+- who the admins are (last-admin guard) . Claims GetItem("roster#admin"), versioned; every change to or
+                                          from the admin role writes it in the user's transaction
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import TransactWriteError
@@ -39,6 +42,8 @@ from chalicelib.models.base import (
 )
 
 ROLES = ("member", "photographer", "creator", "staff", "admin")
+STAFF_ROLES = ("staff", "admin")
+CREATOR_VERIFICATION = ("none", "pending", "approved", "rejected")
 
 
 @register
@@ -62,6 +67,13 @@ class User(Model):
     # {"email": {type: bool}, "push": {type: bool}}; missing entries take the defaults in services/notifications
     notification_prefs: MapAttribute[str, Any] = MapAttribute(default=dict)
     deleted = BooleanAttribute(default=False)
+    # Identity verification of a creator (CREATOR_VERIFICATION). Choosing the creator role at signup earns
+    # nothing (premium media, plans, tips, payouts) until staff approve it: gate on ``creator_verified``.
+    creator_verification = UnicodeAttribute(default="none")
+
+    @property
+    def creator_verified(self) -> bool:
+        return self.role == "creator" and self.creator_verification == "approved"
 
 
 def claim_key(kind: str, value: str) -> str:
@@ -76,6 +88,21 @@ class Claim(Model):
 
     claim = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
+
+
+class AdminRoster(Model):
+    """The one ``roster#admin`` item of the claims table: the ids of the users with the admin role, and a
+    version that every write bumps, so a demotion conditioned on the version it read cannot race another
+    (two admins demoting each other at once cannot leave none). Not registered: it lives in ``claims``."""
+
+    Meta = table_meta("claims")
+
+    claim = UnicodeAttribute(hash_key=True)
+    admins = UnicodeSetAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+ADMIN_ROSTER = "roster#admin"
 
 
 class SessionsByUser(GlobalSecondaryIndex):
@@ -214,3 +241,53 @@ def release_claims(user: User, *, email: str, username: str) -> None:
 
 def sessions_of_user(user_id: str) -> list[Session]:
     return list(Session.by_user.query(user_id))
+
+
+def admin_roster() -> tuple[set[str], int]:
+    """(the admins' ids as last written, the roster's version; 0 when never written)."""
+    try:
+        roster = AdminRoster.get(ADMIN_ROSTER, consistent_read=True)
+    except AdminRoster.DoesNotExist:
+        return set(), 0
+    return set(roster.admins or ()), int(roster.version or 0)
+
+
+def admins_among(user_ids: set[str]) -> set[str]:
+    """Which of these users hold the admin role now (one consistent BatchGet)."""
+    if not user_ids:
+        return set()
+    users = User.batch_get(list(user_ids), consistent_read=True)
+    return {u.user_id for u in users if u.role == "admin" and not u.deleted}
+
+
+def change_role(user: User, role: str, *, admins_after: set[str] | None = None, roster_version: int = 0) -> None:
+    """Set the user's role, conditioned on the role that was read, in one transaction with the admin
+    roster: a new admin is added to it; a demoted admin's roster becomes ``admins_after`` (never empty),
+    conditioned on ``roster_version``. 409 when anything changed in between."""
+    old = user.role
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(user, actions=[User.role.set(role)], condition=User.role == old)
+            if old == "admin" and role != "admin":
+                if not admins_after:
+                    raise ValueError("admins_after must name the remaining admins")
+                tx.update(
+                    AdminRoster(claim=ADMIN_ROSTER),
+                    actions=[AdminRoster.admins.set(admins_after), AdminRoster.version.set(roster_version + 1)],
+                    condition=(AdminRoster.version == roster_version)
+                    if roster_version
+                    else AdminRoster.claim.does_not_exist(),
+                )
+            elif role == "admin":
+                tx.update(
+                    AdminRoster(claim=ADMIN_ROSTER),
+                    actions=[AdminRoster.admins.add({user.user_id}), AdminRoster.version.add(1)],
+                )
+    except TransactWriteError as exc:
+        raise ConflictError("The roles changed concurrently; retry.") from exc
+    user.role = role
+
+
+def add_to_admin_roster(user_id: str) -> None:
+    """For a user created as an admin (command-line tool)."""
+    AdminRoster(claim=ADMIN_ROSTER).update(actions=[AdminRoster.admins.add({user_id}), AdminRoster.version.add(1)])

@@ -10,7 +10,7 @@ from chalice import Response
 
 from chalicelib.errors import LightboxError, UnauthorizedError
 from chalicelib.logs import get_logger
-from chalicelib.models.realtime import add_connection, connection_by_id, remove_connection
+from chalicelib.models.realtime import add_connection, connection_by_id, outlived, remove_connection
 from chalicelib.realtime import push
 from chalicelib.services import tokens
 
@@ -85,11 +85,13 @@ def handle_frame(connection_id: str, body: Any) -> dict[str, Any] | None:
     if handler is None:
         return _error("unknown_action", f"Unknown action; use one of: {', '.join(sorted(ACTIONS))}.")
     connection = connection_by_id(connection_id)
-    if connection is None:
-        return _error("unauthorized", "This connection is not registered.")
-    if not tokens.session_alive(connection.user_id, connection.family_id):
+    if connection is None:  # closed when its login ended (or never registered): hang up
+        push.send(connection_id, _error("unauthorized", "This connection is not registered."))
+        push.close(connection_id)
+        return None
+    if outlived(connection) or not tokens.session_alive(connection.user_id, connection.family_id):
         # logged out, password changed or account deleted since it connected: say so, then hang up
-        push.send(connection_id, _error("session_revoked", "The session has ended; reconnect with a new token."))
+        push.send(connection_id, push.REVOKED_FRAME)
         push.close(connection_id)
         return None
     try:

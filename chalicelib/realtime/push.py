@@ -2,19 +2,25 @@
 
 Locally the same client talks to the local gateway (``LIGHTBOX_WS_ENDPOINT``). A gone connection (410) is
 deleted and never retried.
+
+Revocation: a user's frames go only to connections whose login family is still valid (read once per
+recipient, with the user's row, however many connections they have), so a socket that outlives its login
+(logout, logout-all, password change or reset, account deletion) is never fed. Revoking a login also closes
+its sockets at once (:func:`close_logins`); the delivery check covers a socket that raced its revocation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
-from chalicelib.models.realtime import connections_of_user, remove_connection
+from chalicelib.models.realtime import connection_rows_of_user, outlived, remove_connection
 
 log = get_logger(__name__)
 MAX_PARALLEL = 16
@@ -52,7 +58,65 @@ def send_many(connection_ids: list[str], frame: dict[str, Any]) -> int:
 
 
 def send_to_user(user_id: str, frame: dict[str, Any]) -> int:
-    return send_many(connections_of_user(user_id), frame)
+    """Send to each of the user's connections whose login is still valid; returns how many were delivered
+    (0: the user is offline, for callers that fall back to a notification)."""
+    return send_many(live_connections(user_id), frame)
+
+
+def live_connections(user_id: str) -> list[str]:
+    """The user's connections that may receive frames. One Query and one BatchGet of the connections, then
+    (only if there are any) one consistent GetItem of the user for the revocation state. A connection of a
+    revoked login, a deleted account or older than the gateway allows is closed instead (best effort)."""
+    from chalicelib.services import tokens
+
+    rows = connection_rows_of_user(user_id)
+    if not rows:
+        return []
+    state = tokens.login_state(user_id)
+    alive = [r.connection_id for r in rows if not outlived(r) and state.alive(r.family_id)]
+    dead = [r.connection_id for r in rows if r.connection_id not in alive]
+    if dead:
+        log.warning("closing %d connection(s) of ended logins", len(dead), extra={"fields": {"user_id": user_id}})
+        _each(dead, _end)
+    return alive
+
+
+REVOKED_FRAME = {
+    "type": "error",
+    "error": {"code": "session_revoked", "message": "The session has ended; reconnect with a new token."},
+}
+
+
+def close_logins(user_id: str, family_ids: Collection[str] | None, *, keep_family: str | None = None) -> int:
+    """Close the user's connections opened by ``family_ids`` (None: every connection but those of
+    ``keep_family``), each told why first. Best effort: a failure is logged, and delivery skips those
+    connections anyway because their logins are revoked. Returns how many were closed."""
+    rows = connection_rows_of_user(user_id)
+    if family_ids is None:
+        doomed = [r.connection_id for r in rows if keep_family is None or r.family_id != keep_family]
+    else:
+        doomed = [r.connection_id for r in rows if r.family_id in family_ids]
+    _each(doomed, _end)
+    return len(doomed)
+
+
+def _end(connection_id: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        send(connection_id, REVOKED_FRAME)
+        close(connection_id)
+    except (BotoCoreError, ClientError):  # best effort: the revocation is stored, and delivery checks it
+        log.warning("could not close connection %s", connection_id, exc_info=True)
+
+
+def _each(connection_ids: list[str], fn: Callable[[str], None]) -> None:
+    if len(connection_ids) <= 1:
+        for connection_id in connection_ids:
+            fn(connection_id)
+        return
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(connection_ids))) as pool:
+        list(pool.map(fn, connection_ids))
 
 
 def close(connection_id: str) -> None:
@@ -65,6 +129,5 @@ def close(connection_id: str) -> None:
 
 
 def disconnect_user(user_id: str) -> None:
-    """Close every open connection of the user (account deletion)."""
-    for connection_id in connections_of_user(user_id):
-        close(connection_id)
+    """Close every open connection of the user (account deletion; ``accounts.revoke_all`` does it too)."""
+    close_logins(user_id, None)

@@ -26,8 +26,13 @@ from chalicelib.logs import get_logger
 from chalicelib.models import search as search_index
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, new_id, now
 from chalicelib.models.users import (
+    STAFF_ROLES,
     Session,
     User,
+    add_to_admin_roster,
+    admin_roster,
+    admins_among,
+    change_role,
     claim_key,
     create_user,
     move_claim,
@@ -121,8 +126,11 @@ def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
 
 
 def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "") -> TokenPair:
+    # Failures count per account and, with a much higher limit, per address (see services/ratelimit). The
+    # account's counter is keyed by the login as typed, not the user id: a shared counter for an email and
+    # a username would tell a stranger that the two belong to one account.
     keys = ratelimit.login_keys(login_id.strip(), source_ip)
-    ratelimit.reserve(keys)  # counted as a failure unless released below
+    ratelimit.reserve(keys, ratelimit.login_limits())  # counted as a failure unless released below
     user = user_by_login(login_id.strip())
     if user is None:
         passwords.burn_time(password)
@@ -181,8 +189,7 @@ def _handle_refresh_failure(user: User, family_id: str) -> None:
     raise UnauthorizedError("The session has ended.", code="session_revoked")
 
 
-def revoke_families(user: User, family_ids: list[str]) -> None:
-    """Mark sessions revoked and list them on the user so their access tokens stop working at once."""
+def _mark_revoked(user: User, family_ids: list[str]) -> None:
     if not family_ids:
         return
     t = epoch()
@@ -194,13 +201,25 @@ def revoke_families(user: User, family_ids: list[str]) -> None:
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise
-    horizon = t - get_settings().access_token_ttl - 60
+    horizon = t - tokens.revocation_retention()
     current = user.revoked_families.as_dict() if user.revoked_families else {}
     actions = [User.revoked_families[f].set(t) for f in family_ids]
     actions += [
         User.revoked_families[f].remove() for f, at in current.items() if f not in family_ids and int(at) < horizon
     ]
     User(user_id=user.user_id).update(actions=actions)
+
+
+def revoke_families(user: User, family_ids: list[str]) -> None:
+    """End these logins at once: mark the sessions revoked, list them on the user (so their access tokens
+    stop working on the next request, and live delivery skips their sockets) and close the WebSocket
+    connections they opened."""
+    from chalicelib.realtime import push
+
+    if not family_ids:
+        return
+    _mark_revoked(user, family_ids)
+    push.close_logins(user.user_id, set(family_ids))
 
 
 def logout(refresh_token: str) -> None:
@@ -211,8 +230,13 @@ def logout(refresh_token: str) -> None:
 
 
 def revoke_all(user: User, *, keep_family: str | None = None) -> None:
+    """End every login of the user but ``keep_family`` (logout-all, password change and reset, account
+    deletion), and close every WebSocket connection not opened by ``keep_family``."""
+    from chalicelib.realtime import push
+
     families = [s.family_id for s in sessions_of_user(user.user_id) if not s.revoked and s.family_id != keep_family]
-    revoke_families(user, families)
+    _mark_revoked(user, families)
+    push.close_logins(user.user_id, None, keep_family=keep_family)
 
 
 # ---- profile -----------------------------------------------------------------------------------------------
@@ -295,12 +319,16 @@ def forgot_password(email: str) -> None:
 
 
 def reset_password(email: str, code: str, new_password: str) -> None:
+    """The code is checked first (spending an attempt), and an unknown email fails exactly like a wrong code,
+    even past the attempt limit; only then the new password's policy, so its answer reaches nobody but the
+    holder of the code. A weak password keeps the code for another try."""
     user_id = user_id_by_claim("email", normalize_email(email))
     user = user_by_id(user_id) if user_id else None
-    if user is not None:  # before the code is spent, so a weak password does not burn it
-        passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
-    otp.check(otp.PASSWORD_RESET, user.user_id if user else None, code)
-    assert user is not None  # otp.check refuses an unknown user
+    if user is None:
+        raise otp.invalid_code()  # the very answer a wrong code gets
+    pending = otp.check(otp.PASSWORD_RESET, user.user_id, code, spend=False, uniform=True)
+    passwords.check_policy(new_password, field="new_password", username=user.username, email=user.email)
+    otp.spend_code(pending)
     # The code went to the address, so it is verified now too.
     user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)), User.email_verified.set(True)])
     revoke_all(user)
@@ -361,6 +389,8 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
     fails; the email and username are released last, so nobody can take them over a half-deleted account."""
     user = principal.user
     _require_password(user, password)
+    if user.role == "admin":  # the last admin cannot leave (409 last_admin); others leave the roster first
+        _demote_admin(principal, user, "member")
     old_terms = search_index.user_terms(user.username, user.display_name)
     user.update(actions=[User.deleted.set(True)])
     revoke_all(user)
@@ -383,22 +413,55 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
 
 
 def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:
-    """Admins grant any role; staff grant member/photographer/creator only."""
-    if role in ("staff", "admin") and actor.role != "admin":
-        raise ForbiddenError("Only admins grant staff or admin.")
-    if actor.role not in ("staff", "admin"):
+    """Staff grant member/photographer/creator to users who hold one of those; only admins change who is
+    staff or admin, and the last admin cannot be demoted. Choosing ``creator`` gives the role only: its
+    earnings wait for the identity verification (``User.creator_verified``)."""
+    if actor.role not in STAFF_ROLES:
         raise ForbiddenError("Only staff change roles.")
-    user = user_by_id(user_id)
+    user = user_by_id(user_id, consistent=True)
     if user is None:
         raise NotFoundError("No such user.")
-    if user.role == "admin" and actor.role != "admin":
-        raise ForbiddenError("Only admins change an admin's role.")
-    user.update(actions=[User.role.set(role)])
+    if actor.role != "admin" and (role in STAFF_ROLES or user.role in STAFF_ROLES):
+        raise ForbiddenError("Only admins grant, change or remove the staff and admin roles.")
+    if role == user.role:
+        return user
+    if user.role == "admin":
+        _demote_admin(actor, user, role)
+    else:
+        change_role(user, role)
     return user
+
+
+def _demote_admin(actor: tokens.Principal, user: User, role: str) -> None:
+    """The remaining admins are read from the roster, checked against the users themselves (so an entry
+    the roster lacks, e.g. an admin from before it existed, or one it wrongly keeps, is corrected), and the
+    demotion commits only if the roster has not changed since: two concurrent demotions of the last two
+    admins cannot both succeed (the second gets 409 and, retried, ``last_admin``)."""
+    listed, version = admin_roster()
+    known = listed | {user.user_id} | ({actor.user_id} if actor.role == "admin" else set())
+    remaining = admins_among(known) - {user.user_id}
+    if not remaining:
+        raise ConflictError(
+            "The last admin cannot be demoted; make another admin first.",
+            code="last_admin",
+            details={"role": "last admin"},
+        )
+    change_role(user, role, admins_after=remaining, roster_version=version)
+
+
+def require_verified_creator(principal: tokens.Principal) -> None:
+    """For what a creator earns with (premium media, plans, tips, payouts): 403 until verified."""
+    if not principal.user.creator_verified:
+        raise ForbiddenError("Your creator identity is not verified yet.", code="creator_not_verified")
 
 
 def create_admin(email: str, username: str, password: str) -> User:
     """For the command-line tool: a verified admin account."""
+    return create_verified_user(email, username, password, role="admin")
+
+
+def create_verified_user(email: str, username: str, password: str, *, role: str) -> User:
+    """For the command-line tool: a verified account with any role (the first admin, demo users)."""
     email = normalize_email(email)
     passwords.check_policy(password, username=username, email=email)
     user = User(
@@ -406,10 +469,12 @@ def create_admin(email: str, username: str, password: str) -> User:
         email=email,
         username=username,
         display_name=username,
-        role="admin",
+        role=role,
         email_verified=True,
         password_hash=passwords.hash_password(password),
     )
     create_user(user)
+    if role == "admin":
+        add_to_admin_roster(user.user_id)
     search_index.index_user(user.user_id, set(), search_index.user_terms(user.username, user.display_name))
     return user

@@ -76,16 +76,16 @@ def issue(purpose: str, user_id: str, *, payload: str | None = None, enforce_coo
     return code
 
 
-def check(purpose: str, user_id: str | None, code: str) -> Otp:
-    """Spend one attempt and return the pending code's row if ``code`` matches; the code is then spent.
+def check(purpose: str, user_id: str | None, code: str, *, spend: bool = True, uniform: bool = False) -> Otp:
+    """Spend one attempt and return the pending code's row if ``code`` matches; the code is then spent
+    (unless ``spend`` is False: the caller checks more and calls :func:`spend_code` itself).
 
     The attempt counter is incremented with a condition before comparing, so concurrent guesses cannot
-    exceed the limit.
+    exceed the limit. ``uniform``: too many attempts answers like a wrong code, so an unknown account (no
+    code, no counter) cannot be told apart from a known one by guessing past the limit.
     """
     s = get_settings()
-    invalid = ValidationError(
-        "The code is invalid or has expired.", code="invalid_code", details={"code": "invalid or expired"}
-    )
+    invalid = invalid_code()
     if user_id is None or not (isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()):
         raise invalid
     key = _key(purpose, user_id)
@@ -99,6 +99,8 @@ def check(purpose: str, user_id: str | None, code: str) -> Otp:
         item.update(actions=[Otp.attempts.add(1)], condition=Otp.attempts < s.otp_max_attempts)
     except UpdateError as exc:
         if condition_failed(exc):
+            if uniform:
+                raise invalid from exc
             raise ValidationError(
                 "Too many wrong codes; ask for a new one.",
                 code="too_many_attempts",
@@ -107,10 +109,23 @@ def check(purpose: str, user_id: str | None, code: str) -> Otp:
         raise
     if not hmac.compare_digest(item.code_hash, _hash(key, code)):
         raise invalid
-    try:  # spent (once, even if two requests race with the right code); the row keeps the day's count
+    if spend:
+        spend_code(item)
+    return item
+
+
+def spend_code(item: Otp) -> None:
+    """Mark a checked code used: once, even if two requests race with the right code (the loser gets the
+    invalid-code answer); the row keeps the day's count."""
+    try:
         item.update(actions=[Otp.valid_until.set(0)], condition=Otp.valid_until == item.valid_until)
     except UpdateError as exc:
         if condition_failed(exc):
-            raise invalid from exc
+            raise invalid_code() from exc
         raise
-    return item
+
+
+def invalid_code() -> ValidationError:
+    return ValidationError(
+        "The code is invalid or has expired.", code="invalid_code", details={"code": "invalid or expired"}
+    )

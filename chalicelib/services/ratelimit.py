@@ -1,7 +1,13 @@
-"""Fixed-window failure counters in DynamoDB with TTL (per account identifier and per source IP).
+"""Fixed-window failure counters in DynamoDB with TTL (per account and per source IP).
 
 An attempt is counted before it is made (``reserve``) and given back when it succeeds (``release``), so
 the counters hold failures only, and concurrent attempts cannot exceed the limit.
+
+Logins (the contract's "must not lock out a venue"): an account allows ``login_max_failures`` (5) per
+window, an address ``login_max_failures_per_ip`` (100). An attempt refused because its account is locked
+is not counted on the address either (one transaction), so one account adds at most 5 to its address's
+count: reaching the address limit takes failures on at least 20 different accounts, a spray, while the
+people behind a venue's shared address keep logging in to their own accounts.
 """
 
 from __future__ import annotations
@@ -21,9 +27,16 @@ def _window() -> tuple[int, int]:
 
 
 def login_keys(identifier: str, source_ip: str) -> list[str]:
+    """[the account's counter (by the login as typed), the address's counter]."""
     start, _ = _window()
     ident = hashlib.sha256(identifier.lower().encode()).hexdigest()[:32]
     return [f"login:id:{ident}#{start}", f"login:ip:{source_ip}#{start}"]
+
+
+def login_limits() -> list[int]:
+    """The limits of :func:`login_keys`' counters, in the same order."""
+    s = get_settings()
+    return [s.login_max_failures, s.login_max_failures_per_ip]
 
 
 def window_key(scope: str) -> str:
@@ -32,23 +45,26 @@ def window_key(scope: str) -> str:
     return f"{scope}#{start}"
 
 
-def reserve(keys: list[str]) -> None:
+def reserve(keys: list[str], limits: list[int] | None = None) -> None:
     """Count an attempt on every key before it is made, in one transaction that fails when any counter is at
-    the limit: parallel requests cannot all slip past a read-then-increment check. 429 when refused."""
+    its limit (``limits[i]`` for ``keys[i]``, by default ``login_max_failures`` for all): parallel requests
+    cannot all slip past a read-then-increment check, and a refused attempt counts nowhere. 429 when
+    refused."""
     from pynamodb.exceptions import TransactWriteError
     from pynamodb.transactions import TransactWrite
 
     from chalicelib.models.base import connection
 
     s = get_settings()
+    limits = limits or [s.login_max_failures] * len(keys)
     _, end = _window()
     try:
         with TransactWrite(connection=connection()) as tx:
-            for key in keys:
+            for key, limit in zip(keys, limits, strict=True):
                 tx.update(
                     RateCounter(key=key),
                     actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))],
-                    condition=RateCounter.count.does_not_exist() | (RateCounter.count < s.login_max_failures),
+                    condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
                 )
     except TransactWriteError as exc:
         if "ConditionalCheckFailed" in cancellation_codes(exc):

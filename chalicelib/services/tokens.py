@@ -109,11 +109,36 @@ def authenticate(token: str) -> Principal:
     return principal_for(decode(token, "access"))
 
 
-def session_alive(user_id: str, family_id: str | None) -> bool:
-    """Whether a login (e.g. the one a WebSocket connection was opened with) is still valid."""
+def revocation_retention() -> int:
+    """How long a revoked family stays listed on the user: until every access token of it has expired and
+    every WebSocket connection opened with it has been closed by the gateway, so that pruning the list can
+    never bring a token or a socket back to life."""
+    from chalicelib.models.realtime import CONNECTION_MAX_AGE
+
+    return max(get_settings().access_token_ttl, CONNECTION_MAX_AGE) + 60
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """A user's revocation state, read once for any number of their logins (e.g. one per open socket)."""
+
+    active: bool  # the account exists and is not deleted
+    revoked: frozenset[str]
+
+    def alive(self, family_id: str | None) -> bool:
+        return self.active and (family_id is None or family_id not in self.revoked)
+
+
+def login_state(user_id: str) -> LoginState:
+    """One consistent GetItem of the user."""
     try:
         user = User.get(user_id, consistent_read=True)
     except User.DoesNotExist:
-        return False
+        return LoginState(active=False, revoked=frozenset())
     revoked = user.revoked_families.as_dict() if user.revoked_families else {}
-    return not user.deleted and (family_id is None or family_id not in revoked)
+    return LoginState(active=not user.deleted, revoked=frozenset(revoked))
+
+
+def session_alive(user_id: str, family_id: str | None) -> bool:
+    """Whether a login (e.g. the one a WebSocket connection was opened with) is still valid."""
+    return login_state(user_id).alive(family_id)

@@ -174,12 +174,36 @@ def test_a_successful_login_does_not_count_against_the_limit(api, make_user):
         assert api.post("/auth/login", {"login": "often", "password": PASSWORD}).status_code == 200
 
 
-def test_login_rate_limit_per_source_ip(api, make_user):
+def test_one_locked_account_does_not_lock_out_the_venue(api, make_user):
+    """Everyone behind one address (an event's Wi-Fi): alice's five wrong passwords lock alice only."""
+    make_user("alice")
+    make_user("bobby")
+    for _ in range(5):
+        assert api.post("/auth/login", {"login": "alice", "password": "nope nope nope"}).status_code == 401
+    for _ in range(10):  # refused attempts on a locked account do not count against the address either
+        assert api.post("/auth/login", {"login": "alice", "password": PASSWORD}).status_code == 429
+    assert api.post("/auth/login", {"login": "bobby", "password": PASSWORD}).status_code == 200
+    assert api.post("/auth/login", {"login": "bobby", "password": "typo typo typo"}).status_code == 401
+
+
+def test_a_spray_across_many_accounts_from_one_address_is_eventually_429(api, make_user):
+    from chalicelib.config import get_settings
+    from chalicelib.errors import RateLimitedError, UnauthorizedError
+    from chalicelib.services import accounts
+
     make_user("ivy")
-    for i in range(5):
-        api.post("/auth/login", {"login": f"someone{i}", "password": "nope nope nope"})
+    limit = get_settings().login_max_failures_per_ip
+    assert limit >= 10 * get_settings().login_max_failures  # for sprays, far above one account's limit
+    for i in range(limit):  # one wrong guess on each of many accounts, from the test client's address
+        with pytest.raises(UnauthorizedError):
+            accounts.login(f"sprayed{i}", "Summer2026!", source_ip="127.0.0.1")
     r = api.post("/auth/login", {"login": "ivy", "password": PASSWORD})
-    assert r.status_code == 429 and "Retry-After" in r.headers
+    assert r.status_code == 429 and r.data["error"]["code"] == "rate_limited"
+    assert 0 < int(r.headers["Retry-After"]) <= 900
+    with pytest.raises(RateLimitedError):
+        accounts.login("sprayed-next", "Summer2026!", source_ip="127.0.0.1")
+    # other addresses are not affected
+    assert accounts.login("ivy", PASSWORD, source_ip="10.1.2.3").user.username == "ivy"
 
 
 def test_tokens_carry_required_claims(make_user):
@@ -369,6 +393,47 @@ def test_forgot_and_reset_password(api, make_user):
     assert r.status_code == 400
 
 
+def test_reset_checks_the_code_before_the_password_so_weak_passwords_reveal_no_account(api, make_user):
+    from chalicelib.models.users import Otp
+
+    user = make_user("rita")
+    assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
+    code = last_code(user["email"])
+    wrong = "999999" if code != "999999" else "000000"
+    answers = [
+        api.post("/auth/password/reset", {"email": email, "code": wrong, "new_password": password})
+        for email in (user["email"], "nobody-at-all@example.com")
+        for password in ("short", "a perfectly fine passphrase")
+    ]
+    assert {(r.status_code, json.dumps(r.data, sort_keys=True)) for r in answers} == {
+        (400, json.dumps(answers[0].data, sort_keys=True))
+    }
+    assert answers[0].data["error"]["code"] == "invalid_code"
+    assert Otp.get(f"password_reset#{user['id']}").attempts == 2  # each wrong code spent an attempt
+
+    # the right code with a weak password: the policy answers (to the code's holder), the attempt is spent,
+    # and the code survives for a better password
+    weak = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "short"})
+    assert weak.status_code == 400 and "new_password" in weak.data["error"]["details"]
+    assert Otp.get(f"password_reset#{user['id']}").attempts == 3
+    ok = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "reset to this one"})
+    assert ok.status_code == 204
+
+
+def test_reset_past_the_attempt_limit_answers_like_an_unknown_email(api, make_user):
+    user = make_user("ruth")
+    assert api.post("/auth/password/forgot", {"email": user["email"]}).status_code == 202
+    code = last_code(user["email"])
+    wrong = "999999" if code != "999999" else "000000"
+    for _ in range(6):
+        known = api.post("/auth/password/reset", {"email": user["email"], "code": wrong, "new_password": "short"})
+    unknown = api.post("/auth/password/reset", {"email": "ghost2@example.com", "code": wrong, "new_password": "short"})
+    assert (known.status_code, known.data) == (unknown.status_code, unknown.data)
+    # the limit holds: even the right code no longer works
+    r = api.post("/auth/password/reset", {"email": user["email"], "code": code, "new_password": "reset to this one"})
+    assert r.status_code == 400 and r.data == unknown.data
+
+
 def test_username_change_cooldown_and_uniqueness(api, make_user):
     make_user("taken")
     user = make_user("uma")
@@ -440,6 +505,89 @@ def test_roles_admin_grants_staff_staff_grants_photographer(api, make_user):
         "/auth/signup", {"email": "s@example.com", "username": "sneaky", "password": PASSWORD, "role": "admin"}
     )
     assert r.status_code == 400
+
+
+def _admin(api, username: str) -> dict:
+    from chalicelib.services import accounts
+
+    user = accounts.create_admin(f"{username}@example.com", username, PASSWORD)
+    r = api.post("/auth/login", {"login": username, "password": PASSWORD})
+    return {"id": user.user_id, "access": r.data["access_token"]}
+
+
+def test_only_admins_change_staff(api, make_user):
+    admin = _admin(api, "root")
+    staff, other_staff, member = make_user("stef"), make_user("stan"), make_user("mel")
+    for who in (staff, other_staff):
+        assert api.put(f"/users/{who['id']}/role", {"role": "staff"}, token=admin["access"]).status_code == 200
+    for role in ("member", "photographer", "creator"):  # staff cannot demote staff ...
+        r = api.put(f"/users/{other_staff['id']}/role", {"role": role}, token=staff["access"])
+        assert r.status_code == 403, role
+    assert api.put(f"/users/{admin['id']}/role", {"role": "member"}, token=staff["access"]).status_code == 403
+    assert api.put(f"/users/{member['id']}/role", {"role": "admin"}, token=staff["access"]).status_code == 403
+    assert api.get(f"/users/{other_staff['id']}").data["role"] == "staff"
+    # ... but admins can
+    r = api.put(f"/users/{other_staff['id']}/role", {"role": "member"}, token=admin["access"])
+    assert r.status_code == 200 and r.data["role"] == "member"
+
+
+def test_the_last_admin_cannot_be_demoted(api, make_user):
+    first = _admin(api, "first")
+    r = api.put(f"/users/{first['id']}/role", {"role": "member"}, token=first["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "last_admin"
+    second = make_user("second")
+    assert api.put(f"/users/{second['id']}/role", {"role": "admin"}, token=first["access"]).status_code == 200
+    assert api.put(f"/users/{first['id']}/role", {"role": "staff"}, token=second["access"]).status_code == 200
+    r = api.put(f"/users/{second['id']}/role", {"role": "member"}, token=second["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "last_admin"
+    r = api.delete("/users/me", {"password": PASSWORD}, token=second["access"])  # nor leave by deletion
+    assert r.status_code == 409 and api.get(f"/users/{second['id']}").data["role"] == "admin"
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(api, atomic_moto, monkeypatch):
+    """Both read the roster (two admins) before either writes: the roster's version lets only one commit."""
+    import threading
+
+    from chalicelib.models.users import User, admin_roster
+    from chalicelib.services import accounts, tokens
+
+    a, b = _admin(api, "alpha"), _admin(api, "bravo")
+    both_read = threading.Barrier(2, timeout=30)
+
+    def roster_then_wait():
+        result = admin_roster()
+        both_read.wait()
+        return result
+
+    monkeypatch.setattr(accounts, "admin_roster", roster_then_wait)
+    outcomes: list[int] = []
+
+    def demote(actor: dict, target: dict) -> None:
+        try:
+            accounts.set_role(tokens.authenticate(actor["access"]), target["id"], "member")
+            outcomes.append(200)
+        except accounts.ConflictError as exc:
+            outcomes.append(exc.status)
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in ((a, b), (b, a))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes) == [200, 409]
+    assert sorted(User.get(u["id"]).role for u in (a, b)) == ["admin", "member"]
+
+
+def test_a_self_chosen_creator_is_unverified(api, make_user):
+    cleo = make_user("cleo", role="creator")
+    me = api.get("/auth/me", token=cleo["access"]).data
+    assert me["role"] == "creator" and me["creator_verification"] == "none" and me["creator_verified"] is False
+    public = api.get("/users/cleo").data
+    assert public["creator_verified"] is False and "creator_verification" not in public
+
+    from chalicelib.errors import ForbiddenError
+    from chalicelib.services import accounts, tokens
+
+    with pytest.raises(ForbiddenError):
+        accounts.require_verified_creator(tokens.authenticate(cleo["access"]))
 
 
 def test_cli_create_admin(aws_mock, capsys):
