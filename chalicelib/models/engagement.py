@@ -372,20 +372,22 @@ def drop_subscriptions(photo_id: str, connection_ids: Iterable[str]) -> None:
 # ---- cleanup -----------------------------------------------------------------------------------------------
 
 
-def delete_photo_rows(photo_id: str) -> None:
-    """Remove a deleted photo's likes, comments and subscriptions (the photo row and its counters are gone)."""
-    with Like.batch_write() as batch:
-        for row in Like.query(photo_id, attributes_to_get=["photo_id", "user_id"]):
-            batch.delete(row)
-    with Comment.batch_write() as batch:
-        for row in comments_of_photo(photo_id):
-            batch.delete(row)
-    with PhotoSubscription.batch_write() as batch:
-        for row in PhotoSubscription.query(photo_id):
-            batch.delete(row)
+def delete_photo_rows(photo_id: str, limit: int | None = None) -> int:
+    """Remove a deleted photo's likes, comments and subscriptions (the photo row and its counters are gone),
+    up to ``limit`` of each kind; returns the most found of any kind (``limit`` of them: call again)."""
+    likes = list(Like.query(photo_id, attributes_to_get=["photo_id", "user_id"], limit=limit))
+    comments = list(Comment.query(photo_id, attributes_to_get=["photo_id", "comment_id"], limit=limit))
+    subscriptions = list(PhotoSubscription.query(photo_id, limit=limit))
+    for model, rows in ((Like, likes), (Comment, comments), (PhotoSubscription, subscriptions)):
+        with model.batch_write() as batch:
+            for row in rows:
+                batch.delete(row)
+    return max(len(likes), len(comments), len(subscriptions))
 
 
-def delete_bookmarks_of(user_id: str) -> None:
+def delete_bookmarks_of(user_id: str, limit: int | None = None) -> int:
+    rows = list(Bookmark.query(user_id, attributes_to_get=["user_id", "photo_id"], limit=limit))
     with Bookmark.batch_write() as batch:
-        for row in Bookmark.query(user_id, attributes_to_get=["user_id", "photo_id"]):
+        for row in rows:
             batch.delete(row)
+    return len(rows)
