@@ -31,7 +31,7 @@ class JobEvent(Model):
     payload: MapAttribute[str, Any] = MapAttribute(default=dict)  # raw map: the consumers' input
     pending = UnicodeSetAttribute(null=True)  # consumers not finished yet; absent once every one has
     steps: MapAttribute[str, Any] = MapAttribute(default=dict)  # consumer -> the chunk number last taken
-    step_messages: MapAttribute[str, Any] = MapAttribute(default=dict)  # consumer -> the SQS message id that took that chunk
+    step_messages: MapAttribute[str, Any] = MapAttribute(default=dict)  # consumer -> the message that took it
     dispatched = BooleanAttribute(default=False)  # every consumer's first job has been sent
     completed_at = UTCDateTimeAttribute(null=True)  # the event's completion step ran
     created_at = UTCDateTimeAttribute(default=now)
