@@ -3,7 +3,8 @@
 Per message (a :class:`chalicelib.jobs.Job`):
 1. claim the chunk on the event's outbox row with one conditional update: the consumer must still be pending and
    this chunk must not have been taken by another message (a redelivery of the same message may retake it).
-   A duplicate (a second publish, a continuation enqueued twice) fails the condition and is dropped.
+   A duplicate (a second publish, a continuation enqueued twice, a redelivery of a chunk that finished) fails
+   the condition and is dropped.
 2. run the consumer for at most ``job_chunk_size`` items;
 3. a returned cursor enqueues the continuation (step + 1); None removes the consumer from ``pending``, and the
    last one to finish enqueues the event's completion job (``registry.ON_COMPLETE``).
@@ -23,6 +24,7 @@ from chalicelib.models.jobs import JobEvent
 from chalicelib.resources import JOBS_QUEUE_MAX_RECEIVES
 
 log = get_logger(__name__)
+DONE = "done"  # step_messages value once a chunk finished (no SQS message id looks like it)
 
 
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -58,6 +60,7 @@ def run(job: Job, message_id: str) -> None:
     cursor = registry.consumer(job.type, job.consumer)(payload, job.cursor, jobs.chunk_size())
     if cursor is not None:
         jobs.enqueue([job.then(cursor)])
+        _mark_done(job, message_id)
         return
     row.update(actions=[JobEvent.pending.delete({job.consumer})])
     if not row.pending:
@@ -89,6 +92,19 @@ def _claim(job: Job, message_id: str) -> JobEvent | None:
     if not existing.pending:
         _after_all(existing)
     return None
+
+
+def _mark_done(job: Job, message_id: str) -> None:
+    """The chunk is done and its continuation sent: a redelivery of this message must not take it again."""
+    step = JobEvent.steps[job.consumer]
+    taken_by = JobEvent.step_messages[job.consumer]
+    try:
+        JobEvent(event_id=job.event_id).update(
+            actions=[taken_by.set(DONE)], condition=(step == job.step) & (taken_by == message_id)
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise  # (a failed condition: the continuation has already taken the next chunk)
 
 
 def _after_all(row: JobEvent) -> None:
