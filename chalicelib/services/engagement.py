@@ -295,15 +295,17 @@ def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
 
 
 def on_photos_purged(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
-    """``photos.purged`` consumer: the likes, comments and live subscriptions of deleted photos. The cursor is
-    the index of the photo being cleared; each run clears up to ``limit`` rows of each kind."""
-    photo_ids: list[str] = list(payload.get("photo_ids") or [])
+    """``photos.purged`` consumer: the likes and comments of deleted photos (``photos``: [id, likes, comments]
+    for each photo that had any). The cursor is the index of the photo being cleared; each run clears up to
+    ``limit`` rows of each kind."""
+    rows: list[list[Any]] = list(payload.get("photos") or [])
     index = int((cursor or {}).get("i", 0))
     budget = limit
-    while index < len(photo_ids) and budget > 0:
-        found = store.delete_photo_rows(photo_ids[index], budget)
+    while index < len(rows) and budget > 0:
+        photo_id, likes, comments = rows[index][0], int(rows[index][1]), int(rows[index][2])
+        found = store.delete_photo_rows(photo_id, budget, likes=bool(likes), comments=bool(comments))
         if found >= budget:
             return {"i": index}  # this photo may have more rows
         budget -= max(found, 1)
         index += 1
-    return {"i": index} if index < len(photo_ids) else None
+    return {"i": index} if index < len(rows) else None

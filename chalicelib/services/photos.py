@@ -305,8 +305,13 @@ def purge(photos: list[Photo]) -> None:
     from chalicelib import jobs
 
     ids = sorted(p.photo_id for p in photos)
-    event_id = "photos.purged:" + hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
-    jobs.publish("photos.purged", event_id, {"photo_ids": ids})
+    # Only photos with likes or comments have rows to clear (the counters change in the rows' transactions);
+    # live subscriptions expire by TTL and are never served for a photo that is gone.
+    engaged = [[p.photo_id, int(p.like_count or 0), int(p.comment_count or 0)] for p in photos]
+    engaged = [row for row in engaged if row[1] or row[2]]
+    if engaged:
+        event_id = "photos.purged:" + hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
+        jobs.publish("photos.purged", event_id, {"photos": engaged})
     storage.delete_media([k for p in photos for k in storage.all_variant_keys(p.photo_id)])
     storage.delete_keys(get_settings().uploads_bucket, [p.upload_key for p in photos])
     with SearchEntry.batch_write() as batch:

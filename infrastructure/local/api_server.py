@@ -214,16 +214,20 @@ class FailedJobsReader:
     Peeks with a zero visibility timeout, so the messages stay where they are (up to 10 are listed; ``count``
     is the queue's size)."""
 
-    def __init__(self, moto_url: str, dlq_url: str | None) -> None:
+    def __init__(self, moto_url: str, dlq_url: str | None, sqs: Any = None) -> None:
         self.moto_url = moto_url
         self.dlq_url = dlq_url
+        self._sqs = sqs
 
     def jobs(self) -> dict:
         if not self.dlq_url:
             return {"count": 0, "items": []}
-        import boto3
+        if self._sqs is None:
+            import boto3
 
-        sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=os.environ.get("AWS_DEFAULT_REGION"))
+            region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+            self._sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=region)
+        sqs = self._sqs
         count = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
         messages = sqs.receive_message(
             QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]

@@ -120,7 +120,7 @@ def test_grants_follow_each_functions_job(template):
         sqs = {a for a in actions if a.startswith("sqs:")}
         enqueue = [st for st in statements if st.get("Sid") == "EnqueueJobs"]
         assert len(enqueue) == 1, f"{name}: every function may publish jobs"
-        assert enqueue[0]["Resource"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}, name
+        assert _as_list(enqueue[0]["Resource"]) == [{"Fn::GetAtt": ["JobsQueue", "Arn"]}], name
         assert set(_as_list(enqueue[0]["Action"])) == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name
         if kind == "websocket":
             assert not {a for a in actions if a.startswith("s3:")}, name

@@ -368,9 +368,14 @@ def test_alarms(template):
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a for a in alarms.values()}
-    dlq = metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Properties"]
-    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}}]
-    assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    depth = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a["Properties"]
+        for a in alarms.values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert set(depth) == {"UploadDeadLetterQueue", "JobsDeadLetterQueue"}, "every dead-letter queue is alarmed"
+    for dlq in depth.values():
+        assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     five = metric[("AWS/ApiGateway", "5XXError")]["Properties"]
     assert {"Name": "ApiName", "Value": resources["RestAPI"]["Properties"]["Name"]} in five["Dimensions"]
     assert five["Statistic"] == "Average" and 0 < five["Threshold"] < 1
