@@ -24,7 +24,7 @@ from chalicelib.models.base import now, register, table_meta
 
 @register
 class JobEvent(Model):
-    Meta = table_meta("job_events")
+    Meta = table_meta("job_events")  # type: ignore[assignment]  # the factory returns a Meta class
 
     event_id = UnicodeAttribute(hash_key=True)  # the caller's idempotency key, e.g. "user.deleted:u_..."
     type = UnicodeAttribute()

@@ -308,7 +308,7 @@ def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
         return None
     state = cursor or {}
     recipients = [] if state else [event.owner_id]
-    page = store.members_of(event_id, limit, state.get("key"))
+    page = store.members_of(event.event_id, limit, state.get("key"))
     members = [m.user_id for m in page]
     recipients += [u for u in members if u != event.owner_id]
     for user_id in recipients:
