@@ -1,9 +1,11 @@
 """Lightbox: wiring only. The API's routes (one module per resource, loaded lazily), one error-normalising
-middleware, the cascades between services, the WebSocket handlers and the upload processor.
+middleware, the WebSocket handlers, the upload processor and the jobs worker.
 
 The upload processor is its own Lambda function (fed by S3 -> SQS); it imports Pillow lazily, so the API
 function never pays for it. WebSocket handlers are declared on the app (not a blueprint: Chalice registers
-blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
+blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``. The cascades between services
+(account and event deletion, visibility changes, fan-out) are domain events consumed by the jobs worker; who
+consumes what is ``chalicelib.jobs.registry``, so nothing depends on this module having been imported.
 """
 
 from chalice import Chalice
@@ -12,13 +14,6 @@ from chalicelib import logs
 from chalicelib.api import routing
 from chalicelib.config import get_settings
 from chalicelib.realtime import handlers as ws
-from chalicelib.realtime import push
-from chalicelib.services import accounts, blocks, devices, notifications
-from chalicelib.services import chat as chat_service
-from chalicelib.services import engagement as engagement_service
-from chalicelib.services import events as events_service
-from chalicelib.services import photos as photos_service
-from chalicelib.services import social as social_service
 
 logs.configure()
 app = Chalice(app_name="lightbox", configure_logs=False)  # its logger goes through our JSON handler
@@ -31,20 +26,6 @@ if get_settings().xray_patch:
     tracing.enable()
 
 routing.mount(app)  # every route of chalicelib/api/manifest.py; each blueprint module loads on first use
-
-# Cascades between services: deleting an account or an event removes what belongs to it, files included.
-accounts.DELETION_HOOKS.append(photos_service.purge_user_photos)
-accounts.DELETION_HOOKS.append(events_service.on_user_deleted)
-accounts.DELETION_HOOKS.append(social_service.on_user_deleted)
-accounts.DELETION_HOOKS.append(blocks.on_user_deleted)
-accounts.DELETION_HOOKS.append(chat_service.on_user_deleted)
-accounts.DELETION_HOOKS.append(engagement_service.on_user_deleted)
-accounts.DELETION_HOOKS.append(devices.on_user_deleted)
-accounts.DELETION_HOOKS.append(notifications.on_user_deleted)
-accounts.DELETION_HOOKS.append(push.disconnect_user)
-photos_service.PURGE_HOOKS.append(engagement_service.on_photos_deleted)
-events_service.DELETE_HOOKS.append(photos_service.purge_event_photos)
-events_service.VISIBILITY_HOOKS.append(photos_service.on_event_visibility_change)
 
 
 @app.on_ws_connect()
@@ -67,3 +48,10 @@ def process_upload_queue(event):
     from chalicelib.triggers import uploads
 
     return uploads.handle_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=get_settings().jobs_queue_name, batch_size=10)
+def run_jobs(event):
+    from chalicelib.jobs import worker
+
+    return worker.handle_batch(event.to_dict()["Records"])

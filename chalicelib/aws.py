@@ -13,6 +13,7 @@ from chalicelib.config import get_settings
 
 _clients: dict[tuple[str, str | None], Any] = {}
 _secrets: dict[str, str] = {}
+_queue_urls: dict[tuple[str, str | None], str] = {}
 _lock = threading.Lock()
 
 
@@ -54,10 +55,20 @@ def secret(literal: str | None, parameter_name: str | None) -> str:
     return cached
 
 
+def queue_url(name: str) -> str:
+    """An SQS queue's URL by name, looked up once per container."""
+    key = (name, get_settings().aws_endpoint_url)
+    found = _queue_urls.get(key)
+    if found is None:
+        found = _queue_urls[key] = client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return found
+
+
 def reset() -> None:
     with _lock:
         _clients.clear()
         _secrets.clear()
+        _queue_urls.clear()
 
 
 # Error codes that mean "try again later": throttling, and AWS's own transient failures. (botocore's standard

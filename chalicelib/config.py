@@ -44,6 +44,8 @@ class Settings:
     media_bucket: str
     upload_queue_name: str
     upload_dlq_name: str
+    jobs_queue_name: str
+    jobs_dlq_name: str
     email_sender: str
     ws_endpoint: str | None
     jwt_secret: str | None
@@ -71,6 +73,8 @@ class Settings:
     public_api_url: str | None = None
     sns_platform_arns: dict[str, str] = field(default_factory=dict)  # apns / fcm -> platform application ARN
     login_max_failures_per_ip: int = 100  # per source address and window: sprays across many accounts
+    job_chunk_size: int = 100  # items one background job handles before it enqueues its continuation
+    fanout_inline_max: int = 25  # recipients/connections served inline; more go to background jobs
 
     @property
     def is_local(self) -> bool:
@@ -92,6 +96,8 @@ def load_settings() -> Settings:
         media_bucket=_env("LIGHTBOX_MEDIA_BUCKET", f"{prefix}-media"),
         upload_queue_name=_env("LIGHTBOX_UPLOAD_QUEUE", f"{prefix}-uploads"),
         upload_dlq_name=_env("LIGHTBOX_UPLOAD_DLQ", f"{prefix}-uploads-dlq"),
+        jobs_queue_name=_env("LIGHTBOX_JOBS_QUEUE") or f"{prefix}-jobs",
+        jobs_dlq_name=_env("LIGHTBOX_JOBS_DLQ") or f"{prefix}-jobs-dlq",
         email_sender=_env("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local"),
         ws_endpoint=_env("LIGHTBOX_WS_ENDPOINT"),
         jwt_secret=_env("LIGHTBOX_JWT_SECRET"),
@@ -124,6 +130,8 @@ def load_settings() -> Settings:
             if arn
         },
         login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
+        job_chunk_size=_int("LIGHTBOX_JOB_CHUNK_SIZE", 100),
+        fanout_inline_max=_int("LIGHTBOX_FANOUT_INLINE_MAX", 25),
     )
 
 

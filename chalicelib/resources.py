@@ -18,6 +18,9 @@ UPLOAD_PREFIX = "uploads/"
 UPLOAD_QUEUE_VISIBILITY_SECONDS = 180  # 6x the processor timeout, as AWS recommends for SQS event sources
 UPLOAD_QUEUE_MAX_RECEIVES = 5
 PROCESSOR_TIMEOUT_SECONDS = 30
+WORKER_TIMEOUT_SECONDS = 60  # one job chunk; a job that needs more enqueues its continuation (chalicelib/jobs)
+JOBS_QUEUE_VISIBILITY_SECONDS = 6 * WORKER_TIMEOUT_SECONDS
+JOBS_QUEUE_MAX_RECEIVES = 5
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,30 @@ def buckets(settings: Settings | None = None) -> dict[str, str]:
 def upload_queue(settings: Settings | None = None) -> QueueDef:
     s = settings or get_settings()
     return QueueDef(s.upload_queue_name, s.upload_dlq_name, UPLOAD_QUEUE_VISIBILITY_SECONDS, UPLOAD_QUEUE_MAX_RECEIVES)
+
+
+def jobs_queue(settings: Settings | None = None) -> QueueDef:
+    """The background jobs queue (domain events' consumers and their continuations, see chalicelib/jobs)."""
+    s = settings or get_settings()
+    return QueueDef(s.jobs_queue_name, s.jobs_dlq_name, JOBS_QUEUE_VISIBILITY_SECONDS, JOBS_QUEUE_MAX_RECEIVES)
+
+
+def queues(settings: Settings | None = None) -> dict[str, QueueDef]:
+    return {"upload": upload_queue(settings), "jobs": jobs_queue(settings)}
+
+
+def _ensure_queue(sqs: Any, q: QueueDef) -> tuple[str, str]:
+    """Create the queue and its dead-letter queue; returns (queue URL, DLQ URL)."""
+    dlq_url = sqs.create_queue(QueueName=q.dlq_name)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=q.name,
+        Attributes={
+            "VisibilityTimeout": str(q.visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
+        },
+    )["QueueUrl"]
+    return queue_url, dlq_url
 
 
 def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -87,16 +114,8 @@ def ensure_resources() -> dict[str, str]:
                 Bucket=name, CreateBucketConfiguration={"LocationConstraint": s.region}
             )
     sqs = aws.client("sqs")
-    q = upload_queue(s)
-    dlq_url = sqs.create_queue(QueueName=q.dlq_name)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=q.name,
-        Attributes={
-            "VisibilityTimeout": str(q.visibility_timeout),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
-        },
-    )["QueueUrl"]
+    queue_url, dlq_url = _ensure_queue(sqs, upload_queue(s))
+    jobs_url, jobs_dlq_url = _ensure_queue(sqs, jobs_queue(s))
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
         Bucket=s.uploads_bucket,
@@ -115,6 +134,8 @@ def ensure_resources() -> dict[str, str]:
     return {
         "upload_queue_url": queue_url,
         "upload_dlq_url": dlq_url,
+        "jobs_queue_url": jobs_url,
+        "jobs_dlq_url": jobs_dlq_url,
         "uploads_bucket": s.uploads_bucket,
         "media_bucket": s.media_bucket,
         **push_apps,

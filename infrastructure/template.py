@@ -4,10 +4,10 @@ Two halves, both pure functions of the stage's settings:
 
 ``platform_template(ctx)``
     Everything that is not a Lambda function: DynamoDB tables (from the PynamoDB models through
-    ``chalicelib.resources.table_definitions()``), S3 buckets (``buckets()``), the upload queue and its
-    dead-letter queue (``upload_queue()``), the Lambda layers, secrets, the SES identity, the alarm topic and the
-    SNS platform applications for push. It is a complete template on its own (cfn-lint checks it alone) and is
-    handed to ``chalice package --merge-template``.
+    ``chalicelib.resources.table_definitions()``), S3 buckets (``buckets()``), the upload and jobs queues
+    with their dead-letter queues (``upload_queue()``, ``jobs_queue()``), the Lambda layers, secrets, the SES
+    identity, the alarm topic and the SNS platform applications for push. It is a complete template on its
+    own (cfn-lint checks it alone) and is handed to ``chalice package --merge-template``.
 
 ``finalize(template, ctx)``
     Wiring for the functions chalice generated from app.py: runtime and architecture from layers/layers.toml,
@@ -48,8 +48,9 @@ API_5XX_RATE_THRESHOLD = 0.05  # fraction of requests in 5 minutes
 DEFAULT_LOG_RETENTION_DAYS = 30
 
 # The actions each kind of function may perform, by resource. Kinds: "api" (REST handler), "websocket"
-# ($connect/$disconnect/$default), "processor" (the SQS consumer of the upload queue), "other" (any new
-# function: it gets the API's grants until someone narrows them here).
+# ($connect/$disconnect/$default), "processor" (the SQS consumer of the upload queue), "worker" (the SQS consumer
+# of the jobs queue, chalicelib/jobs), "other" (any new function: it gets the API's grants until someone narrows
+# them here).
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -68,21 +69,27 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
     "api": {"uploads": ["s3:PutObject"], "media": ["s3:GetObject", "s3:DeleteObject"]},
     "websocket": {},
     "processor": {"uploads": ["s3:GetObject", "s3:DeleteObject"], "media": ["s3:PutObject"]},
+    # The jobs worker purges photos: their variants and any inbox copy left (chalicelib/services/photos.py:purge).
+    "worker": {"uploads": ["s3:DeleteObject"], "media": ["s3:DeleteObject"]},
 }
 S3_GRANTS["other"] = S3_GRANTS["api"]
 # Notifications (chalicelib/services/notifications.py) go out from every kind of function: the API (tags, likes,
 # follows ...), the processor (event photos, rejections) and the WebSocket handlers (chat messages). Each may
 # email (SES) and push to phones (SNS platform endpoints, dropping disabled ones).
-SENDS_EMAIL = {"api", "websocket", "processor", "other"}
-PUSHES_TO_PHONES = {"api", "websocket", "processor", "other"}
+SENDS_EMAIL = {"api", "websocket", "processor", "worker", "other"}
+PUSHES_TO_PHONES = {"api", "websocket", "processor", "worker", "other"}
 REGISTERS_DEVICES = {"api", "other"}
 READS_SECRETS: dict[str, tuple[str, ...]] = {
     "api": ("jwt", "stripe"),
     "websocket": ("jwt",),
     "processor": (),
+    "worker": (),
     "other": ("jwt", "stripe"),
 }
-PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "other"}
+PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "worker", "other"}
+# Domain events (chalicelib/jobs.publish) and deferred fan-out leave from every kind of function: account and
+# event deletion (API), photo.ready (processor), big pushes (any), continuations (worker).
+PUBLISHES_JOBS = {"api", "websocket", "processor", "worker", "other"}
 
 
 @dataclass(frozen=True)
@@ -261,19 +268,29 @@ def table_resources(ctx: StageContext) -> Json:
     return resources
 
 
-def queue_resources(ctx: StageContext) -> Json:
-    from chalicelib.resources import upload_queue
-
-    q = upload_queue(ctx.settings)
+def _deny_insecure(logical: str) -> Json:
     return {
-        "UploadDeadLetterQueue": {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": getatt(logical, "Arn"),
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _queue_pair(ctx: StageContext, q: Any, prefix: str) -> Json:
+    """A queue and its dead-letter queue (``<prefix>Queue``, ``<prefix>DeadLetterQueue``) with TLS-only policies."""
+    dlq, queue = f"{prefix}DeadLetterQueue", f"{prefix}Queue"
+    return {
+        dlq: {
             "Type": "AWS::SQS::Queue",
             **_retention(ctx),
             "Properties": {
                 "QueueName": q.dlq_name,
                 "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
                 "SqsManagedSseEnabled": True,
-                # Only the upload queue may dead-letter here (by ARN string: a Ref would be circular).
+                # Only its queue may dead-letter here (by ARN string: a Ref would be circular).
                 "RedriveAllowPolicy": {
                     "redrivePermission": "byQueue",
                     "sourceQueueArns": [
@@ -283,7 +300,7 @@ def queue_resources(ctx: StageContext) -> Json:
                 "Tags": _tags(ctx),
             },
         },
-        "UploadQueue": {
+        queue: {
             "Type": "AWS::SQS::Queue",
             "DeletionPolicy": "Delete",
             "UpdateReplacePolicy": "Delete",  # transient: consumed within seconds
@@ -292,67 +309,60 @@ def queue_resources(ctx: StageContext) -> Json:
                 "VisibilityTimeout": q.visibility_timeout,
                 "MessageRetentionPeriod": UPLOAD_QUEUE_RETENTION_SECONDS,
                 "SqsManagedSseEnabled": True,
-                "RedrivePolicy": {
-                    "deadLetterTargetArn": getatt("UploadDeadLetterQueue", "Arn"),
-                    "maxReceiveCount": q.max_receive_count,
-                },
+                "RedrivePolicy": {"deadLetterTargetArn": getatt(dlq, "Arn"), "maxReceiveCount": q.max_receive_count},
                 "Tags": _tags(ctx),
             },
         },
-        "UploadDeadLetterQueuePolicy": {
+        f"{dlq}Policy": {
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
-                "Queues": [ref("UploadDeadLetterQueue")],
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "sqs:*",
-                            "Resource": getatt("UploadDeadLetterQueue", "Arn"),
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
-                },
-            },
-        },
-        "UploadQueuePolicy": {
-            "Type": "AWS::SQS::QueuePolicy",
-            "Properties": {
-                "Queues": [ref("UploadQueue")],
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "S3UploadNotifications",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": getatt("UploadQueue", "Arn"),
-                            "Condition": {
-                                "ArnEquals": {
-                                    "aws:SourceArn": sub(
-                                        "arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket_name(ctx, "uploads")}
-                                    )
-                                },
-                                "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
-                            },
-                        },
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "sqs:*",
-                            "Resource": getatt("UploadQueue", "Arn"),
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
-                    ],
-                },
+                "Queues": [ref(dlq)],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [_deny_insecure(dlq)]},
             },
         },
     }
+
+
+def queue_resources(ctx: StageContext) -> Json:
+    from chalicelib.resources import jobs_queue, upload_queue
+
+    resources = _queue_pair(ctx, upload_queue(ctx.settings), "Upload")
+    resources["UploadQueuePolicy"] = {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [ref("UploadQueue")],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "S3UploadNotifications",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "s3.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": getatt("UploadQueue", "Arn"),
+                        "Condition": {
+                            "ArnEquals": {
+                                "aws:SourceArn": sub(
+                                    "arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket_name(ctx, "uploads")}
+                                )
+                            },
+                            "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+                        },
+                    },
+                    _deny_insecure("UploadQueue"),
+                ],
+            },
+        },
+    }
+    resources.update(_queue_pair(ctx, jobs_queue(ctx.settings), "Jobs"))
+    resources["JobsQueuePolicy"] = {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [ref("JobsQueue")],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [_deny_insecure("JobsQueue")]},
+        },
+    }
+    return resources
 
 
 def bucket_resources(ctx: StageContext) -> Json:
@@ -669,6 +679,8 @@ def platform_template(ctx: StageContext, layer_zips: dict[str, str]) -> Json:
     outputs: Json = {
         "UploadQueueUrl": {"Value": ref("UploadQueue")},
         "UploadDeadLetterQueueUrl": {"Value": ref("UploadDeadLetterQueue")},
+        "JobsQueueUrl": {"Value": ref("JobsQueue")},
+        "JobsDeadLetterQueueUrl": {"Value": ref("JobsDeadLetterQueue")},
         "AlarmTopicArn": {"Value": ref("AlarmTopic")},
         "ApnsPlatformApplicationArn": {"Condition": "HasApns", "Value": getatt("ApnsPlatformApplication", "Arn")},
         "FcmPlatformApplicationArn": {"Condition": "HasFcm", "Value": getatt("FcmPlatformApplication", "Arn")},
@@ -762,9 +774,10 @@ def _sqs_queue_names(props: Json) -> list[str]:
 
 
 def describe_functions(template: Json, ctx: StageContext) -> list[FunctionInfo]:
-    from chalicelib.resources import upload_queue
+    from chalicelib.resources import jobs_queue, upload_queue
 
     queue = upload_queue(ctx.settings).name
+    jobs = jobs_queue(ctx.settings).name
     infos = []
     for logical, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -777,6 +790,8 @@ def describe_functions(template: Json, ctx: StageContext) -> list[FunctionInfo]:
             kind = "websocket"
         elif queue in _sqs_queue_names(props):
             kind = "processor"
+        elif jobs in _sqs_queue_names(props):
+            kind = "worker"
         else:
             kind = "other"
         infos.append(FunctionInfo(logical, config_name, kind, f"{ctx.prefix}-{config_name.replace('_', '-')}"))
@@ -875,11 +890,14 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
             )
         )
 
+    if info.kind in PUBLISHES_JOBS:
+        statements.append(statement("EnqueueJobs", ["sqs:SendMessage", "sqs:GetQueueUrl"], getatt("JobsQueue", "Arn")))
+
     for event in (resources[info.logical_id]["Properties"].get("Events") or {}).values():
         if event["Type"] == "SQS":
             statements.append(
                 statement(
-                    "ConsumeUploadQueue",
+                    "ConsumeQueue",
                     [
                         "sqs:ReceiveMessage",
                         "sqs:DeleteMessage",
@@ -947,7 +965,7 @@ def _alarm(
 
 
 def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: Json) -> Json:
-    from chalicelib.resources import upload_queue
+    from chalicelib.resources import jobs_queue, upload_queue
 
     alarms: Json = {
         "UploadDeadLetterQueueDepthAlarm": _alarm(
@@ -956,6 +974,15 @@ def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: 
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
             [{"Name": "QueueName", "Value": getatt("UploadDeadLetterQueue", "QueueName")}],
+            "Maximum",
+            1,
+        ),
+        "JobsDeadLetterQueueDepthAlarm": _alarm(
+            f"{ctx.prefix}: background jobs failed {jobs_queue(ctx.settings).max_receive_count} times and are "
+            f"parked in the dead-letter queue (see docs/jobs.md)",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            [{"Name": "QueueName", "Value": getatt("JobsDeadLetterQueue", "QueueName")}],
             "Maximum",
             1,
         ),
@@ -975,7 +1002,7 @@ def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: 
         alarms[f"{info.logical_id}ThrottlesAlarm"] = _alarm(
             f"{info.function_name} was throttled", "AWS/Lambda", "Throttles", dims, "Sum", 1
         )
-        if info.kind == "processor":
+        if info.kind in ("processor", "worker"):
             alarms[f"{info.logical_id}ErrorsAlarm"] = _alarm(
                 f"{info.function_name} failed (invocation errors, not per-message failures)",
                 "AWS/Lambda",

@@ -59,8 +59,9 @@ def queue_url() -> str:
     return aws.client("sqs").get_queue_url(QueueName=get_settings().upload_queue_name)["QueueUrl"]
 
 
-def pump(max_rounds: int = 5) -> list[dict]:
-    """Feed every queued S3 event to the real processor handler, as Lambda's SQS event source would."""
+def pump(max_rounds: int = 5, *, jobs: bool = True) -> list[dict]:
+    """Feed every queued S3 event to the real processor handler, as Lambda's SQS event source would; then
+    (unless ``jobs=False``) run the background jobs that processing published (``tests.jobs.drain``)."""
     import app as app_module
     from chalicelib import aws
 
@@ -78,6 +79,10 @@ def pump(max_rounds: int = 5) -> list[dict]:
         for m in messages:
             if m["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    if jobs:
+        from tests.jobs import drain
+
+        drain()
     return responses
 
 

@@ -213,8 +213,10 @@ def messages_of(conversation_id: str, limit: int | None = None, last_key: dict |
     return Message.query(conversation_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def delete_memberships_of(user_id: str) -> None:
+def delete_memberships_of(user_id: str, limit: int | None = None) -> int:
     """Account deletion: the user's view of their conversations (the messages stay for the others)."""
+    rows = list(ConversationMember.query(user_id, attributes_to_get=["user_id", "conversation_id"], limit=limit))
     with ConversationMember.batch_write() as batch:
-        for row in list(ConversationMember.query(user_id, attributes_to_get=["user_id", "conversation_id"])):
+        for row in rows:
             batch.delete(row)
+    return len(rows)

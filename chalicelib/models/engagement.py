@@ -372,20 +372,24 @@ def drop_subscriptions(photo_id: str, connection_ids: Iterable[str]) -> None:
 # ---- cleanup -----------------------------------------------------------------------------------------------
 
 
-def delete_photo_rows(photo_id: str) -> None:
-    """Remove a deleted photo's likes, comments and subscriptions (the photo row and its counters are gone)."""
-    with Like.batch_write() as batch:
-        for row in Like.query(photo_id, attributes_to_get=["photo_id", "user_id"]):
-            batch.delete(row)
-    with Comment.batch_write() as batch:
-        for row in comments_of_photo(photo_id):
-            batch.delete(row)
-    with PhotoSubscription.batch_write() as batch:
-        for subscription in PhotoSubscription.query(photo_id):
-            batch.delete(subscription)
+def delete_photo_rows(photo_id: str, limit: int | None = None, *, likes: bool = True, comments: bool = True) -> int:
+    """Remove a deleted photo's likes and comments (the photo row and its counters are gone), up to ``limit``
+    of each kind; returns the most found of either (``limit`` of them: call again). ``likes``/``comments``
+    False skips a kind the photo had none of. Live subscriptions expire by TTL (``photo_subscriptions``)."""
+    like_rows = list(Like.query(photo_id, attributes_to_get=["photo_id", "user_id"], limit=limit)) if likes else []
+    comment_rows = (
+        list(Comment.query(photo_id, attributes_to_get=["photo_id", "comment_id"], limit=limit)) if comments else []
+    )
+    for model, rows in ((Like, like_rows), (Comment, comment_rows)):
+        with model.batch_write() as batch:
+            for row in rows:
+                batch.delete(row)
+    return max(len(like_rows), len(comment_rows))
 
 
-def delete_bookmarks_of(user_id: str) -> None:
+def delete_bookmarks_of(user_id: str, limit: int | None = None) -> int:
+    rows = list(Bookmark.query(user_id, attributes_to_get=["user_id", "photo_id"], limit=limit))
     with Bookmark.batch_write() as batch:
-        for row in Bookmark.query(user_id, attributes_to_get=["user_id", "photo_id"]):
+        for row in rows:
             batch.delete(row)
+    return len(rows)

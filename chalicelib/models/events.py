@@ -227,8 +227,10 @@ def memberships_of_user(user_id: str, limit: int | None = None, last_key: dict |
     return EventMember.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def delete_all_members(event_id: str) -> None:
-    members = list(EventMember.query(event_id, attributes_to_get=["event_id", "user_id"]))
+def delete_members(event_id: str, limit: int | None = None) -> int:
+    """Delete up to ``limit`` of the event's memberships; returns how many there were."""
+    members = list(EventMember.query(event_id, attributes_to_get=["event_id", "user_id"], limit=limit))
     with EventMember.batch_write() as batch:
         for member in members:
             batch.delete(member)
+    return len(members)

@@ -114,13 +114,14 @@ def recent_followees(user_id: str, n: int) -> list[str]:
     return [f.followee_id for f in following_of(user_id, limit=n)][:n]
 
 
-def delete_follows_of(user_id: str) -> None:
-    """Account deletion: every follow from and to the user."""
-    rows = [(f.follower_id, f.followee_id) for f in Follow.query(user_id)]
-    rows += [(f.follower_id, f.followee_id) for f in followers_of(user_id)]
+def delete_follows_of(user_id: str, limit: int | None = None) -> int:
+    """Account deletion: follows from and to the user (up to ``limit`` of each); returns the most found of either."""
+    mine = [(f.follower_id, f.followee_id) for f in Follow.query(user_id, limit=limit)]
+    theirs = [(f.follower_id, f.followee_id) for f in followers_of(user_id, limit=limit)]
     with Follow.batch_write() as batch:
-        for follower_id, followee_id in dict.fromkeys(rows):
+        for follower_id, followee_id in dict.fromkeys(mine + theirs):
             batch.delete(Follow(follower_id=follower_id, followee_id=followee_id))
+    return max(len(mine), len(theirs))
 
 
 # ---- blocks ------------------------------------------------------------------------------------------------
@@ -177,11 +178,13 @@ def blocks_of(blocker_id: str, limit: int | None = None, last_key: dict | None =
     return Block.query(blocker_id, limit=limit, last_evaluated_key=last_key)
 
 
-def delete_blocks_of(user_id: str) -> None:
+def delete_blocks_of(user_id: str, limit: int | None = None) -> int:
     """Account deletion: the user's own blocks (blocks of the user by others stay, keyed by a dead id)."""
+    rows = list(Block.query(user_id, limit=limit))
     with Block.batch_write() as batch:
-        for row in list(Block.query(user_id)):
+        for row in rows:
             batch.delete(row)
+    return len(rows)
 
 
 # ---- friendships -------------------------------------------------------------------------------------------
@@ -303,10 +306,11 @@ def outgoing_requests(user_id: str, limit: int | None = None, last_key: dict | N
     return Friendship.outgoing.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def delete_friendships_of(user_id: str) -> None:
-    """Account deletion: every request and friendship the user is part of, both rows each."""
-    others = [row.other_id for row in Friendship.query(user_id)]
+def delete_friendships_of(user_id: str, limit: int | None = None) -> int:
+    """Account deletion: requests and friendships the user is part of (up to ``limit``), both rows each."""
+    others = [row.other_id for row in Friendship.query(user_id, limit=limit)]
     with Friendship.batch_write() as batch:
         for other_id in others:
             batch.delete(Friendship(user_id=user_id, other_id=other_id))
             batch.delete(Friendship(user_id=other_id, other_id=user_id))
+    return len(others)

@@ -48,7 +48,38 @@ def send(connection_id: str, frame: dict[str, Any]) -> bool:
 
 
 def send_many(connection_ids: list[str], frame: dict[str, Any]) -> int:
-    """Fan out concurrently with a bounded pool; returns how many were delivered."""
+    """Fan out concurrently with a bounded pool; returns how many were delivered now. Beyond
+    ``fanout_inline_max`` connections the rest go to background jobs (``push.fanout``)."""
+    if not connection_ids:
+        return 0
+    bound = max(1, get_settings().fanout_inline_max)
+    if len(connection_ids) > bound:
+        _defer(connection_ids[bound:], frame)
+        connection_ids = connection_ids[:bound]
+    return _send_now(connection_ids, frame)
+
+
+def _defer(connection_ids: list[str], frame: dict[str, Any]) -> None:
+    import hashlib
+
+    from chalicelib import jobs
+
+    step = jobs.chunk_size()
+    for start in range(0, len(connection_ids), step):
+        chunk = connection_ids[start : start + step]
+        digest = hashlib.sha256(json.dumps([chunk, frame], sort_keys=True, default=str).encode()).hexdigest()[:32]
+        jobs.publish("push.fanout", f"push.fanout:{digest}", {"connection_ids": chunk, "frame": frame})
+
+
+def on_fanout(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``push.fanout`` consumer: deliver the frame to the deferred connections (one chunk per job)."""
+    ids = list(payload.get("connection_ids") or [])
+    start = int((cursor or {}).get("i", 0))
+    _send_now(ids[start : start + limit], payload.get("frame") or {})
+    return {"i": start + limit} if start + limit < len(ids) else None
+
+
+def _send_now(connection_ids: list[str], frame: dict[str, Any]) -> int:
     if not connection_ids:
         return 0
     if len(connection_ids) == 1:

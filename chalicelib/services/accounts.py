@@ -8,7 +8,6 @@ same for known and unknown accounts, and costs the same password-hashing time.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -50,8 +49,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 SIGNUP_ROLES = ("member", "photographer", "creator")
-# Called with the user id when an account is deleted; later features register their content clean-up here.
-DELETION_HOOKS: list[Callable[[str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -384,20 +381,24 @@ def confirm_email_change(principal: tokens.Principal, code: str) -> User:
 
 
 def delete_account(principal: tokens.Principal, password: str) -> None:
-    """Tombstone the user (so ids in old content resolve to "deleted user"), end sessions, remove content,
-    free the claims. The account is marked deleted first, so it stops working at once even if a later step
-    fails; the email and username are released last, so nobody can take them over a half-deleted account."""
+    """Bounded: tombstone and anonymise the user (so ids in old content resolve to "deleted user" and every read
+    forgets the account at once), end sessions, close sockets, then publish ``user.deleted``. Its consumers
+    remove the content in background jobs (chalicelib/jobs/registry.py); the email and username are released
+    by :func:`finish_deletion` only once all of them are done, so nobody can take them over a half-deleted
+    account."""
+    from chalicelib import jobs
+    from chalicelib.realtime import push
+
     user = principal.user
     _require_password(user, password)
     if user.role == "admin":  # the last admin cannot leave (409 last_admin); others leave the roster first
         _demote_admin(principal, user, "member")
     old_terms = search_index.user_terms(user.username, user.display_name)
+    email, username = user.email, user.username
     user.update(actions=[User.deleted.set(True)])
     revoke_all(user)
-    for hook in DELETION_HOOKS:
-        hook(user.user_id)
+    push.disconnect_user(user.user_id)
     search_index.index_user(user.user_id, old_terms, set())
-    email, username = user.email, user.username
     user.update(
         actions=[
             User.email.set(f"deleted+{user.user_id}@invalid"),
@@ -409,7 +410,15 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
             User.password_hash.set("!deleted"),
         ]
     )
-    release_claims(user, email=email, username=username)
+    jobs.publish(
+        "user.deleted", f"user.deleted:{user.user_id}", {"user_id": user.user_id, "email": email, "username": username}
+    )
+
+
+def finish_deletion(payload: dict) -> None:
+    """``user.deleted`` completed: every consumer removed (or anonymised) its part; free the claims."""
+    user = User(user_id=payload["user_id"])
+    release_claims(user, email=payload["email"], username=payload["username"])
 
 
 def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:

@@ -8,6 +8,7 @@ Other features ask :func:`is_blocked` (one BatchGetItem) or :func:`require_not_b
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from chalicelib.errors import ForbiddenError, ValidationError
 from chalicelib.models import social as store
@@ -54,5 +55,6 @@ def blocked_by(user_id: str, limit: int, cursor: str | None) -> tuple[list[Block
     return page(scope, store.blocks_of(user_id, limit, decode(scope, cursor)), limit)
 
 
-def on_user_deleted(user_id: str) -> None:
-    store.delete_blocks_of(user_id)
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted`` consumer (chalicelib/jobs): the user's own blocks, a chunk at a time."""
+    return {} if store.delete_blocks_of(payload["user_id"], limit) >= limit else None

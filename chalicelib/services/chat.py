@@ -162,5 +162,6 @@ def deliver(participants: list[str], frame: dict[str, Any], message: Message) ->
             )
 
 
-def on_user_deleted(user_id: str) -> None:
-    store.delete_memberships_of(user_id)
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted`` consumer (chalicelib/jobs): the user's conversation memberships, a chunk at a time."""
+    return {} if store.delete_memberships_of(payload["user_id"], limit) >= limit else None

@@ -114,7 +114,9 @@ def push_to_user(user_id: str, title: str, data: dict[str, Any]) -> int:
     return sent
 
 
-def on_user_deleted(user_id: str) -> None:
-    """Account deletion: stop pushing to the user's phones (endpoints and rows go)."""
-    for device in devices_of(user_id):
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted`` consumer (chalicelib/jobs): stop pushing to the user's phones (endpoints and rows go)."""
+    found = list(Device.query(payload["user_id"], limit=limit))
+    for device in found:
         _drop(device)
+    return {} if len(found) >= limit else None

@@ -280,14 +280,32 @@ def bookmarks_query(user_id: str, limit: int, last_key: dict | None):
 # ---- cascades (for the app's wiring) -----------------------------------------------------------------------
 
 
-def on_user_deleted(user_id: str) -> None:
-    """Withdraw the user's likes (counts included) and drop their bookmarks; their comments stay, anonymised."""
-    for row in list(store.likes_of_user(user_id)):
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted`` consumer (chalicelib/jobs): withdraw the user's likes (counts included, and the photos'
+    live subscribers get the new counts) and drop their bookmarks, a chunk at a time; their comments stay,
+    anonymised (the author resolves to "deleted user")."""
+    user_id = payload["user_id"]
+    rows = list(store.likes_of_user(user_id, limit=limit))
+    for row in rows:
         with contextlib.suppress(NotFoundError):  # the photo is gone
-            store.remove_like(row.photo_id, user_id)
-    store.delete_bookmarks_of(user_id)
+            if store.remove_like(row.photo_id, user_id):
+                livestats.publish_stats(row.photo_id)
+    bookmarks = store.delete_bookmarks_of(user_id, limit)
+    return {} if len(rows) >= limit or bookmarks >= limit else None
 
 
-def on_photos_deleted(photo_ids: Iterable[str]) -> None:
-    for photo_id in photo_ids:
-        store.delete_photo_rows(photo_id)
+def on_photos_purged(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``photos.purged`` consumer: the likes and comments of deleted photos (``photos``: [id, likes, comments]
+    for each photo that had any). The cursor is the index of the photo being cleared; each run clears up to
+    ``limit`` rows of each kind."""
+    rows: list[list[Any]] = list(payload.get("photos") or [])
+    index = int((cursor or {}).get("i", 0))
+    budget = limit
+    while index < len(rows) and budget > 0:
+        photo_id, likes, comments = rows[index][0], int(rows[index][1]), int(rows[index][2])
+        found = store.delete_photo_rows(photo_id, budget, likes=bool(likes), comments=bool(comments))
+        if found >= budget:
+            return {"i": index}  # this photo may have more rows
+        budget -= max(found, 1)
+        index += 1
+    return {"i": index} if index < len(rows) else None

@@ -7,13 +7,13 @@ Who may do what:
   else 404. A member may remove themselves (leave).
 - contribute photos: the owner, contributors and staff (viewers 403).
 
-Other features plug in through hooks: ``DELETE_HOOKS`` run with the event id before an event is deleted
-(photos and their files go there), ``VISIBILITY_HOOKS`` run with the event after its visibility changed.
+Work that grows with the event runs as background jobs (chalicelib/jobs): deleting an event removes its row
+at once and publishes ``event.deleted`` (its photos, files and members go in jobs); a visibility change
+publishes ``event.visibility_changed`` (the photos' listing state follows in jobs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
@@ -32,11 +32,6 @@ from chalicelib.models.base import new_id, now
 from chalicelib.models.events import Event, EventMember
 from chalicelib.models.users import user_by_id, user_id_by_claim
 from chalicelib.pagination import decode, encode, page
-
-# Called with the event id before the event row is deleted (the photo service removes photos and files).
-DELETE_HOOKS: list[Callable[[str], None]] = []
-# Called with the updated event after its visibility changed (the photo service updates its photos).
-VISIBILITY_HOOKS: list[Callable[[Event], None]] = []
 
 OWNER = "owner"
 MAX_NEARBY_CELLS = 64  # more only near the poles, where the cells narrow to nothing; refused with 400
@@ -260,8 +255,13 @@ def update_event(
         actions.append(Event.updated_at.set(now()))
         store.update_event(event, actions)
     if event.visibility != old_visibility:
-        for hook in VISIBILITY_HOOKS:
-            hook(event)
+        from chalicelib import jobs
+
+        jobs.publish(
+            "event.visibility_changed",
+            f"event.visibility_changed:{event.event_id}:{event.version}",
+            {"event_id": event.event_id},
+        )
     return event, role
 
 
@@ -271,19 +271,63 @@ def delete_event(principal: Any, event_id: str) -> None:
 
 
 def _delete(event_id: str) -> None:
-    """Photos and files first (hooks), then members, then the event: a failure part-way can be retried."""
-    for hook in DELETE_HOOKS:
-        hook(event_id)
-    store.delete_all_members(event_id)
+    """The event row goes at once (so its photos, which follow the event's permissions, stop being readable
+    by anyone but their owners and staff); ``event.deleted`` removes photos, files and members in jobs. The
+    event is published first, so a failure part-way leaves the row and the request can be retried."""
+    from chalicelib import jobs
+
+    jobs.publish("event.deleted", f"event.deleted:{event_id}", {"event_id": event_id})
     store.delete_event_row(event_id)
 
 
-def on_user_deleted(user_id: str) -> None:
-    """Account deletion: the user's events go (with their photos), and the user leaves every other event."""
-    for event in list(store.events_of_owner(user_id)):
-        _delete(event.event_id)
-    for membership in list(store.memberships_of_user(user_id)):
+# ---- background jobs (chalicelib/jobs/registry.py) ----------------------------------------------------------
+
+
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted``: the user's events go (each publishes ``event.deleted`` for its photos and members),
+    then the user leaves every other event; a chunk of ``limit`` at a time."""
+    user_id = payload["user_id"]
+    if (cursor or {}).get("phase") != "memberships":
+        owned = list(store.events_of_owner(user_id, limit))
+        for event in owned:
+            _delete(event.event_id)
+        return {"phase": "events" if len(owned) >= limit else "memberships"}
+    memberships = list(store.memberships_of_user(user_id, limit))
+    for membership in memberships:
         store.remove_member(membership.event_id, user_id)
+    return {"phase": "memberships"} if len(memberships) >= limit else None
+
+
+def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``event.deleted``: the members of the deleted event."""
+    return {} if store.delete_members(payload["event_id"], limit) >= limit else None
+
+
+def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``photo.ready``: notify the owner and every member of the photo's event, a page of members per run
+    (the cursor is the members query's page key). Notifications are keyed by the photo, so a rerun of a page
+    notifies nobody twice."""
+    from chalicelib.services import notifications
+
+    event_id = payload.get("event_id")
+    event = store.event_by_id(event_id) if event_id else None
+    if event is None:
+        return None
+    state = cursor or {}
+    recipients = [] if state else [event.owner_id]
+    page = store.members_of(event.event_id, limit, state.get("key"))
+    members = [m.user_id for m in page]
+    recipients += [u for u in members if u != event.owner_id]
+    for user_id in recipients:
+        notifications.notify(
+            user_id,
+            "event_photo_added",
+            actor_id=payload.get("owner_id"),
+            target={"kind": "photo", "id": payload["photo_id"], "event_id": event_id},
+            dedupe=payload["photo_id"],
+        )
+    last = page.last_evaluated_key
+    return {"key": last} if len(members) >= limit and last else None
 
 
 # ---- listings ----------------------------------------------------------------------------------------------

@@ -161,16 +161,37 @@ def mark(user_id: str, notification_id_: str, read: bool) -> Notification:
     return row
 
 
+def _mark_read(user_id: str, limit: int) -> int:
+    rows = list(Notification.unread.query(user_id, limit=limit))
+    for row in rows:
+        update_existing(row, [Notification.read.set(True), Notification.unread_user_id.remove()])
+    return len(rows)
+
+
 def mark_all_read(user_id: str) -> int:
-    done = 0
-    for row in Notification.unread.query(user_id):
-        row.update(actions=[Notification.read.set(True), Notification.unread_user_id.remove()])
-        done += 1
+    """Marks up to ``fanout_inline_max`` notifications at once; if more are unread, the rest are marked by a
+    background job (``notifications.read_all``). Returns how many were marked now."""
+    from chalicelib import jobs
+    from chalicelib.config import get_settings
+    from chalicelib.models.base import new_id
+
+    limit = max(1, get_settings().fanout_inline_max)
+    done = _mark_read(user_id, limit)
+    if done >= limit:
+        jobs.publish("notifications.read_all", f"notifications.read_all:{user_id}:{new_id('')}", {"user_id": user_id})
     return done
 
 
-def on_user_deleted(user_id: str) -> None:
-    """Account deletion: the user's inbox goes (what others were notified of stays theirs)."""
+def on_read_all(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``notifications.read_all`` consumer: the rest of a big inbox, a chunk at a time."""
+    return {} if _mark_read(payload["user_id"], limit) >= limit else None
+
+
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted`` consumer (chalicelib/jobs): the user's inbox goes (what others were notified of stays
+    theirs), a chunk at a time."""
+    rows = list(Notification.query(payload["user_id"], limit=limit))
     with Notification.batch_write() as batch:
-        for row in Notification.query(user_id):
+        for row in rows:
             batch.delete(row)
+    return {} if len(rows) >= limit else None

@@ -32,8 +32,6 @@ _WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
 # at most 28 BatchWriteItem calls of 25 rows (``_index_terms`` writes only what changed).
 MAX_CAPTION_CHARS = 2000
 MAX_TERMS = (MAX_CAPTION_CHARS + 1) // 3 + 30
-# Called with the ids of photos being purged, before their rows go (likes, comments, subscriptions ...).
-PURGE_HOOKS: list = []
 
 
 # ---- text --------------------------------------------------------------------------------------------------
@@ -225,7 +223,8 @@ def views(
         (photo, allowed[photo.photo_id]) for photo in photos if allowed[photo.photo_id] and photo.status == READY
     ]
     owners = users_by_ids([p.owner_id for p, _ in visible])
-    return [photo_view(p, v, principal, owners) for p, v in visible]
+    # A deleted account's photos are forgotten at once, before the deletion job removes them.
+    return [photo_view(p, v, principal, owners) for p, v in visible if p.owner_id in owners]
 
 
 def _events_for(photos: list[Photo]) -> dict[str, Any]:
@@ -250,6 +249,8 @@ def view_one(principal: Any, photo_id: str) -> dict[str, Any]:
     photo, _, variants = readable_photo(principal, photo_id)
     tagged = [t.user_id for t in PhotoTag.query(photo_id)]
     users = users_by_ids([photo.owner_id, *tagged])
+    if photo.owner_id not in users:
+        raise NotFoundError("No such photo.")  # the owner's account is deleted; the job removes the photo
     user_tags = [users[u].username for u in tagged if u in users]
     return photo_view(photo, variants, principal, users, user_tags)
 
@@ -314,11 +315,22 @@ def delete_photo(principal: Any, photo_id: str) -> None:
 
 
 def purge(photos: list[Photo]) -> None:
-    """Remove photos with every stored file, tag and index row."""
+    """Remove photos with every stored file, tag and index row; their likes, comments and live subscriptions
+    (which grow with the photo's popularity) go in a background job (``photos.purged``)."""
     if not photos:
         return
-    for hook in PURGE_HOOKS:
-        hook([p.photo_id for p in photos])
+    import hashlib
+
+    from chalicelib import jobs
+
+    ids = sorted(p.photo_id for p in photos)
+    # Only photos with likes or comments have rows to clear (the counters change in the rows' transactions);
+    # live subscriptions expire by TTL and are never served for a photo that is gone.
+    engaged = [[p.photo_id, int(p.like_count or 0), int(p.comment_count or 0)] for p in photos]
+    engaged = [row for row in engaged if row[1] or row[2]]
+    if engaged:
+        event_id = "photos.purged:" + hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
+        jobs.publish("photos.purged", event_id, {"photos": engaged})
     storage.delete_media([k for p in photos for k in storage.all_variant_keys(p.photo_id)])
     storage.delete_keys(get_settings().uploads_bucket, [p.upload_key for p in photos])
     with SearchEntry.batch_write() as batch:
@@ -334,26 +346,52 @@ def purge(photos: list[Photo]) -> None:
             batch.delete(photo)
 
 
-def purge_event_photos(event_id: str) -> None:
-    keys = [p.photo_id for p in Photo.by_event.query(event_id)]
-    for start in range(0, len(keys), 100):
-        purge(photos_by_ids(keys[start : start + 100]))
+# ---- background jobs (chalicelib/jobs/registry.py): each run does at most ``limit`` photos --------------------
+
+PURGE_BATCH = 100  # one BatchGetItem of photos
 
 
-def purge_user_photos(user_id: str) -> None:
-    keys = [p.photo_id for p in Photo.by_owner.query(user_id)]
-    for start in range(0, len(keys), 100):
-        purge(photos_by_ids(keys[start : start + 100]))
+def _purge_some(keys: list[str]) -> None:
+    for start in range(0, len(keys), PURGE_BATCH):
+        purge(photos_by_ids(keys[start : start + PURGE_BATCH]))
+
+
+def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``event.deleted``: the event's photos and their files (re-reading from the start finds what is left)."""
+    keys = [p.photo_id for p in Photo.by_event.query(payload["event_id"], limit=limit)]
+    _purge_some(keys)
+    return {} if len(keys) >= limit else None
+
+
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted``: the user's photos with their files, then the user's tags on other people's photos."""
+    user_id = payload["user_id"]
+    if (cursor or {}).get("phase") != "tags":
+        keys = [p.photo_id for p in Photo.by_owner.query(user_id, limit=limit)]
+        _purge_some(keys)
+        return {"phase": "photos" if len(keys) >= limit else "tags"}
+    tags = list(PhotoTag.by_user.query(user_id, limit=limit))
     with PhotoTag.batch_write() as batch:
-        for tag in PhotoTag.by_user.query(user_id):
+        for tag in tags:
             batch.delete(PhotoTag(photo_id=tag.photo_id, user_id=tag.user_id))
+    return {"phase": "tags"} if len(tags) >= limit else None
 
 
-def on_event_visibility_change(event: Any) -> None:
-    for key in Photo.by_event.query(event.event_id):
-        photo = get_photo(key.photo_id)
-        if photo is not None and photo.status == READY:
+def on_event_visibility_changed(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``event.visibility_changed``: recompute each photo's public-listing state from the event as it is now
+    (so a late or repeated job converges on the latest visibility). The cursor is the index's page key."""
+    from chalicelib.services import events as events_service
+
+    event = events_service.get_event(payload["event_id"])
+    if event is None:
+        return None
+    page = Photo.by_event.query(event.event_id, limit=limit, last_evaluated_key=(cursor or {}).get("key"))
+    keys = [p.photo_id for p in page]
+    for photo in photos_by_ids(keys):
+        if photo.status == READY:
             refresh_listing_state(photo, event)
+    last = page.last_evaluated_key
+    return {"key": last} if len(keys) >= limit and last else None
 
 
 # ---- listings and search -------------------------------------------------------------------------------------

@@ -76,9 +76,11 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
         if not passwords.verify(link.password_hash, password):
             raise ForbiddenError("The password is wrong.", code="invalid_password")
         ratelimit.release(guesses, reset_first=True)
+    from chalicelib.models.users import user_by_id
+
     photo = photos.get_photo(link.photo_id)
-    if photo is None or photo.status != READY:
-        raise gone
+    if photo is None or photo.status != READY or user_by_id(photo.owner_id) is None:
+        raise gone  # a deleted account's links stop at once, before its deletion job removes the photo
     condition = (ShareLink.revoked == False) & (ShareLink.valid_until > epoch())  # noqa: E712 - a PynamoDB condition, not a comparison
     if link.max_downloads is not None:
         condition &= ShareLink.downloads < link.max_downloads

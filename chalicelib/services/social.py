@@ -244,10 +244,12 @@ def friendship_state(user_id: str, other_id: str) -> str | None:
     return row.state if row else None
 
 
-def on_user_deleted(user_id: str) -> None:
-    """Account deletion: follows both ways, friendships and requests go."""
-    store.delete_follows_of(user_id)
-    store.delete_friendships_of(user_id)
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted`` consumer (chalicelib/jobs): follows both ways, friendships and requests go, in chunks."""
+    user_id = payload["user_id"]
+    more = store.delete_follows_of(user_id, limit) >= limit
+    more = store.delete_friendships_of(user_id, limit) >= limit or more
+    return {} if more else None
 
 
 __all__ = ["FRIENDS", "RECEIVED", "REQUESTED", "FriendRequest", "Listed"]

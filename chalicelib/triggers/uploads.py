@@ -5,7 +5,8 @@ Per upload the photo moves ``pending_upload -> processing -> ready | rejected`` 
 - a delivery while another worker holds the lease is retried later (reported as a batch item failure);
 - a crash midway leaves ``processing`` with an expired lease, which the next delivery takes over;
 - variants are written to fixed keys, so a rerun overwrites rather than duplicates;
-- notifications are keyed by their cause, so they are written once.
+- notifications are keyed by their cause, so they are written once; the event's members are notified by a
+  background job (``photo.ready``, published once per photo), never inside this 30 s function.
 
 Failures are classified, each ending differently:
 - the file itself is at fault (not an image, corrupt, truncated, too large): ``ImageRejected`` from the
@@ -268,26 +269,24 @@ def after_ready(photo: Photo, event: Any = None) -> None:
         _notify_event_members(photo, event)
 
 
+def _notify_event_members(photo: Photo, event: Any) -> None:
+    """However many members the event has, this is one conditional write and one message: the ``photo.ready``
+    consumer (``events.on_photo_ready``) pages through the members in jobs."""
+    from chalicelib import jobs
+
+    jobs.publish(
+        "photo.ready",
+        f"photo.ready:{photo.photo_id}",
+        {"photo_id": photo.photo_id, "owner_id": photo.owner_id, "event_id": event.event_id},
+    )
+
+
 def _discard(photo: Photo) -> None:
     """The photo was deleted mid-processing: remove the files this run wrote, and any search rows."""
     from chalicelib.services import photos as photos_service
 
     storage.delete_media(storage.all_variant_keys(photo.photo_id))
     photos_service._index_terms(photo, photos_service.search_terms(photo.caption, photo.keywords or []), set())
-
-
-def _notify_event_members(photo: Photo, event: Any) -> None:
-    from chalicelib.services import events as events_service
-    from chalicelib.services import notifications
-
-    for user_id in events_service.member_ids(event.event_id):
-        notifications.notify(
-            user_id,
-            "event_photo_added",
-            actor_id=photo.owner_id,
-            target={"kind": "photo", "id": photo.photo_id, "event_id": event.event_id},
-            dedupe=photo.photo_id,
-        )
 
 
 def reject(photo: Photo, reason: str) -> None:

@@ -7,6 +7,8 @@ reaches the app, so it cannot be deployed.
 
 ``GET /_local/emails``: the mail moto's SES stored, read from moto server (``moto_host``'s
 ``/moto-api/lightbox/ses-messages``, or stock moto's ``/moto-api/data.json``).
+
+``GET /_local/jobs``: background jobs that failed their last delivery (the jobs dead-letter queue).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import functools
 import html
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -205,6 +208,40 @@ def _localize(app: Chalice) -> None:
         app.__class__ = CustomLocalChalice
 
 
+class FailedJobsReader:
+    """The jobs that failed their last delivery: what the jobs dead-letter queue holds (``GET /_local/jobs``).
+
+    Peeks with a zero visibility timeout, so the messages stay where they are (up to 10 are listed; ``count``
+    is the queue's size)."""
+
+    def __init__(self, moto_url: str, dlq_url: str | None, sqs: Any = None) -> None:
+        self.moto_url = moto_url
+        self.dlq_url = dlq_url
+        self._sqs = sqs
+
+    def jobs(self) -> dict:
+        if not self.dlq_url:
+            return {"count": 0, "items": []}
+        if self._sqs is None:
+            import boto3
+
+            region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+            self._sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=region)
+        sqs = self._sqs
+        count = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+        messages = sqs.receive_message(
+            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        items = []
+        for m in messages:
+            try:
+                body = json.loads(m["Body"])
+            except ValueError:
+                body = {"raw": m["Body"]}
+            items.append({"message_id": m["MessageId"], **(body if isinstance(body, dict) else {"raw": body})})
+        return {"count": int(count["Attributes"].get("ApproximateNumberOfMessages", 0)), "items": items}
+
+
 class ApiServer:
     """The threaded HTTP API server, in a background thread (``port=0``: any free port)."""
 
@@ -216,13 +253,16 @@ class ApiServer:
         port: int = 0,
         stage: str = "local",
         lambda_timeout: int = 30,
+        jobs_dlq_url: str | None = None,
     ) -> None:
         _localize(app)
         self.emails = EmailReader(moto_url)
+        self.failed_jobs = FailedJobsReader(moto_url, jobs_dlq_url)
         config = Config.create(
             chalice_stage=stage, app_name=app.app_name, lambda_timeout=lambda_timeout, lambda_memory_size=1024
         )
-        handler = functools.partial(LocalRequestHandler, local_routes={"/_local/emails": self._emails})
+        routes = {"/_local/emails": self._emails, "/_local/jobs": self.failed_jobs.jobs}
+        handler = functools.partial(LocalRequestHandler, local_routes=routes)
         self.server = LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=_Server)
         self.host, self.port = self.server.server.server_address[:2]
         self._thread: threading.Thread | None = None

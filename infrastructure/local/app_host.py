@@ -2,8 +2,9 @@
 
 The app module is imported once; its module-level Lambda handlers are the ones invoked:
 ``ws_connect`` / ``ws_message`` / ``ws_disconnect`` behind the WebSocket gateway and
-``process_upload_queue`` behind the SQS poller. Started by ``devstack`` with the environment set;
-stops on SIGINT/SIGTERM, and exits non-zero if one of its three servers dies.
+``process_upload_queue`` behind the SQS poller, ``run_jobs`` behind a second poller on the jobs queue.
+Started by ``devstack`` with the environment set; stops on SIGINT/SIGTERM, and exits non-zero if one of its
+servers dies.
 
     python -m infrastructure.local.app_host --api-port 8000 --ws-port 8001 \\
         --moto-url http://127.0.0.1:5000 --upload-queue-url http://127.0.0.1:5000/123456789012/q
@@ -26,6 +27,7 @@ log = logging.getLogger("devstack.host")
 
 WS_HANDLERS = ("ws_connect", "ws_message", "ws_disconnect")
 QUEUE_HANDLER = "process_upload_queue"
+JOBS_HANDLER = "run_jobs"
 
 
 def _handler(module: Any, name: str) -> Any | None:
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ws-port", type=int, required=True)
     parser.add_argument("--moto-url", required=True)
     parser.add_argument("--upload-queue-url", default=None)
+    parser.add_argument("--jobs-queue-url", default=None)
+    parser.add_argument("--jobs-dlq-url", default=None, help="listed at GET /_local/jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("LIGHTBOX_LOCAL_LOG_LEVEL", "INFO"),
@@ -70,25 +74,28 @@ def main(argv: list[str] | None = None) -> int:
     from infrastructure.local.sqs_poller import SqsPoller
 
     app_name = getattr(module.app, "app_name", "app")
-    api = ApiServer(module.app, args.moto_url, LOOPBACK, args.api_port).start()
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=args.moto_url,
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
+    )
+    api = ApiServer(module.app, args.moto_url, LOOPBACK, args.api_port, jobs_dlq_url=args.jobs_dlq_url).start()
     gateway = GatewayServer(
         create_gateway_app(*(_handler(module, name) for name in WS_HANDLERS), function_prefix=f"{app_name}-local"),
         LOOPBACK,
         args.ws_port,
     ).start()
     parts: list[tuple[str, Any]] = [("HTTP API", api), ("WebSocket gateway", gateway)]
-    queue_handler = _handler(module, QUEUE_HANDLER)
-    if args.upload_queue_url and queue_handler is not None:
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=args.moto_url,
-            region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
-        )
-        poller = SqsPoller(
-            queue_handler, args.upload_queue_url, sqs, function_name=f"{app_name}-local-{QUEUE_HANDLER}"
-        ).start()
-        parts.append(("SQS poller", poller))
+    # Each queue-fed function behind its own poller, the way an event source mapping feeds it on AWS.
+    for label, handler_name, url in (
+        ("SQS poller", QUEUE_HANDLER, args.upload_queue_url),
+        ("jobs poller", JOBS_HANDLER, args.jobs_queue_url),
+    ):
+        queue_handler = _handler(module, handler_name) if url else None
+        if url and queue_handler is not None:
+            poller = SqsPoller(queue_handler, url, sqs, function_name=f"{app_name}-local-{handler_name}").start()
+            parts.append((label, poller))
     log.info("app host ready: API %s, WebSocket %s", api.url, gateway.ws_url)
 
     died = None

@@ -86,6 +86,7 @@ class Ports:
             "moto": f"http://{LOOPBACK}:{self.moto}",
             "stripe": f"http://{LOOPBACK}:{self.stripe}",
             "emails": f"http://{LOOPBACK}:{self.api}/_local/emails",
+            "jobs": f"http://{LOOPBACK}:{self.api}/_local/jobs",
         }
 
 
@@ -248,6 +249,7 @@ def _print_table(ports: Ports, workdir: Path, seeded: bool) -> None:
         ("WebSocket API", f"{urls['ws']}/?token=<access_token>"),
         ("  @connections", f"{urls['ws_management']}/@connections/{{id}}"),
         ("Emails (SES)", urls["emails"]),
+        ("Failed jobs (DLQ)", urls["jobs"]),
         ("moto (AWS)", f"{urls['moto']}   dashboard: {urls['moto']}/moto-api/"),
         ("localstripe", urls["stripe"]),
         ("logs (moto, stripe)", f"{workdir}  (removed on exit)"),
@@ -363,6 +365,9 @@ def run(args: argparse.Namespace) -> int:
         ]
         if queue_url:
             host_argv += ["--upload-queue-url", queue_url]
+        for key, flag in (("jobs_queue_url", "--jobs-queue-url"), ("jobs_dlq_url", "--jobs-dlq-url")):
+            if resources.get(key):
+                host_argv += [flag, resources[key]]
         host = sup.spawn("app", host_argv, env)
         _wait_for(sup, host, urls["api"] + "/", "HTTP API", START_TIMEOUT_SECONDS)
         _wait_for(sup, host, urls["ws_management"] + "/", "WebSocket gateway", START_TIMEOUT_SECONDS)

@@ -43,6 +43,7 @@ class StackHandle:
         self.moto_url = urls["moto"]
         self.stripe_url = urls["stripe"]
         self.emails_url = urls["emails"]
+        self.jobs_url = urls["jobs"]
         self._final_log: str | None = None
 
     def log(self) -> str:

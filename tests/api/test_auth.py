@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from tests.conftest import PASSWORD, last_code, sent_emails
+from tests.jobs import drain
 
 SECRET = "test-secret-key-of-sufficient-length-0123456789"
 
@@ -479,9 +480,11 @@ def test_delete_account(api, make_user):
     assert api.post("/auth/login", {"login": "wes", "password": PASSWORD}).status_code == 401
     searcher = make_user("xia")
     assert all(u["username"] != "wes" for u in api.get("/auth/search?q=wes", token=searcher["access"]).data["items"])
-    assert (
-        api.post("/auth/signup", {"email": user["email"], "username": "wes", "password": PASSWORD}).status_code == 201
-    )
+    # The claims stay taken until the deletion job has removed everything, then they are free.
+    again = {"email": user["email"], "username": "wes", "password": PASSWORD}
+    assert api.post("/auth/signup", again).status_code == 409
+    drain()
+    assert api.post("/auth/signup", again).status_code == 201
 
 
 # ---- roles -------------------------------------------------------------------------------------------------

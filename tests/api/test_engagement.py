@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.jobs import drain
 from tests.pipeline import jpeg, upload
 
 # ---- helpers -----------------------------------------------------------------------------------------------
@@ -428,21 +429,21 @@ def test_bookmarks(api, scene):
 
 
 def test_user_deletion_cascade_withdraws_likes(api, scene):
-    """For the app's wiring: ``engagement.on_user_deleted`` takes the user's likes (and counts) and bookmarks."""
+    """The ``user.deleted`` consumer ``engagement.on_user_deleted`` takes the user's likes (and counts) and
+    bookmarks, and the liked photos' live subscribers get the new counts."""
     from chalicelib.services import engagement
 
     fan, photo_id = scene["fan"], scene["public"]
     api.post(f"/photos/{photo_id}/like", token=fan["access"])
     api.put(f"/photos/{photo_id}/bookmark", token=fan["access"])
-    engagement.on_user_deleted(fan["id"])
+    assert engagement.on_user_deleted({"user_id": fan["id"]}, None, 100) is None
     assert stored_photo(photo_id).like_count == 0 and like_rows(photo_id) == []
     assert api.get("/bookmarks", token=fan["access"]).data["items"] == []
 
 
 def test_photo_deletion_cascade_removes_engagement_rows(api, scene):
-    """For the app's wiring: ``engagement.on_photos_deleted`` removes a deleted photo's likes and comments."""
+    """Deleting a photo publishes ``photos.purged``; its job removes the photo's likes and comments."""
     from chalicelib.models.engagement import Comment
-    from chalicelib.services import engagement
 
     fan, owner, photo_id = scene["fan"]["access"], scene["owner"]["access"], scene["public"]
     api.post(f"/photos/{photo_id}/like", token=fan)
@@ -451,5 +452,5 @@ def test_photo_deletion_cascade_removes_engagement_rows(api, scene):
     assert api.delete(f"/photos/{photo_id}", token=owner).status_code == 204
     assert api.post(f"/photos/{photo_id}/like", token=fan).status_code == 404
     assert api.get(f"/comments/{top['id']}/children", token=fan).status_code == 404
-    engagement.on_photos_deleted([photo_id])
+    drain()
     assert like_rows(photo_id) == [] and list(Comment.query(photo_id)) == []

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.jobs import drain
+
 PARIS = {"lat": 48.8566, "lon": 2.3522, "name": "Paris"}
 VERSAILLES = {"lat": 48.8049, "lon": 2.1204, "name": "Versailles"}  # ~18 km from Paris
 LONDON = {"lat": 51.5074, "lon": -0.1278, "name": "London"}  # ~344 km from Paris
@@ -513,28 +515,30 @@ def test_nearby_filters_by_radius_and_orders_by_distance(api, make_user):
     assert r.status_code == 400 and r.data["error"]["code"] == "invalid_cursor"
 
 
-def test_nearby_follows_visibility_and_location_changes(api, make_user, monkeypatch):
-    from chalicelib.services import events as events_service
+def test_nearby_follows_visibility_and_location_changes(api, make_user):
+    from tests.jobs import queued
 
     seen = []
-    monkeypatch.setattr(
-        events_service,
-        "VISIBILITY_HOOKS",
-        events_service.VISIBILITY_HOOKS + [lambda e: seen.append((e.event_id, e.visibility))],
-    )
+
+    def published():
+        found = [(j["type"], j["event_id"]) for j in queued()]
+        seen.extend(found)
+        drain()
+        return found
+
     token = make_user()["access"]
     event = create(api, token, "Moving", location=PARIS)
     path = f"/events/{event['id']}"
     assert ids(_near(api, 48.8566, 2.3522, 1)) == [event["id"]]
 
     assert api.patch(path, {"visibility": "private"}, token=token).status_code == 200
-    assert seen == [(event["id"], "private")]
+    assert published() == [("event.visibility_changed", f"event.visibility_changed:{event['id']}:2")]
     assert ids(_near(api, 48.8566, 2.3522, 1)) == [] and event["id"] not in ids(api.get("/events?scope=public"))
     assert api.patch(path, {"visibility": "public", "location": LONDON}, token=token).status_code == 200
-    assert seen[-1] == (event["id"], "public")
+    assert published() == [("event.visibility_changed", f"event.visibility_changed:{event['id']}:3")]
     assert ids(_near(api, 48.8566, 2.3522, 1)) == [] and ids(_near(api, 51.5074, -0.1278, 1)) == [event["id"]]
     assert api.patch(path, {"name": "Same visibility"}, token=token).status_code == 200
-    assert len(seen) == 2  # hooks run only when visibility changes
+    assert published() == [] and len(seen) == 2  # published only when the visibility changes
     assert api.patch(path, {"location": None}, token=token).status_code == 200
     assert ids(_near(api, 51.5074, -0.1278, 1)) == [] and event["id"] in ids(api.get("/events?scope=public"))
 
@@ -575,24 +579,19 @@ def test_events_across_the_antimeridian_are_found(api, make_user):
 # ---- deletion -----------------------------------------------------------------------------------------------
 
 
-def test_delete_runs_hooks_first_then_removes_members_and_event(api, cast, monkeypatch):
+def test_delete_publishes_the_event_then_jobs_remove_members(api, cast):
     from chalicelib.models.events import EventMember
-    from chalicelib.services import events as events_service
+    from tests.jobs import queued
 
-    calls = []
-
-    def hook(event_id):
-        calls.append((event_id, events_service.get_event(event_id) is not None))
-
-    monkeypatch.setattr(events_service, "DELETE_HOOKS", events_service.DELETE_HOOKS + [hook])
     event = event_with_members(api, cast, "private")
     assert len(list(EventMember.query(event["id"]))) == 2
     assert api.delete(f"/events/{event['id']}", token=cast["viewer"]["access"]).status_code == 403
-    assert calls == []
+    assert queued() == []
     assert api.delete(f"/events/{event['id']}", token=cast["owner"]["access"]).status_code == 204
-    assert calls == [(event["id"], True)]  # called while the event row still existed
+    assert {(j["type"], j["consumer"]) for j in queued()} == {("event.deleted", "photos"), ("event.deleted", "members")}
+    assert api.get("/events?scope=joined", token=cast["viewer"]["access"]).data["items"] == []  # at once
+    drain()
     assert list(EventMember.query(event["id"])) == []
-    assert api.get("/events?scope=joined", token=cast["viewer"]["access"]).data["items"] == []
 
 
 def test_account_deletion_removes_owned_events_and_memberships(api, make_user):
@@ -603,6 +602,7 @@ def test_account_deletion_removes_owned_events_and_memberships(api, make_user):
     theirs = create(api, other["access"], "Other's", "private")
     add_member(api, other, theirs["id"], leaver)
     assert api.delete("/users/me", {"password": PASSWORD}, token=leaver["access"]).status_code == 204
+    drain()
     assert api.get(f"/events/{owned['id']}").status_code == 404
     assert api.get(f"/events/{theirs['id']}/members", token=other["access"]).data["items"] == []
 

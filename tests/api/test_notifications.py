@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import sent_emails
+from tests.jobs import drain
 from tests.pipeline import jpeg, upload
 from tests.realtime import connect
 
@@ -179,6 +180,8 @@ def test_account_deletion_removes_devices_inbox_and_connections(api, make_user, 
     api.post(f"/photos/{photo_id}/tags", {"username": "leaving"}, token=owner["access"])
     assert list(Notification.query(leaver["id"]))
     assert api.delete("/users/me", {"password": PASSWORD}, token=leaver["access"]).status_code == 204
+    assert connections_of_user(leaver["id"]) == [] and live.closed == [connection]  # at once
+    drain()
     assert list(Device.query(leaver["id"])) == []
     assert list(Notification.query(leaver["id"])) == []
     assert connections_of_user(leaver["id"]) == [] and live.closed == [connection]

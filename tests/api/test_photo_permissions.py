@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.jobs import drain
 from tests.pipeline import jpeg, post_file, pump, reserve, upload
 
 ROLES = ("anonymous", "stranger", "viewer", "contributor", "owner", "staff")
@@ -131,6 +132,7 @@ def test_deleting_the_event_removes_photos_and_files(api, world):
     s3 = aws.client("s3")
     assert s3.list_objects_v2(Bucket=get_settings().media_bucket)["KeyCount"] == 5
     assert api.delete(f"/events/{world['event_id']}", token=world["tokens"]["owner"]).status_code == 204
+    drain()  # event.deleted: the photos and their files go in jobs
     assert api.get(f"/photos/{world['photo_id']}", token=world["tokens"]["contributor"]).status_code == 404
     assert s3.list_objects_v2(Bucket=get_settings().media_bucket)["KeyCount"] == 0
     assert api.get("/photos/search?q=dance", token=world["tokens"]["contributor"]).data["items"] == []

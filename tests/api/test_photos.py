@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import PASSWORD
+from tests.jobs import drain
 from tests.pipeline import fetch, jpeg, post_file, pump, reserve, s3_event_body, sqs_record, upload
 
 
@@ -305,7 +306,11 @@ def test_account_deletion_removes_photos(api, make_user):
     user = make_user("gone")
     photo_id = upload(api, user["access"], jpeg())
     assert api.delete("/users/me", {"password": PASSWORD}, token=user["access"]).status_code == 204
-    assert api.get(f"/photos/{photo_id}").status_code == 404
+    assert api.get(f"/photos/{photo_id}").status_code == 404  # at once, before the job removes it
+    drain()
+    from chalicelib.models.photos import Photo
+
+    assert Photo.count(photo_id) == 0
 
 
 def test_work_after_ready_is_repeated_on_redelivery(api, make_user, monkeypatch):

@@ -231,7 +231,7 @@ def test_is_blocked_is_symmetric_and_one_batch_read(api, make_user):
 
 
 def test_account_deletion_cleanup(api, make_user):
-    """The services' deletion hooks remove follows, friendships, blocks and conversation rows."""
+    """The ``user.deleted`` consumers remove follows, friendships, blocks and conversation rows."""
     from chalicelib.services import blocks, chat, social
 
     uma, vic = make_user("uma"), make_user("vic")
@@ -240,8 +240,8 @@ def test_account_deletion_cleanup(api, make_user):
     request = api.post("/friends/requests", {"username": "vic"}, token=uma["access"]).data
     api.post(f"/friends/requests/{request['id']}/accept", token=vic["access"])
     api.post("/conversations", {"username": "vic"}, token=uma["access"])
-    for hook in (social.on_user_deleted, blocks.on_user_deleted, chat.on_user_deleted):
-        hook(uma["id"])
+    for consumer in (social.on_user_deleted, blocks.on_user_deleted, chat.on_user_deleted):
+        assert consumer({"user_id": uma["id"]}, None, 100) is None  # done in one chunk
     assert api.get("/users/vic/followers", token=vic["access"]).data["items"] == []
     assert api.get("/users/vic/following", token=vic["access"]).data["items"] == []
     assert api.get("/friends", token=vic["access"]).data["items"] == []

@@ -190,3 +190,42 @@ def test_two_clients_get_notifications_live_stats_and_chat(stack):
         stack, "GET", f"/conversations/{conversation['id']}/messages", token=bob["access_token"], expect=200
     ).json()["items"]
     assert [m["body"] for m in history] == ["hello over the socket"]
+
+
+def test_account_deletion_cascade_finishes_through_the_worker(stack):
+    """DELETE /users/me answers at once; the worker (fed by the real jobs queue) removes the photos and frees
+    the email and username when the whole cascade is done."""
+    tokens = signup_and_login(stack, "e2e_erin")
+    token = tokens["access_token"]
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 160, 40)).save(buffer, "JPEG")
+    data = buffer.getvalue()
+    files = [{"filename": f"p{n}.jpg", "content_type": "image/jpeg", "size": len(data)} for n in range(3)]
+    event = call(stack, "POST", "/events", {"name": "Erin's", "visibility": "public"}, token=token, expect=201).json()
+    slots = call(stack, "POST", f"/events/{event['id']}/photos/bulk-upload", {"files": files}, token=token, expect=201)
+    photo_ids = []
+    for slot in slots.json()["uploads"]:
+        up = slot["upload"]
+        post = requests.post(up["url"], data=up["fields"], files={"file": ("p.jpg", data, "image/jpeg")}, timeout=30)
+        post.raise_for_status()
+        photo_ids.append(slot["photo_id"])
+    deadline = time.time() + 60
+    while any(call(stack, "GET", f"/photos/{p}", token=token).json()["status"] != "ready" for p in photo_ids):
+        assert time.time() < deadline, "photos never became ready"
+        time.sleep(0.3)
+
+    call(stack, "DELETE", "/users/me", {"password": PASSWORD}, token=token, expect=204)
+    for photo_id in photo_ids:
+        call(stack, "GET", f"/photos/{photo_id}", expect=404)  # forgotten at once
+    again = {"email": "e2e_erin@example.com", "username": "e2e_erin", "password": PASSWORD}
+    deadline = time.time() + 60
+    while True:  # the claims are released by the cascade's completion job, run by the worker
+        r = call(stack, "POST", "/auth/signup", again)
+        if r.status_code == 201:
+            break
+        assert r.status_code == 409, r.text
+        assert time.time() < deadline, "the deletion cascade never finished"
+        time.sleep(0.5)
+    call(stack, "GET", f"/events/{event['id']}", expect=404)
+    failed = requests.get(stack.jobs_url, timeout=10).json()
+    assert failed == {"count": 0, "items": []}, failed

@@ -96,9 +96,13 @@ def code_facts(stage: str) -> dict:
         "from chalicelib import resources\n"
         "s = load_settings()\n"
         "q = resources.upload_queue(s)\n"
+        "j = resources.jobs_queue(s)\n"
         "print(json.dumps({'tables': resources.table_definitions(), 'buckets': resources.buckets(s),\n"
         "  'queue': {'name': q.name, 'dlq': q.dlq_name, 'visibility': q.visibility_timeout,\n"
         "            'max_receives': q.max_receive_count},\n"
+        "  'jobs_queue': {'name': j.name, 'dlq': j.dlq_name, 'visibility': j.visibility_timeout,\n"
+        "            'max_receives': j.max_receive_count},\n"
+        "  'worker_timeout': resources.WORKER_TIMEOUT_SECONDS,\n"
         "  'upload_prefix': resources.UPLOAD_PREFIX, 'processor_timeout': resources.PROCESSOR_TIMEOUT_SECONDS,\n"
         "  'table_prefix': s.table_prefix}))\n"
     )

@@ -117,8 +117,14 @@ def test_grants_follow_each_functions_job(template):
         assert {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments"} <= actions
         assert "dynamodb:Scan" not in actions, "every listing is a Query"
         assert "logs:CreateLogGroup" not in actions
+        sqs = {a for a in actions if a.startswith("sqs:")}
+        enqueue = [st for st in statements if st.get("Sid") == "EnqueueJobs"]
+        assert len(enqueue) == 1, f"{name}: every function may publish jobs"
+        assert _as_list(enqueue[0]["Resource"]) == [{"Fn::GetAtt": ["JobsQueue", "Arn"]}], name
+        assert set(_as_list(enqueue[0]["Action"])) == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name
         if kind == "websocket":
-            assert not {a for a in actions if a.startswith(("s3:", "sqs:"))}, name
+            assert not {a for a in actions if a.startswith("s3:")}, name
+            assert sqs == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name
             assert "execute-api:ManageConnections" in actions
         if kind == "processor":
             assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:GetObject", "s3:PutObject"} <= actions
@@ -131,7 +137,11 @@ def test_grants_follow_each_functions_job(template):
                 "secretsmanager:GetSecretValue",
                 "execute-api:ManageConnections",
             } <= actions
-            assert not {a for a in actions if a.startswith("sqs:")}, name
+            assert sqs == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name
+        if kind == "worker":
+            assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:DeleteObject", "ses:SendEmail"} <= actions
+            assert not {"s3:GetObject", "s3:PutObject"} & actions, name  # it never reads or writes media
+            assert not {a for a in actions if a.startswith(("ssm:", "secretsmanager:"))}, name
         if kind != "processor":
             assert "ImagingLayer" not in json.dumps(functions_of(template)[name]["Properties"]["Layers"])
 

@@ -68,6 +68,7 @@ def test_functions_are_the_apps_handlers(template):
     assert sorted(kinds.values()).count("api") == 1
     assert sorted(kinds.values()).count("websocket") == 3
     assert "processor" in kinds.values(), "no function consumes the upload queue"
+    assert sorted(kinds.values()).count("worker") == 1, "one function consumes the jobs queue"
 
 
 def test_function_settings_come_from_chalice_config(template, facts):
@@ -223,7 +224,8 @@ def test_uploads_reach_the_queue(template, facts):
 def test_upload_queue_has_a_dead_letter_queue(templates, facts, stage):
     template, q = templates[stage], facts[stage]["queue"]
     queues = {r["Properties"]["QueueName"]: (k, r) for k, r in _by_type(template, "AWS::SQS::Queue").items()}
-    assert set(queues) == {q["name"], q["dlq"]}
+    jobs = facts[stage]["jobs_queue"]
+    assert set(queues) == {q["name"], q["dlq"], jobs["name"], jobs["dlq"]}
     main_id, main = queues[q["name"]]
     dlq_id, dlq = queues[q["dlq"]]
     assert main["Properties"]["RedrivePolicy"] == {
@@ -236,6 +238,34 @@ def test_upload_queue_has_a_dead_letter_queue(templates, facts, stage):
     processor = next(functions_of(template)[k] for k, kind in kinds.items() if kind == "processor")
     timeout = processor["Properties"]["Timeout"]
     assert q["visibility"] >= 6 * timeout, "AWS: visibility timeout >= 6x the function timeout"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_jobs_queue_has_a_dead_letter_queue_an_alarm_and_one_worker(templates, facts, stage):
+    template, q = templates[stage], facts[stage]["jobs_queue"]
+    queues = {r["Properties"]["QueueName"]: (k, r) for k, r in _by_type(template, "AWS::SQS::Queue").items()}
+    main_id, main = queues[q["name"]]
+    dlq_id, _ = queues[q["dlq"]]
+    assert (main_id, dlq_id) == ("JobsQueue", "JobsDeadLetterQueue")
+    assert main["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": q["max_receives"],
+    }
+    kinds = function_kinds(template)
+    (worker,) = [functions_of(template)[k] for k, kind in kinds.items() if kind == "worker"]
+    assert worker["Properties"]["Handler"] == "app.run_jobs"
+    assert worker["Properties"]["Timeout"] == facts[stage]["worker_timeout"]
+    assert CHALICE_CONFIG["lambda_functions"]["run_jobs"]["lambda_timeout"] == facts[stage]["worker_timeout"]
+    assert q["visibility"] >= 6 * worker["Properties"]["Timeout"]
+    (event,) = worker["Properties"]["Events"].values()
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    depth = [
+        a["Properties"]
+        for a in _by_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+    ]
+    assert len(depth) == 1 and depth[0]["Threshold"] == 1
 
 
 def test_processor_reports_partial_batch_failures(template):
@@ -338,9 +368,14 @@ def test_alarms(template):
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a for a in alarms.values()}
-    dlq = metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Properties"]
-    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}}]
-    assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    depth = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a["Properties"]
+        for a in alarms.values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert set(depth) == {"UploadDeadLetterQueue", "JobsDeadLetterQueue"}, "every dead-letter queue is alarmed"
+    for dlq in depth.values():
+        assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     five = metric[("AWS/ApiGateway", "5XXError")]["Properties"]
     assert {"Name": "ApiName", "Value": resources["RestAPI"]["Properties"]["Name"]} in five["Dimensions"]
     assert five["Statistic"] == "Average" and 0 < five["Threshold"] < 1
@@ -356,7 +391,7 @@ def test_alarms(template):
         for a in alarms.values()
         if a["Properties"]["MetricName"] == "Errors"
     }
-    assert {k for k, kind in kinds.items() if kind == "processor"} <= errors
+    assert {k for k, kind in kinds.items() if kind in ("processor", "worker")} <= errors
     assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
 
 

@@ -1,0 +1,73 @@
+"""Who consumes which domain event: the one table the API, the worker and the CLI share.
+
+Consumers are named by import path (``"module:function"``) and imported only when a job runs, so nothing here
+imports a service, and nothing depends on ``app.py`` having been imported.
+
+A consumer is ``fn(payload: dict, cursor: Any, limit: int) -> Any``: it does at most ``limit`` items of work
+from ``cursor`` (None on the first run) and returns the cursor to continue from (any JSON value; ``{}`` is
+fine when re-reading from the start finds what is left), or None when it is done. It must be idempotent: a
+chunk may run twice (a redelivery after a crash), so each step is a delete, a conditional write or a put.
+
+``ON_COMPLETE`` runs once every consumer of an event has returned None (e.g. free an account's email and
+username only after all of its content is gone). It is idempotent too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+Consumer = Callable[[dict[str, Any], Any, int], Any]
+
+CONSUMERS: dict[str, dict[str, str]] = {
+    # payload: user_id, email, username. Orders and ledger entries (next issues) join here as an
+    # "orders" consumer that anonymises the buyer/seller on rows other people own; it never deletes them.
+    "user.deleted": {
+        "photos": "chalicelib.services.photos:on_user_deleted",
+        "events": "chalicelib.services.events:on_user_deleted",
+        "engagement": "chalicelib.services.engagement:on_user_deleted",
+        "social": "chalicelib.services.social:on_user_deleted",
+        "blocks": "chalicelib.services.blocks:on_user_deleted",
+        "chat": "chalicelib.services.chat:on_user_deleted",
+        "devices": "chalicelib.services.devices:on_user_deleted",
+        "notifications": "chalicelib.services.notifications:on_user_deleted",
+    },
+    # payload: event_id (the event row is already gone)
+    "event.deleted": {
+        "photos": "chalicelib.services.photos:on_event_deleted",
+        "members": "chalicelib.services.events:on_event_deleted",
+    },
+    # payload: event_id
+    "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},
+    # payload: photo_id, owner_id, event_id (or None)
+    "photo.ready": {"event_members": "chalicelib.services.events:on_photo_ready"},
+    # payload: photo_ids (rows already gone): likes, comments and live subscriptions of those photos
+    "photos.purged": {"engagement": "chalicelib.services.engagement:on_photos_purged"},
+    # payload: user_id
+    "notifications.read_all": {"inbox": "chalicelib.services.notifications:on_read_all"},
+    # payload: connection_ids, frame
+    "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
+    # Money events (next issues) register their consumers here.
+    "order.paid": {},
+    "refund.succeeded": {},
+}
+
+ON_COMPLETE: dict[str, str] = {
+    "user.deleted": "chalicelib.services.accounts:finish_deletion",
+}
+
+
+def consumers_of(event_type: str) -> list[str]:
+    if event_type not in CONSUMERS:
+        raise KeyError(f"unknown domain event type {event_type!r}: add it to chalicelib/jobs/registry.py")
+    return sorted(CONSUMERS[event_type])
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def consumer(event_type: str, name: str) -> Consumer:
+    return resolve(CONSUMERS[event_type][name])
