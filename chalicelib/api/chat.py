@@ -133,6 +133,7 @@ def list_messages(ctx: Ctx, conversation_id: str) -> Page[MessageOut]:
     status=201,
     tags=TAGS,
     responses=(403, 404, 410),
+    idempotency="accepted",
 )
 def send_message(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
     """Send a message: stored, pushed to every participant's connections, notified to offline ones."""

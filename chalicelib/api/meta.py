@@ -24,6 +24,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     410: "Gone",
     413: "Body too large",
+    415: "Body is not JSON",
     429: "Rate limited",
 }
 
@@ -72,6 +73,18 @@ def openapi_document() -> dict[str, Any]:
                         "description": prop.get("description", ""),
                     }
                 )
+        if spec.idempotency:
+            params.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": spec.idempotency == "required",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "description": "Retries with the same key (per caller, 24 h) replay the first response; "
+                    "the same key with a different request is 409 idempotency_key_reused, and while the first "
+                    "request runs 409 idempotency_key_in_progress.",
+                }
+            )
         if params:
             op["parameters"] = params
         if spec.body is not None:
@@ -80,11 +93,18 @@ def openapi_document() -> dict[str, Any]:
         if spec.response is not None and spec.status != 204:
             ok["content"] = {"application/json": {"schema": refs[spec.response]}}
         responses: dict[str, Any] = {str(spec.status): ok}
-        error_codes = set(spec.responses)
-        if spec.body is not None or spec.query is not None:
+        for code in (c for c in spec.responses if c < 300 and c != spec.status):  # another success, e.g. 204
+            other: dict[str, Any] = {"description": _STATUS_TEXT.get(code, "OK")}
+            if spec.response is not None and code != 204:
+                other["content"] = {"application/json": {"schema": refs[spec.response]}}
+            responses[str(code)] = other
+        error_codes = {c for c in spec.responses if c >= 400}
+        if spec.body is not None or spec.query is not None or spec.idempotency:
             error_codes.add(400)
         if spec.body is not None:
-            error_codes.add(413)
+            error_codes.update((413, 415))
+        if spec.idempotency:
+            error_codes.add(409)
         if spec.auth:
             error_codes.add(401)
         if spec.roles:
