@@ -39,6 +39,41 @@ def health(ctx: Ctx) -> HealthOut:
     return HealthOut(status="ok")
 
 
+class StripeConfigOut(Out):
+    publishable_key: str | None
+    js_url: str
+
+
+class UploadConfigOut(Out):
+    max_photo_bytes: int
+    max_video_bytes: int
+    content_types: list[str]
+
+
+class ConfigOut(Out):
+    ws_url: str | None
+    stripe: StripeConfigOut
+    upload: UploadConfigOut
+
+
+@route("/config", "GET", response=ConfigOut, auth=False, tags=("meta",))
+def client_config(ctx: Ctx) -> ConfigOut:
+    """What a client needs to start: the WebSocket URL, Stripe's publishable key and script, upload limits."""
+    from chalicelib.config import get_settings
+    from chalicelib.services.photos import ACCEPTED_TYPES
+
+    s = get_settings()
+    return ConfigOut(
+        ws_url=s.ws_url,
+        stripe=StripeConfigOut(publishable_key=s.stripe_publishable_key, js_url=s.stripe_js_url),
+        upload=UploadConfigOut(
+            max_photo_bytes=s.max_upload_bytes,
+            max_video_bytes=s.max_video_bytes,
+            content_types=sorted(ACCEPTED_TYPES),
+        ),
+    )
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema

@@ -154,7 +154,8 @@ def _to_response(result: Any, status: int) -> Response:
         return result
     if status == 204:
         return Response(body="", status_code=204)
-    return Response(body=_to_body(result), status_code=status, headers={"Content-Type": "application/json"})
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+    return Response(body=_to_body(result), status_code=status, headers=headers)
 
 
 # ---- request checks in the order a request meets them: who, then what ---------------------------------------
@@ -249,8 +250,9 @@ def allowed_origin(headers: Any) -> str | None:
 def cors_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """Every response varies by Origin; an allowed origin gets credentials-mode CORS headers, others none."""
     response = get_response(event)
-    headers = dict(response.headers or {})
-    vary = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+    headers: dict[str, str | list[str]] = dict(response.headers or {})
+    previous = headers.get("Vary", "")
+    vary = [v.strip() for v in (previous if isinstance(previous, str) else ",".join(previous)).split(",") if v.strip()]
     headers["Vary"] = ", ".join([*vary, "Origin"] if "Origin" not in vary else vary)
     origin = allowed_origin(getattr(event, "headers", None))
     if origin is not None:
@@ -265,7 +267,7 @@ def _preflight_view(methods: Iterable[str]) -> Callable[..., Response]:
     allow = ", ".join(sorted({*methods, "OPTIONS"}))
 
     def preflight(**_path_params: str) -> Response:
-        headers = {"Allow": allow}
+        headers: dict[str, str | list[str]] = {"Allow": allow}
         if allowed_origin(current_request().headers) is not None:
             headers.update(
                 {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib.models.base import at_epoch, condition_failed, epoch, register, table_meta
@@ -76,7 +77,7 @@ def get(caller: str, key: str) -> IdempotencyRecord | None:
 def finish(caller: str, key: str, claim_id: str, status: int, body: str, content_type: str | None) -> bool:
     """Store the response; False if the claim was lost meanwhile (taken over after it was abandoned)."""
     record = IdempotencyRecord(caller, key)
-    actions = [
+    actions: list[Action] = [
         IdempotencyRecord.state.set(DONE),
         IdempotencyRecord.status.set(status),
         IdempotencyRecord.body.set(body),

@@ -61,7 +61,7 @@ def _serialized(response: Response) -> str:
 
 
 def _replay(status: int, body: str, content_type: str | None) -> Response:
-    headers = {REPLAYED_HEADER: "true"}
+    headers: dict[str, str | list[str]] = {REPLAYED_HEADER: "true"}
     if content_type:
         headers["Content-Type"] = content_type
     return Response(body=body, status_code=status, headers=headers)
@@ -99,6 +99,7 @@ def run(caller: str, key: str, request_fingerprint: str, work: Callable[[], Resp
         store.release(caller, key, claim_id)
         return response
     content_type = (response.headers or {}).get("Content-Type")
+    content_type = content_type if isinstance(content_type, str) else None
     if not store.finish(caller, key, claim_id, response.status_code, body, content_type):
         log.warning("idempotency claim was taken over before the response was stored")
     return response
