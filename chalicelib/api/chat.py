@@ -86,7 +86,7 @@ def _conversation(view: dict[str, Any], avatars: dict[str, str] | None = None) -
     response=ConversationOut,
     status=201,
     tags=TAGS,
-    responses=(403, 404),
+    responses=(200, 403, 404),
 )
 def start_conversation(ctx: Ctx) -> Response | ConversationOut:
     """Start the 1:1 conversation with a user: 201, or the existing one with 200."""
