@@ -34,6 +34,14 @@ def _list(name: str, default: str = "") -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _ws_url(management_endpoint: str | None) -> str | None:
+    """The management endpoint's URL with the WebSocket scheme (same host and stage in AWS and locally)."""
+    if not management_endpoint:
+        return None
+    scheme, sep, rest = management_endpoint.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}{sep}{rest}" if sep else management_endpoint
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -75,6 +83,11 @@ class Settings:
     login_max_failures_per_ip: int = 100  # per source address and window: sprays across many accounts
     job_chunk_size: int = 100  # items one background job handles before it enqueues its continuation
     fanout_inline_max: int = 25  # recipients/connections served inline; more go to background jobs
+    ws_url: str | None = None  # the WebSocket URL clients connect to (GET /config)
+    stripe_publishable_key: str | None = None
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+    max_video_bytes: int = 2 * 1024 * 1024 * 1024
+    email_test_domains: tuple[str, ...] = ()  # special-use TLDs accepted in addresses (local stage only)
 
     @property
     def is_local(self) -> bool:
@@ -124,6 +137,14 @@ def load_settings() -> Settings:
         app_origins=_list("LIGHTBOX_APP_ORIGINS"),
         xray_patch=(_env("LIGHTBOX_XRAY_PATCH", "false") or "").lower() == "true",
         public_api_url=_env("LIGHTBOX_PUBLIC_API_URL"),
+        ws_url=_env("LIGHTBOX_WS_URL") or _ws_url(_env("LIGHTBOX_WS_ENDPOINT")),
+        stripe_publishable_key=_env("LIGHTBOX_STRIPE_PUBLISHABLE_KEY"),
+        stripe_js_url=_env("LIGHTBOX_STRIPE_JS_URL", "https://js.stripe.com/v3/") or "",
+        max_video_bytes=_int("LIGHTBOX_MAX_VIDEO_BYTES", 2 * 1024 * 1024 * 1024),
+        # email_validator refuses special-use domains (.local, .test); the local stage seeds such addresses.
+        email_test_domains=_list("LIGHTBOX_EMAIL_TEST_DOMAINS", "local,test,example")
+        if stage in ("local", "test")
+        else (),
         sns_platform_arns={
             platform: arn
             for platform, arn in (("apns", _env("LIGHTBOX_SNS_APNS_ARN")), ("fcm", _env("LIGHTBOX_SNS_FCM_ARN")))

@@ -87,6 +87,13 @@ class PayloadTooLargeError(LightboxError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(LightboxError):
+    """The request body must be JSON (Content-Type: application/json)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class RateLimitedError(LightboxError):
     """Too many requests."""
 

@@ -1121,6 +1121,20 @@ GATEWAY_ERRORS = {
 }
 
 
+def gateway_cors_parameters() -> Json:
+    """CORS on the errors API Gateway answers itself (unknown route, throttling, too large, 5xx), so the web app
+    can read them. A gateway response cannot choose among origins, so it names the primary (first) one of
+    AppOrigins; the app's own responses echo any allowed origin. The local server does the same
+    (``infrastructure/local/api_server.py``)."""
+    return {
+        "gatewayresponse.header.Access-Control-Allow-Origin": {
+            "Fn::Sub": ["'${Origin}'", {"Origin": {"Fn::Select": ["0", ref("AppOrigins")]}}]
+        },
+        "gatewayresponse.header.Access-Control-Allow-Credentials": "'true'",
+        "gatewayresponse.header.Vary": "'Origin'",
+    }
+
+
 def gateway_responses() -> Json:
     resources: Json = {}
     for response_type, (status, code, message) in GATEWAY_ERRORS.items():
@@ -1138,6 +1152,7 @@ def gateway_responses() -> Json:
             props["StatusCode"] = status
         if response_type in ("THROTTLED", "QUOTA_EXCEEDED"):
             props["ResponseParameters"]["gatewayresponse.header.Retry-After"] = "'1'"
+        props["ResponseParameters"].update(gateway_cors_parameters())
         logical = "GatewayResponse" + "".join(part.title() for part in response_type.split("_"))
         resources[logical] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": props}
     return resources

@@ -86,7 +86,7 @@ def _conversation(view: dict[str, Any], avatars: dict[str, str] | None = None) -
     response=ConversationOut,
     status=201,
     tags=TAGS,
-    responses=(403, 404),
+    responses=(200, 403, 404),
 )
 def start_conversation(ctx: Ctx[StartConversationIn]) -> Response | ConversationOut:
     """Start the 1:1 conversation with a user: 201, or the existing one with 200."""
@@ -133,6 +133,7 @@ def list_messages(ctx: Ctx[None, PageQuery], conversation_id: str) -> Page[Messa
     status=201,
     tags=TAGS,
     responses=(403, 404, 410),
+    idempotency="accepted",
 )
 def send_message(ctx: Ctx[SendMessageIn], conversation_id: str) -> dict[str, Any]:
     """Send a message: stored, pushed to every participant's connections, notified to offline ones."""

@@ -167,6 +167,7 @@ def likers(ctx: PublicCtx[None, PageQuery], photo_id: str) -> LikerPage:
     status=201,
     tags=TAGS,
     responses=(403, 404, 409),
+    idempotency="accepted",
 )
 def add_comment(ctx: Ctx[CommentIn], photo_id: str) -> dict[str, Any]:
     """Comment on a photo, or reply (``parent_id``) to a top-level comment; a reply to a reply is 400."""

@@ -21,6 +21,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/auth/verify-email", "POST", "chalicelib.api.auth"),
     ("/bookmarks", "GET", "chalicelib.api.engagement"),
     ("/comments/{comment_id}/children", "GET", "chalicelib.api.engagement"),
+    ("/config", "GET", "chalicelib.api.meta"),
     ("/conversations", "GET", "chalicelib.api.chat"),
     ("/conversations", "POST", "chalicelib.api.chat"),
     ("/conversations/{conversation_id}", "GET", "chalicelib.api.chat"),

@@ -28,6 +28,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     410: "Gone",
     413: "Body too large",
+    415: "Body is not JSON",
     429: "Rate limited",
 }
 
@@ -40,6 +41,41 @@ class HealthOut(Out):
 def health(ctx: PublicCtx) -> HealthOut:
     """Liveness check."""
     return HealthOut(status="ok")
+
+
+class StripeConfigOut(Out):
+    publishable_key: str | None
+    js_url: str
+
+
+class UploadConfigOut(Out):
+    max_photo_bytes: int
+    max_video_bytes: int
+    content_types: list[str]
+
+
+class ConfigOut(Out):
+    ws_url: str | None
+    stripe: StripeConfigOut
+    upload: UploadConfigOut
+
+
+@route("/config", "GET", response=ConfigOut, auth=False, tags=("meta",))
+def client_config(ctx: PublicCtx) -> ConfigOut:
+    """What a client needs to start: the WebSocket URL, Stripe's publishable key and script, upload limits."""
+    from chalicelib.config import get_settings
+    from chalicelib.services.photos import ACCEPTED_TYPES
+
+    s = get_settings()
+    return ConfigOut(
+        ws_url=s.ws_url,
+        stripe=StripeConfigOut(publishable_key=s.stripe_publishable_key, js_url=s.stripe_js_url),
+        upload=UploadConfigOut(
+            max_photo_bytes=s.max_upload_bytes,
+            max_video_bytes=s.max_video_bytes,
+            content_types=sorted(ACCEPTED_TYPES),
+        ),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +112,18 @@ def openapi_document() -> dict[str, Any]:
                         "description": prop.get("description", ""),
                     }
                 )
+        if spec.idempotency:
+            params.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": spec.idempotency == "required",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "description": "Retries with the same key (per caller, 24 h) replay the first response; "
+                    "the same key with a different request is 409 idempotency_key_reused, and while the first "
+                    "request runs 409 idempotency_key_in_progress.",
+                }
+            )
         if params:
             op["parameters"] = params
         if spec.body is not None:
@@ -84,11 +132,18 @@ def openapi_document() -> dict[str, Any]:
         if spec.response is not None and spec.status != 204:
             ok["content"] = {"application/json": {"schema": refs[spec.response]}}
         responses: dict[str, Any] = {str(spec.status): ok}
-        error_codes = set(spec.responses)
-        if spec.body is not None or spec.query is not None:
+        for code in (c for c in spec.responses if c < 300 and c != spec.status):  # another success, e.g. 204
+            other: dict[str, Any] = {"description": _STATUS_TEXT.get(code, "OK")}
+            if spec.response is not None and code != 204:
+                other["content"] = {"application/json": {"schema": refs[spec.response]}}
+            responses[str(code)] = other
+        error_codes = {c for c in spec.responses if c >= 400}
+        if spec.body is not None or spec.query is not None or spec.idempotency:
             error_codes.add(400)
         if spec.body is not None:
-            error_codes.add(413)
+            error_codes.update((413, 415))
+        if spec.idempotency:
+            error_codes.add(409)
         if spec.auth:
             error_codes.add(401)
         if spec.roles:

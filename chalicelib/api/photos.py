@@ -259,13 +259,16 @@ def _base_url(ctx: AnyCtx) -> str:
     status=201,
     tags=TAGS,
     responses=(403, 404),
+    idempotency="accepted",
 )
 def bulk_upload(ctx: Ctx[BulkUploadIn], event_id: str) -> UploadsOut:
     """Reserve 1-100 photos in an event; one presigned S3 POST per file."""
     return _uploads(photos.create_uploads(ctx.principal, [f.spec() for f in ctx.body.files], event_id))
 
 
-@route("/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS)
+@route(
+    "/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS, idempotency="accepted"
+)
 def upload(ctx: Ctx[SingleUploadIn]) -> UploadsOut:
     """Reserve one photo outside any event (posts, profile pictures)."""
     return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))

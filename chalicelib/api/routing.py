@@ -39,6 +39,7 @@ from chalicelib.errors import (
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 from chalicelib.logs import get_logger, request_id_var
@@ -65,6 +66,7 @@ class RouteSpec:
     auth: bool | str
     roles: tuple[str, ...]
     responses: tuple[int, ...]
+    idempotency: str | None = None  # None | "accepted" | "required": the Idempotency-Key header
 
 
 REGISTRY: list[RouteSpec] = []
@@ -174,6 +176,138 @@ def _to_body(result: Any) -> Any:
     return result
 
 
+def _to_response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if status == 204:
+        return Response(body="", status_code=204)
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+    return Response(body=_to_body(result), status_code=status, headers=headers)
+
+
+# ---- request checks in the order a request meets them: who, then what ---------------------------------------
+
+
+def _authenticate(ctx: RequestCtx[Any, Any, Any], auth: bool | str, roles: tuple[str, ...]) -> None:
+    """Protected routes authenticate before anything about the request is validated (401 before 400/413/415)."""
+    request = ctx.request
+    if not auth or (auth == "optional" and not (request.headers or {}).get("authorization")):
+        return
+    from chalicelib.services import tokens
+
+    ctx.principal = tokens.authenticate(_bearer_token(request))
+    if roles and ctx.principal.role not in roles:
+        raise ForbiddenError("Your role does not allow this.")
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _read_body(model: type, request: Any) -> Any:
+    """A JSON route takes a body only as ``application/json`` (415 otherwise, a missing type included)."""
+    raw = request.raw_body
+    if raw and not _is_json((request.headers or {}).get("content-type", "")):
+        raise UnsupportedMediaTypeError(
+            "Send the body as JSON with Content-Type: application/json.",
+            details={"content_type": "must be application/json"},
+        )
+    if raw and len(raw) > _max_body():
+        raise PayloadTooLargeError(f"The request body exceeds {_max_body()} bytes.")
+    return _parse_body(model, raw)
+
+
+# ---- Idempotency-Key -------------------------------------------------------------------------------------
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotency_key(request: Any, mode: str | None) -> str | None:
+    """The route's ``Idempotency-Key``: None when the route takes none or (if only accepted) none was sent."""
+    if mode is None:
+        return None
+    value = (request.headers or {}).get(IDEMPOTENCY_HEADER.lower())
+    if value is None:
+        if mode == "required":
+            raise ValidationError(
+                "This route requires an Idempotency-Key header.", details={IDEMPOTENCY_HEADER: "required"}
+            )
+        return None
+    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY or not value.isprintable() or value != value.strip():
+        raise ValidationError(
+            "The Idempotency-Key header is not valid.",
+            details={IDEMPOTENCY_HEADER: f"1 to {MAX_IDEMPOTENCY_KEY} printable characters, no surrounding spaces"},
+        )
+    return value
+
+
+def _run_idempotent(ctx: Ctx, path: str, key: str, run: Callable[[], Response]) -> Response:
+    from chalicelib.services import idempotency
+
+    request_fingerprint = idempotency.fingerprint(
+        ctx.request.method,
+        path.format(**ctx.path) if ctx.path else path,
+        dict(ctx.request.query_params or {}),
+        _to_body(ctx.body),
+    )
+    try:
+        return idempotency.run(ctx.user_id, key, request_fingerprint, run)
+    except LightboxError as exc:
+        return error_response(exc)
+
+
+# ---- CORS for the web app's origins (LIGHTBOX_APP_ORIGINS) -------------------------------------------------
+
+
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Requested-With"
+CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id, Idempotent-Replayed"
+CORS_MAX_AGE = "600"
+
+
+def allowed_origin(headers: Any) -> str | None:
+    """The request's ``Origin`` if it is one of the configured web app origins (compared exactly)."""
+    from chalicelib.config import get_settings
+
+    origin = (headers or {}).get("origin")
+    return origin if origin and origin in get_settings().app_origins else None
+
+
+def cors_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Every response varies by Origin; an allowed origin gets credentials-mode CORS headers, others none."""
+    response = get_response(event)
+    headers: dict[str, str | list[str]] = dict(response.headers or {})
+    previous = headers.get("Vary", "")
+    vary = [v.strip() for v in (previous if isinstance(previous, str) else ",".join(previous)).split(",") if v.strip()]
+    headers["Vary"] = ", ".join([*vary, "Origin"] if "Origin" not in vary else vary)
+    origin = allowed_origin(getattr(event, "headers", None))
+    if origin is not None:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Credentials"] = "true"  # the web app's refresh token is an HttpOnly cookie
+        headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+    response.headers = headers
+    return response
+
+
+def _preflight_view(methods: Iterable[str]) -> Callable[..., Response]:
+    allow = ", ".join(sorted({*methods, "OPTIONS"}))
+
+    def preflight(**_path_params: str) -> Response:
+        headers: dict[str, str | list[str]] = {"Allow": allow}
+        if allowed_origin(current_request().headers) is not None:
+            headers.update(
+                {
+                    "Access-Control-Allow-Methods": allow,
+                    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                    "Access-Control-Max-Age": CORS_MAX_AGE,
+                }
+            )
+        return Response(body="", status_code=204, headers=headers)
+
+    return preflight
+
+
 def route(
     path: str,
     method: str,
@@ -187,13 +321,20 @@ def route(
     summary: str = "",
     tags: Iterable[str] = (),
     responses: Iterable[int] = (),
+    idempotency: str | None = None,
 ) -> Callable:
     """Declare an API route.
 
     ``auth``: True (a valid access token is required), False (public), or "optional" (public, but a token
     that is sent must be valid and identifies the caller). ``roles`` restricts the route to those roles.
+    ``idempotency``: "accepted" (an ``Idempotency-Key`` header, when sent, makes retries replay the first
+    response) or "required" (a missing key is 400); authenticated routes only, the key is per caller.
     """
     roles = tuple(roles)
+    if idempotency not in (None, "accepted", "required"):
+        raise ValueError(f"idempotency must be None, 'accepted' or 'required', not {idempotency!r}")
+    if idempotency and auth is not True:
+        raise ValueError("Idempotency-Key needs an authenticated route: keys are scoped to the caller")
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         REGISTRY.append(
@@ -210,39 +351,36 @@ def route(
                 auth=auth,
                 roles=roles,
                 responses=tuple(responses),
+                idempotency=idempotency,
             )
         )
 
         @functools.wraps(view)
         def handler(**path_params: str) -> Response:
             request = current_request()
+            ctx: RequestCtx[Any, Any, Any] = RequestCtx(request, None, None, None, path_params)
             try:
+                _authenticate(ctx, auth, roles)  # first: an anonymous caller learns nothing about the input
                 if any(len(value) > MAX_PATH_PARAM for value in path_params.values()):
                     raise NotFoundError("Not found.")  # no id or token is this long; DynamoDB would refuse the key
-                ctx: RequestCtx[Any, Any, Any] = RequestCtx(request, None, None, None, path_params)
                 if body is not None:
-                    raw = request.raw_body
-                    if raw and len(raw) > _max_body():
-                        raise PayloadTooLargeError(f"The request body exceeds {_max_body()} bytes.")
-                    ctx.body = _parse_body(body, raw)
+                    ctx.body = _read_body(body, request)
                 if query is not None:
                     ctx.query = _parse_query(query, request.query_params)
-                if auth == "optional" and not (request.headers or {}).get("authorization"):
-                    ctx.principal = None
-                elif auth:
-                    from chalicelib.services import tokens
-
-                    ctx.principal = tokens.authenticate(_bearer_token(request))
-                    if roles and ctx.principal.role not in roles:
-                        raise ForbiddenError("Your role does not allow this.")
-                result = view(ctx, **path_params)
+                key = idempotency_key(request, idempotency)
             except LightboxError as exc:
                 return error_response(exc)
-            if isinstance(result, Response):
-                return result
-            if status == 204:
-                return Response(body="", status_code=204)
-            return Response(body=_to_body(result), status_code=status, headers={"Content-Type": "application/json"})
+
+            def run() -> Response:
+                try:
+                    result = view(ctx, **path_params)
+                except LightboxError as exc:
+                    return error_response(exc)
+                return _to_response(result, status)
+
+            if key is None:
+                return run()
+            return _run_idempotent(ctx, path, key, run)
 
         HANDLERS[(path, method.upper())] = handler
         return handler
@@ -251,15 +389,23 @@ def route(
 
 
 def mount(app: Any) -> None:
-    """Register every route of the manifest on ``app``; each view imports its module on first use."""
+    """Register every route of the manifest on ``app`` (each view imports its module on first use), an
+    OPTIONS preflight route per path and the CORS middleware."""
     global _app
     from chalicelib.api.manifest import ROUTES
 
     _app = app
+    methods: dict[str, list[str]] = {}
     for path, method, module in ROUTES:
         app.route(path, methods=[method], content_types=CONTENT_TYPES, name=f"{method.lower()}_{path}")(
             _lazy_view(path, method, module)
         )
+        methods.setdefault(path, []).append(method)
+    # CORS preflight: an OPTIONS route per path (packaged as a Lambda proxy method, so API Gateway passes it
+    # to the app; Chalice's own CORSConfig is one static origin per route), and headers on every response.
+    for path, path_methods in methods.items():
+        app.route(path, methods=["OPTIONS"], name=f"options_{path}")(_preflight_view(path_methods))
+    app.register_middleware(cors_middleware, "http")
 
 
 def _lazy_view(path: str, method: str, module: str) -> Callable[..., Response]:

@@ -74,7 +74,7 @@ def _request(request: social.FriendRequest) -> FriendRequestOut:
 # ---- follows -----------------------------------------------------------------------------------------------
 
 
-@route("/users/{user_id}/follow", "POST", response=FollowOut, status=201, tags=TAGS, responses=(403, 404))
+@route("/users/{user_id}/follow", "POST", response=FollowOut, status=201, tags=TAGS, responses=(400, 403, 404))
 def follow(ctx: Ctx, user_id: str) -> FollowOut:
     """Follow a user (idempotent); blocked either way: 403."""
     user = social.follow(ctx.principal, user_id)
@@ -104,7 +104,7 @@ def following(ctx: Ctx[None, PageQuery], user_id: str) -> Page[FollowUserOut]:
 # ---- blocks ------------------------------------------------------------------------------------------------
 
 
-@route("/users/{user_id}/block", "POST", response=BlockOut, status=201, tags=TAGS, responses=(404,))
+@route("/users/{user_id}/block", "POST", response=BlockOut, status=201, tags=TAGS, responses=(400, 404))
 def block(ctx: Ctx, user_id: str) -> BlockOut:
     """Block a user (idempotent): ends follows both ways and any friendship or pending request."""
     user = social.resolve(ctx.principal, user_id)
@@ -183,7 +183,7 @@ def friends(ctx: Ctx[None, PageQuery]) -> Page[FriendOut]:
     return Page[FriendOut](items=_listed(listed, FriendOut, "friends_since"), next_cursor=cursor)
 
 
-@route("/friends/{user_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/friends/{user_id}", "DELETE", status=204, tags=TAGS, responses=(400, 404))
 def unfriend(ctx: Ctx, user_id: str) -> None:
     """End a friendship."""
     social.unfriend(ctx.principal, user_id)

@@ -234,6 +234,7 @@ def friends(principal: Any, ref: str, limit: int, cursor: str | None) -> tuple[l
 
 def unfriend(principal: Any, ref: str) -> None:
     other = resolve(principal, ref)
+    _not_self(principal, other, "unfriend")  # the pair (me, me) is no key: a clear 400, not a 409 "retry"
     if not store.delete_pair(principal.user_id, other.user_id, states=(FRIENDS, FRIENDS)):
         raise NotFoundError("You are not friends with this user.")
 

@@ -23,6 +23,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib import error as urlerror
@@ -30,7 +31,15 @@ from urllib import request as urlrequest
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGateway,
+    LocalGatewayException,
+    ThreadedHTTPServer,
+)
 
 from infrastructure.local.common import LOOPBACK, iso_utc
 from infrastructure.local.moto_host import SES_MESSAGES_PATH
@@ -159,12 +168,61 @@ def _json_error(status: int, code: str, message: str) -> tuple[int, dict, str]:
     return status, {"Content-Type": "application/json"}, json.dumps({"error": {"code": code, "message": message}})
 
 
+class RouteNotFound(LocalGatewayException):
+    CODE = 404
+
+
+def _primary_origin() -> str | None:
+    origins = [o.strip() for o in os.environ.get("LIGHTBOX_APP_ORIGINS", "").split(",") if o.strip()]
+    return origins[0] if origins else None
+
+
+class ContractGateway(LocalGateway):
+    """chalice's local gateway answering what API Gateway answers with the template's gateway responses.
+
+    An unknown path, or a method its path does not have, is API Gateway's MISSING_AUTHENTICATION_TOKEN, which
+    the template maps to the contract's ``404``; chalice.local instead answers ``403`` and, when an
+    Authorization header was sent, echoes the whole credential in the message. Like the gateway response,
+    the body carries a request id and CORS names the primary web origin only (see
+    ``infrastructure.template.gateway_cors_parameters``).
+    """
+
+    def handle_request(self, method: str, path: str, headers: dict, body: bytes | None) -> dict:
+        try:
+            event = self._generate_lambda_event(method, path, headers, body)
+        except ValueError:
+            raise self._not_found(headers) from None
+        views = self._app_object.routes[event["requestContext"]["resourcePath"]]
+        chalice_preflight = method == "OPTIONS" and any(view.cors for view in views.values())
+        if method not in views and not chalice_preflight:
+            raise self._not_found(headers)
+        return super().handle_request(method, path, headers, body)
+
+    @staticmethod
+    def _not_found(headers: dict) -> RouteNotFound:
+        request_id = str(uuid.uuid4())
+        body = {"error": {"code": "not_found", "message": "No such route.", "details": {"request_id": request_id}}}
+        out = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+        origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
+        primary = _primary_origin()
+        if primary is not None and origin == primary:
+            out.update({"Access-Control-Allow-Origin": primary, "Access-Control-Allow-Credentials": "true"})
+        out["Vary"] = "Origin"
+        return RouteNotFound(out, json.dumps(body).encode())
+
+
 class LocalRequestHandler(ChaliceRequestHandler):
-    """chalice's request handler, with ``/_local/*`` answered before the app sees the request."""
+    """chalice's request handler, with ``/_local/*`` answered before the app sees the request, and unknown
+    routes answered as API Gateway answers them (:class:`ContractGateway`)."""
 
     def __init__(self, *args: Any, local_routes: dict[str, Callable[[], Any]], **kwargs: Any):
         self.local_routes = local_routes
         super().__init__(*args, **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        gateway = self.local_gateway
+        self.local_gateway = ContractGateway(gateway._app_object, gateway._config)
 
     def _generic_handle(self) -> None:
         path = self.path.split("?", 1)[0]

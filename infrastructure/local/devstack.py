@@ -120,6 +120,9 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
             "LIGHTBOX_WS_ENDPOINT": urls["ws_management"],
             "LIGHTBOX_STRIPE_API_BASE": urls["stripe"],
             "LIGHTBOX_STRIPE_SECRET_KEY": "sk_test_local",
+            "LIGHTBOX_STRIPE_PUBLISHABLE_KEY": "pk_test_local",
+            "LIGHTBOX_STRIPE_JS_URL": f"{urls['stripe']}/js.stripe.com/v3/",  # localstripe's fake Stripe.js
+            "LIGHTBOX_WS_URL": urls["ws"],
             "AWS_XRAY_SDK_ENABLED": "false",
             # Safety nets: a boto3 client created without endpoint_url still lands on moto / the gateway.
             "AWS_ENDPOINT_URL": urls["moto"],
@@ -129,6 +132,8 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
     )
     env.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
     env.setdefault("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local")
+    web = base.get("LIGHTBOX_WEB_PORT") or "8002"  # the web app's origins, for CORS
+    env.setdefault("LIGHTBOX_APP_ORIGINS", f"http://{LOOPBACK}:{web},http://localhost:{web}")
     return env
 
 

@@ -45,8 +45,14 @@ def _assert_contract_error(r, *statuses):
 
 
 @pytest.fixture
-def auth_user(make_user):
-    return make_user("badinput")
+def auth_user(api):
+    """An admin: role-restricted routes authorize before they validate, so a member would get 403 there."""
+    from chalicelib.services import accounts
+    from tests.conftest import PASSWORD
+
+    user = accounts.create_admin("badinput@example.com", "badinput", PASSWORD)
+    r = api.post("/auth/login", {"login": "badinput", "password": PASSWORD})
+    return {"id": user.user_id, "access": r.data["access_token"]}
 
 
 @pytest.mark.parametrize("method,path", BODY_ROUTES)

@@ -426,3 +426,20 @@ def test_api_gateway_own_errors_have_the_contract_body(template):
         assert props["RestApiId"] == {"Ref": "RestAPI"}
         body = props["ResponseTemplates"]["application/json"]
         assert body.startswith('{"error": {"code": "') and '"message": "' in body
+
+
+def test_preflight_reaches_the_app_and_gateway_errors_carry_cors(template):
+    """OPTIONS on every path is a Lambda proxy method (the app answers preflight for LIGHTBOX_APP_ORIGINS);
+    the errors API Gateway answers itself name the primary web origin, with credentials and Vary."""
+    paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for path, methods in paths.items():
+        assert "options" in methods, path
+        assert methods["options"]["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
+    for r in _by_type(template, "AWS::ApiGateway::GatewayResponse").values():
+        params = r["Properties"]["ResponseParameters"]
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == {
+            "Fn::Sub": ["'${Origin}'", {"Origin": {"Fn::Select": ["0", {"Ref": "AppOrigins"}]}}]
+        }
+        assert params["gatewayresponse.header.Access-Control-Allow-Credentials"] == "'true'"
+        assert params["gatewayresponse.header.Vary"] == "'Origin'"
+    assert "AppOrigins" in template["Parameters"]

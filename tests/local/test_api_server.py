@@ -81,7 +81,34 @@ def test_routes_are_served_through_chalice_local(api):
     assert response.status_code == 200
     assert response.json() == {"id": "a1", "body": {"x": 1}}
     assert requests.get(f"{api.url}/missing", timeout=5).status_code == 404
-    assert requests.get(f"{api.url}/no-such-route", timeout=5).status_code == 403  # as API Gateway
+    assert requests.get(f"{api.url}/no-such-route", timeout=5).status_code == 404  # as the template's gateway
+
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1XzEifQ.c2VjcmV0LXNpZ25hdHVyZQ"
+
+
+@pytest.mark.parametrize(
+    "method,path", [("GET", "/no-such-route"), ("POST", "/no/such/route"), ("DELETE", "/health"), ("PUT", "/items/1")]
+)
+def test_unknown_routes_are_the_contracts_404_and_never_echo_a_credential(api, method, path):
+    """chalice.local answered 403 "... Authorization=Bearer <the whole token>"; AWS's gateway response is a 404."""
+    r = requests.request(method, f"{api.url}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert r.status_code == 404, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    error = r.json()["error"]
+    assert error["code"] == "not_found" and error["message"] == "No such route." and error["details"]["request_id"]
+    assert TOKEN not in r.text and TOKEN[:20] not in r.text and "Bearer" not in r.text
+
+
+def test_gateway_errors_carry_cors_for_the_primary_origin_only(api, monkeypatch):
+    monkeypatch.setenv("LIGHTBOX_APP_ORIGINS", "http://127.0.0.1:8002,http://localhost:8002")
+    primary = requests.get(f"{api.url}/nope", headers={"Origin": "http://127.0.0.1:8002"}, timeout=5)
+    assert primary.status_code == 404
+    assert primary.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8002"
+    assert primary.headers["Access-Control-Allow-Credentials"] == "true"
+    assert primary.headers["Vary"] == "Origin"
+    other = requests.get(f"{api.url}/nope", headers={"Origin": "https://evil.example"}, timeout=5)
+    assert other.status_code == 404 and "Access-Control-Allow-Origin" not in other.headers
 
 
 def test_concurrent_requests_keep_their_own_current_request(api):
