@@ -13,7 +13,7 @@ from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.models import photos as tags_store
 from chalicelib.models.base import at_epoch, epoch, iso, new_id, update_existing
-from chalicelib.models.photos import MAX_TAGS, PENDING, READY, Photo, PhotoTag
+from chalicelib.models.photos import PENDING, READY, Photo, PhotoTag
 from chalicelib.models.search import SearchEntry
 from chalicelib.services import notifications, photos_access
 from chalicelib.services.entitlements import Decision
@@ -402,7 +402,7 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
         raise ForbiddenError(
             "That user cannot see this photo, so they cannot be tagged in it.", code="cannot_see_photo"
         )
-    if int(photo.tag_count or 0) >= MAX_TAGS:  # the transaction re-checks it
+    if int(photo.tag_count or 0) >= tags_store.MAX_TAGS:  # the transaction re-checks it
         raise _too_many_tags()
     tag = PhotoTag(photo_id=photo_id, user_id=target.user_id, tagged_by=principal.user_id)
     tags_store.add_tag(tag)
@@ -418,10 +418,11 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
 
 
 def _too_many_tags() -> ConflictError:
+    limit = tags_store.MAX_TAGS
     return ConflictError(
-        f"A photo can have at most {MAX_TAGS} people tagged.",
+        f"A photo can have at most {limit} people tagged.",
         code="too_many_tags",
-        details={"username": f"at most {MAX_TAGS} tags per photo"},
+        details={"username": f"at most {limit} tags per photo"},
     )
 
 
