@@ -136,3 +136,52 @@ def test_a_page_of_1_or_100_photos_costs_the_same_calls_per_source(api, make_use
     get, query, batch = "dynamodb.GetItem", "dynamodb.Query", "dynamodb.BatchGetItem"
     assert one["event photos"] == {get: 3, query: 1, batch: 2}  # caller, event, role; index; photos, owners
     assert one["search"] == {get: 1, query: 1, batch: 4}  # caller; index; photos, events, roles, owners
+
+
+def test_listings_read_avatars_in_one_batch(api, make_user, counter):
+    """Event members, event owners and user search show avatars from one BatchGetItem, not one read per user."""
+    from chalicelib.models.events import Event, EventMember
+    from chalicelib.models.users import User
+
+    def world(tag: str, n: int):
+        host = make_user(f"avhost{tag}")
+        users = [make_user(f"av{tag}x{i}") for i in range(n)]
+        avatars = _seed_photos(host["id"], n, event_ids=[None])
+        for user, photo_id in zip(users, avatars, strict=True):  # (avatars need not be their own for the cost)
+            User(user_id=user["id"]).update(actions=[User.avatar_photo_id.set(photo_id)])
+        event_id = _seed_events(host["id"], users[0]["id"], 1)[0]
+        for user in users[1:]:
+            EventMember(event_id=event_id, user_id=user["id"], role="viewer").save()
+        for user, photo_id in zip(users, avatars, strict=True):  # each user owns a public event
+            Event(
+                event_id=f"e_pub{tag}{photo_id[-6:]}",
+                owner_id=user["id"],
+                name="Open",
+                visibility="public",
+                public_bucket="public",
+            ).save()
+        return host["access"], event_id, f"av{tag}x"
+
+    def costs(token, event_id, prefix, n):
+        out = {}
+        for name, path in {
+            "members": f"/events/{event_id}/members?limit=100",
+            "user search": f"/auth/search?q={prefix}&limit=100",
+            "public events": "/events?scope=public&limit=100",
+        }.items():
+            response, calls = counter.measure(lambda path=path: api.get(path, token=token))
+            assert response.status_code == 200, (name, response.body)
+            items = response.data["items"]
+            people = [i.get("user") or i.get("owner") or i for i in items]
+            avatars = [p["avatar_url"] for p in people]
+            expected = public_events_so_far if name == "public events" else n
+            assert len(items) == expected and all(avatars), (name, items)
+            out[name] = _dynamo(calls)
+        return out
+
+    public_events_so_far = 1
+    one = costs(*world("a", 1), 1)
+    public_events_so_far = 6  # both worlds' public events are public
+    five = costs(*world("b", 5), 5)
+    assert one == five
+    assert one["members"]["dynamodb.BatchGetItem"] == 2  # users, their avatar photos
