@@ -27,7 +27,7 @@ from typing import Any
 from chalicelib.errors import ValidationError
 from chalicelib.models import events as events_store
 from chalicelib.models import social as social_store
-from chalicelib.models.photos import Photo
+from chalicelib.models.photos import READY, Photo
 from chalicelib.pagination import decode, encode
 from chalicelib.services import blocks, photos
 
@@ -114,4 +114,5 @@ def _visible(principal: Any, photo_ids: list[str]) -> list[dict[str, Any]]:
     """Views of the photos the caller may see, from owners with no block between them and the caller."""
     found = photos.photos_by_ids(photo_ids)
     blocked = blocks.blocked_among(principal.user_id, {p.owner_id for p in found})
-    return photos.views(principal, [p for p in found if p.owner_id not in blocked], discovery=True)
+    shown = [p for p in found if p.owner_id not in blocked and p.status == READY]  # not even your own unprocessed
+    return photos.views(principal, shown, discovery=True)

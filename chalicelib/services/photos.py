@@ -189,7 +189,7 @@ def photo_view(
         "taken_at": photo.taken_at,
         "camera_model": photo.camera_model,
         "visibility": photo.visibility,
-        "access": photo.access or "free",
+        "access": photos_access.item_of(photo).access,
         "locked": locked,
         "urls": photos_access.urls(photo, variants),
     }
