@@ -77,7 +77,7 @@ def test_feed_follows_unfollows_and_blocks_at_once(api, world, make_user):
     assert _ids(api.get("/feed", token=reader["access"]).data) == [p["carl_event"]]
     newcomer = make_user("newbie")
     r = api.get("/feed", token=newcomer["access"])
-    assert r.status_code == 200 and r.data == {"items": [], "next_cursor": None}
+    assert r.status_code == 200 and r.data == {"items": [], "next_cursor": None, "sources_capped": False}
 
 
 def test_feed_pagination_covers_everything_once(api, world):
