@@ -33,7 +33,7 @@ from chalicelib.api.schemas import (
 )
 from chalicelib.pagination import decode, encode
 from chalicelib.services import accounts, tokens
-from chalicelib.services.users_view import avatar_url, check_avatar
+from chalicelib.services.users_view import avatar_url, avatar_urls, check_avatar
 
 TAGS = ("auth",)
 
@@ -165,9 +165,8 @@ def search_users(ctx: Ctx[None, SearchQuery]) -> Page[PublicUserOut]:
     cursor = encode(scope, results.last_evaluated_key) if len(entries) >= q.limit else None
     users = accounts.users_by_ids([e.entity_id for e in entries])
     seen: list[str] = list(dict.fromkeys(e.entity_id for e in entries if e.entity_id in users))
-    return Page[PublicUserOut](
-        items=[PublicUserOut.of(users[i], avatar_url(users[i])) for i in seen], next_cursor=cursor
-    )
+    avatars = avatar_urls(users.values())  # one batch read for the page
+    return Page[PublicUserOut](items=[PublicUserOut.of(users[i], avatars.get(i)) for i in seen], next_cursor=cursor)
 
 
 @route("/auth/password/change", "POST", body=ChangePasswordIn, status=204, tags=TAGS, responses=(400, 403))

@@ -18,7 +18,7 @@ from chalicelib.models.base import iso
 from chalicelib.models.events import Event, EventMember
 from chalicelib.services import accounts
 from chalicelib.services import events as events_service
-from chalicelib.services.users_view import avatar_url
+from chalicelib.services.users_view import avatar_url, avatar_urls
 
 TAGS = ("events",)
 
@@ -128,10 +128,13 @@ class EventUserOut(Out):
     avatar_url: str | None = None
 
     @classmethod
-    def of(cls, user, user_id: str) -> EventUserOut:
+    def of(cls, user, user_id: str, avatars: dict[str, str] | None = None) -> EventUserOut:
+        """``avatars``: the listing's avatar URLs read in one batch (``social.avatar_urls``); without it, one
+        user's avatar is read on its own."""
         if user is None:
             return cls(id=user_id, username="deleted", display_name="Deleted user")
-        return cls(id=user.user_id, username=user.username, display_name=user.display_name, avatar_url=avatar_url(user))
+        url = avatars.get(user.user_id) if avatars is not None else avatar_url(user)
+        return cls(id=user.user_id, username=user.username, display_name=user.display_name, avatar_url=url)
 
 
 class LocationOut(Out):
@@ -158,7 +161,9 @@ class EventOut(Out):
     version: int
 
     @classmethod
-    def fields_of(cls, event: Event, owner, role: str | None, can_edit: bool) -> dict[str, Any]:
+    def fields_of(
+        cls, event: Event, owner, role: str | None, can_edit: bool, avatars: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         location = (
             LocationOut(lat=float(event.location_lat), lon=float(event.location_lon), name=event.location_name)
             if event.has_location
@@ -166,7 +171,7 @@ class EventOut(Out):
         )
         return dict(
             id=event.event_id,
-            owner=EventUserOut.of(owner, event.owner_id),
+            owner=EventUserOut.of(owner, event.owner_id, avatars),
             name=event.name,
             description=event.description,
             visibility=event.visibility,
@@ -193,8 +198,10 @@ class MemberOut(Out):
     joined_at: str
 
     @classmethod
-    def of(cls, member: EventMember, user) -> MemberOut:
-        return cls(user=EventUserOut.of(user, member.user_id), role=member.role, joined_at=iso(member.joined_at))
+    def of(cls, member: EventMember, user, avatars: dict[str, str] | None = None) -> MemberOut:
+        return cls(
+            user=EventUserOut.of(user, member.user_id, avatars), role=member.role, joined_at=iso(member.joined_at)
+        )
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------
@@ -205,7 +212,8 @@ def _fields(pairs: list[tuple[Event, str | None]], principal) -> list[dict[str, 
     known = {principal.user_id: principal.user} if principal else {}
     owners = {**known, **accounts.users_by_ids([e.owner_id for e, _ in pairs if e.owner_id not in known])}
     staff = bool(principal) and principal.is_staff
-    return [EventOut.fields_of(e, owners.get(e.owner_id), role, role == "owner" or staff) for e, role in pairs]
+    avatars = avatar_urls(u for u in owners.values() if u is not None)
+    return [EventOut.fields_of(e, owners.get(e.owner_id), role, role == "owner" or staff, avatars) for e, role in pairs]
 
 
 def _event_out(event: Event, role: str | None, principal) -> EventOut:
@@ -297,7 +305,8 @@ def list_members(ctx: PublicCtx[None, PageQuery], event_id: str) -> Page[MemberO
     """The event's members with their roles (the owner is the event's ``owner``)."""
     members, cursor = events_service.list_members(ctx.principal, event_id, ctx.query.limit, ctx.query.cursor)
     users = accounts.users_by_ids([m.user_id for m in members])
-    return Page[MemberOut](items=[MemberOut.of(m, users.get(m.user_id)) for m in members], next_cursor=cursor)
+    avatars = avatar_urls(users.values())
+    return Page[MemberOut](items=[MemberOut.of(m, users.get(m.user_id), avatars) for m in members], next_cursor=cursor)
 
 
 @route(

@@ -79,6 +79,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/photos/{photo_id}/like", "POST", "chalicelib.api.engagement"),
     ("/photos/{photo_id}/likes", "GET", "chalicelib.api.engagement"),
     ("/photos/{photo_id}/share", "POST", "chalicelib.api.photos"),
+    ("/photos/{photo_id}/tags", "GET", "chalicelib.api.photos"),
     ("/photos/{photo_id}/tags", "POST", "chalicelib.api.photos"),
     ("/photos/{photo_id}/tags/{user_id}", "DELETE", "chalicelib.api.photos"),
     ("/users/me", "DELETE", "chalicelib.api.users"),

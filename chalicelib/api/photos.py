@@ -11,7 +11,7 @@ from chalicelib.api.schema_base import Body, Out, PageQuery
 from chalicelib.api.schemas import CleanText
 from chalicelib.config import get_settings
 from chalicelib.pagination import decode, encode
-from chalicelib.services import photos, sharing
+from chalicelib.services import photos, photos_access, sharing
 from chalicelib.services.photos import FileSpec
 
 TAGS = ("photos",)
@@ -115,8 +115,13 @@ class PhotoOut(Out):
     )
     camera_model: str | None = None
     visibility: str
+    access: Literal["free", "subscribers", "paid"] = "free"
+    locked: bool = False
     urls: dict[str, str]
-    user_tags: list[str] | None = None
+    user_tags: list[str] | None = Field(
+        default=None, description="The first users tagged (GET /photos/{id} only); the rest: GET /photos/{id}/tags"
+    )
+    user_tag_count: int | None = None
     location: dict[str, float] | None = None
 
 
@@ -168,6 +173,24 @@ class TagOut(Out):
     user: dict[str, str]
     tagged_by: str
     created_at: str
+
+
+class TaggedUser(Out):
+    id: str
+    username: str
+    display_name: str | None
+    avatar_url: str | None
+
+
+class PhotoTagOut(Out):
+    user: TaggedUser
+    tagged_by: str
+    created_at: str
+
+
+class PhotoTagPage(Out):
+    items: list[PhotoTagOut]
+    next_cursor: str | None
 
 
 class ShareIn(Body):
@@ -222,16 +245,35 @@ def _uploads(created) -> UploadsOut:
     )
 
 
-def _page(ctx: PublicCtx[object, PageQuery], scope: str, query, to_ids, keep=None, discovery: bool = True) -> PhotoPage:
-    """Run a key-only index query for one page, then read and filter the photos the caller may see.
-    ``discovery=False`` only where the caller named the event (its link is the permission)."""
+def _page(
+    ctx: PublicCtx[object, PageQuery], scope: str, query, to_ids, keep=None, discovery: bool = True, known=None
+) -> PhotoPage:
+    """Run a key-only index query for one page, then read the photos and keep those the entitlement decision
+    lets the caller see. ``discovery=False`` only where the caller named the event (its link is the
+    permission); ``known``: (events, roles) the handler already read."""
     results = query(decode(scope, ctx.query.cursor))
     keys = list(results)
     cursor = encode(scope, results.last_evaluated_key) if len(keys) >= ctx.query.limit else None
     found = photos.photos_by_ids(to_ids(keys))
     if keep is not None:
         found = [p for p in found if keep(p)]
-    return PhotoPage(items=photos.views(ctx.principal, found, discovery=discovery), next_cursor=cursor)
+    events, roles = known or (None, None)
+    items = photos.views(ctx.principal, found, events, roles=roles, discovery=discovery)
+    return PhotoPage(items=items, next_cursor=cursor)
+
+
+def _event_page(ctx: PublicCtx[None, PageQuery], event_id: str, ordering: str, owner_id: str | None = None) -> PhotoPage:
+    """One page of an event's photos through the index that fits the caller (see photos_access.event_listing)."""
+    event, role, index = photos_access.event_listing(ctx.principal, event_id, ordering)
+    return _page(
+        ctx,
+        f"event-photos:{event_id}:{index.name}:{owner_id}:{_who(ctx)}",
+        lambda last: index.query(ctx.query.limit, last),
+        lambda keys: [k.photo_id for k in keys],
+        keep=(lambda photo: photo.owner_id == owner_id) if owner_id else None,
+        discovery=False,
+        known=({event_id: event}, {event_id: role}),
+    )
 
 
 def _who(ctx: AnyCtx) -> str:
@@ -284,18 +326,8 @@ def upload(ctx: Ctx[SingleUploadIn]) -> UploadsOut:
     responses=(404,),
 )
 def event_photos(ctx: PublicCtx[None, EventPhotosQuery], event_id: str) -> PhotoPage:
-    """Photos of an event the caller may read, newest (or most liked) first."""
-    from chalicelib.services import events as events_service
-
-    events_service.require_readable(ctx.principal, event_id)
-    q = ctx.query
-    return _page(
-        ctx,
-        f"event-photos:{event_id}:{q.ordering}:{_who(ctx)}",
-        lambda last: photos.list_query(None, event_id, q.ordering, q.limit, last),
-        lambda keys: [k.photo_id for k in keys],
-        discovery=False,
-    )
+    """Exactly the photos of the event that the caller may see, newest (or most liked) first."""
+    return _event_page(ctx, event_id, ctx.query.ordering)
 
 
 @route("/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
@@ -307,19 +339,14 @@ def list_photos(ctx: PublicCtx[None, ListQuery]) -> PhotoPage:
         from chalicelib.services.accounts import public_profile
 
         owner_id = ctx.principal.user_id if q.owner == "me" and ctx.principal else public_profile(q.owner).user_id
-    if q.event_id:
-        from chalicelib.services import events as events_service
-
-        events_service.require_readable(ctx.principal, q.event_id)
-    scope = f"photos:{owner_id}:{q.event_id}:{q.ordering}:{_who(ctx)}"
-    # with both filters the event's index is read and the owner filtered within the page
+    if q.event_id:  # with both filters the event's index is read and the owner filtered within the page
+        return _event_page(ctx, q.event_id, q.ordering, owner_id)
+    scope = f"photos:{owner_id}:None:{q.ordering}:{_who(ctx)}"
     return _page(
         ctx,
         scope,
-        lambda last: photos.list_query(owner_id, q.event_id, q.ordering, q.limit, last),
+        lambda last: photos.list_query(owner_id, None, q.ordering, q.limit, last),
         lambda keys: [k.photo_id for k in keys],
-        keep=(lambda photo: photo.owner_id == owner_id) if owner_id and q.event_id else None,
-        discovery=not q.event_id,
     )
 
 
@@ -416,8 +443,26 @@ def delete_photo(ctx: Ctx, photo_id: str) -> None:
 
 @route("/photos/{photo_id}/tags", "POST", body=TagIn, response=TagOut, status=201, tags=TAGS, responses=(403, 404, 409))
 def add_tag(ctx: Ctx[TagIn], photo_id: str) -> dict[str, Any]:
-    """Tag a user in a photo (once per user and photo)."""
+    """Tag a user in a photo (once per user and photo; at most ``MAX_TAGS`` = 50 per photo, then 409
+    ``too_many_tags``)."""
     return photos.add_tag(ctx.principal, photo_id, ctx.body.username)
+
+
+@route(
+    "/photos/{photo_id}/tags",
+    "GET",
+    query=PageQuery,
+    response=PhotoTagPage,
+    auth="optional",
+    tags=TAGS,
+    responses=(404,),
+)
+def list_tags(ctx: PublicCtx[None, PageQuery], photo_id: str) -> PhotoTagPage:
+    """The users tagged in a photo, a page at a time (at most ``MAX_TAGS`` in all)."""
+    scope = f"photo-tags:{photo_id}"
+    items, results, read = photos.tags_page(ctx.principal, photo_id, ctx.query.limit, decode(scope, ctx.query.cursor))
+    cursor = encode(scope, results.last_evaluated_key) if read >= ctx.query.limit else None
+    return PhotoTagPage(items=[PhotoTagOut(**i) for i in items], next_cursor=cursor)
 
 
 @route("/photos/{photo_id}/tags/{user_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))

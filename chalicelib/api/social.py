@@ -192,8 +192,16 @@ def unfriend(ctx: Ctx, user_id: str) -> None:
 # ---- feed --------------------------------------------------------------------------------------------------
 
 
-@route("/feed", "GET", query=PageQuery, response=PhotoPage, tags=TAGS)
-def home_feed(ctx: Ctx[None, PageQuery]) -> PhotoPage:
+class FeedPage(PhotoPage):
+    sources_capped: bool = Field(
+        default=False,
+        description="True when you follow more users (or have more events) than one page reads: the oldest-followed"
+        " ones are left out of the feed (see docs/feed.md)",
+    )
+
+
+@route("/feed", "GET", query=PageQuery, response=FeedPage, tags=TAGS)
+def home_feed(ctx: Ctx[None, PageQuery]) -> FeedPage:
     """Photos of the users you follow and of your events, newest first (see docs/feed.md)."""
-    items, cursor = feed.page(ctx.principal, ctx.query.limit, ctx.query.cursor)
-    return PhotoPage(items=items, next_cursor=cursor)
+    items, cursor, capped = feed.page(ctx.principal, ctx.query.limit, ctx.query.cursor)
+    return FeedPage(items=items, next_cursor=cursor, sources_capped=capped)

@@ -7,7 +7,8 @@ Access patterns:
 - photos of an event, newest / most liked .... GSI by_event (event_id, created_at) /
                                                by_event_popular (event_id, like_count)
 - public photos, newest / most liked ......... GSI public_recent / public_popular (public_bucket = "public", sparse)
-- users tagged in a photo .................... PhotoTags Query(photo_id)
+- users tagged in a photo, a page ............ PhotoTags Query(photo_id) (at most ``MAX_TAGS`` rows per photo:
+                                               ``Photo.tag_count`` changes with the tag in one transaction)
 - photos a user is tagged in ................. PhotoTags GSI by_user (user_id, created_at)
 - share link by token ........................ ShareLinks GetItem(sha256(token))
 - my share links ............................. ShareLinks GSI by_owner (owner_id, created_at)
@@ -25,13 +26,17 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.models.base import keys_only_index, now, register, table_meta
+from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.models.base import cancellation_codes, keys_only_index, now, register, table_meta
 
 PENDING, PROCESSING, READY, REJECTED = "pending_upload", "processing", "ready", "rejected"
 VARIANTS = ("thumb", "medium", "large", "watermarked", "original")
+MAX_TAGS = 50  # users tagged in one photo
 
 
 @register
@@ -63,6 +68,8 @@ class Photo(Model):
     gps_lon = NumberAttribute(null=True)
     variant_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]  # pynamodb types `of` as the item type; it takes the item's Attribute class
     like_count = NumberAttribute(default=0)
+    tag_count = NumberAttribute(null=True)  # users tagged (PhotoTags rows); missing means 0
+    access = UnicodeAttribute(null=True)  # free (missing) | subscribers | paid: restricts public policy
     comment_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=now)
     processed_at = UTCDateTimeAttribute(null=True)
@@ -126,3 +133,62 @@ class ShareLink(Model):
     created_at = UTCDateTimeAttribute(default=now)
     expires_at = TTLAttribute(null=True)
     by_owner = SharesByOwner()
+
+
+_FAILED = "ConditionalCheckFailed"
+
+
+def add_tag(tag: PhotoTag) -> None:
+    """Save the tag and count it, atomically: 409 ``already_tagged`` if it exists, 409 ``too_many_tags`` at
+    ``MAX_TAGS``, 404 if the photo is gone or not ready."""
+    count_ok = Photo.tag_count.does_not_exist() | (Photo.tag_count < MAX_TAGS)
+    try:
+        with TransactWrite(connection=Photo._get_connection().connection) as tx:
+            tx.save(tag, condition=PhotoTag.user_id.does_not_exist())
+            tx.update(
+                Photo(photo_id=tag.photo_id),
+                actions=[Photo.tag_count.add(1)],
+                condition=Photo.photo_id.exists() & (Photo.status == READY) & count_ok,
+            )
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)  # PynamoDB's order: puts, then updates
+        if codes[:1] == [_FAILED]:
+            raise ConflictError("That user is already tagged in this photo.", code="already_tagged") from exc
+        if codes[1:2] == [_FAILED]:
+            if _ready(tag.photo_id):
+                raise ConflictError(
+                    f"A photo can have at most {MAX_TAGS} people tagged.",
+                    code="too_many_tags",
+                    details={"username": f"at most {MAX_TAGS} tags per photo"},
+                ) from exc
+            raise NotFoundError("No such photo.") from exc
+        raise
+
+
+def _ready(photo_id: str) -> bool:
+    try:
+        return Photo.get(photo_id, consistent_read=True, attributes_to_get=["status"]).status == READY
+    except Photo.DoesNotExist:
+        return False
+
+
+def remove_tag(photo_id: str, user_id: str) -> bool:
+    """Delete the tag and uncount it, atomically; False if there was no such tag."""
+    try:
+        with TransactWrite(connection=Photo._get_connection().connection) as tx:
+            tx.delete(PhotoTag(photo_id=photo_id, user_id=user_id), condition=PhotoTag.user_id.exists())
+            tx.update(Photo(photo_id=photo_id), actions=[Photo.tag_count.add(-1)], condition=Photo.photo_id.exists())
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)  # deletes, then updates
+        if codes[:1] == [_FAILED]:
+            return False
+        if codes[1:2] == [_FAILED]:  # the photo is gone: drop a leftover tag row on its own
+            PhotoTag(photo_id=photo_id, user_id=user_id).delete()
+            return True
+        raise
+    return True
+
+
+def tags_of_photo(photo_id: str, limit: int, last_key: dict | None = None):
+    """A page of the users tagged in a photo (by user id)."""
+    return PhotoTag.query(photo_id, limit=limit, last_evaluated_key=last_key)

@@ -17,13 +17,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib import storage
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.models import engagement as store
 from chalicelib.models.base import iso
 from chalicelib.models.engagement import Comment
 from chalicelib.models.photos import READY, Photo
-from chalicelib.services import entitlements, livestats, notifications, photos
+from chalicelib.services import livestats, notifications, photos, photos_access
 
 REPLIES_PER_TRANSACTION = store.MAX_TRANSACTION_ITEMS - 2  # + the parent's and the photo's counters
 THREAD_DELETE_ROUNDS = 5
@@ -46,14 +45,9 @@ def _ready(principal: Any, photo_id: str) -> Photo:
 
 
 def _visible(principal: Any, found: list[Photo]) -> list[Photo]:
-    """The photos the caller may see (the same rule as ``photos.readable_photo``), events read in one batch."""
-    from chalicelib.services import events as events_service
-
-    event_ids = list({p.event_id for p in found if p.event_id})
-    events = events_service.events_by_ids(event_ids) if event_ids else {}
-    user_id = getattr(principal, "user_id", None)
-    allowed = entitlements.variants_for_many(principal, found, events)
-    return [p for p in found if p.owner_id == user_id or allowed[p.photo_id]]
+    """The photos the caller may see (the same decision as ``photos.readable_photo``), for a whole page."""
+    decisions = photos_access.decide(principal, found)
+    return [p for p in found if decisions[p.photo_id].visible]
 
 
 # ---- likes -------------------------------------------------------------------------------------------------
@@ -116,19 +110,8 @@ def public_users(user_ids: list[str]) -> dict[str, tuple[Any, str | None]]:
     from chalicelib.services.accounts import users_by_ids
 
     users = users_by_ids(user_ids)
-    avatars = {
-        p.photo_id: p for p in photos.photos_by_ids([u.avatar_photo_id for u in users.values() if u.avatar_photo_id])
-    }
-    out = {}
-    for user_id, user in users.items():
-        avatar = avatars.get(user.avatar_photo_id or "")
-        url = (
-            storage.signed_get(storage.variant_key(avatar.photo_id, "thumb"))
-            if (avatar is not None and avatar.status == READY)
-            else None
-        )
-        out[user_id] = (user, url)
-    return out
+    avatars = photos_access.avatar_urls({u.user_id: u.avatar_photo_id for u in users.values() if u.avatar_photo_id})
+    return {user_id: (user, avatars.get(user_id)) for user_id, user in users.items()}
 
 
 # ---- comments ----------------------------------------------------------------------------------------------

@@ -1,103 +1,167 @@
-"""The one entitlement check: which variants of a photo may this caller see?
+"""The one entitlement decision: which variants of a photo may this caller see, and is it listed for them?
 
-Every grant source answers the same question, and the caller gets the union:
-- ownership (photo owner, event owner) and staff ........ everything, original included
-- event contributors .................................... everything, original included
-- event viewers ......................................... per the event's ``viewer_variants`` policy
-- anyone, for public/unlisted events and public photos .. per the event's ``public_variants`` policy
-- a share link .......................................... exactly the variant it was made for
-Later grant sources (client assignment, purchase, subscription) add themselves to ``GRANTS``.
+``decide`` is a PURE function of plain facts (no I/O, no models, no clock): the facts for a whole page are
+gathered first, one query or batch read per grant source (:mod:`chalicelib.services.photos_access`), then
+decided photo by photo. See docs/entitlements.md for the table of cases and the cost per page.
+
+Grant sources and what each gives (a union), before the item's access policy restricts it:
+- uploader and staff ........................... everything, original included, whatever the status
+- event owner and contributors .................. everything, original included (once ready)
+- event viewers ................................. the event's ``viewer_variants`` policy
+- public policy: public/unlisted events, public
+  photos outside events ......................... the event's ``public_variants`` policy (``full`` outside events)
+- a share link .................................. exactly the variant it was made for
+- client assignment (next) ...................... thumb and watermarked
+- purchase (next) ............................... the variants bought
+- subscription (next) ........................... unlocks ``subscribers`` items of that creator
+
+Restrictions:
+- before ``ready`` only the uploader and staff see a photo at all (rejection reason included);
+- an item's access policy ``subscribers|paid`` cuts what viewer membership and public policy would give down
+  to ``preview`` (``locked``) unless a subscription (``subscribers``) or a purchase unlocks it. Ownership, event
+  roles that may contribute, share links, assignments and purchases are explicit grants and are not cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Literal
 
-from chalicelib.models.photos import READY, Photo
+Variant = str
+Access = Literal["free", "subscribers", "paid"]
 
-ALL = frozenset({"thumb", "medium", "large", "watermarked", "original"})
-FULL = frozenset({"thumb", "medium", "large", "watermarked"})
-WATERMARKED = frozenset({"thumb", "watermarked"})
+READY = "ready"
+ALL: frozenset[Variant] = frozenset({"thumb", "medium", "large", "watermarked", "original"})
+FULL: frozenset[Variant] = frozenset({"thumb", "medium", "large", "watermarked"})
+WATERMARKED: frozenset[Variant] = frozenset({"thumb", "watermarked"})
+PREVIEW: frozenset[Variant] = frozenset({"preview"})
+NONE: frozenset[Variant] = frozenset()
 POLICY = {"full": FULL, "watermarked": WATERMARKED}
-
-# Extra grant sources: fn(principal, photo, event) -> set of variants.
-GRANTS: list[Callable[[Any, Photo, Any], frozenset[str]]] = []
-
-
-def _event_role(event: Any, user_id: str | None) -> str | None:
-    from chalicelib.services import events as events_service
-
-    return events_service.member_role(event, user_id)
+ACCESS_POLICIES: tuple[Access, ...] = ("free", "subscribers", "paid")
+EVENT_ROLES = ("owner", "contributor", "viewer")
 
 
-_UNKNOWN: Any = object()
+@dataclass(frozen=True)
+class Caller:
+    user_id: str | None = None
+    is_staff: bool = False
 
 
-def variants_for(principal: Any, photo: Photo, event: Any = None, role: str | None = _UNKNOWN) -> frozenset[str]:
-    """``role``: the caller's role in the photo's event when already known (see ``variants_for_many``)."""
-    user_id = getattr(principal, "user_id", None)
-    if user_id is not None and (user_id == photo.owner_id or principal.is_staff):
-        return ALL
-    granted: set[str] = set()
-    if photo.event_id:
-        if event is None:
-            return frozenset()
-        if role is _UNKNOWN:
-            role = _event_role(event, user_id)
-        if role in ("owner", "contributor"):
-            return ALL
-        if role == "viewer":
-            granted |= POLICY.get(event.viewer_variants or "full", FULL)
-        if event.visibility in ("public", "unlisted"):
-            granted |= POLICY.get(event.public_variants or "full", FULL)
-    elif photo.visibility == "public":
-        granted |= FULL
-    for grant in GRANTS:
-        granted |= grant(principal, photo, event)
-    if photo.status != READY:
-        return frozenset()  # only the owner sees a photo before it is processed
-    return frozenset(granted)
+ANONYMOUS = Caller()
 
 
-def _roles(principal: Any, photos: list[Photo], events: dict[str, Any]) -> dict[str, str | None]:
-    involved = [events[e] for e in {p.event_id for p in photos if p.event_id} if e in events]
-    if not involved or getattr(principal, "user_id", None) is None:
-        return {}
-    from chalicelib.services import events as events_service
+@dataclass(frozen=True)
+class EventPolicy:
+    """What of an event matters to the decision."""
 
-    return events_service.roles_in(involved, principal)
-
-
-def variants_for_many(
-    principal: Any, photos: list[Photo], events: dict[str, Any], *, discovery: bool = False
-) -> dict[str, frozenset[str]]:
-    """``variants_for`` for a page of photos, with the caller's roles in all their events read in one batch.
-
-    ``discovery``: for listings that find photos (search, by owner, tagged-in, the feed) rather than open a
-    known event or link, a photo must also be *listed* for the caller: public, or the caller's own, or in an
-    event the caller belongs to. An unlisted event's photos are readable by link but never discovered.
-    """
-    roles = _roles(principal, photos, events)
-    result = {}
-    for p in photos:
-        event = events.get(p.event_id)
-        variants = variants_for(principal, p, event, role=roles.get(p.event_id))
-        if discovery and variants and not _listed(principal, p, event, roles.get(p.event_id)):
-            variants = frozenset()
-        result[p.photo_id] = variants
-    return result
+    visibility: str  # public | unlisted | private
+    viewer_variants: str = "full"
+    public_variants: str = "full"
 
 
-def _listed(principal: Any, photo: Photo, event: Any, role: str | None) -> bool:
-    user_id = getattr(principal, "user_id", None)
-    if user_id is not None and (user_id == photo.owner_id or principal.is_staff):
-        return True
-    return role is not None or is_public(photo, event)
+@dataclass(frozen=True)
+class Item:
+    """What of a photo matters to the decision."""
+
+    photo_id: str
+    owner_id: str
+    status: str = READY
+    event_id: str | None = None
+    visibility: str = "public"  # photos outside events: public | private
+    access: Access = "free"
 
 
-def is_public(photo: Photo, event: Any = None) -> bool:
-    """Whether anonymous callers may see it: decides the photo's place in the public listings."""
-    if photo.event_id:
+@dataclass(frozen=True)
+class Grants:
+    """What the per-page grant sources found for one item (all empty by default: absent sources cost nothing)."""
+
+    share: frozenset[Variant] = NONE  # a valid share link presented with this request
+    assigned: bool = False  # client assignment (professional delivery)
+    purchased: frozenset[Variant] = NONE  # variants bought (a pay-per-view purchase buys FULL)
+    subscribed: bool = False  # an active subscription to the item's owner
+
+    def __or__(self, other: Grants) -> Grants:
+        return Grants(
+            share=self.share | other.share,
+            assigned=self.assigned or other.assigned,
+            purchased=self.purchased | other.purchased,
+            subscribed=self.subscribed or other.subscribed,
+        )
+
+
+NO_GRANTS = Grants()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything known about one item for one caller."""
+
+    event: EventPolicy | None = None  # the item's event (None outside events, or when it is gone)
+    role: str | None = None  # the caller's role in that event: owner | contributor | viewer | None
+    grants: Grants = field(default=NO_GRANTS)
+
+
+@dataclass(frozen=True)
+class Decision:
+    variants: frozenset[Variant]  # what the caller may see (signed URLs are made for these only)
+    listed: bool  # may appear in discovery listings (search, by owner, tagged-in, feed) for this caller
+    locked: bool = False  # premium item shown as a preview only
+
+    @property
+    def visible(self) -> bool:
+        return bool(self.variants)
+
+
+DENIED = Decision(NONE, listed=False)
+
+
+def is_public(item: Item, event: EventPolicy | None) -> bool:
+    """Whether anonymous callers may discover it: its place in the public listings."""
+    if item.event_id:
         return event is not None and event.visibility == "public"
-    return photo.visibility == "public"
+    return item.visibility == "public"
+
+
+def decide(caller: Caller, item: Item, facts: Facts) -> Decision:
+    """The decision for one item. Pure: the same inputs always give the same answer."""
+    if caller.is_staff or (caller.user_id is not None and caller.user_id == item.owner_id):
+        return Decision(ALL, listed=True)
+    if item.status != READY:
+        return DENIED  # only the uploader and staff see a photo before it is processed
+    event, role, grants = facts.event, facts.role, facts.grants
+    if item.event_id and event is None:
+        return DENIED  # the event is gone
+    if role in ("owner", "contributor"):
+        return Decision(ALL, listed=True)
+    audience: frozenset[Variant] = NONE  # what membership as a viewer and public policy give
+    if event is not None:
+        if role == "viewer":
+            audience |= POLICY.get(event.viewer_variants or "full", FULL)
+        if event.visibility in ("public", "unlisted"):
+            audience |= POLICY.get(event.public_variants or "full", FULL)
+    elif item.visibility == "public":
+        audience |= FULL
+    locked = False
+    if audience and item.access != "free":
+        unlocked = bool(grants.purchased) or (item.access == "subscribers" and grants.subscribed)
+        if not unlocked:
+            audience, locked = PREVIEW, True
+    granted = audience | grants.share | grants.purchased
+    if grants.assigned:
+        granted |= WATERMARKED
+    if grants.purchased or grants.assigned:
+        locked = False
+    listed = role is not None or grants.assigned or is_public(item, event)
+    return Decision(frozenset(granted), listed=bool(granted) and listed, locked=locked)
+
+
+def decide_page(
+    caller: Caller, items: list[Item], facts: dict[str, Facts], *, discovery: bool = False
+) -> dict[str, Decision]:
+    """``decide`` for a page. ``discovery``: listings that find photos (search, by owner, tagged-in, feed)
+    rather than open a known event or link also require the item to be listed for the caller."""
+    out = {}
+    for item in items:
+        decision = decide(caller, item, facts.get(item.photo_id, Facts()))
+        out[item.photo_id] = DENIED if discovery and not decision.listed else decision
+    return out

@@ -9,6 +9,8 @@ Fan-out on read (see docs/feed.md for the cost comparison with fan-out on write)
    BatchGetItem and filtered to what the caller may see (``photos.views``: ready, and readable by the caller)
    and to owners with no block between them and the caller. When some were filtered out, the next
    candidates fill the page, in at most ``MAX_ROUNDS`` rounds.
+Past the caps, the oldest-followed users and events are left out and the page says so (``sources_capped``);
+why that is not fixed by reading every source is in docs/feed.md.
 No Scan, and a bounded number of calls: 3 + sources (<= MAX_FOLLOWEES + MAX_EVENTS) + a few batch reads per
 round.
 
@@ -25,7 +27,7 @@ from typing import Any
 from chalicelib.errors import ValidationError
 from chalicelib.models import events as events_store
 from chalicelib.models import social as social_store
-from chalicelib.models.photos import Photo
+from chalicelib.models.photos import READY, Photo
 from chalicelib.pagination import decode, encode
 from chalicelib.services import blocks, photos
 
@@ -52,13 +54,15 @@ def _boundary(scope: str, cursor: str | None) -> tuple[datetime, str] | None:
         raise _invalid() from None
 
 
-def sources(user_id: str) -> tuple[list[str], list[str]]:
-    """(followed user ids, event ids) that feed the caller's page, capped (see the module docstring)."""
-    followees = social_store.recent_followees(user_id, MAX_FOLLOWEES)
-    joined = [(m.joined_at, m.event_id) for m in events_store.memberships_of_user(user_id, MAX_EVENTS)]
-    owned = [(e.created_at, e.event_id) for e in events_store.events_of_owner(user_id, MAX_EVENTS)]
-    events = [event_id for _, event_id in sorted(joined[:MAX_EVENTS] + owned[:MAX_EVENTS], reverse=True)]
-    return followees, list(dict.fromkeys(events))[:MAX_EVENTS]
+def sources(user_id: str) -> tuple[list[str], list[str], bool]:
+    """(followed user ids, event ids) that feed the caller's page, capped (see the module docstring), and
+    whether the caps left some out (one more row is read from each source list to know it: same Queries)."""
+    followees = social_store.recent_followees(user_id, MAX_FOLLOWEES + 1)
+    joined = [(m.joined_at, m.event_id) for m in events_store.memberships_of_user(user_id, MAX_EVENTS + 1)]
+    owned = [(e.created_at, e.event_id) for e in events_store.events_of_owner(user_id, MAX_EVENTS + 1)]
+    events = list(dict.fromkeys(e for _, e in sorted(joined[: MAX_EVENTS + 1] + owned[: MAX_EVENTS + 1], reverse=True)))
+    capped = len(followees) > MAX_FOLLOWEES or len(events) > MAX_EVENTS
+    return followees[:MAX_FOLLOWEES], events[:MAX_EVENTS], capped
 
 
 def _newest(index: Any, key: str, boundary: tuple[datetime, str] | None, limit: int) -> list[tuple[datetime, str]]:
@@ -67,15 +71,16 @@ def _newest(index: Any, key: str, boundary: tuple[datetime, str] | None, limit: 
     return [(p.created_at, p.photo_id) for p in results][:limit]
 
 
-def page(principal: Any, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the caller's feed: photo views (as ``GET /photos/{id}``) and the next cursor."""
+def page(principal: Any, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """One page of the caller's feed: photo views (as ``GET /photos/{id}``), the next cursor, and whether the
+    source caps left some followed users or events out (the response says so: ``sources_capped``)."""
     me = principal.user_id
     scope = f"feed:{me}"
     boundary = _boundary(scope, cursor)
-    followees, event_ids = sources(me)
+    followees, event_ids, capped = sources(me)
     queries = [(Photo.by_owner, u) for u in followees] + [(Photo.by_event, e) for e in event_ids]
     if not queries:
-        return [], None
+        return [], None, capped
     fetch = limit + 1  # the cursor's own photo comes back once (created_at <= boundary)
     # The first Query runs alone: it creates the table's client, which the parallel ones then share.
     per_source = [_newest(queries[0][0], queries[0][1], boundary, fetch)]
@@ -103,11 +108,12 @@ def page(principal: Any, limit: int, cursor: str | None) -> tuple[list[dict[str,
     more = consumed < len(ordered) or bool(truncated)
     last = safe[consumed - 1] if consumed else None
     next_cursor = encode(scope, {"t": last[0].isoformat(), "p": last[1]}) if last and more else None
-    return items, next_cursor
+    return items, next_cursor, capped
 
 
 def _visible(principal: Any, photo_ids: list[str]) -> list[dict[str, Any]]:
     """Views of the photos the caller may see, from owners with no block between them and the caller."""
     found = photos.photos_by_ids(photo_ids)
     blocked = blocks.blocked_among(principal.user_id, {p.owner_id for p in found})
-    return photos.views(principal, [p for p in found if p.owner_id not in blocked], discovery=True)
+    shown = [p for p in found if p.owner_id not in blocked and p.status == READY]  # not even your own unprocessed
+    return photos.views(principal, shown, discovery=True)

@@ -11,10 +11,12 @@ from typing import Any
 from chalicelib import storage
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from chalicelib.models.base import PutError, at_epoch, condition_failed, epoch, iso, new_id, update_existing
+from chalicelib.models import photos as tags_store
+from chalicelib.models.base import at_epoch, epoch, iso, new_id, update_existing
 from chalicelib.models.photos import PENDING, READY, Photo, PhotoTag
 from chalicelib.models.search import SearchEntry
-from chalicelib.services import entitlements, notifications
+from chalicelib.services import notifications, photos_access
+from chalicelib.services.entitlements import Decision
 
 ACCEPTED_TYPES = {
     "image/jpeg": "jpeg",
@@ -32,6 +34,7 @@ _WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
 # at most 28 BatchWriteItem calls of 25 rows (``_index_terms`` writes only what changed).
 MAX_CAPTION_CHARS = 2000
 MAX_TERMS = (MAX_CAPTION_CHARS + 1) // 3 + 30
+TAGS_IN_VIEW = 20  # tagged users shown in GET /photos/{id}; the rest page through GET /photos/{id}/tags
 
 
 # ---- text --------------------------------------------------------------------------------------------------
@@ -149,21 +152,26 @@ def _event_of(photo: Photo):
     return events_service.get_event(photo.event_id)
 
 
-def readable_photo(principal: Any, photo_id: str) -> tuple[Photo, Any, frozenset[str]]:
-    """The photo, its event and the caller's variants; 404 when the caller may not see it at all."""
+def readable(principal: Any, photo_id: str) -> tuple[Photo, Any, Decision]:
+    """The photo, its event and the entitlement decision; 404 when the caller may not see it at all."""
     photo = get_photo(photo_id)
     if photo is None:
         raise NotFoundError("No such photo.")
     event = _event_of(photo)
-    variants = entitlements.variants_for(principal, photo, event)
-    is_owner = principal is not None and principal.user_id == photo.owner_id
-    if not variants and not is_owner:
+    decision = photos_access.decide_one(principal, photo, event)
+    if not decision.visible:
         raise NotFoundError("No such photo.")
-    return photo, event, variants
+    return photo, event, decision
+
+
+def readable_photo(principal: Any, photo_id: str) -> tuple[Photo, Any, frozenset[str]]:
+    """The photo, its event and the caller's variants; 404 when the caller may not see it at all."""
+    photo, event, decision = readable(principal, photo_id)
+    return photo, event, decision.variants
 
 
 def original_filename(photo: Photo) -> str:
-    return f"{photo.photo_id}.{'png' if photo.original_format == 'png' else 'jpg'}"
+    return photos_access.original_filename(photo)
 
 
 def photo_view(
@@ -172,13 +180,10 @@ def photo_view(
     principal: Any,
     owners: dict[str, Any] | None = None,
     user_tags: list[str] | None = None,
+    *,
+    locked: bool = False,
 ) -> dict[str, Any]:
     owner = (owners or {}).get(photo.owner_id)
-    urls: dict[str, str] = {}
-    if photo.status == READY:
-        for variant in sorted(variants & set(photo.variant_keys or [])):
-            name = original_filename(photo) if variant == "original" else None
-            urls[variant] = storage.signed_get(storage.variant_key(photo.photo_id, variant), download_name=name)
     view = {
         "id": photo.photo_id,
         "status": photo.status,
@@ -201,39 +206,37 @@ def photo_view(
         "taken_at_offset": photo.taken_at_offset,
         "camera_model": photo.camera_model,
         "visibility": photo.visibility,
-        "urls": urls,
+        "access": photos_access.item_of(photo).access,
+        "locked": locked,
+        "urls": photos_access.urls(photo, variants),
     }
     if user_tags is not None:
         view["user_tags"] = user_tags
+        view["user_tag_count"] = max(int(photo.tag_count or 0), len(user_tags))
     if principal is not None and principal.user_id == photo.owner_id and photo.gps_lat is not None:
         view["location"] = {"lat": photo.gps_lat, "lon": photo.gps_lon}  # owner-only
     return view
 
 
 def views(
-    principal: Any, photos: list[Photo], events: dict[str, Any] | None = None, *, discovery: bool = False
+    principal: Any,
+    photos: list[Photo],
+    events: dict[str, Any] | None = None,
+    *,
+    roles: dict[str, str | None] | None = None,
+    discovery: bool = False,
 ) -> list[dict[str, Any]]:
-    """Views for the photos the caller may see (others silently dropped), with one batch read of owners.
-    ``discovery``: a listing that finds photos, so unlisted ones are left out (see entitlements)."""
+    """Views of exactly the photos the entitlement decision lets the caller see (others silently dropped), with
+    one batch read of owners. ``events``/``roles``: what the caller already read (e.g. the listed event).
+    ``discovery``: a listing that finds photos, so unlisted ones are left out (see entitlements).
+    Upload slots whose file never arrived (``pending_upload``) are not listed, even to their uploader."""
     from chalicelib.services.accounts import users_by_ids
 
-    events = events if events is not None else _events_for(photos)
-    allowed = entitlements.variants_for_many(principal, photos, events, discovery=discovery)
-    visible = [
-        (photo, allowed[photo.photo_id]) for photo in photos if allowed[photo.photo_id] and photo.status == READY
-    ]
+    decisions = photos_access.decide(principal, photos, events=events, roles=roles, discovery=discovery)
+    visible = [(p, decisions[p.photo_id]) for p in photos if decisions[p.photo_id].visible and p.status != PENDING]
     owners = users_by_ids([p.owner_id for p, _ in visible])
     # A deleted account's photos are forgotten at once, before the deletion job removes them.
-    return [photo_view(p, v, principal, owners) for p, v in visible if p.owner_id in owners]
-
-
-def _events_for(photos: list[Photo]) -> dict[str, Any]:
-    ids = {p.event_id for p in photos if p.event_id}
-    if not ids:
-        return {}
-    from chalicelib.services import events as events_service
-
-    return events_service.events_by_ids(list(ids))
+    return [photo_view(p, d.variants, principal, owners, locked=d.locked) for p, d in visible if p.owner_id in owners]
 
 
 def photos_by_ids(ids: list[str]) -> list[Photo]:
@@ -244,15 +247,17 @@ def photos_by_ids(ids: list[str]) -> list[Photo]:
 
 
 def view_one(principal: Any, photo_id: str) -> dict[str, Any]:
+    """The photo with the first ``TAGS_IN_VIEW`` tagged users (``user_tag_count`` says how many in all; the rest
+    page through ``GET /photos/{id}/tags``)."""
     from chalicelib.services.accounts import users_by_ids
 
-    photo, _, variants = readable_photo(principal, photo_id)
-    tagged = [t.user_id for t in PhotoTag.query(photo_id)]
+    photo, _, decision = readable(principal, photo_id)
+    tagged = [t.user_id for t in tags_store.tags_of_photo(photo_id, TAGS_IN_VIEW)]
     users = users_by_ids([photo.owner_id, *tagged])
     if photo.owner_id not in users:
         raise NotFoundError("No such photo.")  # the owner's account is deleted; the job removes the photo
     user_tags = [users[u].username for u in tagged if u in users]
-    return photo_view(photo, variants, principal, users, user_tags)
+    return photo_view(photo, decision.variants, principal, users, user_tags, locked=decision.locked)
 
 
 # ---- editing and deleting ------------------------------------------------------------------------------------
@@ -294,7 +299,7 @@ def listing_actions(photo: Photo, event: Any) -> list:
     terms = search_terms(photo.caption, photo.keywords or [])
     return [
         Photo.search_terms.set(terms) if terms else Photo.search_terms.remove(),
-        Photo.public_bucket.set("public") if entitlements.is_public(photo, event) else Photo.public_bucket.remove(),
+        Photo.public_bucket.set("public") if photos_access.is_public(photo, event) else Photo.public_bucket.remove(),
     ]
 
 
@@ -450,17 +455,14 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
     if blocked_among(principal.user_id, {target.user_id, photo.owner_id} - {principal.user_id}):
         raise ForbiddenError("You cannot tag this user here.", code="blocked")
     as_target = SimpleNamespace(user_id=target.user_id, is_staff=target.role in ("staff", "admin"))
-    if not entitlements.variants_for(as_target, photo, event):
+    if not photos_access.decide_one(as_target, photo, event).visible:
         raise ForbiddenError(
             "That user cannot see this photo, so they cannot be tagged in it.", code="cannot_see_photo"
         )
+    if int(photo.tag_count or 0) >= tags_store.MAX_TAGS:  # the transaction re-checks it
+        raise _too_many_tags()
     tag = PhotoTag(photo_id=photo_id, user_id=target.user_id, tagged_by=principal.user_id)
-    try:
-        tag.save(condition=PhotoTag.user_id.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise ConflictError("That user is already tagged in this photo.", code="already_tagged") from exc
-        raise
+    tags_store.add_tag(tag)
     notifications.notify(
         target.user_id, "tagged", actor_id=principal.user_id, target={"kind": "photo", "id": photo_id}, dedupe=photo_id
     )
@@ -472,19 +474,59 @@ def add_tag(principal: Any, photo_id: str, username: str) -> dict[str, Any]:
     }
 
 
+def _too_many_tags() -> ConflictError:
+    limit = tags_store.MAX_TAGS
+    return ConflictError(
+        f"A photo can have at most {limit} people tagged.",
+        code="too_many_tags",
+        details={"username": f"at most {limit} tags per photo"},
+    )
+
+
 def remove_tag(principal: Any, photo_id: str, user_id: str) -> None:
-    """The tagged user may always remove their tag (even from a photo they can no longer see)."""
+    """The tagged user may always remove their tag (even from a photo they can no longer see); the photo's
+    owner and staff may remove any tag, the tagger the tags they made."""
     if principal.user_id == user_id:
-        PhotoTag(photo_id=photo_id, user_id=user_id).delete()
+        tags_store.remove_tag(photo_id, user_id)
         return
     photo, _, _ = readable_photo(principal, photo_id)
     try:
         tag = PhotoTag.get(photo_id, user_id)
     except PhotoTag.DoesNotExist:
         raise NotFoundError("That user is not tagged in this photo.") from None
-    if principal.user_id not in (user_id, tag.tagged_by, photo.owner_id) and not principal.is_staff:
+    if principal.user_id not in (tag.tagged_by, photo.owner_id) and not principal.is_staff:
         raise ForbiddenError("You cannot remove this tag.")
-    tag.delete()
+    if not tags_store.remove_tag(photo_id, user_id):
+        raise NotFoundError("That user is not tagged in this photo.")
+
+
+def tags_page(
+    principal: Any, photo_id: str, limit: int, last_key: dict | None
+) -> tuple[list[dict[str, Any]], Any, int]:
+    """A page of the users tagged in a photo the caller may see: (items, the query result, rows read)."""
+    from chalicelib.services.accounts import users_by_ids
+    from chalicelib.services.social import avatar_urls
+
+    readable_photo(principal, photo_id)
+    results = tags_store.tags_of_photo(photo_id, limit, last_key)
+    rows = list(results)
+    users = users_by_ids([t.user_id for t in rows])
+    avatars = avatar_urls(users.values())
+    items = [
+        {
+            "user": {
+                "id": t.user_id,
+                "username": users[t.user_id].username,
+                "display_name": users[t.user_id].display_name,
+                "avatar_url": avatars.get(t.user_id),
+            },
+            "tagged_by": t.tagged_by,
+            "created_at": iso(t.created_at),
+        }
+        for t in rows
+        if t.user_id in users
+    ]
+    return items, results, len(rows)
 
 
 def tagged_query(user_id: str, limit: int, last_key: dict | None):

@@ -2,25 +2,59 @@
 
 The token is shown once; only its SHA-256 is stored. Downloads are counted with a conditional update, so
 concurrent downloads can never exceed the cap.
+
+A token is ``<valid_until hex>.<random>.<HMAC>``: its expiry is signed into it, so once DynamoDB's TTL has removed
+the row (a week after expiry), a validly signed token whose expiry has passed still answers ``410``, while a
+token we never signed answers ``404``. The row, while it exists, is the authority (revocation, downloads).
+
+Redemption decides through the entitlement check like every other read: the link is a grant of exactly its
+variant (:func:`chalicelib.services.photos_access.download`), which also signs the URL.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from typing import Any
 
-from chalicelib import storage
 from chalicelib.errors import ConflictError, ForbiddenError, GoneError, NotFoundError, UnauthorizedError
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, iso
 from chalicelib.models.photos import READY, ShareLink
-from chalicelib.services import passwords, photos, ratelimit
+from chalicelib.services import passwords, photos, photos_access, ratelimit
 
 MAX_LIFETIME = 30 * 24 * 3600
+MAX_TOKEN_LENGTH = 128
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _mac(payload: str) -> str:
+    from chalicelib.services.tokens import _key
+
+    key = hashlib.sha256(b"share-link:" + _key().encode()).digest()
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:12]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _mint(valid_until: int) -> str:
+    payload = f"{valid_until:x}.{secrets.token_urlsafe(18)}"
+    return f"{payload}.{_mac(payload)}"
+
+
+def signed_expiry(token: str) -> int | None:
+    """The expiry signed into a token, or None when we did not sign it (garbage, forged, or an old-style token)."""
+    payload, _, mac = token.rpartition(".")
+    expiry_hex, _, _ = payload.partition(".")
+    if not payload or not mac or not hmac.compare_digest(mac, _mac(payload)):
+        return None
+    try:
+        return int(expiry_hex, 16)
+    except ValueError:
+        return None
 
 
 def create(
@@ -37,8 +71,8 @@ def create(
         raise ForbiddenError("Only the photo's owner can share it.")
     if photo.status != READY:
         raise ConflictError("The photo is not processed yet.", code="photo_not_ready")
-    token = secrets.token_urlsafe(24)
     valid_until = epoch() + expires_in
+    token = _mint(valid_until)
     link = ShareLink(
         token_hash=_hash(token),
         photo_id=photo_id,
@@ -62,10 +96,12 @@ def create(
 
 def redeem(token: str, password: str | None) -> dict[str, Any]:
     gone = GoneError("This share link has expired, was revoked or is used up.", code="share_link_gone")
-    try:
-        link = ShareLink.get(_hash(token), consistent_read=True)
-    except ShareLink.DoesNotExist:
-        raise NotFoundError("No such share link.") from None
+    link = _link(token)
+    if link is None:
+        expiry = signed_expiry(token) if len(token) <= MAX_TOKEN_LENGTH else None
+        if expiry is not None and expiry <= epoch():
+            raise gone  # its row expired and DynamoDB's TTL removed it
+        raise NotFoundError("No such share link.")
     if link.revoked or link.valid_until <= epoch():
         raise gone
     if link.password_hash:
@@ -79,8 +115,12 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
     from chalicelib.models.users import user_by_id
 
     photo = photos.get_photo(link.photo_id)
-    if photo is None or photo.status != READY or user_by_id(photo.owner_id) is None:
+    if photo is None or user_by_id(photo.owner_id) is None:
         raise gone  # a deleted account's links stop at once, before its deletion job removes the photo
+    try:
+        url = photos_access.download(None, photo, link.variant, share=frozenset({link.variant}))
+    except NotFoundError:
+        raise gone from None
     condition = (ShareLink.revoked == False) & (ShareLink.valid_until > epoch())  # noqa: E712 - a PynamoDB condition, not a comparison
     if link.max_downloads is not None:
         condition &= ShareLink.downloads < link.max_downloads
@@ -90,8 +130,6 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
         if condition_failed(exc):
             raise gone from exc
         raise
-    name = photos.original_filename(photo) if link.variant == "original" else None
-    url = storage.signed_get(storage.variant_key(photo.photo_id, link.variant), ttl=300, download_name=name)
     return {
         "url": url,
         "variant": link.variant,
@@ -100,11 +138,19 @@ def redeem(token: str, password: str | None) -> dict[str, Any]:
     }
 
 
-def revoke(principal: Any, token: str) -> None:
+def _link(token: str) -> ShareLink | None:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
     try:
-        link = ShareLink.get(_hash(token))
+        return ShareLink.get(_hash(token), consistent_read=True)
     except ShareLink.DoesNotExist:
-        raise NotFoundError("No such share link.") from None
+        return None
+
+
+def revoke(principal: Any, token: str) -> None:
+    link = _link(token)
+    if link is None:
+        raise NotFoundError("No such share link.")
     if link.owner_id != principal.user_id and not principal.is_staff:
         raise NotFoundError("No such share link.")
     link.update(actions=[ShareLink.revoked.set(True)])

@@ -61,19 +61,9 @@ def _not_self(principal: Any, user: Any, what: str) -> None:
 
 def avatar_urls(users: Iterable[Any]) -> dict[str, str]:
     """Signed thumb URLs of the users' avatars, with one BatchGetItem for all of their avatar photos."""
-    from chalicelib import storage
-    from chalicelib.models.photos import READY
-    from chalicelib.services import photos
+    from chalicelib.services.users_view import avatar_urls as batched
 
-    wanted = {u.user_id: u.avatar_photo_id for u in users if getattr(u, "avatar_photo_id", None)}
-    if not wanted:
-        return {}
-    ready = {p.photo_id for p in photos.photos_by_ids(list(wanted.values())) if p.status == READY}
-    return {
-        user_id: storage.signed_get(storage.variant_key(photo_id, "thumb"))
-        for user_id, photo_id in wanted.items()
-        if photo_id in ready
-    }
+    return batched(users)
 
 
 def _listed(rows: list[Any], id_attr: str, at_attr: str) -> list[Listed]:

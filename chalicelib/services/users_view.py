@@ -5,6 +5,9 @@ Photos arrive with the photo pipeline; until a user sets an avatar these answer 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from chalicelib.errors import ValidationError
 
 
@@ -14,6 +17,14 @@ def avatar_url(user) -> str | None:
     from chalicelib.services import photos_access
 
     return photos_access.avatar_thumb_url(user.avatar_photo_id)
+
+
+def avatar_urls(users: Iterable[Any]) -> dict[str, str]:
+    """Avatar URLs of a listing's users (user id -> URL), with one BatchGetItem of their avatar photos."""
+    from chalicelib.services import photos_access
+
+    wanted = {u.user_id: u.avatar_photo_id for u in users if u is not None and getattr(u, "avatar_photo_id", None)}
+    return photos_access.avatar_urls(wanted)
 
 
 def check_avatar(principal, photo_id: str) -> None:

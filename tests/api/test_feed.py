@@ -77,7 +77,7 @@ def test_feed_follows_unfollows_and_blocks_at_once(api, world, make_user):
     assert _ids(api.get("/feed", token=reader["access"]).data) == [p["carl_event"]]
     newcomer = make_user("newbie")
     r = api.get("/feed", token=newcomer["access"])
-    assert r.status_code == 200 and r.data == {"items": [], "next_cursor": None}
+    assert r.status_code == 200 and r.data == {"items": [], "next_cursor": None, "sources_capped": False}
 
 
 def test_feed_pagination_covers_everything_once(api, world):
@@ -123,7 +123,11 @@ def test_feed_sources_are_capped(api, make_user, monkeypatch):
     photos = [upload(api, a["access"], jpeg()) for a in authors]
     for author in authors:  # followed in order: author0 first, author2 last
         assert api.post(f"/users/{author['username']}/follow", token=reader["access"]).status_code == 201
-    assert _ids(api.get("/feed", token=reader["access"]).data) == [photos[2], photos[1]]
+    r = api.get("/feed", token=reader["access"])
+    assert _ids(r.data) == [photos[2], photos[1]] and r.data["sources_capped"] is True  # not silent
+    api.delete(f"/users/{authors[0]['username']}/follow", token=reader["access"])
+    r = api.get("/feed", token=reader["access"])
+    assert _ids(r.data) == [photos[2], photos[1]] and r.data["sources_capped"] is False
 
 
 def test_feed_makes_no_scan_and_a_bounded_number_of_calls(api, world, counter):

@@ -1,0 +1,203 @@
+"""The entitlement decision as a table of cases: plain data in, a decision out. No moto, no AWS."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.services.entitlements import (
+    ALL,
+    ANONYMOUS,
+    FULL,
+    NONE,
+    PREVIEW,
+    WATERMARKED,
+    Caller,
+    EventPolicy,
+    Facts,
+    Grants,
+    Item,
+    decide,
+    decide_page,
+)
+
+UPLOADER = Caller("u_uploader")
+STAFF = Caller("u_staff", is_staff=True)
+STRANGER = Caller("u_stranger")
+
+PRIVATE = EventPolicy("private")
+PRIVATE_WM = EventPolicy("private", viewer_variants="watermarked")
+PUBLIC = EventPolicy("public")
+PUBLIC_WM = EventPolicy("public", public_variants="watermarked")
+UNLISTED = EventPolicy("unlisted")
+
+
+def photo(**kw) -> Item:
+    return Item(**{"photo_id": "p1", "owner_id": "u_uploader", **kw})
+
+
+def event_photo(**kw) -> Item:
+    return photo(**{"event_id": "e1", **kw})
+
+
+CASES = [
+    # (name, caller, item, facts, variants, listed, locked)
+    ("uploader sees all", UPLOADER, photo(), Facts(), ALL, True, False),
+    ("uploader sees own processing photo", UPLOADER, photo(status="processing"), Facts(), ALL, True, False),
+    ("uploader sees own rejected photo", UPLOADER, photo(status="rejected"), Facts(), ALL, True, False),
+    ("staff see processing photos", STAFF, event_photo(status="processing"), Facts(PRIVATE), ALL, True, False),
+    ("anonymous: public photo", ANONYMOUS, photo(), Facts(), FULL, True, False),
+    ("anonymous: private photo", ANONYMOUS, photo(visibility="private"), Facts(), NONE, False, False),
+    ("anonymous: processing public photo", ANONYMOUS, photo(status="processing"), Facts(), NONE, False, False),
+    # events
+    ("event owner", STRANGER, event_photo(), Facts(PRIVATE, "owner"), ALL, True, False),
+    ("contributor", STRANGER, event_photo(), Facts(PRIVATE, "contributor"), ALL, True, False),
+    ("viewer", STRANGER, event_photo(), Facts(PRIVATE, "viewer"), FULL, True, False),
+    ("viewer, watermarked policy", STRANGER, event_photo(), Facts(PRIVATE_WM, "viewer"), WATERMARKED, True, False),
+    ("outsider, private event", STRANGER, event_photo(), Facts(PRIVATE), NONE, False, False),
+    ("outsider, public event", STRANGER, event_photo(), Facts(PUBLIC), FULL, True, False),
+    ("outsider, public watermarked", ANONYMOUS, event_photo(), Facts(PUBLIC_WM), WATERMARKED, True, False),
+    ("outsider, unlisted event: readable, not listed", STRANGER, event_photo(), Facts(UNLISTED), FULL, False, False),
+    ("event gone", STRANGER, event_photo(), Facts(None, None), NONE, False, False),
+    # 2.6: before ready only the uploader and staff
+    (
+        "event owner, processing",
+        STRANGER,
+        event_photo(status="processing"),
+        Facts(PRIVATE, "owner"),
+        NONE,
+        False,
+        False,
+    ),
+    (
+        "contributor, rejected",
+        STRANGER,
+        event_photo(status="rejected"),
+        Facts(PRIVATE, "contributor"),
+        NONE,
+        False,
+        False,
+    ),
+    ("viewer, pending", STRANGER, event_photo(status="pending_upload"), Facts(PRIVATE, "viewer"), NONE, False, False),
+    # share links: exactly the shared variant, never listed
+    (
+        "share link, private photo",
+        ANONYMOUS,
+        photo(visibility="private"),
+        Facts(grants=Grants(share=frozenset({"original"}))),
+        frozenset({"original"}),
+        False,
+        False,
+    ),
+    (
+        "share link, processing photo",
+        ANONYMOUS,
+        photo(status="processing"),
+        Facts(grants=Grants(share=frozenset({"original"}))),
+        NONE,
+        False,
+        False,
+    ),
+    (
+        "share link adds to public",
+        ANONYMOUS,
+        photo(),
+        Facts(grants=Grants(share=frozenset({"original"}))),
+        ALL,
+        True,
+        False,
+    ),
+    # access policy restricts what public policy and viewer membership give
+    ("paid, public photo, anonymous", ANONYMOUS, photo(access="paid"), Facts(), PREVIEW, True, True),
+    ("paid, public event, outsider", STRANGER, event_photo(access="paid"), Facts(PUBLIC), PREVIEW, True, True),
+    ("subscribers, viewer", STRANGER, event_photo(access="subscribers"), Facts(PRIVATE, "viewer"), PREVIEW, True, True),
+    (
+        "subscribers, subscribed",
+        STRANGER,
+        photo(access="subscribers"),
+        Facts(grants=Grants(subscribed=True)),
+        FULL,
+        True,
+        False,
+    ),
+    (
+        "paid, subscribed is not enough",
+        STRANGER,
+        photo(access="paid"),
+        Facts(grants=Grants(subscribed=True)),
+        PREVIEW,
+        True,
+        True,
+    ),
+    ("paid, purchased", STRANGER, photo(access="paid"), Facts(grants=Grants(purchased=FULL)), FULL, True, False),
+    (
+        "paid, private photo: nothing to preview",
+        STRANGER,
+        photo(access="paid", visibility="private"),
+        Facts(),
+        NONE,
+        False,
+        False,
+    ),
+    ("paid, uploader", UPLOADER, photo(access="paid"), Facts(), ALL, True, False),
+    ("paid, contributor", STRANGER, event_photo(access="paid"), Facts(PRIVATE, "contributor"), ALL, True, False),
+    (
+        "paid, share link still gives its variant",
+        ANONYMOUS,
+        photo(access="paid"),
+        Facts(grants=Grants(share=frozenset({"watermarked"}))),
+        PREVIEW | {"watermarked"},
+        True,
+        True,
+    ),
+    # client assignment and purchases (professional delivery, next issue)
+    (
+        "assigned client, private event",
+        STRANGER,
+        event_photo(),
+        Facts(PRIVATE, grants=Grants(assigned=True)),
+        WATERMARKED,
+        True,
+        False,
+    ),
+    (
+        "assigned client who bought original",
+        STRANGER,
+        event_photo(),
+        Facts(PRIVATE, grants=Grants(assigned=True, purchased=frozenset({"original"}))),
+        WATERMARKED | {"original"},
+        True,
+        False,
+    ),
+    (
+        "assigned client, processing",
+        STRANGER,
+        event_photo(status="processing"),
+        Facts(PRIVATE, grants=Grants(assigned=True)),
+        NONE,
+        False,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "caller", "item", "facts", "variants", "listed", "locked"), CASES, ids=[c[0] for c in CASES]
+)
+def test_decision_table(name, caller, item, facts, variants, listed, locked):
+    decision = decide(caller, item, facts)
+    assert (decision.variants, decision.listed, decision.locked) == (variants, listed, locked)
+    assert decide(caller, item, facts) == decision  # pure: same facts, same answer
+
+
+def test_discovery_drops_what_is_readable_but_not_listed():
+    items = [event_photo(photo_id="unlisted"), event_photo(photo_id="public", event_id="e2")]
+    facts = {"unlisted": Facts(UNLISTED), "public": Facts(PUBLIC)}
+    opened = decide_page(STRANGER, items, facts)
+    found = decide_page(STRANGER, items, facts, discovery=True)
+    assert opened["unlisted"].variants == FULL and not found["unlisted"].visible
+    assert found["public"].variants == FULL
+
+
+def test_grants_combine():
+    combined = Grants(share=frozenset({"original"})) | Grants(assigned=True) | Grants(purchased=frozenset({"large"}))
+    assert combined == Grants(share=frozenset({"original"}), assigned=True, purchased=frozenset({"large"}))
