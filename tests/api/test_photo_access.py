@@ -221,3 +221,19 @@ def test_a_listing_source_lists_exactly_its_photos_of_a_private_event(api, event
     assert api.get(f"/photos/{photo_ids[0]}", token=tokens["evstranger"]).status_code == 200
     assert api.get(f"/photos/{photo_ids[2]}", token=tokens["evstranger"]).status_code == 404
     assert api.get(f"/events/{event_id}/photos", token=tokens["evviewer"]).status_code == 200
+
+
+def test_a_deleted_accounts_tags_leave_the_tag_count_of_other_peoples_photos(api, make_user):
+    from chalicelib.models.photos import Photo
+    from tests.conftest import PASSWORD
+    from tests.jobs import drain
+
+    owner = make_user("countowner")["access"]
+    leaver = make_user("countleaver")
+    photo_id = upload(api, owner, jpeg(64, 48))
+    assert api.post(f"/photos/{photo_id}/tags", {"username": "countleaver"}, token=owner).status_code == 201
+    assert Photo.get(photo_id).tag_count == 1
+    assert api.delete("/users/me", {"password": PASSWORD}, token=leaver["access"]).status_code == 204
+    drain()
+    assert Photo.get(photo_id).tag_count == 0  # the cap counts only tags that still exist
+    assert api.get(f"/photos/{photo_id}/tags", token=owner).data["items"] == []
