@@ -262,7 +262,9 @@ def _page(
     return PhotoPage(items=items, next_cursor=cursor)
 
 
-def _event_page(ctx: PublicCtx[None, PageQuery], event_id: str, ordering: str, owner_id: str | None = None) -> PhotoPage:
+def _event_page(
+    ctx: PublicCtx[None, PageQuery], event_id: str, ordering: str, owner_id: str | None = None
+) -> PhotoPage:
     """One page of an event's photos through the index that fits the caller (see photos_access.event_listing)."""
     event, role, index = photos_access.event_listing(ctx.principal, event_id, ordering)
     return _page(

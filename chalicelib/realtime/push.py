@@ -17,6 +17,8 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
@@ -44,6 +46,9 @@ def send(connection_id: str, frame: dict[str, Any]) -> bool:
         return True
     except client.exceptions.GoneException:
         remove_connection(connection_id)
+        return False
+    except (ClientError, BotoCoreError) as exc:  # live delivery is best effort: the stored copy stays the truth
+        log.warning(f"websocket post failed: {exc!r}", extra={"fields": {"connection_id": connection_id}})
         return False
 
 

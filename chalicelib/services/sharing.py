@@ -49,7 +49,7 @@ def signed_expiry(token: str) -> int | None:
     """The expiry signed into a token, or None when we did not sign it (garbage, forged, or an old-style token)."""
     payload, _, mac = token.rpartition(".")
     expiry_hex, _, _ = payload.partition(".")
-    if not payload or not mac or not hmac.compare_digest(mac, _mac(payload)):
+    if not payload or not mac or not hmac.compare_digest(mac.encode(), _mac(payload).encode()):  # bytes: any input
         return None
     try:
         return int(expiry_hex, 16)

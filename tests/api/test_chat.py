@@ -266,3 +266,26 @@ def test_blocked_users_cannot_message(api, pair, make_user, live):
     assert r.status_code == 403 and r.data["error"]["code"] == "blocked"
     assert api.delete("/users/ann/block", token=bob["access"]).status_code == 204
     assert api.post(f"/conversations/{cid}/messages", {"body": "again"}, token=ann["access"]).status_code == 201
+
+
+def test_a_failing_live_delivery_does_not_fail_the_stored_message(api, pair, live, monkeypatch):
+    """The management API throttling (or any error but Gone) must not turn a stored message into a 500: the
+    client's Idempotency-Key retry would then store it twice."""
+    from botocore.exceptions import ClientError
+
+    import app as app_module
+
+    ann, bob, conversation = pair
+    connect(app_module, bob["access"])
+
+    def throttled(**_):
+        raise ClientError({"Error": {"Code": "LimitExceededException", "Message": "slow down"}}, "PostToConnection")
+
+    monkeypatch.setattr(live, "post_to_connection", throttled)
+    cid = conversation["id"]
+    headers = {"Idempotency-Key": "msg-1"}
+    first = api.post(f"/conversations/{cid}/messages", {"body": "hello"}, token=ann["access"], headers=headers)
+    assert first.status_code == 201, first.body
+    again = api.post(f"/conversations/{cid}/messages", {"body": "hello"}, token=ann["access"], headers=headers)
+    assert again.status_code == 201 and again.data == first.data
+    assert [m["body"] for m in _messages(api, bob, cid)["items"]] == ["hello"]

@@ -237,3 +237,14 @@ def test_a_deleted_accounts_tags_leave_the_tag_count_of_other_peoples_photos(api
     drain()
     assert Photo.get(photo_id).tag_count == 0  # the cap counts only tags that still exist
     assert api.get(f"/photos/{photo_id}/tags", token=owner).data["items"] == []
+
+
+@pytest.mark.parametrize("token", ["a.\u00e9", "\u00e9.\u00e9.\u00e9", "0.x.\U0001f600", "a.%C3%A9"])
+def test_share_tokens_that_are_not_ascii_are_404_not_500(api, token):
+    """API Gateway hands the path parameter over decoded: a non-ASCII token reaches the MAC check."""
+    from chalicelib.errors import NotFoundError
+    from chalicelib.services import sharing
+
+    assert sharing.signed_expiry(token) is None
+    with pytest.raises(NotFoundError):
+        sharing.redeem(token, None)
