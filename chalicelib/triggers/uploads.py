@@ -6,7 +6,9 @@ Per upload the photo moves ``pending_upload -> processing -> ready | rejected`` 
 - a crash midway leaves ``processing`` with an expired lease, which the next delivery takes over;
 - variants are written to fixed keys, so a rerun overwrites rather than duplicates;
 - notifications are keyed by their cause, so they are written once; the event's members are notified by a
-  background job (``photo.ready``, published once per photo), never inside this 30 s function.
+  background job (``photo.ready``, published once per photo), never inside this 30 s function;
+- a photo whose event was deleted before it finished (the presigned POST outlives the event, or a bulk upload
+  raced the delete) is purged with its files when it would become ready, never left ready with no event.
 
 Failures are classified, each ending differently:
 - the file itself is at fault (not an image, corrupt, truncated, too large): ``ImageRejected`` from the
@@ -228,6 +230,13 @@ def finish(photo: Photo, result: Any, original_format: str) -> None:
 
     gps = result.gps or (None, None)
     event = photos_service._event_of(photo)
+    if photo.event_id and event is None:
+        # The event was deleted (its job may have run before this upload's row existed or was visible to it):
+        # the photo goes with the files this run wrote, as the event's deletion would have done. A redelivery
+        # then finds no row and only drops the inbox copy.
+        log.info("upload of a deleted event; purging it", extra={"fields": {"photo_id": photo.photo_id}})
+        photos_service.purge([photo])
+        return
     photos_service._index_terms(photo, set(), photos_service.search_terms(photo.caption, photo.keywords or []))
     try:
         photo.update(
