@@ -44,3 +44,64 @@ def test_likes_of_photos_already_gone_do_not_spin_the_deletion(api, make_user, t
     assert list(store.likes_of_user(user["id"])) == []
     again = {"email": user["email"], "username": "liker", "password": PASSWORD}
     assert api.post("/auth/signup", again).status_code == 201
+
+
+def _failing_sends(monkeypatch, times: int = 1):
+    """SQS throttles the next ``times`` sends of jobs (at the boundary: the SQS client call)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib import jobs
+
+    real = jobs.enqueue
+    left = {"n": times}
+
+    def enqueue(batch):
+        if left["n"] > 0:
+            left["n"] -= 1
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "SendMessageBatch")
+        return real(batch)
+
+    monkeypatch.setattr(jobs, "enqueue", enqueue)
+
+
+def test_a_failed_send_after_the_tombstone_is_relayed_and_the_deletion_completes(api, make_user, monkeypatch):
+    from chalicelib import jobs
+    from chalicelib.models.jobs import JobEvent
+    from tests.jobs import queued
+
+    user = make_user("throttled")
+    photo = _photo(user["id"], 1)
+    _failing_sends(monkeypatch)
+    assert api.delete("/users/me", {"password": PASSWORD}, token=user["access"]).status_code == 204
+    assert api.get("/users/me", token=user["access"]).status_code == 401
+    assert queued() == []  # nothing reached the queue
+    row = JobEvent.get(f"user.deleted:{user['id']}")
+    assert row.undispatched is not None
+    assert jobs.relay() == 0  # too young: the publisher may still be sending it
+    assert jobs.relay(min_age_seconds=0) == 1
+    assert JobEvent.get(row.event_id).undispatched is None
+    drain()
+    from chalicelib.models.photos import Photo
+
+    with pytest.raises(Photo.DoesNotExist):
+        Photo.get(photo.photo_id)
+    again = {"email": user["email"], "username": "throttled", "password": PASSWORD}
+    assert api.post("/auth/signup", again).status_code == 201
+
+
+def test_a_crash_after_the_tombstone_is_finished_by_the_job(api, make_user, monkeypatch):
+    from chalicelib import jobs
+    from chalicelib.models.users import User
+    from chalicelib.realtime import push
+
+    user = make_user("crashed")
+    monkeypatch.setattr(push, "disconnect_user", lambda user_id: (_ for _ in ()).throw(ConnectionError("gone")))
+    _failing_sends(monkeypatch)
+    assert api.delete("/users/me", {"password": PASSWORD}, token=user["access"]).status_code == 204
+    assert User.get(user["id"]).username == "crashed"  # not anonymised yet
+    monkeypatch.undo()
+    jobs.relay(min_age_seconds=0)
+    drain()
+    assert User.get(user["id"]).username == f"deleted-{user['id']}"
+    again = {"email": user["email"], "username": "crashed", "password": PASSWORD}
+    assert api.post("/auth/signup", again).status_code == 201
