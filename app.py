@@ -54,7 +54,7 @@ def process_upload_queue(event):
 def run_jobs(event):
     from chalicelib.jobs import worker
 
-    return worker.handle_batch(event.to_dict()["Records"])
+    return worker.handle_batch(event.to_dict()["Records"], getattr(event, "context", None))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

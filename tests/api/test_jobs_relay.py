@@ -105,3 +105,45 @@ def test_a_crash_after_the_tombstone_is_finished_by_the_job(api, make_user, monk
     assert User.get(user["id"]).username == f"deleted-{user['id']}"
     again = {"email": user["email"], "username": "crashed", "password": PASSWORD}
     assert api.post("/auth/signup", again).status_code == 201
+
+
+def test_read_all_in_a_job_leaves_notifications_that_arrived_after_the_click(api, make_user, tuned):
+    from chalicelib.services import notifications
+
+    tuned(chunk=2, inline=2)
+    user = make_user("reader")
+    for n in range(5):
+        notifications.notify(user["id"], "followed", actor_id=f"u_x{n}", target={"kind": "user"}, dedupe=f"d{n}")
+    assert api.post("/notifications/read-all", token=user["access"]).status_code == 204
+    notifications.notify(user["id"], "followed", actor_id="u_late", target={"kind": "user"}, dedupe="late")
+    drain()
+    assert notifications.unread_count(user["id"]) == 1  # the one that arrived after the click
+
+
+class FakeContext:
+    """A Lambda context whose remaining time drops by ``step_ms`` at each look."""
+
+    def __init__(self, remaining_ms: int, step_ms: int) -> None:
+        self.remaining_ms, self.step_ms = remaining_ms, step_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self.remaining_ms
+        self.remaining_ms -= self.step_ms
+        return left
+
+
+def test_the_worker_leaves_jobs_it_has_no_time_for_as_batch_item_failures(aws_mock):
+    import app as app_module
+    from chalicelib import jobs
+    from tests.jobs import receive, record
+
+    jobs.publish("push.fanout", "push.fanout:t", {"connection_ids": [], "frame": {"type": "ping"}})
+    for n in range(3):
+        jobs.publish("notifications.read_all", f"notifications.read_all:u_x:{n}", {"user_id": "u_x"})
+    messages = receive()
+    assert len(messages) == 4
+    event = {"Records": [record(m) for m in messages]}
+    # 60 s at the start, 25 s less per job: two jobs run, the two not started are left for redelivery.
+    response = app_module.run_jobs(event, FakeContext(60_000, 25_000))
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert failed == [m["MessageId"] for m in messages[2:]]
