@@ -8,7 +8,7 @@ blueprint websocket handlers unwrapped) and delegate to ``chalicelib.realtime``.
 consumes what is ``chalicelib.jobs.registry``, so nothing depends on this module having been imported.
 """
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import logs
 from chalicelib.api import routing
@@ -54,4 +54,11 @@ def process_upload_queue(event):
 def run_jobs(event):
     from chalicelib.jobs import worker
 
-    return worker.handle_batch(event.to_dict()["Records"])
+    return worker.handle_batch(event.to_dict()["Records"], getattr(event, "context", None))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def relay_jobs(event):
+    from chalicelib import jobs
+
+    return {"sent": jobs.relay()}

@@ -24,6 +24,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: user_id, email, username. Orders and ledger entries (next issues) join here as an
     # "orders" consumer that anonymises the buyer/seller on rows other people own; it never deletes them.
     "user.deleted": {
+        "account": "chalicelib.services.accounts:on_user_deleted",  # sessions, sockets, search, anonymise
         "photos": "chalicelib.services.photos:on_user_deleted",
         "events": "chalicelib.services.events:on_user_deleted",
         "engagement": "chalicelib.services.engagement:on_user_deleted",

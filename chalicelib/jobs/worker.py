@@ -24,13 +24,21 @@ from chalicelib.models.jobs import JobEvent
 from chalicelib.resources import JOBS_QUEUE_MAX_RECEIVES
 
 log = get_logger(__name__)
+TIME_MARGIN_MS = 20_000  # a chunk (job_chunk_size items) must fit in this; the worker's timeout is 60 s
 DONE = "done"  # step_messages value once a chunk finished (no SQS message id looks like it)
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
+def handle_batch(records: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """``context`` is the Lambda context: once less than ``TIME_MARGIN_MS`` is left, the messages not started are
+    reported as failures (SQS redelivers them) rather than risking a timeout that would lose the whole report."""
     failures = []
-    for record in records:
+    for index, record in enumerate(records):
         message_id = record.get("messageId", "")
+        if context is not None and context.get_remaining_time_in_millis() < TIME_MARGIN_MS:
+            left = [r.get("messageId", "") for r in records[index:]]
+            log.warning("worker out of time; jobs left for redelivery", extra={"fields": {"count": len(left)}})
+            failures.extend({"itemIdentifier": m} for m in left)
+            break
         try:
             job = Job.parse(record.get("body", ""))
         except (ValueError, KeyError, TypeError):

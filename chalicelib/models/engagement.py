@@ -139,6 +139,8 @@ def remove_like(photo_id: str, user_id: str) -> bool:
         return True
     if codes[0] == FAILED:
         return False
+    # The photo is gone but its like row is not: delete the orphan, so a walk over the user's likes moves on.
+    Like(photo_id=photo_id, user_id=user_id).delete()
     raise NotFoundError("No such photo.")
 
 

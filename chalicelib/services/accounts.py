@@ -387,17 +387,35 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
     by :func:`finish_deletion` only once all of them are done, so nobody can take them over a half-deleted
     account."""
     from chalicelib import jobs
-    from chalicelib.realtime import push
 
     user = principal.user
     _require_password(user, password)
     if user.role == "admin":  # the last admin cannot leave (409 last_admin); others leave the roster first
         _demote_admin(principal, user, "member")
-    old_terms = search_index.user_terms(user.username, user.display_name)
-    email, username = user.email, user.username
-    user.update(actions=[User.deleted.set(True)])
+    payload = {"user_id": user.user_id, "email": user.email, "username": user.username}
+    payload["display_name"] = user.display_name
+    with jobs.transaction() as tx:  # the tombstone and its event commit together (the relay sends it if we die)
+        tx.update(User(user_id=user.user_id), actions=[User.deleted.set(True)], condition=User.user_id.exists())
+        row = jobs.publish_in(tx, "user.deleted", f"user.deleted:{user.user_id}", payload)
+    try:  # at once on the happy path; the job's "account" step does it again if this fails part-way
+        forget_user(payload)
+    except Exception:
+        log.warning("account deletion: the job will finish forgetting the user", exc_info=True)
+    jobs.dispatch(row)
+
+
+def forget_user(payload: dict) -> None:
+    """Idempotent: end the deleted user's sessions, close their sockets, drop them from search, anonymise the row.
+    Also the ``user.deleted`` job's ``account`` consumer, so a crash after the tombstone still completes."""
+    from chalicelib.realtime import push
+
+    try:
+        user = User.get(payload["user_id"], consistent_read=True)
+    except User.DoesNotExist:
+        return
     revoke_all(user)
     push.disconnect_user(user.user_id)
+    old_terms = search_index.user_terms(payload["username"], payload.get("display_name") or "")
     search_index.index_user(user.user_id, old_terms, set())
     user.update(
         actions=[
@@ -410,9 +428,11 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
             User.password_hash.set("!deleted"),
         ]
     )
-    jobs.publish(
-        "user.deleted", f"user.deleted:{user.user_id}", {"user_id": user.user_id, "email": email, "username": username}
-    )
+
+
+def on_user_deleted(payload: dict, cursor: object, limit: int) -> None:
+    """``user.deleted`` consumer: :func:`forget_user` (again; a no-op after the request did it)."""
+    forget_user(payload)
 
 
 def finish_deletion(payload: dict) -> None:

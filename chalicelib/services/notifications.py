@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from chalicelib.logs import get_logger
-from chalicelib.models.base import PutError, condition_failed, iso, update_existing
+from chalicelib.models.base import PutError, condition_failed, iso, now, update_existing
 from chalicelib.models.notifications import TYPES, Notification
 from chalicelib.models.users import User
 
@@ -161,8 +162,11 @@ def mark(user_id: str, notification_id_: str, read: bool) -> Notification:
     return row
 
 
-def _mark_read(user_id: str, limit: int) -> int:
-    rows = list(Notification.unread.query(user_id, limit=limit))
+def _mark_read(user_id: str, limit: int, until: datetime | None = None) -> int:
+    """Marks up to ``limit`` unread notifications, only those created at or before ``until`` if given (what the
+    user saw when they asked: notifications that arrived afterwards stay unread)."""
+    condition = Notification.created_at <= until if until is not None else None
+    rows = list(Notification.unread.query(user_id, range_key_condition=condition, limit=limit))
     for row in rows:
         update_existing(row, [Notification.read.set(True), Notification.unread_user_id.remove()])
     return len(rows)
@@ -176,15 +180,18 @@ def mark_all_read(user_id: str) -> int:
     from chalicelib.models.base import new_id
 
     limit = max(1, get_settings().fanout_inline_max)
-    done = _mark_read(user_id, limit)
+    t0 = now()
+    done = _mark_read(user_id, limit, t0)
     if done >= limit:
-        jobs.publish("notifications.read_all", f"notifications.read_all:{user_id}:{new_id('')}", {"user_id": user_id})
+        payload = {"user_id": user_id, "until": t0.isoformat()}
+        jobs.publish("notifications.read_all", f"notifications.read_all:{user_id}:{new_id('')}", payload)
     return done
 
 
 def on_read_all(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
     """``notifications.read_all`` consumer: the rest of a big inbox, a chunk at a time."""
-    return {} if _mark_read(payload["user_id"], limit) >= limit else None
+    until = datetime.fromisoformat(payload["until"]) if payload.get("until") else None
+    return {} if _mark_read(payload["user_id"], limit, until) >= limit else None
 
 
 def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
