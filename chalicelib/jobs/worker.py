@@ -31,7 +31,7 @@ DONE = "done"  # step_messages value once a chunk finished (no SQS message id lo
 def handle_batch(records: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
     """``context`` is the Lambda context: once less than ``TIME_MARGIN_MS`` is left, the messages not started are
     reported as failures (SQS redelivers them) rather than risking a timeout that would lose the whole report."""
-    failures = []
+    failures: list[dict[str, str]] = []
     for index, record in enumerate(records):
         message_id = record.get("messageId", "")
         if context is not None and context.get_remaining_time_in_millis() < TIME_MARGIN_MS:
