@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from infrastructure.local.common import LOOPBACK
@@ -28,6 +29,7 @@ log = logging.getLogger("devstack.host")
 WS_HANDLERS = ("ws_connect", "ws_message", "ws_disconnect")
 QUEUE_HANDLER = "process_upload_queue"
 JOBS_HANDLER = "run_jobs"
+RELAY_EVERY_SECONDS = 60.0  # app.relay_jobs runs every minute on AWS
 
 
 def _handler(module: Any, name: str) -> Any | None:
@@ -99,15 +101,31 @@ def main(argv: list[str] | None = None) -> int:
     log.info("app host ready: API %s, WebSocket %s", api.url, gateway.ws_url)
 
     died = None
+    next_relay = time.monotonic() + RELAY_EVERY_SECONDS
     while not stop.wait(0.5):
         died = next((name for name, part in parts if not part.is_alive()), None)
         if died:
             log.error("%s stopped unexpectedly", died)
             break
+        if args.jobs_queue_url and time.monotonic() >= next_relay:  # the schedule AWS runs relay_jobs on
+            next_relay = time.monotonic() + RELAY_EVERY_SECONDS
+            _relay_jobs()
     for _name, part in reversed(parts):
         part.stop()
     log.info("app host stopped")
     return 1 if died else 0
+
+
+def _relay_jobs() -> None:
+    """Send domain events whose dispatch failed (chalicelib.jobs.relay, bounded per run)."""
+    try:
+        from chalicelib import jobs
+
+        sent = jobs.relay()
+        if sent:
+            log.info("relay sent %s undispatched event(s)", sent)
+    except Exception:  # noqa: BLE001 - the next run retries; the host must keep serving
+        log.exception("job relay failed")
 
 
 if __name__ == "__main__":
