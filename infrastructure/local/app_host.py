@@ -124,7 +124,7 @@ def _relay_jobs() -> None:
         sent = jobs.relay()
         if sent:
             log.info("relay sent %s undispatched event(s)", sent)
-    except Exception:  # noqa: BLE001 - the next run retries; the host must keep serving
+    except Exception:  # the next run retries; the host must keep serving
         log.exception("job relay failed")
 
 
