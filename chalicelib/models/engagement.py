@@ -346,7 +346,7 @@ class PhotoSubscription(Model):
 
 
 def subscribe(
-    photo_id: str, connection_id: str, user_id: str, family_id: str | None = None, session_gen: int | None = None
+    photo_id: str, connection_id: str, user_id: str, family_id: str | None = None, session_gen: float | None = None
 ) -> None:
     row = PhotoSubscription(
         photo_id=photo_id, connection_id=connection_id, user_id=user_id, family_id=family_id, session_gen=session_gen

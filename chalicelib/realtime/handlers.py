@@ -90,7 +90,7 @@ def handle_frame(connection_id: str, body: Any) -> dict[str, Any] | None:
         push.close(connection_id)
         return None
     if outlived(connection) or not tokens.session_alive(
-        connection.user_id, connection.family_id, None if connection.session_gen is None else int(connection.session_gen)
+        connection.user_id, connection.family_id, connection.session_gen
     ):
         # logged out, password changed or account deleted since it connected: say so, then hang up
         push.send(connection_id, push.REVOKED_FRAME)

@@ -101,7 +101,7 @@ def still_live(connection_ids: list[str]) -> list[str]:
 
     rows = {r.connection_id: r for r in connection_rows(connection_ids)}
     states = tokens.login_states({r.user_id for r in rows.values()})
-    alive = {cid for cid, r in rows.items() if not outlived(r) and states[r.user_id].alive(r.family_id, None if r.session_gen is None else int(r.session_gen))}
+    alive = {cid for cid, r in rows.items() if not outlived(r) and states[r.user_id].alive(r.family_id, r.session_gen)}
     dead = [cid for cid in rows if cid not in alive]
     if dead:
         log.warning("closing %d connection(s) of ended logins", len(dead))
@@ -134,7 +134,7 @@ def live_connections(user_id: str) -> list[str]:
     if not rows:
         return []
     state = tokens.login_state(user_id)
-    alive = [r.connection_id for r in rows if not outlived(r) and state.alive(r.family_id, None if r.session_gen is None else int(r.session_gen))]
+    alive = [r.connection_id for r in rows if not outlived(r) and state.alive(r.family_id, r.session_gen)]
     dead = [r.connection_id for r in rows if r.connection_id not in alive]
     if dead:
         log.warning("closing %d connection(s) of ended logins", len(dead), extra={"fields": {"user_id": user_id}})

@@ -73,7 +73,7 @@ def subscribe(connection_id: str, user_id: str, frame: dict[str, Any]) -> dict[s
     connection = connection_by_id(connection_id)
     if connection is None:
         raise UnauthorizedError("This connection is not registered.")
-    generation = None if connection.session_gen is None else int(connection.session_gen)
+    generation = connection.session_gen
     store.subscribe(photo_id, connection_id, user_id, connection.family_id, generation)
     return {**stats_frame(photo), "type": "subscribed"}
 
@@ -122,14 +122,10 @@ def _live(rows: list[store.PhotoSubscription]) -> tuple[list[str], list[str]]:
     from chalicelib.services import tokens
 
     states = tokens.login_states({r.user_id for r in rows})
-    live = {r.connection_id for r in rows if states[r.user_id].alive(r.family_id, _gen(r.session_gen))}
+    live = {r.connection_id for r in rows if states[r.user_id].alive(r.family_id, r.session_gen)}
     return [r.connection_id for r in rows if r.connection_id in live], [
         r.connection_id for r in rows if r.connection_id not in live
     ]
-
-
-def _gen(value: float | None) -> int | None:
-    return None if value is None else int(value)
 
 
 def _fan_out(connection_ids: list[str], frames: list[dict[str, Any]]) -> list[str]:

@@ -140,7 +140,8 @@ class LoginState:
     generation: int = 0  # logins of an older generation have ended (logout-all, password change, deletion)
     kept: str | None = None  # ... except this one, kept by the last such cut
 
-    def alive(self, family_id: str | None, generation: int | None = 0) -> bool:
+    def alive(self, family_id: str | None, generation: float | None = 0) -> bool:
+        """``generation``: of the token, session or socket (a stored NumberAttribute reads as a float)."""
         if not self.active or (family_id is not None and family_id in self.revoked):
             return False
         if (generation or 0) >= self.generation:
@@ -180,6 +181,6 @@ def login_states(user_ids: Collection[str]) -> dict[str, LoginState]:
     return {uid: states.get(uid, DEAD) for uid in ids}
 
 
-def session_alive(user_id: str, family_id: str | None, generation: int | None = 0) -> bool:
+def session_alive(user_id: str, family_id: str | None, generation: float | None = 0) -> bool:
     """Whether a login (e.g. the one a WebSocket connection was opened with) is still valid."""
     return login_state(user_id).alive(family_id, generation)
