@@ -29,7 +29,7 @@ def inline_bound(monkeypatch):
 def _refused(api, access: str, refresh: str) -> None:
     r = api.get("/auth/me", token=access)
     assert r.status_code == 401 and r.data["error"]["code"] == "session_revoked", r.body
-    r = api.post("/auth/refresh", {"refresh_token": refresh})
+    r = api.post("/auth/token/refresh", {"refresh_token": refresh})
     assert r.status_code == 401, r.body
 
 
