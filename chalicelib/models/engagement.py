@@ -341,11 +341,18 @@ class PhotoSubscription(Model):
     photo_id = UnicodeAttribute(hash_key=True)
     connection_id = UnicodeAttribute(range_key=True)
     user_id = UnicodeAttribute()
+    # the login the connection was opened with (Connection.family_id/session_gen): a push checks it first
+    family_id = UnicodeAttribute(null=True)
+    session_gen = NumberAttribute(null=True)
     expires_at = TTLAttribute()
 
 
-def subscribe(photo_id: str, connection_id: str, user_id: str) -> None:
-    row = PhotoSubscription(photo_id=photo_id, connection_id=connection_id, user_id=user_id)
+def subscribe(
+    photo_id: str, connection_id: str, user_id: str, family_id: str | None = None, session_gen: float | None = None
+) -> None:
+    row = PhotoSubscription(
+        photo_id=photo_id, connection_id=connection_id, user_id=user_id, family_id=family_id, session_gen=session_gen
+    )
     row.expires_at = at_epoch(epoch() + CONNECTION_TTL)
     row.save()
 
@@ -355,14 +362,16 @@ def unsubscribe(photo_id: str, connection_id: str) -> None:
         PhotoSubscription(photo_id=photo_id, connection_id=connection_id).delete()
 
 
-def subscribers(photo_id: str) -> list[str]:
-    """Connection ids subscribed to the photo (rows past their TTL but not yet swept are skipped)."""
+def subscriber_rows(photo_id: str) -> list[PhotoSubscription]:
+    """The subscriptions to the photo, with the login of each (rows past their TTL but not yet swept are
+    skipped). One Query; a page holds thousands of these small rows."""
     cutoff = epoch()
-    return [
-        s.connection_id
-        for s in PhotoSubscription.query(photo_id)
-        if s.expires_at is None or s.expires_at.timestamp() > cutoff
-    ]
+    return [s for s in PhotoSubscription.query(photo_id) if s.expires_at is None or s.expires_at.timestamp() > cutoff]
+
+
+def subscribers(photo_id: str) -> list[str]:
+    """Connection ids subscribed to the photo."""
+    return [s.connection_id for s in subscriber_rows(photo_id)]
 
 
 def drop_subscriptions(photo_id: str, connection_ids: Iterable[str]) -> None:

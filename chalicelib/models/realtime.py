@@ -9,7 +9,7 @@ Rows expire by TTL (API Gateway closes connections after 2 hours at most).
 
 from __future__ import annotations
 
-from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -35,13 +35,16 @@ class Connection(Model):
     connection_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     family_id = UnicodeAttribute(null=True)  # the login the token came from: frames stop when it ends
+    session_gen = NumberAttribute(null=True)  # the token's session generation (User.session_gen); none: 0
     connected_at = UTCDateTimeAttribute(default=now)
     expires_at = TTLAttribute()
     by_user = ConnectionsByUser()
 
 
-def add_connection(connection_id: str, user_id: str, family_id: str | None = None) -> None:
-    row = Connection(connection_id=connection_id, user_id=user_id, family_id=family_id)
+def add_connection(
+    connection_id: str, user_id: str, family_id: str | None = None, session_gen: int | None = None
+) -> None:
+    row = Connection(connection_id=connection_id, user_id=user_id, family_id=family_id, session_gen=session_gen)
     row.expires_at = at_epoch(epoch() + CONNECTION_TTL)
     row.save()
 
@@ -72,6 +75,11 @@ def connection_rows_of_user(user_id: str) -> list[Connection]:
     if not ids:
         return []
     return list(Connection.batch_get(ids))
+
+
+def connection_rows(connection_ids: list[str]) -> list[Connection]:
+    """These connections' rows, one BatchGet (a gone connection has none)."""
+    return list(Connection.batch_get(list(dict.fromkeys(connection_ids)))) if connection_ids else []
 
 
 def outlived(row: Connection) -> bool:

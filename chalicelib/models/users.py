@@ -64,6 +64,11 @@ class User(Model):
     # family_id -> epoch seconds of revocation; entries older than the access-token lifetime are pruned,
     # because by then every access token of that family has expired anyway.
     revoked_families: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # Ending every login at once (logout-all, password change/reset, deletion) is one bounded write: bump the
+    # session generation. Tokens, sessions and sockets carry the generation they were issued under, and one
+    # older than this is refused, except that of ``session_gen_kept`` (the login that changed the password).
+    session_gen = NumberAttribute(default=0)
+    session_gen_kept = UnicodeAttribute(null=True)
     # {"email": {type: bool}, "push": {type: bool}}; missing entries take the defaults in services/notifications
     notification_prefs: MapAttribute[str, Any] = MapAttribute(default=dict)
     deleted = BooleanAttribute(default=False)
@@ -124,6 +129,7 @@ class Session(Model):
     user_id = UnicodeAttribute()
     current_jti = UnicodeAttribute()
     revoked = BooleanAttribute(default=False)
+    session_gen = NumberAttribute(default=0)  # the user's generation when the login began (see User)
     created_at = UTCDateTimeAttribute(default=now)
     last_used_at = UTCDateTimeAttribute(default=now)
     user_agent = UnicodeAttribute(null=True)
@@ -179,11 +185,11 @@ def user_id_by_claim(kind: str, value: str) -> str | None:
         return None
 
 
-def user_by_login(login: str) -> User | None:
+def user_by_login(login: str, *, consistent: bool = False) -> User | None:
     """Login is an email (contains '@') or a username: one claim read, then one user read."""
     kind = "email" if "@" in login else "username"
     user_id = user_id_by_claim(kind, login)
-    return user_by_id(user_id) if user_id else None
+    return user_by_id(user_id, consistent=consistent) if user_id else None
 
 
 def create_user(user: User) -> None:

@@ -53,7 +53,7 @@ def on_connect(event: Any) -> Response | None:
         principal = tokens.authenticate(token)
     except UnauthorizedError as exc:
         return Response(body=exc.body(), status_code=401)
-    add_connection(event.connection_id, principal.user_id, principal.family_id)
+    add_connection(event.connection_id, principal.user_id, principal.family_id, principal.generation)
     return None
 
 
@@ -89,7 +89,9 @@ def handle_frame(connection_id: str, body: Any) -> dict[str, Any] | None:
         push.send(connection_id, _error("unauthorized", "This connection is not registered."))
         push.close(connection_id)
         return None
-    if outlived(connection) or not tokens.session_alive(connection.user_id, connection.family_id):
+    if outlived(connection) or not tokens.session_alive(
+        connection.user_id, connection.family_id, connection.session_gen
+    ):
         # logged out, password changed or account deleted since it connected: say so, then hang up
         push.send(connection_id, push.REVOKED_FRAME)
         push.close(connection_id)

@@ -54,17 +54,19 @@ def send(connection_id: str, frame: dict[str, Any]) -> bool:
 
 def send_many(connection_ids: list[str], frame: dict[str, Any]) -> int:
     """Fan out concurrently with a bounded pool; returns how many were delivered now. Beyond
-    ``fanout_inline_max`` connections the rest go to background jobs (``push.fanout``)."""
+    ``fanout_inline_max`` connections the rest go to background jobs (``push.fanout``), which check each
+    connection's login again when they deliver."""
     if not connection_ids:
         return 0
     bound = max(1, get_settings().fanout_inline_max)
     if len(connection_ids) > bound:
-        _defer(connection_ids[bound:], frame)
+        defer(connection_ids[bound:], [frame])
         connection_ids = connection_ids[:bound]
     return _send_now(connection_ids, frame)
 
 
-def _defer(connection_ids: list[str], frame: dict[str, Any]) -> None:
+def defer(connection_ids: list[str], frames: list[dict[str, Any]]) -> None:
+    """Deliver ``frames`` (in order) to these connections in ``push.fanout`` jobs, one per chunk."""
     import hashlib
 
     from chalicelib import jobs
@@ -72,16 +74,44 @@ def _defer(connection_ids: list[str], frame: dict[str, Any]) -> None:
     step = jobs.chunk_size()
     for start in range(0, len(connection_ids), step):
         chunk = connection_ids[start : start + step]
-        digest = hashlib.sha256(json.dumps([chunk, frame], sort_keys=True, default=str).encode()).hexdigest()[:32]
-        jobs.publish("push.fanout", f"push.fanout:{digest}", {"connection_ids": chunk, "frame": frame})
+        digest = hashlib.sha256(json.dumps([chunk, frames], sort_keys=True, default=str).encode()).hexdigest()[:32]
+        jobs.publish("push.fanout", f"push.fanout:{digest}", {"connection_ids": chunk, "frames": frames})
 
 
 def on_fanout(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
-    """``push.fanout`` consumer: deliver the frame to the deferred connections (one chunk per job)."""
+    """``push.fanout`` consumer: deliver the frames to the deferred connections (one chunk per job). The
+    logins are checked again now (one BatchGet of the connections, one of their users): a socket whose login
+    ended after the frame was queued gets nothing, and is closed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     ids = list(payload.get("connection_ids") or [])
+    frames = list(payload.get("frames") or ([payload["frame"]] if payload.get("frame") else []))
     start = int((cursor or {}).get("i", 0))
-    _send_now(ids[start : start + limit], payload.get("frame") or {})
+    for connection_id in still_live(ids[start : start + limit]):
+        try:
+            for frame in frames:
+                if not send(connection_id, frame):
+                    break
+        except (BotoCoreError, ClientError):  # one bad connection must not redeliver the frames to the rest
+            log.warning("deferred push to connection %s failed", connection_id, exc_info=True)
     return {"i": start + limit} if start + limit < len(ids) else None
+
+
+def still_live(connection_ids: list[str]) -> list[str]:
+    """Those of the connections that may still receive frames (their rows exist, are not older than the
+    gateway allows, and their logins are valid), in order: one BatchGet of the rows, one of their users.
+    The others are closed (best effort)."""
+    from chalicelib.models.realtime import connection_rows
+    from chalicelib.services import tokens
+
+    rows = {r.connection_id: r for r in connection_rows(connection_ids)}
+    states = tokens.login_states({r.user_id for r in rows.values()})
+    alive = {cid for cid, r in rows.items() if not outlived(r) and states[r.user_id].alive(r.family_id, r.session_gen)}
+    dead = [cid for cid in rows if cid not in alive]
+    if dead:
+        log.warning("closing %d connection(s) of ended logins", len(dead))
+        _each(dead, _end)
+    return [cid for cid in dict.fromkeys(connection_ids) if cid in alive]
 
 
 def _send_now(connection_ids: list[str], frame: dict[str, Any]) -> int:
@@ -109,7 +139,7 @@ def live_connections(user_id: str) -> list[str]:
     if not rows:
         return []
     state = tokens.login_state(user_id)
-    alive = [r.connection_id for r in rows if not outlived(r) and state.alive(r.family_id)]
+    alive = [r.connection_id for r in rows if not outlived(r) and state.alive(r.family_id, r.session_gen)]
     dead = [r.connection_id for r in rows if r.connection_id not in alive]
     if dead:
         log.warning("closing %d connection(s) of ended logins", len(dead), extra={"fields": {"user_id": user_id}})

@@ -36,7 +36,6 @@ from chalicelib.models.users import (
     create_user,
     move_claim,
     release_claims,
-    sessions_of_user,
     user_by_id,
     user_by_login,
     user_id_by_claim,
@@ -110,15 +109,23 @@ def resend_email_otp(email: str) -> None:
 
 
 def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
+    """The login belongs to the session generation of ``user`` as read (consistently) before anything is
+    written: a logout-all or password reset that commits after that read ends it too, however they interleave."""
     s = get_settings()
+    generation = int(user.session_gen or 0)
     family_id = new_id("f_")
-    refresh, jti, _ = tokens.issue(user, family_id, "refresh")
+    refresh, jti, _ = tokens.issue(user, family_id, "refresh", generation=generation)
     session = Session(
-        family_id=family_id, user_id=user.user_id, current_jti=jti, source_ip=source_ip, user_agent=user_agent or None
+        family_id=family_id,
+        user_id=user.user_id,
+        current_jti=jti,
+        session_gen=generation,
+        source_ip=source_ip,
+        user_agent=user_agent or None,
     )
     session.expires_at = at_epoch(epoch() + s.refresh_token_ttl)
     session.save(condition=Session.family_id.does_not_exist())
-    access, _, ttl = tokens.issue(user, family_id, "access")
+    access, _, ttl = tokens.issue(user, family_id, "access", generation=generation)
     return TokenPair(access, refresh, ttl, user)
 
 
@@ -128,7 +135,7 @@ def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "")
     # a username would tell a stranger that the two belong to one account.
     keys = ratelimit.login_keys(login_id.strip(), source_ip)
     ratelimit.reserve(keys, ratelimit.login_limits())  # counted as a failure unless released below
-    user = user_by_login(login_id.strip())
+    user = user_by_login(login_id.strip(), consistent=True)  # consistent: its session generation is current
     if user is None:
         passwords.burn_time(password)
         raise UnauthorizedError("Wrong login or password.", code="invalid_credentials")
@@ -148,6 +155,10 @@ def refresh(refresh_token: str) -> TokenPair:
     user = user_by_id(claims["sub"], consistent=True)
     if user is None:
         raise UnauthorizedError("The session has ended.", code="session_revoked")
+    generation = tokens.generation_of(claims)
+    if not tokens.state_of(user).alive(family_id, generation):
+        _mark_session_revoked(family_id)  # lazily: the generation cut ended it already
+        raise UnauthorizedError("The session has ended.", code="session_revoked")
     s = get_settings()
     new_jti = secrets.token_urlsafe(16)
     session = Session(family_id=family_id)
@@ -166,6 +177,7 @@ def refresh(refresh_token: str) -> TokenPair:
         if not condition_failed(exc):
             raise
         _handle_refresh_failure(user, family_id)
+    # Issued under the generation the check above read: a cut that committed since ends these tokens too.
     refresh_token_new, _, _ = tokens.issue(user, family_id, "refresh", jti=new_jti)
     access, _, ttl = tokens.issue(user, family_id, "access")
     return TokenPair(access, refresh_token_new, ttl, user)
@@ -186,18 +198,21 @@ def _handle_refresh_failure(user: User, family_id: str) -> None:
     raise UnauthorizedError("The session has ended.", code="session_revoked")
 
 
+def _mark_session_revoked(family_id: str) -> None:
+    try:
+        Session(family_id=family_id).update(actions=[Session.revoked.set(True)], condition=Session.family_id.exists())
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+
+
 def _mark_revoked(user: User, family_ids: list[str]) -> None:
+    """Single logouts (a bounded handful of families): mark the sessions and list them on the user."""
     if not family_ids:
         return
     t = epoch()
     for family_id in family_ids:
-        try:
-            Session(family_id=family_id).update(
-                actions=[Session.revoked.set(True)], condition=Session.family_id.exists()
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
+        _mark_session_revoked(family_id)
     horizon = t - tokens.revocation_retention()
     current = user.revoked_families.as_dict() if user.revoked_families else {}
     actions = [User.revoked_families[f].set(t) for f in family_ids]
@@ -228,11 +243,20 @@ def logout(refresh_token: str) -> None:
 
 def revoke_all(user: User, *, keep_family: str | None = None) -> None:
     """End every login of the user but ``keep_family`` (logout-all, password change and reset, account
-    deletion), and close every WebSocket connection not opened by ``keep_family``."""
+    deletion), and close every WebSocket connection not opened by ``keep_family``.
+
+    One bounded write, however many logins there are: the user's session generation goes up by one, and every
+    token, session and socket of an older generation is refused from then on (``tokens.LoginState``), except
+    those of ``keep_family``. A login whose generation was read before this write (one racing it) is refused
+    too. The session rows are not touched here; a refresh marks its own row revoked when it is refused."""
     from chalicelib.realtime import push
 
-    families = [s.family_id for s in sessions_of_user(user.user_id) if not s.revoked and s.family_id != keep_family]
-    _mark_revoked(user, families)
+    user.update(
+        actions=[
+            User.session_gen.add(1),
+            User.session_gen_kept.set(keep_family) if keep_family else User.session_gen_kept.remove(),
+        ]
+    )
     push.close_logins(user.user_id, None, keep_family=keep_family)
 
 

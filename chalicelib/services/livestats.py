@@ -7,7 +7,12 @@ unlike, comment and comment deletion, and ``{"type": "comment", "photo_id", "com
 
 Publishing runs after the write has committed and is best effort: it costs one Query when nobody watches the
 photo, a failure is logged and never fails the request that caused it, and a subscription whose connection is
-gone is deleted when a push finds it so.
+gone, or whose login has ended, is deleted when a push finds it so.
+
+Revocation and size: each subscription keeps the login its connection was opened with, and a push reads the
+watchers' revocation state in one BatchGet per page before it sends, so a socket of an ended login gets no
+frames. At most ``fanout_inline_max`` watchers are served inline; the rest go to ``push.fanout`` jobs, which
+check each connection's login again when they deliver.
 """
 
 from __future__ import annotations
@@ -62,8 +67,14 @@ def subscribe(connection_id: str, user_id: str, frame: dict[str, Any]) -> dict[s
     photo_id = _photo_id(frame)
     if not store.plausible_id(photo_id):
         raise NotFoundError("No such photo.")
+    from chalicelib.models.realtime import connection_by_id
+
     photo, _, _ = photos.readable_photo(_principal(user_id), photo_id)
-    store.subscribe(photo_id, connection_id, user_id)
+    connection = connection_by_id(connection_id)
+    if connection is None:
+        raise UnauthorizedError("This connection is not registered.")
+    generation = connection.session_gen
+    store.subscribe(photo_id, connection_id, user_id, connection.family_id, generation)
     return {**stats_frame(photo), "type": "subscribed"}
 
 
@@ -86,22 +97,41 @@ def _publish(photo_id: str, frames: list[dict[str, Any]]) -> None:
     try:
         if not get_settings().ws_endpoint:
             return
-        connections = store.subscribers(photo_id)
-        if not connections:
+        rows = store.subscriber_rows(photo_id)
+        if not rows:
             return
         try:
             photo = Photo.get(photo_id, consistent_read=True)
         except Photo.DoesNotExist:
             return
-        gone = _fan_out(connections, [*frames, stats_frame(photo)])
-        if gone:
-            store.drop_subscriptions(photo_id, gone)
+        frames = [*frames, stats_frame(photo)]
+        bound = max(1, get_settings().fanout_inline_max)
+        inline, rest = rows[:bound], rows[bound:]
+        if rest:
+            push.defer([r.connection_id for r in rest], frames)
+        live, ended = _live(inline)
+        gone = _fan_out(live, frames)
+        if gone or ended:
+            store.drop_subscriptions(photo_id, [*gone, *ended])
     except Exception:  # best effort: the write that caused this has committed and must not fail
         log.exception("live update for photo %s not published", photo_id)
 
 
+def _live(rows: list[store.PhotoSubscription]) -> tuple[list[str], list[str]]:
+    """(connections whose login is valid, those whose login has ended): one BatchGet of the distinct users."""
+    from chalicelib.services import tokens
+
+    states = tokens.login_states({r.user_id for r in rows})
+    live = {r.connection_id for r in rows if states[r.user_id].alive(r.family_id, r.session_gen)}
+    return [r.connection_id for r in rows if r.connection_id in live], [
+        r.connection_id for r in rows if r.connection_id not in live
+    ]
+
+
 def _fan_out(connection_ids: list[str], frames: list[dict[str, Any]]) -> list[str]:
     """Send the frames, in order, to every connection (bounded concurrency); return the gone connections."""
+    if not connection_ids:
+        return []
 
     def deliver(connection_id: str) -> str | None:
         try:

@@ -1,7 +1,8 @@
 """JWT access and refresh tokens: issue, verify, authenticate.
 
 Access tokens live 15 minutes, refresh tokens 30 days. Both carry ``sub, role, iat, exp, jti, iss, aud,
-typ`` and ``fam`` (the login family). Verification pins HS256 (so ``alg: none`` and algorithm confusion
+typ``, ``fam`` (the login family) and ``gen`` (the user's session generation when issued; a token
+without it is of generation 0). Verification pins HS256 (so ``alg: none`` and algorithm confusion
 are refused), the issuer, the audience, the type and the required claims.
 
 Authentication is done in-function (not by an API Gateway authorizer): one consistent GetItem of the user
@@ -13,6 +14,7 @@ path locally as in AWS.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,7 @@ class Principal:
     role: str
     family_id: str
     user: User
+    generation: int = 0  # the session generation the token was issued under
 
     @property
     def is_staff(self) -> bool:
@@ -49,8 +52,11 @@ def _encode(claims: dict[str, Any]) -> str:
     return jwt.encode(claims, _key(), algorithm=ALGORITHM)
 
 
-def issue(user: User, family_id: str, typ: str, jti: str | None = None) -> tuple[str, str, int]:
-    """Return (token, jti, lifetime seconds)."""
+def issue(
+    user: User, family_id: str, typ: str, jti: str | None = None, *, generation: int | None = None
+) -> tuple[str, str, int]:
+    """Return (token, jti, lifetime seconds). ``generation``: the session generation the login was checked
+    under (default: the one on ``user``, as read)."""
     s = get_settings()
     ttl = s.access_token_ttl if typ == "access" else s.refresh_token_ttl
     issued = epoch()
@@ -65,6 +71,7 @@ def issue(user: User, family_id: str, typ: str, jti: str | None = None) -> tuple
         "jti": jti,
         "typ": typ,
         "fam": family_id,
+        "gen": int(user.session_gen or 0) if generation is None else generation,
     }
     return _encode(claims), jti, ttl
 
@@ -94,15 +101,21 @@ def decode(token: str, typ: str) -> dict[str, Any]:
     return claims
 
 
+def generation_of(claims: dict[str, Any]) -> int:
+    gen = claims.get("gen", 0)
+    return gen if isinstance(gen, int) and not isinstance(gen, bool) else -1  # a malformed one is never current
+
+
 def principal_for(claims: dict[str, Any]) -> Principal:
-    """Check the token's user and family against the stored revocation state."""
+    """Check the token's user, family and generation against the stored revocation state."""
     try:
         user = User.get(claims["sub"], consistent_read=True)
     except User.DoesNotExist:
         raise UnauthorizedError("The token is no longer valid.", code="invalid_token") from None
-    if user.deleted or claims["fam"] in (user.revoked_families.as_dict() if user.revoked_families else {}):
+    generation = generation_of(claims)
+    if not state_of(user).alive(claims["fam"], generation):
         raise UnauthorizedError("The session has ended.", code="session_revoked")
-    return Principal(user_id=user.user_id, role=user.role, family_id=claims["fam"], user=user)
+    return Principal(user_id=user.user_id, role=user.role, family_id=claims["fam"], user=user, generation=generation)
 
 
 def authenticate(token: str) -> Principal:
@@ -123,10 +136,30 @@ class LoginState:
     """A user's revocation state, read once for any number of their logins (e.g. one per open socket)."""
 
     active: bool  # the account exists and is not deleted
-    revoked: frozenset[str]
+    revoked: frozenset[str]  # single logouts (and replayed refresh tokens): these families only
+    generation: int = 0  # logins of an older generation have ended (logout-all, password change, deletion)
+    kept: str | None = None  # ... except this one, kept by the last such cut
 
-    def alive(self, family_id: str | None) -> bool:
-        return self.active and (family_id is None or family_id not in self.revoked)
+    def alive(self, family_id: str | None, generation: float | None = 0) -> bool:
+        """``generation``: of the token, session or socket (a stored NumberAttribute reads as a float)."""
+        if not self.active or (family_id is not None and family_id in self.revoked):
+            return False
+        if (generation or 0) >= self.generation:
+            return True
+        return family_id is not None and family_id == self.kept
+
+
+DEAD = LoginState(active=False, revoked=frozenset())
+
+
+def state_of(user: User) -> LoginState:
+    revoked = user.revoked_families.as_dict() if user.revoked_families else {}
+    return LoginState(
+        active=not user.deleted,
+        revoked=frozenset(revoked),
+        generation=int(user.session_gen or 0),
+        kept=user.session_gen_kept,
+    )
 
 
 def login_state(user_id: str) -> LoginState:
@@ -134,11 +167,20 @@ def login_state(user_id: str) -> LoginState:
     try:
         user = User.get(user_id, consistent_read=True)
     except User.DoesNotExist:
-        return LoginState(active=False, revoked=frozenset())
-    revoked = user.revoked_families.as_dict() if user.revoked_families else {}
-    return LoginState(active=not user.deleted, revoked=frozenset(revoked))
+        return DEAD
+    return state_of(user)
 
 
-def session_alive(user_id: str, family_id: str | None) -> bool:
+def login_states(user_ids: Collection[str]) -> dict[str, LoginState]:
+    """The revocation state of many users in one consistent BatchGet (e.g. every watcher of a photo); a
+    missing user is dead."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return {}
+    states = {u.user_id: state_of(u) for u in User.batch_get(ids, consistent_read=True)}
+    return {uid: states.get(uid, DEAD) for uid in ids}
+
+
+def session_alive(user_id: str, family_id: str | None, generation: float | None = 0) -> bool:
     """Whether a login (e.g. the one a WebSocket connection was opened with) is still valid."""
-    return login_state(user_id).alive(family_id)
+    return login_state(user_id).alive(family_id, generation)
