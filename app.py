@@ -11,7 +11,6 @@ from chalice import Chalice
 from chalicelib import logs
 from chalicelib.api import routing
 from chalicelib.config import get_settings
-from chalicelib.realtime import handlers as ws
 from chalicelib.realtime import push
 from chalicelib.services import accounts, blocks, devices, notifications
 from chalicelib.services import chat as chat_service
@@ -49,17 +48,23 @@ events_service.VISIBILITY_HOOKS.append(photos_service.on_event_visibility_change
 
 @app.on_ws_connect()
 def ws_connect(event):
-    return ws.on_connect(event)
+    from chalicelib.realtime import handlers  # only the WebSocket function loads it (as the SQS handlers do)
+
+    return handlers.on_connect(event)
 
 
 @app.on_ws_disconnect()
 def ws_disconnect(event):
-    return ws.on_disconnect(event)
+    from chalicelib.realtime import handlers
+
+    return handlers.on_disconnect(event)
 
 
 @app.on_ws_message()
 def ws_message(event):
-    return ws.on_message(event)
+    from chalicelib.realtime import handlers
+
+    return handlers.on_message(event)
 
 
 @app.on_sqs_message(queue=get_settings().upload_queue_name, batch_size=10)
