@@ -82,3 +82,14 @@ def test_tables_share_one_botocore_session_per_thread():
     thread.start()
     thread.join()
     assert other[0] is not users.session  # botocore client creation is not thread-safe: one per thread
+
+
+def test_photo_and_event_routes_build_no_user_or_auth_schema():
+    """A route family builds its own schemas: the photo and event blueprints load neither the user and auth
+    schemas nor EmailStr's ``pydantic.networks``."""
+    loaded = _fresh(
+        "import sys, app, chalicelib.api.photos, chalicelib.api.events\n"
+        "print(' '.join(m for m in ('chalicelib.api.schemas', 'pydantic.networks', 'email_validator')"
+        " if m in sys.modules))"
+    )
+    assert loaded.split() == []
