@@ -13,7 +13,6 @@ from chalice import Chalice, Rate
 from chalicelib import logs
 from chalicelib.api import routing
 from chalicelib.config import get_settings
-from chalicelib.realtime import handlers as ws
 
 logs.configure()
 app = Chalice(app_name="lightbox", configure_logs=False)  # its logger goes through our JSON handler
@@ -30,17 +29,23 @@ routing.mount(app)  # every route of chalicelib/api/manifest.py; each blueprint 
 
 @app.on_ws_connect()
 def ws_connect(event):
-    return ws.on_connect(event)
+    from chalicelib.realtime import handlers  # only the WebSocket function loads it (as the SQS handlers do)
+
+    return handlers.on_connect(event)
 
 
 @app.on_ws_disconnect()
 def ws_disconnect(event):
-    return ws.on_disconnect(event)
+    from chalicelib.realtime import handlers
+
+    return handlers.on_disconnect(event)
 
 
 @app.on_ws_message()
 def ws_message(event):
-    return ws.on_message(event)
+    from chalicelib.realtime import handlers
+
+    return handlers.on_message(event)
 
 
 @app.on_sqs_message(queue=get_settings().upload_queue_name, batch_size=10)

@@ -12,8 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from chalicelib.api.routing import Ctx, PublicCtx, route
-from chalicelib.api.schema_base import Body, Out, PageQuery
-from chalicelib.api.schemas import CleanText, Page, Username
+from chalicelib.api.schema_base import Body, CleanText, Out, Page, PageQuery, Username
 from chalicelib.models.base import iso
 from chalicelib.models.events import Event, EventMember
 from chalicelib.services import accounts

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from chalicelib.api.routing import AnyCtx, Ctx, PublicCtx, route
-from chalicelib.api.schema_base import Body, Out, PageQuery
-from chalicelib.api.schemas import CleanText
+from chalicelib.api.schema_base import Body, CleanText, Out, PageQuery
 from chalicelib.config import get_settings
 from chalicelib.pagination import decode, encode
 from chalicelib.services import photos, photos_access, sharing

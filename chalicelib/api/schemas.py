@@ -1,37 +1,18 @@
-"""Request and response schemas shared across blueprints. The same classes generate /openapi.json."""
+"""Request and response schemas of users and auth, shared across blueprints. The same classes generate
+/openapi.json."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from chalicelib.api.schema_base import Body, Out, PageQuery
+# CleanText, Username and Page live in schema_base (a route that needs no user or auth schema imports only that);
+# they can still be imported from here.
+from chalicelib.api.schema_base import Body, CleanText, Out, PageQuery, Username
+from chalicelib.api.schema_base import Page as Page
 from chalicelib.models.base import iso
 
-T = TypeVar("T")
-
-
-def _no_control_chars(value: str) -> str:
-    import unicodedata
-
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\t" for ch in value):
-        raise ValueError("must not contain control or invisible formatting characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
-
-
-CleanText = Annotated[str, AfterValidator(_no_control_chars)]
-Username = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=30,
-        pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?$",
-        description="3-30 ASCII letters, digits, '_' or '.' (not at the ends)",
-    ),
-]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
@@ -65,11 +46,6 @@ Email = Annotated[
 ]
 Code = Annotated[str, Field(min_length=1, max_length=16, description="The 6-digit code from the email")]
 Token = Annotated[str, Field(min_length=1, max_length=4096)]
-
-
-class Page(Out, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
 
 
 # ---- users -------------------------------------------------------------------------------------------------

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import cast
 
+import botocore.session
+import pynamodb.connection.base
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import (
@@ -26,6 +29,21 @@ from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError
 
 ALL_MODELS: list[type[Model]] = []
+_sessions = threading.local()
+
+
+def _thread_session() -> botocore.session.Session:
+    """One botocore session per thread for every table. PynamoDB creates a session per table connection, and
+    each new session parses botocore's service model and endpoint rules again: ~0.1-0.5 s of a cold start for
+    every further table a first request touches. Per thread, as PynamoDB's own (client creation is not
+    thread-safe); clients stay one per table."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = botocore.session.get_session()
+    return session
+
+
+pynamodb.connection.base.get_session = _thread_session  # what Connection.session calls
 
 
 def table_meta(name: str) -> MetaProtocol:
