@@ -22,7 +22,7 @@ REQUIREMENTS = ROOT / "requirements.txt"
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 ELF_MACHINES = {"aarch64": 183, "x86_64": 62}
 OLDEST_MANYLINUX_GLIBC_MINOR = 17  # manylinux2014 == manylinux_2_17
-FUNCTION_KINDS = ("api", "websocket", "processor", "worker", "other")
+FUNCTION_KINDS = ("api", "websocket", "processor", "worker", "relay", "other")
 
 
 def canonical(name: str) -> str:

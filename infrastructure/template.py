@@ -49,8 +49,8 @@ DEFAULT_LOG_RETENTION_DAYS = 30
 
 # The actions each kind of function may perform, by resource. Kinds: "api" (REST handler), "websocket"
 # ($connect/$disconnect/$default), "processor" (the SQS consumer of the upload queue), "worker" (the SQS consumer
-# of the jobs queue, chalicelib/jobs), "other" (any new function: it gets the API's grants until someone narrows
-# them here).
+# of the jobs queue, chalicelib/jobs), "relay" (the scheduled re-send of undispatched domain events: its tables
+# and the jobs queue only), "other" (any new function: it gets the API's grants until someone narrows them here).
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -72,6 +72,7 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
     # The jobs worker purges photos: their variants and any inbox copy left (chalicelib/services/photos.py:purge).
     "worker": {"uploads": ["s3:DeleteObject"], "media": ["s3:DeleteObject"]},
 }
+S3_GRANTS["relay"] = {}
 S3_GRANTS["other"] = S3_GRANTS["api"]
 # Notifications (chalicelib/services/notifications.py) go out from every kind of function: the API (tags, likes,
 # follows ...), the processor (event photos, rejections) and the WebSocket handlers (chat messages). Each may
@@ -84,12 +85,13 @@ READS_SECRETS: dict[str, tuple[str, ...]] = {
     "websocket": ("jwt",),
     "processor": (),
     "worker": (),
+    "relay": (),
     "other": ("jwt", "stripe"),
 }
 PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "worker", "other"}
 # Domain events (chalicelib/jobs.publish) and deferred fan-out leave from every kind of function: account and
 # event deletion (API), photo.ready (processor), big pushes (any), continuations (worker).
-PUBLISHES_JOBS = {"api", "websocket", "processor", "worker", "other"}
+PUBLISHES_JOBS = {"api", "websocket", "processor", "worker", "relay", "other"}
 
 
 @dataclass(frozen=True)
@@ -792,6 +794,8 @@ def describe_functions(template: Json, ctx: StageContext) -> list[FunctionInfo]:
             kind = "processor"
         elif jobs in _sqs_queue_names(props):
             kind = "worker"
+        elif config_name == "relay_jobs":
+            kind = "relay"
         else:
             kind = "other"
         infos.append(FunctionInfo(logical, config_name, kind, f"{ctx.prefix}-{config_name.replace('_', '-')}"))
@@ -907,7 +911,7 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
                     event["Properties"]["Queue"],
                 )
             )
-        elif event["Type"] not in ("Api",):
+        elif event["Type"] not in ("Api", "Schedule"):  # a schedule invokes the function; it grants nothing
             raise NotImplementedError(
                 f"{info.logical_id} has a {event['Type']} event source; give it a grant in "
                 f"infrastructure/template.py:function_policy"

@@ -47,7 +47,14 @@ def send(connection_id: str, frame: dict[str, Any]) -> bool:
     except client.exceptions.GoneException:
         remove_connection(connection_id)
         return False
-    except (ClientError, BotoCoreError) as exc:  # live delivery is best effort: the stored copy stays the truth
+
+
+def _send_best_effort(connection_id: str, frame: dict[str, Any]) -> bool:
+    """``send`` for fan-out: any other failure (throttling, a 5xx) is logged and counted as not delivered, so it
+    never fails the request that stored what is being pushed (a stored chat message, a notification)."""
+    try:
+        return send(connection_id, frame)
+    except (ClientError, BotoCoreError) as exc:
         log.warning(f"websocket post failed: {exc!r}", extra={"fields": {"connection_id": connection_id}})
         return False
 
@@ -118,9 +125,9 @@ def _send_now(connection_ids: list[str], frame: dict[str, Any]) -> int:
     if not connection_ids:
         return 0
     if len(connection_ids) == 1:
-        return int(send(connection_ids[0], frame))
+        return int(_send_best_effort(connection_ids[0], frame))
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(connection_ids))) as pool:
-        return sum(pool.map(lambda cid: send(cid, frame), connection_ids))
+        return sum(pool.map(lambda cid: _send_best_effort(cid, frame), connection_ids))
 
 
 def send_to_user(user_id: str, frame: dict[str, Any]) -> int:

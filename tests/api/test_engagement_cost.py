@@ -113,7 +113,12 @@ STATUS = {
 }
 D = "dynamodb."
 AUTH = {D + "GetItem": 1}  # the access token's user
-LIVE = {D + "Query": 1, D + "GetItem": 1, "apigatewaymanagementapi.PostToConnection": 1}  # one subscriber
+LIVE = {  # one subscriber: its rows, the photo, its login (one batched read of the watchers), the post
+    D + "Query": 1,
+    D + "GetItem": 1,
+    D + "BatchGetItem": 1,
+    "apigatewaymanagementapi.PostToConnection": 1,
+}
 
 
 def budget(*parts: dict) -> collections.Counter:

@@ -69,6 +69,7 @@ def test_functions_are_the_apps_handlers(template):
     assert sorted(kinds.values()).count("websocket") == 3
     assert "processor" in kinds.values(), "no function consumes the upload queue"
     assert sorted(kinds.values()).count("worker") == 1, "one function consumes the jobs queue"
+    assert sorted(kinds.values()).count("relay") == 1, "one scheduled function re-sends undispatched events"
 
 
 def test_function_settings_come_from_chalice_config(template, facts):
