@@ -4,13 +4,14 @@ schemathesis, answers without a 5xx and as documented (status code, content type
 Bounded and deterministic: schemathesis's coverage phase (boundary and invalid values of every parameter and
 body field, deterministic; about 3,000 requests over the 90 operations) plus ``MAX_EXAMPLES`` derandomized
 fuzzed cases per operation, no shrinking and no example database. Each case of an operation with a
-``{user_id}`` or ``{event_id}`` is sent a second time at the fuzzer's own user and event. In process against the Chalice app
-(requests go through a transport adapter into ``chalice.test.Client``, as API Gateway's proxy events would),
-one moto for the whole module, and a real signed-in user so protected operations run past the 401.
+``{user_id}`` or ``{event_id}`` is sent a second time at the fuzzer's own user and event. In process against
+the Chalice app (requests go through a transport adapter into ``chalice.test.Client``, as API Gateway's proxy
+events would), one moto for the whole module, and a real signed-in user so protected operations run past the
+401.
 
-Time: about a minute of CPU for the module (one core). It was 10-45 s per operation before: a new PynamoDB connection per
-transaction (re-parsing botocore's DynamoDB model; fixed in chalicelib/models/base.py) and a fresh login per
-example (now one login, renewed only when an operation ended it).
+Time: about a minute of CPU for the module (one core). It was 10-45 s per operation before: a new PynamoDB
+connection per transaction (re-parsing botocore's DynamoDB model; fixed in chalicelib/models/base.py) and a
+fresh login per example (now one login, renewed only when an operation ended it).
 """
 
 from __future__ import annotations
