@@ -23,7 +23,7 @@ def get_my_profile(ctx: Ctx) -> PublicUserOut:
     return PublicUserOut.of(ctx.principal.user, avatar_url(ctx.principal.user))
 
 
-@route("/users/me", "DELETE", body=PasswordIn, status=204, tags=TAGS, responses=(403,))
+@route("/users/me", "DELETE", body=PasswordIn, status=204, tags=TAGS, responses=(403, 409))
 def delete_me(ctx: Ctx[PasswordIn]) -> None:
     """Delete the caller's account: sessions end, the profile is anonymised, content is removed."""
     accounts.delete_account(ctx.principal, ctx.body.password)
@@ -36,7 +36,7 @@ def delete_me(ctx: Ctx[PasswordIn]) -> None:
     response=UserOut,
     roles=("staff", "admin"),
     tags=TAGS,
-    responses=(403, 404),
+    responses=(403, 404, 409),
 )
 def set_role(ctx: Ctx[RoleIn], user_id: str) -> UserOut:
     """Change a user's role: admins grant any role, staff grant member/photographer/creator."""

@@ -78,9 +78,19 @@ def keys_only_index(
     return type(f"{table}_{name}", (GlobalSecondaryIndex,), attrs)()
 
 
+_connections: dict[tuple[str, str | None], Connection] = {}
+
+
 def connection() -> Connection:
+    """The container's PynamoDB connection for transactions, made once (like each model's own): a new
+    ``Connection`` builds a new botocore session and client, which re-reads and parses DynamoDB's service
+    model (tenths of a second) on every transaction."""
     settings = get_settings()
-    return Connection(region=settings.region, host=settings.aws_endpoint_url)
+    key = (settings.region, settings.aws_endpoint_url)
+    found = _connections.get(key)
+    if found is None:
+        found = _connections.setdefault(key, Connection(region=settings.region, host=settings.aws_endpoint_url))
+    return found
 
 
 def now() -> datetime:

@@ -185,3 +185,23 @@ def test_listings_read_avatars_in_one_batch(api, make_user, counter):
     five = costs(*world("b", 5), 5)
     assert one == five
     assert one["members"]["dynamodb.BatchGetItem"] == 2  # users, their avatar photos
+
+
+def test_transactions_reuse_the_containers_dynamodb_client(api, make_user, monkeypatch):
+    """A transaction (a login's rate-limit counters, a follow, a like) uses the container's one PynamoDB
+    connection: a new one builds a botocore session and client, re-reading DynamoDB's service model each time
+    (tenths of a second per request; most of a login's time)."""
+    import botocore.session
+
+    make_user("reuser")  # the first requests create the clients
+    created: list[str] = []
+    real = botocore.session.Session.create_client
+
+    def create_client(self, service_name, *args, **kwargs):
+        created.append(service_name)
+        return real(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    for _ in range(2):
+        assert api.post("/auth/login", {"login": "reuser", "password": PASSWORD}).status_code == 200
+    assert created == []
