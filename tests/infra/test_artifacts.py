@@ -261,6 +261,8 @@ if mode == "api":
              "body": None, "isBase64Encoded": False}
     response = app.app(event, Context())
     out["health"] = [response["statusCode"], response["body"]]
+    # /health touches no table; the auth routes' module (pynamodb, argon2, jwt) is what most first requests load
+    import chalicelib.api.auth
     # routes load their blueprint module on first use: record what the request brought in too
     out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 else:
