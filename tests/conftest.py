@@ -27,9 +27,11 @@ for var in ("LIGHTBOX_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
 
 
 # E402 (import not at the top) below: moto and, later, the app must see the environment set above.
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import re  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -219,29 +221,37 @@ class CallCounter:
         return result, list(self.calls)
 
 
-@pytest.fixture
-def counter(app, monkeypatch):
-    """Every botocore client created from now on (boto3's and PynamoDB's) reports its calls to the counter."""
+@contextlib.contextmanager
+def hook_every_client(monkeypatch, hook) -> Iterator[None]:
+    """Every botocore client created from now on (boto3's and PynamoDB's) calls ``hook`` before each call; the
+    cached clients and model connections are dropped so they are made again, hooked."""
     import botocore.client
 
     from chalicelib import aws
     from chalicelib.models.registry import all_models
 
-    counter = CallCounter()
     original = botocore.client.ClientCreator.create_client
 
     def create_client(self, *args, **kwargs):
         client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.*.*", counter.hook)
+        client.meta.events.register("before-call.*.*", hook)
         return client
 
     monkeypatch.setattr(botocore.client.ClientCreator, "create_client", create_client)
     aws.reset()
     for model in all_models():
         model._connection = None
-    yield counter
+    yield
     for model in all_models():
         model._connection = None
+
+
+@pytest.fixture
+def counter(app, monkeypatch):
+    """Every botocore client created from now on (boto3's and PynamoDB's) reports its calls to the counter."""
+    counter = CallCounter()
+    with hook_every_client(monkeypatch, counter.hook):
+        yield counter
 
 
 @pytest.fixture
@@ -259,3 +269,19 @@ def live(monkeypatch):
 def atomic_moto():
     """Kept for old call sites: DynamoDB's per-request atomicity is now on for every test (tests/moto_atomic.py)."""
     assert moto_atomic._installed
+
+
+@pytest.fixture
+def tuned(monkeypatch):
+    """Small bounds (chunks of 3 items, 2 recipients inline), so continuations show with little data."""
+    from chalicelib.config import get_settings
+
+    def tune(chunk: int = 3, inline: int = 2) -> None:
+        monkeypatch.setenv("LIGHTBOX_JOB_CHUNK_SIZE", str(chunk))
+        monkeypatch.setenv("LIGHTBOX_FANOUT_INLINE_MAX", str(inline))
+        get_settings.cache_clear()
+
+    yield tune
+    for var in ("LIGHTBOX_JOB_CHUNK_SIZE", "LIGHTBOX_FANOUT_INLINE_MAX"):
+        os.environ.pop(var, None)
+    get_settings.cache_clear()

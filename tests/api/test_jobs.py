@@ -11,22 +11,6 @@ from tests.conftest import PASSWORD
 from tests.jobs import drain, queued, receive, record, run_batch
 
 
-@pytest.fixture
-def tuned(monkeypatch):
-    """Small bounds (chunks of 3 items, 2 recipients inline), so continuations show with little data."""
-    from chalicelib.config import get_settings
-
-    def tune(chunk: int = 3, inline: int = 2) -> None:
-        monkeypatch.setenv("LIGHTBOX_JOB_CHUNK_SIZE", str(chunk))
-        monkeypatch.setenv("LIGHTBOX_FANOUT_INLINE_MAX", str(inline))
-        get_settings.cache_clear()
-
-    yield tune
-    for var in ("LIGHTBOX_JOB_CHUNK_SIZE", "LIGHTBOX_FANOUT_INLINE_MAX"):
-        os.environ.pop(var, None)
-    get_settings.cache_clear()
-
-
 def _photo(owner_id: str, n: int, **extra):
     from chalicelib import storage
     from chalicelib.models.base import new_id

@@ -3,28 +3,11 @@ time budget, minimal payloads and a bounded read-all."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.api.test_jobs import _photo
 from tests.conftest import PASSWORD
 from tests.jobs import drain
-
-
-@pytest.fixture
-def tuned(monkeypatch):
-    from chalicelib.config import get_settings
-
-    def tune(chunk: int = 3, inline: int = 2) -> None:
-        monkeypatch.setenv("LIGHTBOX_JOB_CHUNK_SIZE", str(chunk))
-        monkeypatch.setenv("LIGHTBOX_FANOUT_INLINE_MAX", str(inline))
-        get_settings.cache_clear()
-
-    yield tune
-    for var in ("LIGHTBOX_JOB_CHUNK_SIZE", "LIGHTBOX_FANOUT_INLINE_MAX"):
-        os.environ.pop(var, None)
-    get_settings.cache_clear()
 
 
 def test_likes_of_photos_already_gone_do_not_spin_the_deletion(api, make_user, tuned):

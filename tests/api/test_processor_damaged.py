@@ -129,26 +129,12 @@ def connection_error() -> Any:
 
 @pytest.fixture
 def faults(app, monkeypatch) -> Iterator[Faults]:
-    import botocore.client
-
     from chalicelib import aws
-    from chalicelib.models.registry import all_models
+    from tests.conftest import hook_every_client
 
     faults = Faults()
-    original = botocore.client.ClientCreator.create_client
-
-    def create_client(self, *args, **kwargs):
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.*.*", faults.hook)
-        return client
-
-    monkeypatch.setattr(botocore.client.ClientCreator, "create_client", create_client)
-    aws.reset()
-    for model in all_models():
-        model._connection = None
-    yield faults
-    for model in all_models():
-        model._connection = None
+    with hook_every_client(monkeypatch, faults.hook):
+        yield faults
     aws.reset()
 
 
