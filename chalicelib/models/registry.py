@@ -10,6 +10,7 @@ from chalicelib.models import events as _events  # noqa: F401
 from chalicelib.models import idempotency as _idempotency  # noqa: F401
 from chalicelib.models import jobs as _jobs  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
+from chalicelib.models import orders as _orders  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401

@@ -11,9 +11,16 @@ empty and leaves nothing behind.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 
 from infrastructure.local.common import LOOPBACK
+
+# Each module's ``install(app)`` adds routes to localstripe's aiohttp app before it starts.
+EXTENSIONS = (
+    "infrastructure.local.stripe_disputes",  # disputes and the charge.* events localstripe never emits
+    "infrastructure.local.stripe_connect",  # Connect: connected accounts and transfers (payouts)
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
 
     resources.Store.try_load_from_disk = lambda self: None
     resources.Store.dump_to_disk = lambda self: None
+    for name in EXTENSIONS:  # the calls localstripe lacks, served in its process (see each module)
+        importlib.import_module(name).install(server.app)
 
     access = logging.getLogger("aiohttp.access")
     access.setLevel(logging.INFO)

@@ -1,0 +1,9 @@
+"""Stripe Connect (connected accounts, transfers) for localstripe, which has no Connect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def install(app: Any) -> None:
+    """Add this module's routes to localstripe's aiohttp ``app`` (before it starts)."""
