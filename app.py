@@ -65,5 +65,6 @@ def run_jobs(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def relay_jobs(event):
     from chalicelib import jobs
+    from chalicelib.jobs import sweeps
 
-    return {"sent": jobs.relay()}
+    return {"sent": jobs.relay(), "sweeps": sweeps.tick()}

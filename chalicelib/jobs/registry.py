@@ -49,9 +49,18 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "notifications.read_all": {"inbox": "chalicelib.services.notifications:on_read_all"},
     # payload: connection_ids, frame
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
-    # Money events (next issues) register their consumers here.
+    # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
+    # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
     "order.paid": {},
+    # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
+    # amount_cents}]
     "refund.succeeded": {},
+    # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
+    "dispute.opened": {},
+    "dispute.closed": {},
+    # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
+    "orders.expire": {},
+    "earnings.release": {},
 }
 
 ON_COMPLETE: dict[str, str] = {

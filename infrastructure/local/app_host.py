@@ -120,10 +120,12 @@ def _relay_jobs() -> None:
     """Send domain events whose dispatch failed (chalicelib.jobs.relay, bounded per run)."""
     try:
         from chalicelib import jobs
+        from chalicelib.jobs import sweeps
 
         sent = jobs.relay()
         if sent:
             log.info("relay sent %s undispatched event(s)", sent)
+        sweeps.tick()
     except Exception:  # the next run retries; the host must keep serving
         log.exception("job relay failed")
 
