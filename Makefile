@@ -38,7 +38,7 @@ seed: $(STAMP)
 
 ## The whole test suite (what CI runs)
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 ## Benchmarks: printed figures, never asserted (cold start, processor, fan-out, package sizes)
 bench: $(STAMP) package
