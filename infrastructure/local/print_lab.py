@@ -321,7 +321,11 @@ def validate(body: Any) -> dict[str, list[str]]:
         assets = item.get("assets")
         need(isinstance(assets, list) and bool(assets), f"items[{n}].assets")
         for m, asset in enumerate(assets if isinstance(assets, list) else []):
-            ok = isinstance(asset, dict) and bool(asset.get("printArea")) and str(asset.get("url", "")).startswith("http")
+            ok = (
+                isinstance(asset, dict)
+                and bool(asset.get("printArea"))
+                and str(asset.get("url", "")).startswith("http")
+            )
             need(ok, f"items[{n}].assets[{m}]", "printArea and an http(s) url")
     return failures
 
@@ -330,7 +334,7 @@ class Handler(BaseHTTPRequestHandler):
     lab: Lab
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"print-lab: {self.command} {self.path} -> {format % args}\n")
 
     def _send(self, status: int, body: dict[str, Any] | None = None) -> None:
@@ -358,7 +362,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         return json.loads(raw) if raw.strip() else None
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         lab = self.lab
         if self.path == "/_lab/health":
             self._send(200, {"status": "ok", "orders": len(lab.orders)})
@@ -387,7 +391,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._error(404, "NotFound", "No such route")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         lab = self.lab
         try:
             body = self._body()
@@ -404,7 +408,9 @@ class Handler(BaseHTTPRequestHandler):
             order, created = lab.create(body)
             with lab.lock:
                 order_body = lab.order_json(order)
-            self._send(201 if created else 200, {"outcome": "Created" if created else "AlreadyExists", "order": order_body})
+            self._send(
+                201 if created else 200, {"outcome": "Created" if created else "AlreadyExists", "order": order_body}
+            )
             return
         match = re.fullmatch(r"/_lab/orders/([\w-]+)/(advance|resend|cancel)", self.path)
         if match:
@@ -418,7 +424,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._error(404, "NotFound", "No such route")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         if self.path == "/_lab/orders":
             self.lab.reset()
             self._send(200, {"deleted": True})
