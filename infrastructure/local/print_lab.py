@@ -17,7 +17,8 @@ What it serves (shapes after Prodigi's v4 API: see docs/print-lab.md for what is
   event id, ``time`` when the state changed) to ``--callback-url``, signed
   ``Lab-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``; a failed delivery is retried a few
   times, in order, on one delivery thread.
-- ``GET /_lab/orders/{id}``: the order with its state and the callbacks sent; ``POST /_lab/orders/{id}/resend``
+- ``GET /_lab/orders?merchant_reference=R``: the orders of that reference; ``GET /_lab/orders/{id}``: the order
+  with its state and the callbacks sent; ``POST /_lab/orders/{id}/resend``
   sends the last callback again (same event id and body, a fresh signature); ``POST /_lab/orders/{id}/cancel``
   cancels an order not yet shipped (stage ``Cancelled``); ``DELETE /_lab/orders`` forgets everything;
   ``GET /_lab/health``.
@@ -41,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib import error as urlerror
 from urllib import request as urlrequest
+from urllib.parse import parse_qs, urlsplit
 
 from infrastructure.local.common import LOOPBACK, iso_utc
 
@@ -378,6 +380,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(404, "NotFound", "No such order")
             else:
                 self._send(200, {"outcome": "Ok", "order": body})
+            return
+        if self.path.startswith("/_lab/orders?"):
+            wanted = parse_qs(urlsplit(self.path).query).get("merchant_reference", [None])[0]
+            with lab.lock:
+                found = [lab.lab_view(o) for o in lab.orders.values() if o.request["merchantReference"] == wanted]
+            self._send(200, {"items": found})
             return
         match = re.fullmatch(r"/_lab/orders/([\w-]+)", self.path)
         if match:
