@@ -32,6 +32,7 @@ from chalicelib.logs import get_logger
 from chalicelib.models.orders import Order, OrderLine
 
 log = get_logger(__name__)
+PRINTABLE_ORDER_STATES = ("paid", "partially_refunded", "fulfilled")
 SUBMITTABLE = frozenset({"pending", "submitted", "in_production"})  # a callback may beat our storing the id
 PAPER_CODES = {"lustre": "PHO", "glossy": "PHO", "metallic": "MET", "fine_art": "FAP"}
 FINISHES = {"lustre": "lustre", "glossy": "gloss", "metallic": "lustre", "fine_art": "matte"}
@@ -81,7 +82,7 @@ def submit(order: Order) -> str | None:
     """Send the order's lab items not yet at the lab; returns the lab order id (None: nothing to send)."""
     from chalicelib.services import fulfilment
 
-    if order.status not in ("paid", "fulfilled"):
+    if order.status not in PRINTABLE_ORDER_STATES:  # cancelled, refunded, disputed: nothing goes to the lab
         return None
     lines = [ln for ln in lab_lines(order) if ln.lab_order_id is None and ln.status in SUBMITTABLE]
     if not lines:
