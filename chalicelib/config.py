@@ -88,6 +88,13 @@ class Settings:
     stripe_js_url: str = "https://js.stripe.com/v3/"
     max_video_bytes: int = 2 * 1024 * 1024 * 1024
     email_test_domains: tuple[str, ...] = ()  # special-use TLDs accepted in addresses (local stage only)
+    # ---- print lab (fulfilment of lab prints; docs/print-lab.md) ----
+    print_lab_url: str | None = None  # the lab's API base (Prodigi v4 shapes); None: lab items wait (job retries)
+    print_lab_api_key: str | None = None  # X-API-Key; in AWS from the stage config (Secrets Manager: see docs)
+    print_lab_webhook_secret: str | None = None  # the Lab-Signature secret of POST /webhooks/print-lab
+    print_lab_shipping_method: str = "Standard"
+    print_lab_asset_ttl: int = 7 * 24 * 3600  # signed original URLs the lab downloads (SigV4's maximum)
+    print_lab_timeout: float = 10.0  # seconds per call to the lab
 
     @property
     def is_local(self) -> bool:
@@ -153,6 +160,13 @@ def load_settings() -> Settings:
         login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
         job_chunk_size=_int("LIGHTBOX_JOB_CHUNK_SIZE", 100),
         fanout_inline_max=_int("LIGHTBOX_FANOUT_INLINE_MAX", 25),
+        # print lab
+        print_lab_url=(_env("LIGHTBOX_PRINT_LAB_URL") or "").rstrip("/") or None,
+        print_lab_api_key=_env("LIGHTBOX_PRINT_LAB_API_KEY"),
+        print_lab_webhook_secret=_env("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET"),
+        print_lab_shipping_method=_env("LIGHTBOX_PRINT_LAB_SHIPPING_METHOD", "Standard"),
+        print_lab_asset_ttl=min(_int("LIGHTBOX_PRINT_LAB_ASSET_TTL", 7 * 24 * 3600), 7 * 24 * 3600),
+        print_lab_timeout=float(_env("LIGHTBOX_PRINT_LAB_TIMEOUT", "10")),
     )
 
 

@@ -82,6 +82,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/photos/{photo_id}/tags", "GET", "chalicelib.api.photos"),
     ("/photos/{photo_id}/tags", "POST", "chalicelib.api.photos"),
     ("/photos/{photo_id}/tags/{user_id}", "DELETE", "chalicelib.api.photos"),
+    ("/sales/orders/{order_id}/items/{item_id}", "PATCH", "chalicelib.api.fulfilment"),
     ("/users/me", "DELETE", "chalicelib.api.users"),
     ("/users/me", "GET", "chalicelib.api.users"),
     ("/users/me/blocks", "GET", "chalicelib.api.social"),
@@ -93,4 +94,5 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/users/{user_id}/followers", "GET", "chalicelib.api.social"),
     ("/users/{user_id}/following", "GET", "chalicelib.api.social"),
     ("/users/{user_id}/role", "PUT", "chalicelib.api.users"),
+    ("/webhooks/print-lab", "POST", "chalicelib.api.fulfilment"),
 )

@@ -51,7 +51,12 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
-    "order.paid": {},
+    "order.paid": {
+        "print_lab": "chalicelib.services.print_lab:on_order_paid",  # submit the lab prints (retried while down)
+    },
+    # payload: order_id, buyer_id, item_ids, tracking {carrier, number, url} | None, at. Published once per
+    # shipment (id "order.item_shipped:<order_id>:<hash of the item ids>") with the write that marks them shipped.
+    "order.item_shipped": {"shipping_email": "chalicelib.services.fulfilment:on_item_shipped"},
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]
     "refund.succeeded": {},

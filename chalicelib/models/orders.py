@@ -16,6 +16,8 @@ Access patterns (every listing is a Query on a key or an index):
 - a buyer's purchases, newest first ............ Purchases GSI by_buyer_recent (buyer_id, updated_at), keys only
 - refunds of an order .......................... Refunds Query(order_id)
 - a webhook delivery already applied? .......... WebhookEvents conditional PutItem(event_key), TTL
+- an order's state change (fulfilment) ......... Orders PutItem with the version condition, in a transaction
+                                                 with its domain events and its SellerOrders' status
 """
 
 from __future__ import annotations
@@ -33,8 +35,18 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.models.base import keys_only_index, now, register, table_meta
+from chalicelib.models.base import (
+    PutError,
+    at_epoch,
+    condition_failed,
+    epoch,
+    keys_only_index,
+    now,
+    register,
+    table_meta,
+)
 
 MAX_ORDER_ITEMS = 100  # lines per order (a cart line with quantity 3 is one line)
 MAX_SELLERS_PER_ORDER = 20  # one SellerOrders row each, in the order's creating transaction
@@ -206,3 +218,51 @@ class WebhookEvent(Model):
     type = UnicodeAttribute(null=True)
     received_at = UTCDateTimeAttribute(default=now)
     expires_at = TTLAttribute(null=True)
+
+
+# ---- fulfilment (print lab, seller shipping): named access patterns --------------------------------------
+
+WEBHOOK_EVENT_RETENTION_SECONDS = 30 * 24 * 3600  # longer than any sender retries a delivery
+
+
+def order_by_id(order_id: str) -> Order | None:
+    try:
+        return Order.get(order_id, consistent_read=True)
+    except Order.DoesNotExist:
+        return None
+
+
+def save_order_in(tx: TransactWrite, order: Order) -> None:
+    """Add the order's new state to ``tx``, conditional on the version it was read at (optimistic locking)."""
+    order.updated_at = now()
+    tx.save(order)
+
+
+def set_seller_orders_status_in(tx: TransactWrite, order: Order, status: str) -> None:
+    """Keep each seller's listing row of ``order`` in step with its status (one update per seller)."""
+    for seller_id in order.seller_ids:
+        tx.update(
+            SellerOrder(seller_id=seller_id, order_id=order.order_id),
+            actions=[SellerOrder.status.set(status)],
+            condition=SellerOrder.order_id.exists(),
+        )
+
+
+def webhook_event_seen(event_key: str) -> bool:
+    try:
+        WebhookEvent.get(event_key, consistent_read=True)
+    except WebhookEvent.DoesNotExist:
+        return False
+    return True
+
+
+def record_webhook_event(event_key: str, type_: str | None) -> bool:
+    """Record a delivery that took effect; False if it was recorded already (a concurrent duplicate)."""
+    row = WebhookEvent(event_key=event_key, type=type_, expires_at=at_epoch(epoch() + WEBHOOK_EVENT_RETENTION_SECONDS))
+    try:
+        row.save(condition=WebhookEvent.event_key.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
