@@ -88,6 +88,16 @@ class Settings:
     stripe_js_url: str = "https://js.stripe.com/v3/"
     max_video_bytes: int = 2 * 1024 * 1024 * 1024
     email_test_domains: tuple[str, ...] = ()  # special-use TLDs accepted in addresses (local stage only)
+    # -- delivery (receipts, invoices, archives, downloads: docs/delivery.md) --
+    web_url: str | None = None  # the web app's base URL for links in emails (else the first app origin)
+    download_url_ttl: int = 300  # seconds a signed download link (ours and S3's) stays valid
+    archive_url_ttl: int = 900  # seconds the signed GET of a ready archive stays valid
+    archive_part_bytes: int = 8 * 1024 * 1024  # S3 multipart part size of an archive (S3's minimum is 5 MiB)
+
+    @property
+    def web_base_url(self) -> str:
+        """Where the web app lives: ``LIGHTBOX_WEB_URL``, else the first of ``LIGHTBOX_APP_ORIGINS``."""
+        return (self.web_url or (self.app_origins[0] if self.app_origins else "")).rstrip("/")
 
     @property
     def is_local(self) -> bool:
@@ -153,6 +163,11 @@ def load_settings() -> Settings:
         login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
         job_chunk_size=_int("LIGHTBOX_JOB_CHUNK_SIZE", 100),
         fanout_inline_max=_int("LIGHTBOX_FANOUT_INLINE_MAX", 25),
+        # delivery
+        web_url=_env("LIGHTBOX_WEB_URL"),
+        download_url_ttl=_int("LIGHTBOX_DOWNLOAD_URL_TTL", 300),
+        archive_url_ttl=_int("LIGHTBOX_ARCHIVE_URL_TTL", 900),
+        archive_part_bytes=max(5 * 1024 * 1024, _int("LIGHTBOX_ARCHIVE_PART_BYTES", 8 * 1024 * 1024)),
     )
 
 

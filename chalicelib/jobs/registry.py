@@ -51,13 +51,15 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
-    "order.paid": {},
+    "order.paid": {"receipts": "chalicelib.services.receipts:on_order_paid"},
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]
     "refund.succeeded": {},
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
     "dispute.opened": {},
     "dispute.closed": {},
+    # payload: order_id, fingerprint (of the item set the zip is to hold): builds the order's zip archive
+    "order.archive_requested": {"archives": "chalicelib.services.archives:on_archive_requested"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
     "earnings.release": {},
