@@ -99,7 +99,11 @@ def paid_order(
             except Purchase.DoesNotExist:
                 purchase = Purchase(buyer_id=buyer["id"], photo_id=item["photo_id"], items={})
             grants = purchase.items.as_dict() if purchase.items else {}
-            grants[f"{order_id}:{item['item_id']}"] = {"sku": item["sku"], "variant": item["variant"], "state": "active"}
+            grants[f"{order_id}:{item['item_id']}"] = {
+                "sku": item["sku"],
+                "variant": item["variant"],
+                "state": "active",
+            }
             purchase.items = grants
             purchase.save()
     return Order.get(order_id)

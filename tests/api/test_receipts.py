@@ -120,9 +120,7 @@ def test_a_failed_send_is_retried_by_the_job_and_still_sent_once(api, shop, web_
     assert len(_order_paid(api, ann)) == 1
 
 
-def test_receipt_link_falls_back_to_the_first_app_origin_and_formats_zero_decimal_currencies(
-    api, shop, monkeypatch
-):
+def test_receipt_link_falls_back_to_the_first_app_origin_and_formats_zero_decimal_currencies(api, shop, monkeypatch):
     from chalicelib.config import get_settings
 
     monkeypatch.delenv("LIGHTBOX_WEB_URL", raising=False)
