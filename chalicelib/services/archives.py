@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from chalicelib import aws, storage
@@ -31,11 +32,14 @@ from chalicelib.logs import get_logger
 from chalicelib.models import delivery as store
 from chalicelib.models.base import TransactWriteError, new_id, now
 from chalicelib.models.orders import Order, OrderLine
+from chalicelib.resources import ARCHIVE_EXPIRY_DAYS, ARCHIVE_PREFIX  # the worker may write only there
 from chalicelib.services.delivery_rules import archive_fingerprint, safe_stem, unique_names
 
 log = get_logger(__name__)
-ARCHIVE_PREFIX = "archives/"  # in the media bucket; the worker may write only here (infrastructure/template.py)
 READ_CHUNK = 1024 * 1024  # bytes read from a source object at a time
+BUILD_TIMEOUT = timedelta(hours=1)  # a build not done by then (its job failed for good) may be asked for again
+# A ready zip is shown for a day less than S3 keeps it (the media bucket's lifecycle rule), then built anew.
+SHOWN_FOR = timedelta(days=ARCHIVE_EXPIRY_DAYS - 1)
 EVENT = "order.archive_requested"
 
 
@@ -59,13 +63,25 @@ def archive_key(order_id: str, fingerprint: str) -> str:
     return f"{ARCHIVE_PREFIX}{order_id}/{fingerprint}.zip"
 
 
+def current_state(order: Order) -> str | None:
+    """``building`` or ``ready`` if the order's archive matches its current item set and is still good; else
+    None (nothing asked, a refund changed the set, a dispute is open, the build died, the zip expired)."""
+    current = fingerprint_of(order)
+    if current is None or order.archive_items != current:
+        return None
+    age = now() - order.archive_at if order.archive_at is not None else timedelta(0)
+    if order.archive_status == "building" and age < BUILD_TIMEOUT:
+        return "building"
+    if order.archive_status == "ready" and order.archive_key and age < SHOWN_FOR:
+        return "ready"
+    return None
+
+
 def archive_view(order: Order) -> dict[str, Any] | None:
     """The order's ``archive`` field (for ``services.orders.order_view``): signs a fresh URL when ready."""
-    current = fingerprint_of(order)
-    if current is None or order.archive_items != current or order.archive_status not in ("building", "ready"):
-        return None
-    if order.archive_status == "building" or not order.archive_key:
-        return {"status": "building"}
+    state = current_state(order)
+    if state != "ready":
+        return {"status": "building"} if state == "building" else None
     url = storage.signed_get(
         order.archive_key, ttl=get_settings().archive_url_ttl, download_name=f"lightbox-order-{order.order_id}.zip"
     )
@@ -102,8 +118,8 @@ def request_archive(principal: Any, order_id: str) -> dict[str, Any]:
         fingerprint = fingerprint_of(order)
         if fingerprint is None:
             raise ConflictError("The order has no digital item to download.", code="nothing_to_archive")
-        if order.archive_items == fingerprint and order.archive_status in ("building", "ready"):
-            return order_out(order, principal)  # the same item set: nothing to do
+        if current_state(order) is not None:
+            return order_out(order, principal)  # building or ready for the same item set: nothing to do
         payload = {"order_id": order_id, "fingerprint": fingerprint}
         try:
             with jobs.transaction() as tx:
@@ -113,6 +129,7 @@ def request_archive(principal: Any, order_id: str) -> dict[str, Any]:
                         Order.archive_status.set("building"),
                         Order.archive_items.set(fingerprint),
                         Order.archive_key.remove(),
+                        Order.archive_at.set(now()),
                         Order.updated_at.set(now()),
                     ],
                 )
@@ -252,7 +269,12 @@ def mark_ready(order_id: str, fingerprint: str, key: str) -> bool:
 
     try:
         store.unlocked(order_id).update(
-            actions=[Order.archive_status.set("ready"), Order.archive_key.set(key), Order.updated_at.set(now())],
+            actions=[
+                Order.archive_status.set("ready"),
+                Order.archive_key.set(key),
+                Order.archive_at.set(now()),
+                Order.updated_at.set(now()),
+            ],
             condition=(Order.archive_items == fingerprint),
             add_version_condition=False,
         )
@@ -270,7 +292,7 @@ def on_archive_requested(payload: dict[str, Any], cursor: Any, limit: int) -> An
     fingerprint = payload["fingerprint"]
     if order is None or order.archive_items != fingerprint or fingerprint_of(order) != fingerprint:
         return None  # superseded (a newer request, a refund) or gone
-    if order.archive_status == "ready" and order.archive_key:
+    if current_state(order) == "ready":
         return None  # a redelivered job: already built
     key = build_archive(order, fingerprint)
     mark_ready(order.order_id, fingerprint, key)

@@ -229,3 +229,27 @@ def test_a_failed_build_leaves_no_half_upload_and_is_retried(api, shop, order, s
     uploads = aws.client("s3").list_multipart_uploads(Bucket=get_settings().media_bucket)
     assert not uploads.get("Uploads"), "the failed attempt's multipart upload was aborted"
     assert view(order.order_id)["status"] == "ready"
+
+
+def test_an_expired_zip_or_a_build_that_died_can_be_asked_for_again(api, shop, order):
+    from datetime import timedelta
+
+    from chalicelib.models.base import now
+    from chalicelib.models.delivery import get_order
+    from chalicelib.models.orders import Order
+
+    _, _, buyer, _ = shop
+    request(api, buyer, order.order_id)
+    get_order(order.order_id).update(actions=[Order.archive_at.set(now() - timedelta(minutes=61))])
+    assert view(order.order_id) is None, "a build that never finished is not shown forever"
+    queued_before = len(queued())
+    assert request(api, buyer, order.order_id).data["archive"] == {"status": "building"}
+    assert len(queued()) == queued_before + 1
+    drain()
+    assert view(order.order_id)["status"] == "ready"
+    # S3 expires archives/ after 7 days (lifecycle rule); the order stops showing the zip a day before
+    get_order(order.order_id).update(actions=[Order.archive_at.set(now() - timedelta(days=6, minutes=1))])
+    assert view(order.order_id) is None
+    assert request(api, buyer, order.order_id).data["archive"] == {"status": "building"}
+    drain()
+    assert view(order.order_id)["status"] == "ready"
