@@ -135,9 +135,8 @@ def child(payload: dict[str, str], trace: bool) -> None:
     from chalicelib import aws
     from chalicelib.config import get_settings
     from chalicelib.models.delivery import get_order
-    from chalicelib.services import archives
-
     from chalicelib.models.orders import Order
+    from chalicelib.services import archives
 
     order = get_order(payload["order_id"])  # connections made, modules imported: the baseline
     assert order is not None
