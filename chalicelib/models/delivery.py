@@ -22,6 +22,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.models.base import (
     PutError,
     TransactWriteError,
+    UpdateError,
     cancellation_codes,
     condition_failed,
     connection,
@@ -103,6 +104,23 @@ def take_invoice_number(order: Order, seller_id: str, last: int) -> bool:
             )
     except TransactWriteError as exc:
         if "ConditionalCheckFailed" in cancellation_codes(exc):
+            return False
+        if getattr(exc, "cause_response_code", None) == "ValidationException" and _add_invoice_map(order.order_id):
+            return False  # the order had no invoice_numbers map to set a key in: it has one now, retry
+        raise
+    return True
+
+
+def _add_invoice_map(order_id: str) -> bool:
+    """Give an order stored without ``invoice_numbers`` an empty map; False if it has one (or is gone)."""
+    try:
+        unlocked(order_id).update(
+            actions=[Order.invoice_numbers.set({})],
+            condition=Order.order_id.exists() & Order.invoice_numbers.does_not_exist(),
+            add_version_condition=False,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
             return False
         raise
     return True

@@ -183,3 +183,16 @@ def test_concurrent_orders_of_one_seller_get_consecutive_numbers(api, shop, monk
     assert sorted(numbers) == [1, 2, 3, 4, 5, 6]  # no gap, no number twice
     assert invoice_counter(ann["id"]) == 6
     assert [get_order(o.order_id).invoice_numbers.as_dict()[ann["id"]] for o in orders] == numbers
+
+
+def test_an_order_stored_without_an_invoice_map_still_gets_its_number(api, shop):
+    from chalicelib.models.delivery import get_order
+    from chalicelib.models.orders import Order
+
+    ann, _, buyer, photos = shop
+    order = paid_order(buyer, [line("i1", photos["a"], ann)])
+    get_order(order.order_id).update(actions=[Order.invoice_numbers.remove()])
+    r = invoice(api, buyer, order.order_id)
+    assert r.status_code == 200, r.body
+    assert "Invoice no. 000001" in pdf_text(r.body)
+    assert get_order(order.order_id).invoice_numbers.as_dict() == {ann["id"]: 1}
