@@ -95,6 +95,16 @@ class Settings:
     print_lab_shipping_method: str = "Standard"
     print_lab_asset_ttl: int = 7 * 24 * 3600  # signed original URLs the lab downloads (SigV4's maximum)
     print_lab_timeout: float = 10.0  # seconds per call to the lab
+    # -- delivery (receipts, invoices, archives, downloads: docs/delivery.md) --
+    web_url: str | None = None  # the web app's base URL for links in emails (else the first app origin)
+    download_url_ttl: int = 300  # seconds a signed download link (ours and S3's) stays valid
+    archive_url_ttl: int = 900  # seconds the signed GET of a ready archive stays valid
+    archive_part_bytes: int = 8 * 1024 * 1024  # S3 multipart part size of an archive (S3's minimum is 5 MiB)
+
+    @property
+    def web_base_url(self) -> str:
+        """Where the web app lives: ``LIGHTBOX_WEB_URL``, else the first of ``LIGHTBOX_APP_ORIGINS``."""
+        return (self.web_url or (self.app_origins[0] if self.app_origins else "")).rstrip("/")
 
     @property
     def is_local(self) -> bool:
@@ -167,6 +177,11 @@ def load_settings() -> Settings:
         print_lab_shipping_method=_env("LIGHTBOX_PRINT_LAB_SHIPPING_METHOD", "Standard"),
         print_lab_asset_ttl=min(_int("LIGHTBOX_PRINT_LAB_ASSET_TTL", 7 * 24 * 3600), 7 * 24 * 3600),
         print_lab_timeout=float(_env("LIGHTBOX_PRINT_LAB_TIMEOUT", "10")),
+        # delivery
+        web_url=_env("LIGHTBOX_WEB_URL"),
+        download_url_ttl=_int("LIGHTBOX_DOWNLOAD_URL_TTL", 300),
+        archive_url_ttl=_int("LIGHTBOX_ARCHIVE_URL_TTL", 900),
+        archive_part_bytes=max(5 * 1024 * 1024, _int("LIGHTBOX_ARCHIVE_PART_BYTES", 8 * 1024 * 1024)),
     )
 
 

@@ -15,4 +15,5 @@ MODULES = (
     "chalicelib.api.chat",
     "chalicelib.api.notifications",
     "chalicelib.api.fulfilment",
+    "chalicelib.api.delivery",
 )

@@ -53,6 +53,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
     "order.paid": {
         "print_lab": "chalicelib.services.print_lab:on_order_paid",  # submit the lab prints (retried while down)
+        "receipts": "chalicelib.services.receipts:on_order_paid",  # the buyer's receipt, the sellers' order_paid
     },
     # payload: order_id, buyer_id, item_ids, tracking {carrier, number, url} | None, at. Published once per
     # shipment (id "order.item_shipped:<order_id>:<hash of the item ids>") with the write that marks them shipped.
@@ -63,6 +64,8 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
     "dispute.opened": {},
     "dispute.closed": {},
+    # payload: order_id, fingerprint (of the item set the zip is to hold): builds the order's zip archive
+    "order.archive_requested": {"archives": "chalicelib.services.archives:on_archive_requested"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
     "earnings.release": {},

@@ -146,6 +146,7 @@ class Order(Model):
     archive_status = UnicodeAttribute(null=True)  # building | ready | failed
     archive_key = UnicodeAttribute(null=True)  # the zip's S3 key once ready
     archive_items = UnicodeAttribute(null=True)  # fingerprint of the item set the zip holds
+    archive_at = UTCDateTimeAttribute(null=True)  # when archive_status was last set (stale builds, expired zips)
     invoice_numbers: MapAttribute[str, Any] = MapAttribute(default=dict)  # seller_id -> invoice number
     unpaid = UnicodeAttribute(null=True)  # UNPAID while awaiting payment (sparse index by_unpaid)
     created_at = UTCDateTimeAttribute(default=now)

@@ -4,6 +4,7 @@ Each ``noqa: F401`` below: the module is imported for its side effect, registeri
 
 from chalicelib.models import base
 from chalicelib.models import chat as _chat  # noqa: F401
+from chalicelib.models import delivery as _delivery  # noqa: F401
 from chalicelib.models import devices as _devices  # noqa: F401
 from chalicelib.models import engagement as _engagement  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
