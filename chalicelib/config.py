@@ -88,6 +88,10 @@ class Settings:
     stripe_js_url: str = "https://js.stripe.com/v3/"
     max_video_bytes: int = 2 * 1024 * 1024 * 1024
     email_test_domains: tuple[str, ...] = ()  # special-use TLDs accepted in addresses (local stage only)
+    # ledger, earnings and payouts (docs/ledger.md)
+    platform_fee_bps: int = 1000  # the platform's fee on sales, in basis points (1000 = 10%)
+    earnings_hold_days: int = 7  # earnings stay pending this long before they become available
+    payout_minimum_cents: int = 1000  # the smallest payout an earner may request
 
     @property
     def is_local(self) -> bool:
@@ -153,6 +157,10 @@ def load_settings() -> Settings:
         login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
         job_chunk_size=_int("LIGHTBOX_JOB_CHUNK_SIZE", 100),
         fanout_inline_max=_int("LIGHTBOX_FANOUT_INLINE_MAX", 25),
+        # ledger, earnings and payouts
+        platform_fee_bps=_int("LIGHTBOX_PLATFORM_FEE_BPS", 1000),
+        earnings_hold_days=_int("LIGHTBOX_EARNINGS_HOLD_DAYS", 7),
+        payout_minimum_cents=_int("LIGHTBOX_PAYOUT_MINIMUM_CENTS", 1000),
     )
 
 

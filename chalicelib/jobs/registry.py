@@ -51,16 +51,28 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
-    "order.paid": {},
+    # fee_bps (optional: the fee the order was sold at; else LIGHTBOX_PLATFORM_FEE_BPS).
+    "order.paid": {
+        "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
+    },
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]
-    "refund.succeeded": {},
+    "refund.succeeded": {
+        "ledger": "chalicelib.services.ledger:on_refund_succeeded",  # tx refund:<refund_id>
+    },
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
-    "dispute.opened": {},
-    "dispute.closed": {},
+    # (won | lost | warning_closed)
+    "dispute.opened": {
+        "ledger": "chalicelib.services.ledger:on_dispute_opened",  # tx dispute:<id>:opened
+    },
+    "dispute.closed": {
+        "ledger": "chalicelib.services.ledger:on_dispute_closed",  # tx dispute:<id>:won | dispute:<id>:lost
+    },
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
-    "earnings.release": {},
+    "earnings.release": {
+        "ledger": "chalicelib.services.ledger:on_earnings_release",  # tx release:<order_id>:<seller_id>
+    },
 }
 
 ON_COMPLETE: dict[str, str] = {
