@@ -54,11 +54,13 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # fee_bps (optional: the fee the order was sold at; else LIGHTBOX_PLATFORM_FEE_BPS).
     "order.paid": {
         "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
+        "sales_stats": "chalicelib.services.sales_stats:on_order_paid",  # reads back sale:<order_id>
     },
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]
     "refund.succeeded": {
         "ledger": "chalicelib.services.ledger:on_refund_succeeded",  # tx refund:<refund_id>
+        "sales_stats": "chalicelib.services.sales_stats:on_refund_succeeded",
     },
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
     # (won | lost | warning_closed)
@@ -67,7 +69,10 @@ CONSUMERS: dict[str, dict[str, str]] = {
     },
     "dispute.closed": {
         "ledger": "chalicelib.services.ledger:on_dispute_closed",  # tx dispute:<id>:won | dispute:<id>:lost
+        "sales_stats": "chalicelib.services.sales_stats:on_dispute_closed",  # lost only
     },
+    # payload: user_id, payout_id, amount_cents, currency (published with the payout's ledger transaction)
+    "payout.requested": {"transfer": "chalicelib.services.payouts:on_payout_requested"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
     "earnings.release": {

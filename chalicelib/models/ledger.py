@@ -86,6 +86,8 @@ class LedgerTransaction(Model):
     ref = UnicodeAttribute(null=True)
     currency = UnicodeAttribute()
     entries: MapAttribute[str, Any] = MapAttribute(default=dict)  # account -> amount
+    # seller_id -> {gross, fee, net}: what a sale booked, or a refund / lost dispute reversed, of each share
+    shares: MapAttribute[str, Any] = MapAttribute(default=dict)
     at = UTCDateTimeAttribute(default=now)
 
 
@@ -208,6 +210,7 @@ def write_transaction(
     existing: dict[str, LedgerAccount],
     guarded: Callable[[str], bool],
     extra: Callable[[TransactWrite], None] | None = None,
+    shares: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
     """One TransactWrite (see the module docstring). ``existing``: the accounts read before (consistent);
     ``guarded(account)``: a debit of it must not take it below zero. False if ``tx_id`` was posted before;
@@ -218,7 +221,15 @@ def write_transaction(
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(
-                LedgerTransaction(tx_id=tx_id, kind=kind, ref=ref, currency=currency, entries=dict(entries), at=at),
+                LedgerTransaction(
+                    tx_id=tx_id,
+                    kind=kind,
+                    ref=ref,
+                    currency=currency,
+                    entries=dict(entries),
+                    shares=shares or {},
+                    at=at,
+                ),
                 condition=LedgerTransaction.tx_id.does_not_exist(),
             )
             for account, amount in entries:

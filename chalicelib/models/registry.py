@@ -14,6 +14,7 @@ from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import orders as _orders  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
+from chalicelib.models import sales_stats as _sales_stats  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
 from chalicelib.models import social as _social  # noqa: F401
 from chalicelib.models import users as _users  # noqa: F401

@@ -40,6 +40,7 @@ class Posting:
     entries: list[money.Entry]
     at: datetime
     extra: Callable[[TransactWrite], None] | None = None
+    shares: dict[str, dict[str, Any]] | None = None  # seller -> {gross, fee, net(, client)} booked or reversed
 
 
 def currency_of(account: str) -> str:
@@ -94,6 +95,7 @@ def _post(compute: Callable[[], Posting | None], *, currency: str | None = None)
                 existing,
                 lambda a: not money.may_go_negative(a),
                 posting.extra,
+                posting.shares,
             )
         except store.AccountsChanged:
             continue
@@ -182,7 +184,12 @@ def on_order_paid(payload: dict[str, Any], cursor: Any, limit: int) -> None:
         for row in rows:
             tx.save(row, condition=store.LedgerHold.hold_id.does_not_exist())
 
-    post(f"sale:{order_id}", entries, "sale", order_id, paid_at, extra, currency=currency)
+    clients = {line["seller_id"]: line.get("client_id") for line in payload.get("lines", [])}
+    shares: dict[str, dict[str, Any]] = {
+        sid: {"gross": h.gross, "fee": h.fee, "net": h.net, "client": clients.get(sid) or payload.get("buyer_id")}
+        for sid, h in holds.items()
+    }
+    _post(lambda: Posting(f"sale:{order_id}", "sale", order_id, entries, paid_at, extra, shares), currency=currency)
     return None
 
 
@@ -193,6 +200,14 @@ def _per_seller(payload: dict[str, Any]) -> dict[str, int]:
     return amounts
 
 
+def transaction_ids(payload: dict[str, Any], tx_base: str) -> list[tuple[str, list[str]]]:
+    """The transactions a refund or dispute event posts, with their sellers: ten sellers each, ``<tx_base>``
+    alone when one holds them all, else ``<tx_base>#<n>`` (what sales_stats reads back)."""
+    sellers = sorted(_per_seller(payload))
+    chunks = [sellers[i : i + SELLERS_PER_TRANSACTION] for i in range(0, len(sellers), SELLERS_PER_TRANSACTION)]
+    return [(tx_base if len(chunks) == 1 else f"{tx_base}#{n}", chunk) for n, chunk in enumerate(chunks)]
+
+
 Step = Callable[[store.LedgerHold, money.Hold, int, dict[str, int]], tuple[money.Hold, list[money.Entry]]]
 
 
@@ -201,11 +216,8 @@ def _apply_to_holds(payload: dict[str, Any], tx_base: str, kind: str, step: Step
     transaction (``<tx_base>`` alone when one transaction holds them all, else ``<tx_base>#<n>``)."""
     order_id, currency = payload["order_id"], payload["currency"]
     amounts = _per_seller(payload)
-    sellers = sorted(amounts)
-    chunks = [sellers[i : i + SELLERS_PER_TRANSACTION] for i in range(0, len(sellers), SELLERS_PER_TRANSACTION)]
     at = _at(payload)
-    for n, chunk in enumerate(chunks):
-        tx_id = tx_base if len(chunks) == 1 else f"{tx_base}#{n}"
+    for tx_id, chunk in transaction_ids(payload, tx_base):
 
         def compute(chunk: list[str] = chunk, tx_id: str = tx_id) -> Posting | None:
             if store.transaction(tx_id) is not None:
@@ -218,13 +230,27 @@ def _apply_to_holds(payload: dict[str, Any], tx_base: str, kind: str, step: Step
             balances = {a: int(r.balance) for a, r in store.accounts(names).items()}
             entries: list[money.Entry] = []
             changed = []
+            shares = {}
             for sid in chunk:
                 row = rows[_hold_id(order_id, sid)]
-                hold, part = step(row, _pure(row), amounts[sid], balances)
+                before = _pure(row)
+                hold, part = step(row, before, amounts[sid], balances)
                 entries += part
                 changed.append(_store_into(row, hold))
+                if hold.refunded_gross != before.refunded_gross:
+                    shares[sid] = {
+                        "gross": hold.refunded_gross - before.refunded_gross,
+                        "fee": hold.reversed_fee - before.reversed_fee,
+                        "net": hold.reversed_net - before.reversed_net,
+                    }
             return Posting(
-                tx_id, kind, payload.get("refund_id") or payload.get("dispute_id"), entries, at, _saving(changed)
+                tx_id,
+                kind,
+                payload.get("refund_id") or payload.get("dispute_id"),
+                entries,
+                at,
+                _saving(changed),
+                shares,
             )
 
         _post(compute, currency=currency)
