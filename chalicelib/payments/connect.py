@@ -15,7 +15,7 @@ from chalicelib import aws
 from chalicelib.config import get_settings
 
 _lock = threading.Lock()
-_client: Any = None
+_clients: dict[tuple[str, str | None], Any] = {}
 
 
 class TransferRefused(Exception):
@@ -35,23 +35,18 @@ class Transfer:
 
 
 def client() -> Any:
-    """One StripeClient per container (the secret from the environment locally, SSM in AWS)."""
-    global _client
+    """One StripeClient per container and configuration (the secret from the environment locally, SSM in AWS)."""
+    settings = get_settings()
+    key = aws.secret(settings.stripe_secret_key, settings.stripe_secret_param)
     with _lock:
-        if _client is None:
+        found = _clients.get((key, settings.stripe_api_base))
+        if found is None:
             import stripe
 
-            settings = get_settings()
-            key = aws.secret(settings.stripe_secret_key, settings.stripe_secret_param)
             base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
-            _client = stripe.StripeClient(key, base_addresses=base, max_network_retries=2)  # type: ignore[arg-type]
-        return _client
-
-
-def reset() -> None:
-    global _client
-    with _lock:
-        _client = None
+            found = stripe.StripeClient(key, base_addresses=base, max_network_retries=2)  # type: ignore[arg-type]
+            _clients[(key, settings.stripe_api_base)] = found
+        return found
 
 
 def create_account(user_id: str, email: str | None, country: str | None = None) -> str:
