@@ -346,6 +346,19 @@ def on_earnings_release(payload: dict[str, Any], cursor: Any, limit: int) -> Any
 BUCKETS = ("pending", "available", "disputed", "receivable")
 
 
+def entries_page(account: str, limit: int, cursor: str | None) -> tuple[list[store.LedgerEntry], str | None]:
+    """An account's entries, newest first, a page at a time (the cursor is bound to the account)."""
+    from chalicelib import pagination
+
+    scope = f"ledger:{account}"
+    rows = store.entries_of(account, limit, pagination.decode(scope, cursor))
+    return pagination.page(scope, rows, limit)
+
+
+def balance(account: str) -> int:
+    return store.balance(account)
+
+
 def seller_balances(user_id: str, currency: str) -> dict[str, int]:
     names = {money.seller(user_id, b, currency): b for b in BUCKETS}
     found = store.accounts(names, consistent=False)

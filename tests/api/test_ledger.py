@@ -231,10 +231,18 @@ def test_a_post_must_balance_and_guarded_accounts_never_go_negative(aws_mock):
     assert ledger.check()["balanced"] is True and ledger.check()["transactions"] == 1
 
 
-def test_entries_of_an_account_newest_first(aws_mock):
-    from chalicelib.models import ledger as store
+def test_entries_of_an_account_newest_first_page_by_page(aws_mock):
+    from chalicelib.errors import ValidationError
+    from chalicelib.services import ledger
 
-    paid("o7", [("alice", 100)])
-    paid("o8", [("alice", 200)])
-    rows = list(store.entries_of("seller:alice:pending:eur", limit=10))
-    assert [r.ref for r in rows] == ["o8", "o7"] and [int(r.amount) for r in rows] == [180, 90]
+    for n in range(3):
+        paid(f"o{n}", [("alice", 100 * (n + 1))])
+    account = "seller:alice:pending:eur"
+    first, cursor = ledger.entries_page(account, 2, None)
+    assert [(r.ref, int(r.amount)) for r in first] == [("o2", 270), ("o1", 180)] and cursor
+    rest, cursor = ledger.entries_page(account, 2, cursor)
+    assert [(r.ref, int(r.amount)) for r in rest] == [("o0", 90)] and cursor is None
+    assert ledger.balance(account) == 540
+    _, other = ledger.entries_page("clearing:eur", 1, None)
+    with pytest.raises(ValidationError):
+        ledger.entries_page(account, 2, other)  # a cursor of another account's listing
