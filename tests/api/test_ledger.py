@@ -246,3 +246,38 @@ def test_entries_of_an_account_newest_first_page_by_page(aws_mock):
     _, other = ledger.entries_page("clearing:eur", 1, None)
     with pytest.raises(ValidationError):
         ledger.entries_page(account, 2, other)  # a cursor of another account's listing
+
+
+def test_a_release_racing_a_refund_leaves_consistent_balances(aws_mock):
+    from chalicelib.services import ledger
+
+    paid("o9", [("alice", 10_000)], days_ago=8)
+    refund = {
+        "order_id": "o9",
+        "refund_id": "r9",
+        "currency": "eur",
+        "amount_cents": 4000,
+        "at": _iso(),
+        "lines": [{"item_id": "i0", "seller_id": "alice", "photo_id": "p0", "amount_cents": 4000}],
+    }
+    errors: list[BaseException] = []
+
+    def run(fn) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: ledger.release_hold("o9:alice"),)),
+        threading.Thread(target=run, args=(lambda: ledger.on_refund_succeeded(refund, None, 10),)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    b = balances()
+    assert b == entry_sums()
+    assert "seller:alice:pending:eur" not in b and b["seller:alice:available:eur"] == 9000 - 3600
+    assert ledger.check()["balanced"] is True
