@@ -65,7 +65,10 @@ def post(
 
 
 def _post(compute: Callable[[], Posting | None], *, currency: str | None = None) -> bool:
-    """Compute a posting from fresh reads and write it; again from the start when a concurrent post won."""
+    """Compute a posting from fresh reads and write it; again from the start when a concurrent post won. A post
+    that would overdraw an account is computed once more (its reads may predate a concurrent post); short
+    twice with the same entries, it raises InsufficientFunds."""
+    short_before: list[money.Entry] | None = None
     for _ in range(MAX_ATTEMPTS):
         posting = compute()
         if posting is None:
@@ -78,12 +81,21 @@ def _post(compute: Callable[[], Posting | None], *, currency: str | None = None)
             raise ValueError(f"transaction {posting.tx_id} needs exactly one currency, has {sorted(currencies)}")
         (cur,) = currencies
         existing = store.accounts(a for a, _ in entries)
-        for account, amount in entries:
-            held = int(existing[account].balance) if account in existing else 0
-            if amount < 0 and not money.may_go_negative(account) and held + amount < 0:
-                if store.transaction(posting.tx_id) is not None:
-                    return False  # posted before: what it debited is gone, not short
-                raise store.InsufficientFunds(f"{account} holds {held}, {-amount} asked.")
+        short = [
+            (account, int(existing[account].balance) if account in existing else 0, -amount)
+            for account, amount in entries
+            if amount < 0
+            and not money.may_go_negative(account)
+            and (int(existing[account].balance) if account in existing else 0) + amount < 0
+        ]
+        if short:
+            if store.transaction(posting.tx_id) is not None:
+                return False  # posted before: what it debited is gone, not short
+            if entries != short_before:  # computed from state a concurrent post has changed since: compute again
+                short_before = entries
+                continue
+            account, held, asked = short[0]
+            raise store.InsufficientFunds(f"{account} holds {held}, {asked} asked.")
         try:
             return store.write_transaction(
                 posting.tx_id,
