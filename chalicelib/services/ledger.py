@@ -172,7 +172,9 @@ def on_order_paid(payload: dict[str, Any], cursor: Any, limit: int) -> None:
     order_id, currency = payload["order_id"], payload["currency"]
     paid_at = _at(payload, "paid_at")
     lines = [(line["seller_id"], int(line["amount_cents"])) for line in payload.get("lines", [])]
-    holds, entries = money.sale(currency, lines, int(payload.get("fee_bps", settings.platform_fee_bps)))
+    total = payload.get("total_cents")
+    fee_bps = int(payload.get("fee_bps", settings.platform_fee_bps))
+    holds, entries = money.sale(currency, lines, fee_bps, int(total) if total is not None else None)
     release_at = paid_at + timedelta(days=settings.earnings_hold_days)
     rows = [
         _store_into(

@@ -107,9 +107,16 @@ class Hold:
         return self.gross - self.refunded_gross
 
 
-def sale(currency: str, lines: Iterable[tuple[str, int]], fee_bps: int) -> tuple[dict[str, Hold], list[Entry]]:
+def shipping_tax(currency: str) -> str:
+    return f"platform:shipping_tax:{currency}"
+
+
+def sale(
+    currency: str, lines: Iterable[tuple[str, int]], fee_bps: int, total: int | None = None
+) -> tuple[dict[str, Hold], list[Entry]]:
     """A paid order: ``lines`` are ``(seller_id, amount_cents)``. Returns each seller's hold and the entries
-    (clearing debited the total, the platform fee credited, each seller's pending credited their net)."""
+    (clearing debited the total, the platform fee credited, each seller's pending credited their net). What
+    the buyer paid beyond the lines (``total``: shipping and tax) is the platform's: ``platform:shipping_tax``."""
     gross: dict[str, int] = {}
     for seller_id, amount in lines:
         if amount < 0:
@@ -125,6 +132,10 @@ def sale(currency: str, lines: Iterable[tuple[str, int]], fee_bps: int) -> tuple
             (fees(currency), fee),
             (seller(seller_id, "pending", currency), amount - fee),
         ]
+    extra = 0 if total is None else total - sum(gross.values())
+    if extra < 0:
+        raise ValueError("the order's total is less than its lines")
+    entries += [(clearing(currency), -extra), (shipping_tax(currency), extra)]
     return holds, aggregate(entries)
 
 

@@ -36,6 +36,18 @@ def test_sale_books_fee_per_seller_and_nets():
     }
 
 
+def test_shipping_and_tax_beyond_the_lines_are_the_platforms():
+    _, entries = money.sale(CUR, [("a", 1000)], 1000, total=1450)
+    assert dict(entries) == {
+        "clearing:eur": -1450,
+        "platform:fees:eur": 100,
+        "platform:shipping_tax:eur": 450,
+        "seller:a:pending:eur": 900,
+    }
+    with pytest.raises(ValueError):
+        money.sale(CUR, [("a", 1000)], 1000, total=999)
+
+
 def test_partial_refunds_take_the_exact_remainder_last():
     holds, _ = money.sale(CUR, [("a", 999)], 1000)  # fee 100 (99.9), net 899
     hold = holds["a"]
