@@ -92,8 +92,7 @@ def sales_summary(ctx: Ctx[None, SummaryQuery]) -> SummaryOut:
     from chalicelib.services import sales_stats
 
     q = ctx.query
-    first, last = sales_stats.default_range(q.granularity)
-    first, last = q.from_ or (first if q.to is None else q.to - (last - first)), q.to or last
+    first, last = sales_stats.resolve_range(q.granularity, q.from_, q.to)
     return SummaryOut.model_validate(sales_stats.summary(ctx.user_id, q.currency, q.granularity, first, last))
 
 

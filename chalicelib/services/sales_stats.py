@@ -173,6 +173,13 @@ def default_range(granularity: str, today: date | None = None) -> tuple[date, da
     return today - timedelta(days=29), today
 
 
+def resolve_range(granularity: str, first: date | None, last: date | None) -> tuple[date, date]:
+    """The range asked for; a missing end is today, a missing start the default span (30 days, 12 months)."""
+    default_first, default_last = default_range(granularity)
+    last = last or default_last
+    return first or last - (default_last - default_first), last
+
+
 def summary(seller_id: str, currency: str, granularity: str, first: date, last: date) -> dict[str, Any]:
     if last < first:
         raise ValidationError("`from` must not be after `to`.", details={"from": "after to"})

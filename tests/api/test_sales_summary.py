@@ -68,6 +68,8 @@ def test_summary_shows_sales_refunds_fees_series_and_tops(api, make_user):
     month = api.get("/sales/summary?granularity=month", token=seller["access"]).data
     assert len(month["series"]) == 12 and month["series"][-1]["net_cents"] == 2700
     assert month["totals"] == r.data["totals"]
+    one_day = api.get(f"/sales/summary?from={_today()}&to={_today()}", token=seller["access"]).data
+    assert [p["period"] for p in one_day["series"]] == [_today()] and one_day["totals"] == r.data["totals"]
     other = make_user("olga", role="photographer")
     assert api.get("/sales/summary", token=other["access"]).data["totals"]["orders"] == 0
 
