@@ -67,9 +67,20 @@ def request_payout(user_id: str, amount: int, currency: str) -> store.Payout:
         tx.save(payout, condition=store.Payout.payout_id.does_not_exist())
         published.append(jobs.publish_in(tx, PAYOUT_REQUESTED, f"{PAYOUT_REQUESTED}:{payout.payout_id}", payload))
 
-    ledger.post(
-        f"payout:{payout.payout_id}", money.payout(user_id, currency, amount), "payout", payout.payout_id, extra=extra
-    )
+    try:
+        ledger.post(
+            f"payout:{payout.payout_id}",
+            money.payout(user_id, currency, amount),
+            "payout",
+            payout.payout_id,
+            extra=extra,
+        )
+    except store.InsufficientFunds as exc:
+        available = ledger.balance(money.seller(user_id, "available", currency))
+        raise store.InsufficientFunds(
+            f"The payout exceeds your available balance ({available} cents).",
+            details={"amount_cents": f"at most {available}"},
+        ) from exc
     jobs.dispatch(published[0])
     return payout
 

@@ -80,6 +80,7 @@ def test_payout_bounds_and_bad_input(api, make_user, stripe_server):
     assert _payout(api, seller, 999, "a").status_code == 400  # below LIGHTBOX_PAYOUT_MINIMUM_CENTS (1000)
     r = _payout(api, seller, 1801, "b")
     assert r.status_code == 409 and r.data["error"]["code"] == "insufficient_funds"
+    assert r.data["error"]["details"] == {"amount_cents": "at most 1800"}
     assert api.post("/payouts", {"amount_cents": 1000}, token=seller["access"]).status_code == 400  # no key
     for body in ({"amount_cents": "1000"}, {"amount_cents": 10.5}, {"amount_cents": -5}, {}):
         r = api.post("/payouts", body, token=seller["access"], headers={"Idempotency-Key": json.dumps(body)})
