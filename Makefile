@@ -47,6 +47,7 @@ bench: $(STAMP) package
 	$(PY) bench/bench_processor.py
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_deletion.py
+	$(PY) bench/bench_sales_summary.py
 	$(PY) -m infrastructure.sizes build/$(STAGE)
 
 ## Deployment artifacts for STAGE (dev|prod): build/$(STAGE)/template.json, platform.json, deployment.zip, layers/*.zip

@@ -106,6 +106,11 @@ class Settings:
         """Where the web app lives: ``LIGHTBOX_WEB_URL``, else the first of ``LIGHTBOX_APP_ORIGINS``."""
         return (self.web_url or (self.app_origins[0] if self.app_origins else "")).rstrip("/")
 
+    # ledger, earnings and payouts (docs/ledger.md)
+    platform_fee_bps: int = 1000  # the platform's fee on sales, in basis points (1000 = 10%)
+    earnings_hold_days: int = 7  # earnings stay pending this long before they become available
+    payout_minimum_cents: int = 1000  # the smallest payout an earner may request
+
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")
@@ -182,6 +187,10 @@ def load_settings() -> Settings:
         download_url_ttl=_int("LIGHTBOX_DOWNLOAD_URL_TTL", 300),
         archive_url_ttl=_int("LIGHTBOX_ARCHIVE_URL_TTL", 900),
         archive_part_bytes=max(5 * 1024 * 1024, _int("LIGHTBOX_ARCHIVE_PART_BYTES", 8 * 1024 * 1024)),
+        # ledger, earnings and payouts
+        platform_fee_bps=_int("LIGHTBOX_PLATFORM_FEE_BPS", 1000),
+        earnings_hold_days=_int("LIGHTBOX_EARNINGS_HOLD_DAYS", 7),
+        payout_minimum_cents=_int("LIGHTBOX_PAYOUT_MINIMUM_CENTS", 1000),
     )
 
 

@@ -16,4 +16,5 @@ MODULES = (
     "chalicelib.api.notifications",
     "chalicelib.api.fulfilment",
     "chalicelib.api.delivery",
+    "chalicelib.api.earnings",
 )

@@ -50,25 +50,41 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: connection_ids, frame
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
-    # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
+    # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}],
+    # fee_bps (optional: the fee the order was sold at; else LIGHTBOX_PLATFORM_FEE_BPS).
     "order.paid": {
         "print_lab": "chalicelib.services.print_lab:on_order_paid",  # submit the lab prints (retried while down)
         "receipts": "chalicelib.services.receipts:on_order_paid",  # the buyer's receipt, the sellers' order_paid
+        "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
+        "sales_stats": "chalicelib.services.sales_stats:on_order_paid",  # reads back sale:<order_id>
     },
     # payload: order_id, buyer_id, item_ids, tracking {carrier, number, url} | None, at. Published once per
     # shipment (id "order.item_shipped:<order_id>:<hash of the item ids>") with the write that marks them shipped.
     "order.item_shipped": {"shipping_email": "chalicelib.services.fulfilment:on_item_shipped"},
-    # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
-    # amount_cents}]
-    "refund.succeeded": {},
-    # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
-    "dispute.opened": {},
-    "dispute.closed": {},
     # payload: order_id, fingerprint (of the item set the zip is to hold): builds the order's zip archive
     "order.archive_requested": {"archives": "chalicelib.services.archives:on_archive_requested"},
+    # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
+    # amount_cents}]
+    "refund.succeeded": {
+        "ledger": "chalicelib.services.ledger:on_refund_succeeded",  # tx refund:<refund_id>
+        "sales_stats": "chalicelib.services.sales_stats:on_refund_succeeded",
+    },
+    # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
+    # (won | lost | warning_closed)
+    "dispute.opened": {
+        "ledger": "chalicelib.services.ledger:on_dispute_opened",  # tx dispute:<id>:opened
+    },
+    "dispute.closed": {
+        "ledger": "chalicelib.services.ledger:on_dispute_closed",  # tx dispute:<id>:won | dispute:<id>:lost
+        "sales_stats": "chalicelib.services.sales_stats:on_dispute_closed",  # lost only
+    },
+    # payload: user_id, payout_id, amount_cents, currency (published with the payout's ledger transaction)
+    "payout.requested": {"transfer": "chalicelib.services.payouts:on_payout_requested"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
-    "earnings.release": {},
+    "earnings.release": {
+        "ledger": "chalicelib.services.ledger:on_earnings_release",  # tx release:<order_id>:<seller_id>
+    },
 }
 
 ON_COMPLETE: dict[str, str] = {

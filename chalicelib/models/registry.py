@@ -10,10 +10,12 @@ from chalicelib.models import engagement as _engagement  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
 from chalicelib.models import idempotency as _idempotency  # noqa: F401
 from chalicelib.models import jobs as _jobs  # noqa: F401
+from chalicelib.models import ledger as _ledger  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import orders as _orders  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
+from chalicelib.models import sales_stats as _sales_stats  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
 from chalicelib.models import social as _social  # noqa: F401
 from chalicelib.models import users as _users  # noqa: F401
