@@ -33,6 +33,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "chat": "chalicelib.services.chat:on_user_deleted",
         "devices": "chalicelib.services.devices:on_user_deleted",
         "notifications": "chalicelib.services.notifications:on_user_deleted",
+        "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
@@ -51,13 +52,23 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
-    "order.paid": {},
+    "order.paid": {
+        "clients": "chalicelib.services.clients:on_order_paid",
+    },
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]
     "refund.succeeded": {},
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
     "dispute.opened": {},
     "dispute.closed": {},
+    # Client galleries (chalicelib/services/clients.py). payload: photographer_id, client_id (row already gone)
+    "client.deleted": {"assignments": "chalicelib.services.clients:on_client_deleted"},
+    # payload: photographer_id, client_id (now active): rows assigned while invited move to the user id
+    "client.activated": {"assignments": "chalicelib.services.clients:on_client_activated"},
+    # payload: user_id, email: pending invitations beyond what the verifying request activated
+    "client.email_verified": {"invitations": "chalicelib.services.clients:on_email_verified_job"},
+    # payload: photographer_id, client_id, event_id, key (the event index's page key after the inline page)
+    "client.assign_event": {"photos": "chalicelib.services.clients:on_assign_event"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
     "earnings.release": {},
