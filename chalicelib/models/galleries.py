@@ -441,6 +441,7 @@ def write_sheet(row: PriceSheet, *, new: bool, default_change: tuple[str | None,
                             PriceSheet(photographer_id=row.photographer_id, price_sheet_id=current),
                             actions=[PriceSheet.is_default.set(False)],
                             condition=PriceSheet.price_sheet_id.exists(),
+                            add_version_condition=False,  # whatever else changed in it, it is not the default
                         )
                 elif current == row.price_sheet_id:
                     tx.delete(pointer, condition=guard)
