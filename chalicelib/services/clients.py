@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.models import galleries as store
 from chalicelib.models.base import at_epoch, epoch, new_id
 from chalicelib.models.galleries import ACTIVE, INVITED, Client, ClientPhoto
@@ -87,7 +87,7 @@ def invite(principal: Any, email: str, name: str | None) -> Client:
         row.activated_at = now()
     try:
         store.create_client(row)
-    except Exception as exc:
+    except ConflictError as exc:
         found = store.client_id_by_email(principal.user_id, email)
         if found:  # a concurrent invitation of the same email won
             raise _exists(found) from exc
@@ -96,9 +96,7 @@ def invite(principal: Any, email: str, name: str | None) -> Client:
     return row
 
 
-def _exists(client_id: str) -> Exception:
-    from chalicelib.errors import ConflictError
-
+def _exists(client_id: str) -> ConflictError:
     return ConflictError(
         "That email address is already one of your clients.",
         code="client_exists",
