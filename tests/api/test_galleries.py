@@ -113,6 +113,42 @@ def test_the_same_email_twice_is_409_and_nothing_is_duplicated(api, studio):
     assert invite(api, studio["other"], "bob@example.com")["id"] != first["id"]
 
 
+def test_concurrent_invitations_of_one_email_make_one_client(api, studio):
+    import threading
+
+    statuses = []
+
+    def go():
+        statuses.append(api.post("/clients", {"email": "race@example.com"}, token=studio["ph"]["access"]).status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 409, 409, 409]
+    assert len(api.get("/clients", token=studio["ph"]["access"]).data["items"]) == 1
+
+
+def test_a_retried_invitation_with_its_idempotency_key_replays_the_first_answer(api, studio):
+    headers = {"Idempotency-Key": "invite-1"}
+    first = api.post("/clients", {"email": "retry@example.com"}, token=studio["ph"]["access"], headers=headers)
+    again = api.post("/clients", {"email": "retry@example.com"}, token=studio["ph"]["access"], headers=headers)
+    assert first.status_code == again.status_code == 201 and first.data == again.data
+    assert len([m for m in sent_emails() if "retry@example.com" in m["to"]]) == 1
+
+
+def test_a_verified_email_change_activates_the_invitation(api, studio):
+    client = invite(api, studio["ph"], "stranger.new@example.com")
+    token = studio["stranger"]["access"]
+    r = api.post("/auth/email/change", {"password": PASSWORD, "new_email": "stranger.new@example.com"}, token=token)
+    assert r.status_code in (200, 202, 204), r.body
+    code = last_code("stranger.new@example.com")
+    assert api.post("/auth/email/verify", {"code": code}, token=token).status_code == 200
+    got = api.get(f"/clients/{client['id']}", token=studio["ph"]["access"]).data
+    assert got["status"] == "active" and got["user"]["id"] == studio["stranger"]["id"]
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
