@@ -17,4 +17,5 @@ MODULES = (
     "chalicelib.api.fulfilment",
     "chalicelib.api.delivery",
     "chalicelib.api.earnings",
+    "chalicelib.api.galleries",
 )

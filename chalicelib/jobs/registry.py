@@ -33,6 +33,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "chat": "chalicelib.services.chat:on_user_deleted",
         "devices": "chalicelib.services.devices:on_user_deleted",
         "notifications": "chalicelib.services.notifications:on_user_deleted",
+        "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
@@ -57,6 +58,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "receipts": "chalicelib.services.receipts:on_order_paid",  # the buyer's receipt, the sellers' order_paid
         "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
         "sales_stats": "chalicelib.services.sales_stats:on_order_paid",  # reads back sale:<order_id>
+        "clients": "chalicelib.services.clients:on_order_paid",  # a client's orders_count and spend
     },
     # payload: order_id, buyer_id, item_ids, tracking {carrier, number, url} | None, at. Published once per
     # shipment (id "order.item_shipped:<order_id>:<hash of the item ids>") with the write that marks them shipped.
@@ -80,6 +82,14 @@ CONSUMERS: dict[str, dict[str, str]] = {
     },
     # payload: user_id, payout_id, amount_cents, currency (published with the payout's ledger transaction)
     "payout.requested": {"transfer": "chalicelib.services.payouts:on_payout_requested"},
+    # Client galleries (chalicelib/services/clients.py). payload: photographer_id, client_id (row already gone)
+    "client.deleted": {"assignments": "chalicelib.services.clients:on_client_deleted"},
+    # payload: photographer_id, client_id (now active): rows assigned while invited move to the user id
+    "client.activated": {"assignments": "chalicelib.services.clients:on_client_activated"},
+    # payload: user_id, email: pending invitations beyond what the verifying request activated
+    "client.email_verified": {"invitations": "chalicelib.services.clients:on_email_verified_job"},
+    # payload: photographer_id, client_id, event_id, key (the event index's page key after the inline page)
+    "client.assign_event": {"photos": "chalicelib.services.clients:on_assign_event"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {},
     "earnings.release": {

@@ -50,6 +50,22 @@ ListingSource = Callable[[Caller, Any, str], PhotoIndex | None]
 LISTING_SOURCES: list[ListingSource] = []
 
 
+def _client_assignments(caller: Caller, photos: list[Photo]) -> Mapping[str, Grants]:
+    from chalicelib.services import clients  # client galleries: one BatchGetItem of (caller, photo) rows
+
+    return clients.assigned_grants(caller, photos)
+
+
+def _client_listing(caller: Caller, event: Any, ordering: str) -> PhotoIndex | None:
+    from chalicelib.services import clients  # a client's assignments in a private event: one Query
+
+    return clients.assigned_listing(caller, event, ordering)
+
+
+GRANT_SOURCES.append(_client_assignments)
+LISTING_SOURCES.append(_client_listing)
+
+
 def caller_of(principal: Any) -> Caller:
     if principal is None:
         return ent.ANONYMOUS
