@@ -88,6 +88,10 @@ class Settings:
     stripe_js_url: str = "https://js.stripe.com/v3/"
     max_video_bytes: int = 2 * 1024 * 1024 * 1024
     email_test_domains: tuple[str, ...] = ()  # special-use TLDs accepted in addresses (local stage only)
+    # checkout (cart, orders, Stripe payments; docs/payments.md)
+    stripe_webhook_secret: str | None = None  # whsec_...: locally and in tests
+    stripe_webhook_secret_param: str | None = None  # in AWS: the SSM SecureString holding it
+    order_expiry_minutes: int = 60  # an unpaid order is cancelled after this
 
     @property
     def is_local(self) -> bool:
@@ -153,6 +157,10 @@ def load_settings() -> Settings:
         login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
         job_chunk_size=_int("LIGHTBOX_JOB_CHUNK_SIZE", 100),
         fanout_inline_max=_int("LIGHTBOX_FANOUT_INLINE_MAX", 25),
+        # checkout
+        stripe_webhook_secret=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET"),
+        stripe_webhook_secret_param=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET_PARAM"),
+        order_expiry_minutes=_int("LIGHTBOX_ORDER_EXPIRY_MINUTES", 60),
     )
 
 
