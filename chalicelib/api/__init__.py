@@ -14,4 +14,6 @@ MODULES = (
     "chalicelib.api.social",
     "chalicelib.api.chat",
     "chalicelib.api.notifications",
+    "chalicelib.api.orders",
+    "chalicelib.api.webhooks",
 )

@@ -51,7 +51,9 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
-    "order.paid": {},
+    "order.paid": {
+        "purchases": "chalicelib.services.purchases:on_order_paid",  # checkout: the purchase entries, again
+    },
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]
     "refund.succeeded": {},
@@ -59,7 +61,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "dispute.opened": {},
     "dispute.closed": {},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
-    "orders.expire": {},
+    "orders.expire": {"checkout": "chalicelib.services.checkout:on_orders_expire"},
     "earnings.release": {},
 }
 
