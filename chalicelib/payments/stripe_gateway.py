@@ -7,7 +7,7 @@ explicit idempotency key derived from our ids (``order:<id>:pi``), so a retry ne
 
 Stripe's errors become domain errors: a declined card is ``402 card_declined``; Stripe unreachable or failing
 is ``502 payment_provider_error`` (a retry may succeed); anything else Stripe refuses is ``502`` as well, since
-the request we sent was ours, not the client's.
+the request we sent was ours, not the client's; no Stripe key configured is ``503 payments_unavailable``.
 
 localstripe limits (docs/payments.md): no ``description``, ``receipt_email`` or ``automatic_payment_methods`` on
 PaymentIntents (``order_id`` goes in ``metadata``), and ``confirm(payment_method=...)`` is a 500 there, so the
@@ -49,6 +49,13 @@ class PaymentProviderError(LightboxError):
     code = "payment_provider_error"
 
 
+class PaymentsNotConfiguredError(LightboxError):
+    """Payments are not configured on this deployment."""
+
+    status = 503
+    code = "payments_unavailable"
+
+
 class SignatureError(Exception):
     """A webhook delivery whose Stripe-Signature does not verify (or is too old)."""
 
@@ -60,6 +67,8 @@ def _client() -> Any:
     from chalicelib.config import get_settings
 
     settings = get_settings()
+    if not settings.stripe_secret_key and not settings.stripe_secret_param:
+        raise PaymentsNotConfiguredError()
     key = aws.secret(settings.stripe_secret_key, settings.stripe_secret_param)
     cache_key = (key, settings.stripe_api_base)
     with _lock:
@@ -193,6 +202,8 @@ def webhook_secret() -> str:
     from chalicelib.config import get_settings
 
     settings = get_settings()
+    if not settings.stripe_webhook_secret and not settings.stripe_webhook_secret_param:
+        raise PaymentsNotConfiguredError("Stripe webhooks are not configured on this deployment.")
     return aws.secret(settings.stripe_webhook_secret, settings.stripe_webhook_secret_param)
 
 

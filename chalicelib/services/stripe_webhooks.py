@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.errors import ValidationError
+from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models.base import PutError, condition_failed, now
 from chalicelib.models.orders import WebhookEvent, get_order
@@ -38,7 +38,11 @@ def on_payment_intent(event: dict[str, Any]) -> None:
     pi_id = obj.get("id")
     if not isinstance(pi_id, str) or not pi_id.startswith("pi_"):
         return
-    pi = stripe.retrieve_payment_intent(pi_id)
+    try:
+        pi = stripe.retrieve_payment_intent(pi_id)
+    except NotFoundError:  # not a PaymentIntent of this Stripe account: nothing to do, and no retries
+        log.info("webhook for an unknown payment intent", extra={"payment_intent_id": pi_id})
+        return
     order_id = (pi.get("metadata") or {}).get("order_id")
     order = get_order(order_id) if isinstance(order_id, str) and order_id else None
     if order is None or order.payment_intent_id != pi_id:
