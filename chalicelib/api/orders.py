@@ -241,7 +241,7 @@ def remove_cart_item(ctx: Ctx, item_id: str) -> None:
     status=201,
     tags=TAGS,
     idempotency="required",
-    responses=(400, 402, 409, 502),
+    responses=(400, 402, 409, 502, 503),
 )
 def create_order(ctx: Ctx[OrderIn]) -> OrderCreatedOut:
     """Buy the cart's lines that are not saved for later: one order, one PaymentIntent for its total."""
@@ -264,14 +264,21 @@ def get_order(ctx: Ctx, order_id: str) -> OrderOut:
     return _order(orders_service.readable(ctx.principal, order_id), ctx.principal)
 
 
-@route("/orders/{order_id}/confirm", "POST", body=ConfirmIn, response=OrderOut, tags=TAGS, responses=(402, 404, 409))
+@route(
+    "/orders/{order_id}/confirm",
+    "POST",
+    body=ConfirmIn,
+    response=OrderOut,
+    tags=TAGS,
+    responses=(402, 404, 409, 502, 503),
+)
 def confirm_order(ctx: Ctx[ConfirmIn], order_id: str) -> OrderOut:
     """Confirm the payment (with a saved card's id) or read it (after Stripe.js), then fulfil as the webhook does."""
     order, payment = checkout.confirm(ctx.principal, order_id, ctx.body.payment_method_id)
     return _order(order, ctx.principal, payment)
 
 
-@route("/orders/{order_id}/cancel", "POST", response=OrderOut, tags=TAGS, responses=(404, 409))
+@route("/orders/{order_id}/cancel", "POST", response=OrderOut, tags=TAGS, responses=(404, 409, 502, 503))
 def cancel_order(ctx: Ctx, order_id: str) -> OrderOut:
     """Cancel an order awaiting payment, and its PaymentIntent."""
     return _order(checkout.cancel(ctx.principal, order_id), ctx.principal)
@@ -280,19 +287,19 @@ def cancel_order(ctx: Ctx, order_id: str) -> OrderOut:
 # ---- payment methods, history, sales -----------------------------------------------------------------------
 
 
-@route("/payment-methods/setup", "POST", response=SetupOut, tags=TAGS, idempotency="accepted", responses=(502,))
+@route("/payment-methods/setup", "POST", response=SetupOut, tags=TAGS, idempotency="accepted", responses=(502, 503))
 def setup_payment_method(ctx: Ctx) -> SetupOut:
     """A SetupIntent for the caller's Stripe customer (Stripe.js ``confirmCardSetup`` saves a card)."""
     return SetupOut(**checkout.setup_payment_method(ctx.principal))
 
 
-@route("/payment-methods", "GET", response=PaymentMethodsOut, tags=TAGS)
+@route("/payment-methods", "GET", response=PaymentMethodsOut, tags=TAGS, responses=(502, 503))
 def list_payment_methods(ctx: Ctx) -> PaymentMethodsOut:
     """The caller's saved cards."""
     return PaymentMethodsOut(items=[PaymentMethodOut(**m) for m in checkout.payment_methods(ctx.principal)])
 
 
-@route("/payment-methods/{payment_method_id}", "DELETE", status=204, tags=TAGS, responses=(404,))
+@route("/payment-methods/{payment_method_id}", "DELETE", status=204, tags=TAGS, responses=(404, 502, 503))
 def delete_payment_method(ctx: Ctx, payment_method_id: str) -> None:
     """Remove one of the caller's saved cards (another user's: 404)."""
     checkout.delete_payment_method(ctx.principal, payment_method_id)

@@ -16,7 +16,7 @@ class WebhookOut(Out):
     duplicate: bool | None = None
 
 
-@route("/webhooks/stripe", "POST", response=WebhookOut, auth=False, tags=TAGS, responses=(400, 413))
+@route("/webhooks/stripe", "POST", response=WebhookOut, auth=False, tags=TAGS, responses=(400, 413, 502, 503))
 def stripe_webhook(ctx: PublicCtx) -> WebhookOut:
     """Stripe events: Stripe-Signature checked (5 minutes' tolerance), each event id applied once; unknown 200."""
     from chalicelib.services import stripe_webhooks
