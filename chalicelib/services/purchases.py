@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
+
 from chalicelib.logs import get_logger
-from chalicelib.models.base import PutError, UpdateError, condition_failed, now
+from chalicelib.models.base import PutError, condition_failed, now
 from chalicelib.models.orders import Order, Purchase, get_order, purchases_of
 from chalicelib.services.entitlements import Caller, Grants
 
@@ -41,39 +43,64 @@ def _entries(order: Order) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def record(order: Order) -> int:
-    """Write the purchase entries of a paid order's digital items that are not there yet. One BatchGetItem,
-    then one write per photo that lacks an entry (a put for a new row, conditional on it being new; an update
-    of the missing map keys otherwise). Returns how many rows were written."""
+    """Write the purchase entries of a paid order's digital items that are not there yet: one BatchGetItem, then
+    the rows that do not exist in one transaction of conditional puts per 100 (a row that appeared meanwhile
+    fails it, and that chunk goes the one-by-one way), and for rows that exist one update of the missing map keys
+    each (a repeat purchase of a photo). Returns how many rows were written."""
+    from chalicelib import jobs
+
     wanted = _entries(order)
     if not wanted:
         return 0
     found = purchases_of(order.buyer_id, list(wanted))
-    written = 0
+    fresh: list[str] = []
+    existing: list[str] = []
     for photo_id, entries in wanted.items():
         row = found.get(photo_id)
-        missing = {k: v for k, v in entries.items() if row is None or k not in _map(row.items)}
-        if not missing:
-            continue
         if row is None:
-            fresh = Purchase(buyer_id=order.buyer_id, photo_id=photo_id, items=missing, updated_at=now())
-            try:
-                fresh.save(condition=Purchase.buyer_id.does_not_exist())
-                written += 1
-                continue
-            except PutError as exc:  # somebody created the row meanwhile: add to it below
-                if not condition_failed(exc):
-                    raise
-        actions = [Purchase.items[k].set(v) for k, v in missing.items()]
-        actions.append(Purchase.updated_at.set(now()))
+            fresh.append(photo_id)
+        elif any(k not in _map(row.items) for k in entries):
+            existing.append(photo_id)
+    written = 0
+    for start in range(0, len(fresh), 100):
+        chunk = fresh[start : start + 100]
         try:
-            Purchase(buyer_id=order.buyer_id, photo_id=photo_id).update(
-                actions=actions, condition=Purchase.buyer_id.exists()
-            )
-        except UpdateError:
-            log.exception("purchase entries not written", extra={"order_id": order.order_id, "photo_id": photo_id})
-            raise
-        written += 1
+            with jobs.transaction() as tx:  # the models' own connection (counted, reused)
+                for photo_id in chunk:
+                    row = Purchase(buyer_id=order.buyer_id, photo_id=photo_id, items=wanted[photo_id], updated_at=now())
+                    tx.save(row, condition=Purchase.buyer_id.does_not_exist())
+            written += len(chunk)
+        except TransactWriteError:
+            for photo_id in chunk:
+                written += _add_one(order.buyer_id, photo_id, wanted[photo_id])
+    for photo_id in existing:
+        written += _add_one(order.buyer_id, photo_id, wanted[photo_id])
     return written
+
+
+def _add_one(buyer_id: str, photo_id: str, entries: dict[str, dict[str, Any]]) -> int:
+    """Add the entries missing from one row (a conditional put if there is no row yet)."""
+    try:
+        row: Purchase | None = Purchase.get(buyer_id, photo_id, consistent_read=True)
+    except Purchase.DoesNotExist:
+        row = None
+    if row is None:
+        try:
+            Purchase(buyer_id=buyer_id, photo_id=photo_id, items=entries, updated_at=now()).save(
+                condition=Purchase.buyer_id.does_not_exist()
+            )
+            return 1
+        except PutError as exc:  # somebody created the row meanwhile: add to it below
+            if not condition_failed(exc):
+                raise
+        row = Purchase.get(buyer_id, photo_id, consistent_read=True)
+    missing = {k: v for k, v in entries.items() if k not in _map(row.items)}
+    if not missing:
+        return 0
+    actions = [Purchase.items[k].set(v) for k, v in missing.items()]
+    actions.append(Purchase.updated_at.set(now()))
+    Purchase(buyer_id=buyer_id, photo_id=photo_id).update(actions=actions, condition=Purchase.buyer_id.exists())
+    return 1
 
 
 def on_order_paid(payload: dict[str, Any], cursor: Any, limit: int) -> Any:

@@ -353,3 +353,65 @@ def test_bad_input(api, world, stripe_server):
     assert r.status_code == 400
     assert api.post("/orders", {}, headers={"Idempotency-Key": "anon"}).status_code == 401
     assert confirm(api, token, order["id"], "pm_does_not_exist").status_code == 404
+
+
+def test_checkout_and_fulfilment_cost_does_not_grow_with_the_cart(api, make_user, shop, stripe_server, counter):
+    """AWS calls of POST /orders and of a confirm that fulfils, for carts of 1 and of 20 photos: the same calls
+    (batches and transactions, never one call per item; 20 lines still fit one BatchWrite of 25)."""
+    import collections
+
+    seller = make_user("costseller", role="photographer")
+
+    def run(n: int, tag: str) -> tuple[collections.Counter, collections.Counter]:
+        buyer = make_user(f"costbuyer{tag}")
+        token = buyer["access"]
+        api.post("/payment-methods/setup", token=token)  # the Stripe customer exists: first-use costs aside
+        for _ in range(n):
+            photo = seed_photo(seller["id"])
+            shop.offer(photo, DIGITAL)
+            assert add(api, token, photo, "dl-large").status_code == 201
+        created, calls = counter.measure(lambda: checkout(api, token, key=f"cost-{tag}"))
+        assert created.status_code == 201, created.body
+        order_calls = collections.Counter(c for c in calls if c.startswith("dynamodb."))
+        paid, calls = counter.measure(lambda: confirm(api, token, created.data["order"]["id"], "pm_card_visa"))
+        assert paid.data["status"] == "paid" and len(paid.data["items"]) == n
+        assert all(i["download_url"] for i in paid.data["items"])
+        return order_calls, collections.Counter(c for c in calls if c.startswith("dynamodb."))
+
+    one, twenty = run(1, "a"), run(20, "b")
+    assert one == twenty
+    order_calls, confirm_calls = one
+    assert order_calls["dynamodb.TransactWriteItems"] == 1 and order_calls["dynamodb.BatchWriteItem"] == 1
+    assert confirm_calls["dynamodb.TransactWriteItems"] == 2  # the paid order + event; the purchase rows
+
+
+def test_purchases_consumer_writes_what_a_crash_left_out_and_repeat_purchases_add_up(
+    api, world, stripe_server, monkeypatch
+):
+    from chalicelib.models.orders import Purchase
+    from chalicelib.services import purchases
+    from tests.jobs import drain
+
+    token = world["buyer"]["access"]
+    add(api, token, world["p1"], "dl-large")
+    first = checkout(api, token, key="c1").data["order"]["id"]
+
+    def crash(order):
+        raise RuntimeError("died right after the commit")
+
+    original = purchases.record
+    monkeypatch.setattr(purchases, "record", crash)
+    assert confirm(api, token, first, "pm_card_visa").data["status"] == "paid"
+    assert Purchase.count(world["buyer"]["id"]) == 0
+    monkeypatch.setattr(purchases, "record", original)
+    drain()  # the purchases consumer of order.paid
+    assert list(Purchase.get(world["buyer"]["id"], world["p1"]).items.as_dict()) == [f"{first}:it001"]
+    drain()  # nothing twice
+
+    add(api, token, world["p1"], "dl-original")  # the same photo again, another variant
+    second = checkout(api, token, key="c2").data["order"]["id"]
+    confirm(api, token, second, "pm_card_visa")
+    entries = Purchase.get(world["buyer"]["id"], world["p1"]).items.as_dict()
+    assert {k: v["variant"] for k, v in entries.items()} == {f"{first}:it001": "large", f"{second}:it001": "original"}
+    view = api.get(f"/orders/{first}", token=token).data
+    assert view["items"][0]["download_url"]
