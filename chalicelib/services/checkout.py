@@ -293,7 +293,8 @@ def record_payment_status(order_id: str, status: str | None) -> None:
     try:
         Order(order_id=order_id).update(
             actions=[Order.payment_status.set(status), Order.updated_at.set(now())],
-            condition=(Order.status == "awaiting_payment") & (Order.payment_status != status),
+            condition=(Order.status == "awaiting_payment")
+            & (Order.payment_status.does_not_exist() | (Order.payment_status != status)),
             add_version_condition=False,  # informational: it must not make a concurrent fulfilment lose
         )
     except UpdateError as exc:
