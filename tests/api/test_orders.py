@@ -415,3 +415,17 @@ def test_purchases_consumer_writes_what_a_crash_left_out_and_repeat_purchases_ad
     assert {k: v["variant"] for k, v in entries.items()} == {f"{first}:it001": "large", f"{second}:it001": "original"}
     view = api.get(f"/orders/{first}", token=token).data
     assert view["items"][0]["download_url"]
+
+
+def test_staff_read_any_order_without_downloads(api, world, make_user, stripe_server):
+    from chalicelib.models.users import User
+
+    token = _fill(api, world)
+    order_id = checkout(api, token).data["order"]["id"]
+    confirm(api, token, order_id, "pm_card_visa")
+    staff = make_user("orderstaff")
+    User.get(staff["id"]).update(actions=[User.role.set("staff")])
+    r = api.get(f"/orders/{order_id}", token=staff["access"])
+    assert r.status_code == 200 and len(r.data["items"]) == 2
+    assert all(i.get("download_url") is None for i in r.data["items"])
+    assert confirm(api, staff["access"], order_id).status_code == 404  # confirming is the buyer's
