@@ -110,6 +110,10 @@ class Settings:
     platform_fee_bps: int = 1000  # the platform's fee on sales, in basis points (1000 = 10%)
     earnings_hold_days: int = 7  # earnings stay pending this long before they become available
     payout_minimum_cents: int = 1000  # the smallest payout an earner may request
+    # checkout (cart, orders, Stripe payments; docs/payments.md)
+    stripe_webhook_secret: str | None = None  # whsec_...: locally and in tests
+    stripe_webhook_secret_param: str | None = None  # in AWS: the SSM SecureString holding it
+    order_expiry_minutes: int = 60  # an unpaid order is cancelled after this
 
     @property
     def is_local(self) -> bool:
@@ -191,6 +195,10 @@ def load_settings() -> Settings:
         platform_fee_bps=_int("LIGHTBOX_PLATFORM_FEE_BPS", 1000),
         earnings_hold_days=_int("LIGHTBOX_EARNINGS_HOLD_DAYS", 7),
         payout_minimum_cents=_int("LIGHTBOX_PAYOUT_MINIMUM_CENTS", 1000),
+        # checkout
+        stripe_webhook_secret=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET"),
+        stripe_webhook_secret_param=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET_PARAM"),
+        order_expiry_minutes=_int("LIGHTBOX_ORDER_EXPIRY_MINUTES", 60),
     )
 
 

@@ -18,4 +18,6 @@ MODULES = (
     "chalicelib.api.delivery",
     "chalicelib.api.earnings",
     "chalicelib.api.galleries",
+    "chalicelib.api.orders",
+    "chalicelib.api.webhooks",
 )

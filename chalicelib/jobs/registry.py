@@ -54,6 +54,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}],
     # fee_bps (optional: the fee the order was sold at; else LIGHTBOX_PLATFORM_FEE_BPS).
     "order.paid": {
+        "purchases": "chalicelib.services.purchases:on_order_paid",  # checkout: the purchase entries, again
         "print_lab": "chalicelib.services.print_lab:on_order_paid",  # submit the lab prints (retried while down)
         "receipts": "chalicelib.services.receipts:on_order_paid",  # the buyer's receipt, the sellers' order_paid
         "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
@@ -91,7 +92,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: photographer_id, client_id, event_id, key (the event index's page key after the inline page)
     "client.assign_event": {"photos": "chalicelib.services.clients:on_assign_event"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
-    "orders.expire": {},
+    "orders.expire": {"checkout": "chalicelib.services.checkout:on_orders_expire"},
     "earnings.release": {
         "ledger": "chalicelib.services.ledger:on_earnings_release",  # tx release:<order_id>:<seller_id>
     },

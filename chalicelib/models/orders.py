@@ -173,6 +173,7 @@ class SellerOrder(Model):
     order_id = UnicodeAttribute(range_key=True)
     buyer_id = UnicodeAttribute()
     status = UnicodeAttribute(default="awaiting_payment")
+    client_id = UnicodeAttribute(null=True)  # the seller's client record of the buyer (``?client_id=``, filtered)
     created_at = UTCDateTimeAttribute(default=now)
 
 
@@ -227,8 +228,15 @@ WEBHOOK_EVENT_RETENTION_SECONDS = 30 * 24 * 3600  # longer than any sender retri
 
 
 def order_by_id(order_id: str) -> Order | None:
+    return get_order(order_id, consistent=True)
+
+
+# ---- access functions (checkout) -------------------------------------------------------------------------
+
+
+def get_order(order_id: str, consistent: bool = False) -> Order | None:
     try:
-        return Order.get(order_id, consistent_read=True)
+        return Order.get(order_id, consistent_read=consistent)
     except Order.DoesNotExist:
         return None
 
@@ -267,3 +275,48 @@ def record_webhook_event(event_key: str, type_: str | None) -> bool:
             return False
         raise
     return True
+
+
+def get_seller_order(seller_id: str, order_id: str) -> SellerOrder | None:
+    try:
+        return SellerOrder.get(seller_id, order_id)
+    except SellerOrder.DoesNotExist:
+        return None
+
+
+def orders_of_buyer(buyer_id: str, status: str | None, limit: int, last_key: dict | None) -> Any:
+    condition = Order.status == status if status else None
+    return Order.by_buyer.query(
+        buyer_id, filter_condition=condition, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+    )
+
+
+def orders_by_ids(order_ids: list[str]) -> dict[str, Order]:
+    ids = list(dict.fromkeys(order_ids))
+    return {o.order_id: o for o in Order.batch_get(ids)} if ids else {}
+
+
+def orders_of_seller(
+    seller_id: str, status: str | None, client_id: str | None, limit: int, last_key: dict | None
+) -> Any:
+    condition = None
+    if status:
+        condition = SellerOrder.status == status
+    if client_id:
+        by_client = SellerOrder.client_id == client_id
+        condition = by_client if condition is None else condition & by_client
+    return SellerOrder.query(
+        seller_id, filter_condition=condition, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+    )
+
+
+def unpaid_due(before: Any, limit: int, last_key: dict | None) -> Any:
+    """Orders awaiting payment whose expiry is before ``before``, oldest first (keys only)."""
+    return Order.by_unpaid.query(
+        UNPAID, range_key_condition=Order.expires_at < before, limit=limit, last_evaluated_key=last_key
+    )
+
+
+def purchases_of(buyer_id: str, photo_ids: list[str]) -> dict[str, Purchase]:
+    ids = list(dict.fromkeys(photo_ids))
+    return {p.photo_id: p for p in Purchase.batch_get([(buyer_id, i) for i in ids])} if ids else {}
