@@ -56,7 +56,9 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def normalize(item: Any, photo: Photo, currency: str | None = None) -> Priced:
+def normalize(item: Any, photo: Photo, currency: str | None = None, offer: Any = None) -> Priced:
+    """One sheet item as checkout prices it. ``offer`` (price_sheets.Offer) carries what is the same for every
+    item of the photo: currency, seller, the buyer's client record and the sheet."""
     digital = _get(item, "digital")
     printed = _get(item, "print")
 
@@ -69,14 +71,14 @@ def normalize(item: Any, photo: Photo, currency: str | None = None) -> Priced:
         price = _get(item, "unit_price_cents")
     return Priced(
         photo_id=photo.photo_id,
-        seller_id=_get(item, "seller_id") or photo.owner_id,
+        seller_id=_get(item, "seller_id") or _get(offer, "seller_id") or photo.owner_id,
         sku=str(_get(item, "sku")),
         kind=str(_get(item, "kind")),
         label=str(_get(item, "label") or _get(item, "sku")),
         unit_price_cents=int(price),
-        currency=str(_get(item, "currency") or currency or "").lower(),
-        price_sheet_id=_get(item, "price_sheet_id"),
-        client_id=_get(item, "client_id"),
+        currency=str(_get(item, "currency") or currency or _get(offer, "currency") or "").lower(),
+        price_sheet_id=_get(item, "price_sheet_id") or _get(offer, "price_sheet_id"),
+        client_id=_get(item, "client_id") or _get(offer, "client_id"),
         variant=detail("variant", digital),
         license=detail("license", digital),
         width_in=detail("width_in", printed),
@@ -94,8 +96,18 @@ def _price_sheets() -> Any:
 
 
 def price_one(buyer_id: str, photo: Photo, sku: str) -> Priced | None:
-    item = _price_sheets().priced_item(buyer_id, photo, sku)
-    return normalize(item, photo) if item is not None else None
+    """Today's price of one sku for this buyer, or None when it is not for sale to them (own photo, cannot see
+    it, no sheet, unknown sku)."""
+    from chalicelib.errors import ForbiddenError
+
+    try:
+        found = _price_sheets().priced_item(buyer_id, photo, sku)
+    except (NotFoundError, ForbiddenError):
+        return None
+    if found is None:
+        return None
+    offer, item = found if isinstance(found, tuple) else (None, found)
+    return normalize(item, photo, offer=offer)
 
 
 def price_page(buyer_id: str, photos: list[Photo]) -> dict[tuple[str, str], Priced]:
@@ -111,7 +123,9 @@ def price_page(buyer_id: str, photos: list[Photo]) -> dict[tuple[str, str], Pric
             continue
         items = offer if isinstance(offer, list) else (_get(offer, "items") or [])
         for item in items:
-            priced = normalize(item, photo, _get(offer, "currency") if not isinstance(offer, list) else None)
+            priced = normalize(
+                item, photo, _get(offer, "currency") if not isinstance(offer, list) else None, offer=offer
+            )
             out[(photo_id, priced.sku)] = priced
     return out
 

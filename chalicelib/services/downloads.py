@@ -98,8 +98,12 @@ def download(principal: Any, order_id: str, item_id: str, *, exp: int | None, si
     variant = str(line.variant)
     if photo is None or variant not in (photo.variant_keys or []):
         raise GoneError("The file of this item is no longer stored.", code="file_gone")
+    from chalicelib.services.orders import download_name
+
     store.count_download(order_id, item_id)
-    return photos_access.sign(photo, variant, ttl=get_settings().download_url_ttl)
+    return photos_access.sign(
+        photo, variant, ttl=get_settings().download_url_ttl, download_name=download_name(photo, line)
+    )
 
 
 def download_counts(order_id: str) -> dict[str, int]:

@@ -290,34 +290,11 @@ def item_view(line: OrderLine) -> dict[str, Any]:
     return view
 
 
-def _order_view(order: Order) -> dict[str, Any]:
-    """The contract's order shape, as far as fulfilment needs it. TODO(coordinator): replace with
-    ``chalicelib.services.orders.order_view`` (checkout) once merged; it adds download URLs and the archive."""
-    from chalicelib.models.base import iso
-
-    return {
-        "id": order.order_id,
-        "status": order.status,
-        "items": [item_view(ln) for ln in order.items],
-        "subtotal_cents": int(order.subtotal_cents),
-        "total_cents": int(order.total_cents),
-        "refunded_cents": int(order.refunded_cents or 0),
-        "currency": order.currency,
-        "created_at": iso(order.created_at),
-        "paid_at": iso(order.paid_at),
-    }
-
-
 def _notify_changed(order: Order) -> None:
-    """Push ``order.updated`` to the buyer's connections (best effort: the change is stored either way).
-    TODO(coordinator): switch to ``chalicelib.services.orders.notify_changed`` (checkout) once merged."""
-    from chalicelib.logs import get_logger
-    from chalicelib.realtime.push import send_to_user
+    """Push ``order.updated`` (the order as its buyer sees it) to the buyer's connections, best effort."""
+    from chalicelib.services.orders import notify_changed
 
-    try:
-        send_to_user(order.buyer_id, {"type": "order.updated", "order": _order_view(order)})
-    except Exception:
-        get_logger(__name__).warning("order.updated not pushed", exc_info=True)
+    notify_changed(order)
 
 
 def on_item_shipped(payload: dict[str, Any], cursor: Any, limit: int) -> None:

@@ -30,7 +30,6 @@ from chalicelib.models.orders import (
 )
 
 log = get_logger(__name__)
-DOWNLOAD_TTL_SECONDS = 300
 
 
 def _address(order: Order) -> dict[str, Any] | None:
@@ -65,8 +64,8 @@ def _downloads(order: Order, lines: list[OrderLine]) -> dict[str, str]:
     wanted = [i for i in lines if i.kind == "digital" and i.status == "available" and i.variant]
     if not wanted or order.status in ("awaiting_payment", "cancelled"):
         return {}
+    from chalicelib.services import downloads, purchases
     from chalicelib.services import photos as photos_service
-    from chalicelib.services import photos_access, purchases
 
     photo_ids = list(dict.fromkeys(i.photo_id for i in wanted))
     held = purchases_of(order.buyer_id, photo_ids)
@@ -78,9 +77,7 @@ def _downloads(order: Order, lines: list[OrderLine]) -> dict[str, str]:
             continue
         if not purchases.active_entry(held.get(line.photo_id), order.order_id, line.item_id):
             continue
-        out[line.item_id] = photos_access.sign(
-            photo, str(line.variant), ttl=DOWNLOAD_TTL_SECONDS, download_name=download_name(photo, line)
-        )
+        out[line.item_id] = downloads.download_link(order, line)  # counted, re-checked, then 302 to S3
     return out
 
 
@@ -149,8 +146,12 @@ def order_view(order: Order, principal: Any = None) -> dict[str, Any]:
     address = _address(order)
     if address is not None:
         out["shipping_address"] = address
-    if order.archive_status:
-        out["archive"] = {"status": order.archive_status}
+    if is_buyer and order.archive_status:
+        from chalicelib.services.archives import archive_view
+
+        archive = archive_view(order)
+        if archive is not None:
+            out["archive"] = archive
     if order.dispute_status:
         out["dispute"] = {"status": order.dispute_status}
     return out

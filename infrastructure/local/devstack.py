@@ -132,6 +132,7 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
             "LIGHTBOX_STRIPE_PUBLISHABLE_KEY": "pk_test_local",
             "LIGHTBOX_STRIPE_JS_URL": f"{urls['stripe']}/js.stripe.com/v3/",  # localstripe's fake Stripe.js
             "LIGHTBOX_WS_URL": urls["ws"],
+            "LIGHTBOX_PUBLIC_API_URL": urls["api"],  # absolute links the API hands out (download_url)
             "LIGHTBOX_PRINT_LAB_URL": urls["print_lab"],
             "AWS_XRAY_SDK_ENABLED": "false",
             # Safety nets: a boto3 client created without endpoint_url still lands on moto / the gateway.

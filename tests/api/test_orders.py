@@ -72,12 +72,20 @@ def test_checkout_then_card_payment_fulfils(api, world, stripe_server):
     by_kind = {(i["photo_id"], i["sku"]): i for i in paid["items"]}
     assert by_kind[(world["p1"], "dl-large")]["status"] == "available"
     assert by_kind[(world["p1"], "print-8x10")]["status"] == "pending"
-    url = by_kind[(world["p1"], "dl-large")]["download_url"]
+
+    def fetched(download_url: str) -> str:
+        """download_url is the counted download route (signed); it answers 302 to a fresh S3 URL."""
+        link = urllib.parse.urlparse(download_url)
+        r = api.get(f"{link.path}?{link.query}")
+        assert r.status_code == 302, r.body
+        return r.headers["Location"]
+
+    url = fetched(by_kind[(world["p1"], "dl-large")]["download_url"])
     query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
     assert "photos/" + world["p1"] + "/large" in url
     assert query["response-content-disposition"] == ['attachment; filename="sunset-large.jpg"']
     assert by_kind[(world["p1"], "print-8x10")].get("download_url") is None
-    harbour = by_kind[(world["p2"], "dl-large")]["download_url"]
+    harbour = fetched(by_kind[(world["p2"], "dl-large")]["download_url"])
     assert 'filename="Harbour-at-night-large.jpg"' in urllib.parse.unquote(harbour)
 
     # a second read signs afresh; the event, the seller rows and the purchases are there
