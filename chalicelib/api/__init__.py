@@ -14,4 +14,5 @@ MODULES = (
     "chalicelib.api.social",
     "chalicelib.api.chat",
     "chalicelib.api.notifications",
+    "chalicelib.api.refunds",
 )

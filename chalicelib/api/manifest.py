@@ -82,6 +82,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/photos/{photo_id}/tags", "GET", "chalicelib.api.photos"),
     ("/photos/{photo_id}/tags", "POST", "chalicelib.api.photos"),
     ("/photos/{photo_id}/tags/{user_id}", "DELETE", "chalicelib.api.photos"),
+    ("/sales/orders/{order_id}/refunds", "POST", "chalicelib.api.refunds"),
     ("/users/me", "DELETE", "chalicelib.api.users"),
     ("/users/me", "GET", "chalicelib.api.users"),
     ("/users/me/blocks", "GET", "chalicelib.api.social"),

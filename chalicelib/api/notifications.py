@@ -16,7 +16,16 @@ from chalicelib.services.accounts import users_by_ids
 
 TAGS = ("notifications",)
 NotificationType = Literal[
-    "tagged", "liked", "commented", "replied", "event_photo_added", "followed", "friend_request", "message", "rejected"
+    "order_disputed",  # refunds
+    "tagged",
+    "liked",
+    "commented",
+    "replied",
+    "event_photo_added",
+    "followed",
+    "friend_request",
+    "message",
+    "rejected",
 ]
 assert set(get_args(NotificationType)) == set(TYPES)  # one list of types
 
