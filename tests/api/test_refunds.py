@@ -237,3 +237,34 @@ def test_a_refund_in_flight_blocks_a_second_one_and_a_stale_claim_is_settled(api
     assert row.refunded_cents == 1000 and row.status == "refunded"
     assert Refund.get(order.order_id, "rf_crashed").status == "succeeded"
     assert sorted(m["amount"] for m in stripe.refunds_of(order.payment_intent_id)) == [400, 600]
+
+
+def test_concurrent_refunds_never_refund_more_than_was_paid(cast, stripe):
+    """Six sellers' requests at once for 400 of 1000: each that succeeds is at Stripe and booked, the rest are
+    409 (in progress, or more than is left); Stripe and the order agree."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from chalicelib.errors import ConflictError
+    from chalicelib.services import refunds as refunds_service
+
+    order = paid_order(stripe, cast["buyer"], [{"seller": cast["seller"], "price": 1000}])
+    seller = SimpleNamespace(user_id=cast["seller"]["id"], is_staff=False)
+    barrier = threading.Barrier(6)
+
+    def call(_):
+        barrier.wait()
+        try:
+            refunds_service.create(seller, order.order_id, amount_cents=400, item_ids=None, reason="at once")
+            return 201
+        except ConflictError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(call, range(6)))
+    assert 201 in results and set(results) <= {201, "refund_in_progress", "refund_exceeds_remaining"}
+    at_stripe = sum(m["amount"] for m in stripe.refunds_of(order.payment_intent_id))
+    row = order_row(order.order_id)
+    assert row.refunded_cents == at_stripe == 400 * results.count(201) <= 1000
+    assert row.pending_refund_id is None and row.items[0].refunded_cents == row.refunded_cents
