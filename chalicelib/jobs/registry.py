@@ -53,9 +53,14 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
     "order.paid": {},
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
-    # amount_cents}]
+    # amount_cents}]. source: api (POST /sales/orders/{id}/refunds) | stripe (made in the Stripe dashboard).
+    # lines are the items' shares; amount_cents - sum(lines) refunds the order's shipping and tax (staff only).
+    # Event id "refund:<refund_id>": published once, in the transaction that books the refund.
     "refund.succeeded": {},
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
+    # (won | lost). Event ids "dispute:<id>:opened" / "dispute:<id>:closed"; a closed event always follows an
+    # opened one (a dispute first seen closed publishes both). A lost dispute is booked as a Refund row (source
+    # dispute) with no refund.succeeded: its lines are in dispute.closed (status lost); book it from there.
     "dispute.opened": {},
     "dispute.closed": {},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
