@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import IDEMPOTENCY_HEADER, Ctx, route
 from chalicelib.api.schema_base import Body, CleanText, Out
 from chalicelib.services import refunds as refunds_service
 
@@ -58,6 +58,11 @@ def create_refund(ctx: Ctx[RefundIn], order_id: str) -> RefundCreatedOut:
     """Refund all or part of an order (seller: their own items; staff: any). More than is left is 409."""
     b = ctx.body
     refund = refunds_service.create(
-        ctx.principal, order_id, amount_cents=b.amount_cents, item_ids=b.item_ids, reason=b.reason
+        ctx.principal,
+        order_id,
+        amount_cents=b.amount_cents,
+        item_ids=b.item_ids,
+        reason=b.reason,
+        request_key=(ctx.request.headers or {}).get(IDEMPOTENCY_HEADER),
     )
     return RefundCreatedOut(refund=RefundOut(**refunds_service.refund_view(refund)))

@@ -200,8 +200,8 @@ class Refund(Model):
 
 
 def refunds_of(order_id: str) -> list[Refund]:
-    """Every refund of an order, oldest first (ids are time-sortable; Stripe-made ones sort by their own id)."""
-    return list(Refund.query(order_id, consistent_read=True))
+    """Every refund of an order, oldest first."""
+    return sorted(Refund.query(order_id, consistent_read=True), key=lambda r: (r.created_at, r.refund_id))
 
 
 def refund_by_id(order_id: str, refund_id: str) -> Refund | None:

@@ -22,6 +22,7 @@ booked exactly like an API refund (source ``stripe``, allocated over all of the 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -157,11 +158,34 @@ def _check_refundable(order: Order) -> None:
 # ---- the API refund --------------------------------------------------------------------------------------------
 
 
+def refund_id_for(order_id: str, user_id: str, request_key: str | None) -> str:
+    """The refund's id: derived from the caller's ``Idempotency-Key`` (so a retry of a request that died after
+    Stripe refunded resumes the same refund, and Stripe's key ``refund:<id>`` answers it again), else new."""
+    if not request_key:
+        return new_id("rf_")
+    digest = hashlib.sha256(f"{order_id}\n{user_id}\n{request_key}".encode()).hexdigest()[:24]
+    return f"rf_{digest}"
+
+
 def create(
-    principal: Any, order_id: str, *, amount_cents: int | None, item_ids: Sequence[str] | None, reason: str
+    principal: Any,
+    order_id: str,
+    *,
+    amount_cents: int | None,
+    item_ids: Sequence[str] | None,
+    reason: str,
+    request_key: str | None = None,
 ) -> Refund:
     order = get_order(order_id)
     scope = _scope(order, principal, item_ids)
+    refund_id = refund_id_for(order_id, principal.user_id, request_key)
+    earlier = refund_by_id(order_id, refund_id)
+    if earlier is not None and earlier.status == "succeeded":
+        return earlier  # this very request already refunded (its stored response had expired)
+    if earlier is not None and earlier.status == "pending" and order.pending_refund_id == refund_id:
+        return _send(order, earlier)  # this very request died after claiming: resume it
+    if earlier is not None:
+        raise ConflictError("This refund failed; send a new Idempotency-Key to try again.", code="refund_failed")
     _check_refundable(order)
     if order.pending_refund_id:
         if order.pending_refund_at and order.pending_refund_at > now() - timedelta(seconds=CLAIM_SECONDS):
@@ -180,7 +204,7 @@ def create(
         )
     refund = Refund(
         order_id=order_id,
-        refund_id=new_id("rf_"),
+        refund_id=refund_id,
         amount_cents=amount,
         currency=order.currency,
         allocations=allocate(amount, buckets),
@@ -190,18 +214,25 @@ def create(
         requested_by=principal.user_id,
     )
     _claim(order, refund)
+    return _send(order, refund)
 
+
+def _send(order: Order, refund: Refund) -> Refund:
+    """Stripe's refund for a claimed pending row (idempotent at Stripe by ``refund:<refund_id>``), then book it."""
     from chalicelib.payments import stripe_refunds
 
     try:
         made = stripe_refunds.create_refund(
-            order.payment_intent_id or "", amount, refund_id=refund.refund_id, order_id=order_id
+            order.payment_intent_id or "",
+            int(refund.amount_cents),
+            refund_id=refund.refund_id,
+            order_id=order.order_id,
         )
     except ConflictError:
-        _fail(order_id, refund.refund_id)  # Stripe refused: nothing was refunded
+        _fail(order.order_id, refund.refund_id)  # Stripe refused: nothing was refunded
         raise
-    # Other errors: Stripe may or may not have it; the claim stays until the webhook or a reconcile settles it.
-    return book(order_id, refund.refund_id, stripe_refund_id=made["id"])
+    # Other errors: Stripe may or may not have it; the claim stays until a retry, the webhook or a reconcile.
+    return book(order.order_id, refund.refund_id, stripe_refund_id=made["id"])
 
 
 def _claim(order: Order, refund: Refund) -> None:

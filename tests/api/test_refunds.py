@@ -268,3 +268,29 @@ def test_concurrent_refunds_never_refund_more_than_was_paid(cast, stripe):
     row = order_row(order.order_id)
     assert row.refunded_cents == at_stripe == 400 * results.count(201) <= 1000
     assert row.pending_refund_id is None and row.items[0].refunded_cents == row.refunded_cents
+
+
+def test_a_retry_of_a_request_that_died_after_stripe_refunded_resumes_it(api, cast, stripe, monkeypatch):
+    """The function dies after Stripe refunded (a 5xx is not stored by the idempotency layer): the client's retry
+    with the same Idempotency-Key sends Stripe the same ``refund:<id>`` key, gets the same refund, books it once."""
+    from chalicelib.services import refunds as refunds_service
+
+    order = paid_order(stripe, cast["buyer"], [{"seller": cast["seller"], "price": 1000}])
+    real_book = refunds_service.book
+
+    def die(*args, **kwargs):
+        raise RuntimeError("the Lambda timed out")
+
+    monkeypatch.setattr(refunds_service, "book", die)
+    body = {"amount_cents": 350, "reason": "retry me"}
+    crashed = refund(api, cast["seller"], order.order_id, body, "flaky")
+    assert crashed.status_code == 500
+    assert len(stripe.refunds_of(order.payment_intent_id)) == 1 and order_row(order.order_id).refunded_cents == 0
+
+    monkeypatch.setattr(refunds_service, "book", real_book)
+    retried = refund(api, cast["seller"], order.order_id, body, "flaky")
+    assert retried.status_code == 201, retried.body
+    (made,) = stripe.refunds_of(order.payment_intent_id)
+    assert made["metadata"]["refund_id"] == retried.data["refund"]["id"] and made["amount"] == 350
+    row = order_row(order.order_id)
+    assert row.refunded_cents == 350 and row.pending_refund_id is None
