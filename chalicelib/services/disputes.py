@@ -79,11 +79,16 @@ def _recorded(order: Order, dispute_id: str) -> str | None:
     return order.dispute_status if order.dispute_id == dispute_id else None
 
 
-def _open(order: Order, dispute: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Record the dispute on the order (in memory) and return its ``dispute.opened`` event."""
-    order.status_before_dispute = order.status if order.status != "disputed" else order.status_before_dispute
+def _open(
+    order: Order, dispute: dict[str, Any], was: str | None = None, lines: dict[str, int] | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Record the dispute on the order (in memory) and return its ``dispute.opened`` event. ``was``: the
+    order's status before this change, when the change already set another."""
+    was = was or order.status
+    order.status_before_dispute = was if was != "disputed" else order.status_before_dispute
     order.dispute_id = dispute["id"]
-    lines = _disputed_lines(order, int(dispute["amount"]))
+    if lines is None:
+        lines = _disputed_lines(order, int(dispute["amount"]))
     return [("dispute.opened", f"dispute:{dispute['id']}:opened", _payload(order, dispute, lines))]
 
 
@@ -142,12 +147,12 @@ def _lose(order_id: str, dispute: dict[str, Any]) -> None:
         return
     opened = _recorded(order, dispute_id) is None
 
-    def mutate(order: Order) -> list[tuple[str, str, dict[str, Any]]]:
-        events = _open(order, dispute) if _recorded(order, dispute_id) is None else []
+    def mutate(order: Order, was: str) -> list[tuple[str, str, dict[str, Any]]]:
+        lines = refunds.as_map(row.allocations)  # book() has just set the allocation it books
+        events = _open(order, dispute, was, lines) if _recorded(order, dispute_id) is None else []
         if order.status == "disputed":  # the refund's status went to status_before_dispute
             order.status = order.status_before_dispute
         order.dispute_status = "lost"
-        lines = refunds.as_map(row.allocations)  # book() has just set the allocation it books
         events.append(("dispute.closed", f"dispute:{dispute_id}:closed", _payload(order, dispute, lines, "lost")))
         return events
 

@@ -268,7 +268,7 @@ def _fail(order_id: str, refund_id: str) -> None:
 # ---- booking: the one transaction of every refund (API, Stripe dashboard, lost dispute) ---------------------
 
 
-Mutation = Callable[[Order], list[tuple[str, str, dict[str, Any]]]]
+Mutation = Callable[[Order, str], list[tuple[str, str, dict[str, Any]]]]  # (order, its status before)
 
 
 def lines_of(order: Order, allocations: dict[str, int]) -> list[dict[str, Any]]:
@@ -335,7 +335,7 @@ def book(
         if stripe_refund_id:
             refund.stripe_refund_id = stripe_refund_id
         _apply(order, refund, allocations)
-        events = mutate(order) if mutate else []
+        events = mutate(order, was) if mutate else []
         if event:
             events.insert(0, (event, f"refund:{refund_id}", refund_payload(order, refund)))
         rows = []

@@ -131,7 +131,10 @@ def test_closed_before_created_ends_in_the_same_state(cast, stripe):
     row = order_row(order.order_id)
     assert (row.status, row.dispute_status, row.refunded_cents) == ("refunded", "lost", 2700)
     assert purchase_states(row) == {"it1": "refunded", "it2": "refunded"}
-    assert len(outbox("dispute.opened")) == 1 and len(outbox("dispute.closed")) == 1
+    (opened,) = outbox("dispute.opened")
+    (closed_event,) = outbox("dispute.closed")
+    assert opened["lines"] == closed_event["lines"] and sum(x["amount_cents"] for x in opened["lines"]) == 2700
+    assert row.status_before_dispute == "paid"
     assert len(notifications_of(cast["seller"]["id"])) == 1
 
 
