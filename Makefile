@@ -38,7 +38,7 @@ seed: $(STAMP)
 
 ## The whole test suite (what CI runs)
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 ## Benchmarks: printed figures, never asserted (cold start, processor, fan-out, package sizes)
 bench: $(STAMP) package
@@ -47,6 +47,7 @@ bench: $(STAMP) package
 	$(PY) bench/bench_processor.py
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_deletion.py
+	$(PY) bench/bench_sales_summary.py
 	$(PY) -m infrastructure.sizes build/$(STAGE)
 
 ## Deployment artifacts for STAGE (dev|prod): build/$(STAGE)/template.json, platform.json, deployment.zip, layers/*.zip

@@ -88,6 +88,32 @@ class Settings:
     stripe_js_url: str = "https://js.stripe.com/v3/"
     max_video_bytes: int = 2 * 1024 * 1024 * 1024
     email_test_domains: tuple[str, ...] = ()  # special-use TLDs accepted in addresses (local stage only)
+    # ---- print lab (fulfilment of lab prints; docs/print-lab.md) ----
+    print_lab_url: str | None = None  # the lab's API base (Prodigi v4 shapes); None: lab items wait (job retries)
+    print_lab_api_key: str | None = None  # X-API-Key; in AWS from the stage config (Secrets Manager: see docs)
+    print_lab_webhook_secret: str | None = None  # the Lab-Signature secret of POST /webhooks/print-lab
+    print_lab_shipping_method: str = "Standard"
+    print_lab_asset_ttl: int = 7 * 24 * 3600  # signed original URLs the lab downloads (SigV4's maximum)
+    print_lab_timeout: float = 10.0  # seconds per call to the lab
+    # -- delivery (receipts, invoices, archives, downloads: docs/delivery.md) --
+    web_url: str | None = None  # the web app's base URL for links in emails (else the first app origin)
+    download_url_ttl: int = 300  # seconds a signed download link (ours and S3's) stays valid
+    archive_url_ttl: int = 900  # seconds the signed GET of a ready archive stays valid
+    archive_part_bytes: int = 8 * 1024 * 1024  # S3 multipart part size of an archive (S3's minimum is 5 MiB)
+
+    @property
+    def web_base_url(self) -> str:
+        """Where the web app lives: ``LIGHTBOX_WEB_URL``, else the first of ``LIGHTBOX_APP_ORIGINS``."""
+        return (self.web_url or (self.app_origins[0] if self.app_origins else "")).rstrip("/")
+
+    # ledger, earnings and payouts (docs/ledger.md)
+    platform_fee_bps: int = 1000  # the platform's fee on sales, in basis points (1000 = 10%)
+    earnings_hold_days: int = 7  # earnings stay pending this long before they become available
+    payout_minimum_cents: int = 1000  # the smallest payout an earner may request
+    # checkout (cart, orders, Stripe payments; docs/payments.md)
+    stripe_webhook_secret: str | None = None  # whsec_...: locally and in tests
+    stripe_webhook_secret_param: str | None = None  # in AWS: the SSM SecureString holding it
+    order_expiry_minutes: int = 60  # an unpaid order is cancelled after this
 
     @property
     def is_local(self) -> bool:
@@ -153,6 +179,26 @@ def load_settings() -> Settings:
         login_max_failures_per_ip=_int("LIGHTBOX_LOGIN_MAX_FAILURES_PER_IP", 100),
         job_chunk_size=_int("LIGHTBOX_JOB_CHUNK_SIZE", 100),
         fanout_inline_max=_int("LIGHTBOX_FANOUT_INLINE_MAX", 25),
+        # print lab
+        print_lab_url=(_env("LIGHTBOX_PRINT_LAB_URL") or "").rstrip("/") or None,
+        print_lab_api_key=_env("LIGHTBOX_PRINT_LAB_API_KEY"),
+        print_lab_webhook_secret=_env("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET"),
+        print_lab_shipping_method=_env("LIGHTBOX_PRINT_LAB_SHIPPING_METHOD", "Standard"),
+        print_lab_asset_ttl=min(_int("LIGHTBOX_PRINT_LAB_ASSET_TTL", 7 * 24 * 3600), 7 * 24 * 3600),
+        print_lab_timeout=float(_env("LIGHTBOX_PRINT_LAB_TIMEOUT", "10")),
+        # delivery
+        web_url=_env("LIGHTBOX_WEB_URL"),
+        download_url_ttl=_int("LIGHTBOX_DOWNLOAD_URL_TTL", 300),
+        archive_url_ttl=_int("LIGHTBOX_ARCHIVE_URL_TTL", 900),
+        archive_part_bytes=max(5 * 1024 * 1024, _int("LIGHTBOX_ARCHIVE_PART_BYTES", 8 * 1024 * 1024)),
+        # ledger, earnings and payouts
+        platform_fee_bps=_int("LIGHTBOX_PLATFORM_FEE_BPS", 1000),
+        earnings_hold_days=_int("LIGHTBOX_EARNINGS_HOLD_DAYS", 7),
+        payout_minimum_cents=_int("LIGHTBOX_PAYOUT_MINIMUM_CENTS", 1000),
+        # checkout
+        stripe_webhook_secret=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET"),
+        stripe_webhook_secret_param=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET_PARAM"),
+        order_expiry_minutes=_int("LIGHTBOX_ORDER_EXPIRY_MINUTES", 60),
     )
 
 

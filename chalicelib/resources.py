@@ -15,6 +15,8 @@ from chalicelib import aws
 from chalicelib.config import Settings, get_settings
 
 UPLOAD_PREFIX = "uploads/"
+ARCHIVE_PREFIX = "archives/"  # order zips in the media bucket (chalicelib/services/archives.py), expired by lifecycle
+ARCHIVE_EXPIRY_DAYS = 7
 UPLOAD_QUEUE_VISIBILITY_SECONDS = 180  # 6x the processor timeout, as AWS recommends for SQS event sources
 UPLOAD_QUEUE_MAX_RECEIVES = 5
 PROCESSOR_TIMEOUT_SECONDS = 30

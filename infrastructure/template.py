@@ -69,8 +69,15 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
     "api": {"uploads": ["s3:PutObject"], "media": ["s3:GetObject", "s3:DeleteObject"]},
     "websocket": {},
     "processor": {"uploads": ["s3:GetObject", "s3:DeleteObject"], "media": ["s3:PutObject"]},
-    # The jobs worker purges photos: their variants and any inbox copy left (chalicelib/services/photos.py:purge).
-    "worker": {"uploads": ["s3:DeleteObject"], "media": ["s3:DeleteObject"]},
+    # The jobs worker purges photos: their variants and any inbox copy left (chalicelib/services/photos.py:purge),
+    # and reads the variants that go into order archives (chalicelib/services/archives.py).
+    "worker": {"uploads": ["s3:DeleteObject"], "media": ["s3:DeleteObject", "s3:GetObject"]},
+}
+# kind -> (bucket key, key prefix) -> object actions on that prefix only. The worker writes order archives
+# (multipart uploads: CreateMultipartUpload, UploadPart and CompleteMultipartUpload are s3:PutObject) under the
+# media bucket's archives/ prefix and nowhere else.
+S3_PREFIX_GRANTS: dict[str, dict[tuple[str, str], list[str]]] = {
+    "worker": {("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]},
 }
 S3_GRANTS["relay"] = {}
 S3_GRANTS["other"] = S3_GRANTS["api"]
@@ -368,7 +375,7 @@ def queue_resources(ctx: StageContext) -> Json:
 
 
 def bucket_resources(ctx: StageContext) -> Json:
-    from chalicelib.resources import UPLOAD_PREFIX, buckets
+    from chalicelib.resources import ARCHIVE_EXPIRY_DAYS, ARCHIVE_PREFIX, UPLOAD_PREFIX, buckets
 
     resources: Json = {}
     for key in buckets(ctx.settings):
@@ -395,6 +402,15 @@ def bucket_resources(ctx: StageContext) -> Json:
             "LifecycleConfiguration": {"Rules": rules},
             "Tags": _tags(ctx),
         }
+        if key == "media":
+            rules.append(
+                {
+                    "Id": "expire-order-archives",
+                    "Status": "Enabled",
+                    "Prefix": ARCHIVE_PREFIX,
+                    "ExpirationInDays": ARCHIVE_EXPIRY_DAYS,
+                }
+            )
         if key == "uploads":
             rules.append(
                 {
@@ -827,6 +843,9 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
         statements.append(statement(f"{camel(key)}Objects", actions, objects))
         # ListBucket turns a missing key into 404 (NoSuchKey) instead of 403, which idempotent handlers rely on.
         statements.append(statement(f"{camel(key)}List", ["s3:ListBucket"], getatt(logical, "Arn")))
+    for (key, prefix), actions in S3_PREFIX_GRANTS.get(info.kind, {}).items():
+        objects = sub("${BucketArn}/" + prefix + "*", {"BucketArn": getatt(bucket_logical_id(key), "Arn")})
+        statements.append(statement(f"{camel(key)}{camel(prefix.strip('/'))}Objects", actions, objects))
 
     if info.kind in SENDS_EMAIL:
         statements.append(

@@ -37,6 +37,7 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from tests import moto_atomic  # noqa: E402
+from tests.stripe_server import stripe_process, stripe_server  # noqa: E402, F401  (localstripe fixtures)
 
 # Every DynamoDB request against moto is atomic, as in DynamoDB, in every test (concurrency tests rely on it).
 moto_atomic.install()

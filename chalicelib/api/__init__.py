@@ -14,5 +14,11 @@ MODULES = (
     "chalicelib.api.social",
     "chalicelib.api.chat",
     "chalicelib.api.notifications",
+    "chalicelib.api.fulfilment",
+    "chalicelib.api.delivery",
+    "chalicelib.api.earnings",
+    "chalicelib.api.galleries",
+    "chalicelib.api.orders",
+    "chalicelib.api.webhooks",
     "chalicelib.api.refunds",
 )

@@ -21,6 +21,7 @@ _STATUS_TEXT = {
     201: "Created",
     202: "Accepted",
     204: "No Content",
+    302: "Found (redirect to the Location header)",
     400: "Validation error",
     401: "Not authenticated",
     403: "Forbidden",
@@ -131,6 +132,8 @@ def openapi_document() -> dict[str, Any]:
         ok: dict[str, Any] = {"description": _STATUS_TEXT.get(spec.status, "OK")}
         if spec.response is not None and spec.status != 204:
             ok["content"] = {"application/json": {"schema": refs[spec.response]}}
+        elif spec.content_type != "application/json":
+            ok["content"] = {spec.content_type: {"schema": {"type": "string", "format": "binary"}}}
         responses: dict[str, Any] = {str(spec.status): ok}
         for code in (c for c in spec.responses if c < 300 and c != spec.status):  # another success, e.g. 204
             other: dict[str, Any] = {"description": _STATUS_TEXT.get(code, "OK")}

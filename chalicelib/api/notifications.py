@@ -26,6 +26,7 @@ NotificationType = Literal[
     "friend_request",
     "message",
     "rejected",
+    "order_paid",
 ]
 assert set(get_args(NotificationType)) == set(TYPES)  # one list of types
 

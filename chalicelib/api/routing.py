@@ -67,12 +67,18 @@ class RouteSpec:
     roles: tuple[str, ...]
     responses: tuple[int, ...]
     idempotency: str | None = None  # None | "accepted" | "required": the Idempotency-Key header
+    content_type: str = "application/json"  # of the success response (a binary type: the handler returns bytes)
 
 
 REGISTRY: list[RouteSpec] = []
 HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {}
 MAX_PATH_PARAM = 256
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+# Binary response types (besides Chalice's defaults: images, zip, octet-stream ...). Chalice base64-encodes a
+# bytes body of such a type for API Gateway, and `chalice package` lists them as the REST API's binary media
+# types, so API Gateway returns the bytes. A request must then Accept the type (or */*, as browsers do): Chalice
+# answers 400 otherwise. Handlers return ``chalice.Response(body=<bytes>, headers={"Content-Type": ...})``.
+BINARY_TYPES = ("application/pdf",)  # invoices (chalicelib/api/delivery.py)
 _app: Any = None
 
 
@@ -322,6 +328,7 @@ def route(
     tags: Iterable[str] = (),
     responses: Iterable[int] = (),
     idempotency: str | None = None,
+    content_type: str = "application/json",
 ) -> Callable:
     """Declare an API route.
 
@@ -352,6 +359,7 @@ def route(
                 roles=roles,
                 responses=tuple(responses),
                 idempotency=idempotency,
+                content_type=content_type,
             )
         )
 
@@ -395,6 +403,7 @@ def mount(app: Any) -> None:
     from chalicelib.api.manifest import ROUTES
 
     _app = app
+    app.api.binary_types.extend(t for t in BINARY_TYPES if t not in app.api.binary_types)
     methods: dict[str, list[str]] = {}
     for path, method, module in ROUTES:
         app.route(path, methods=[method], content_types=CONTENT_TYPES, name=f"{method.lower()}_{path}")(

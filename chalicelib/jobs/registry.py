@@ -33,6 +33,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "chat": "chalicelib.services.chat:on_user_deleted",
         "devices": "chalicelib.services.devices:on_user_deleted",
         "notifications": "chalicelib.services.notifications:on_user_deleted",
+        "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
@@ -50,22 +51,55 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: connection_ids, frame
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
-    # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}].
-    "order.paid": {},
+    # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}],
+    # fee_bps (optional: the fee the order was sold at; else LIGHTBOX_PLATFORM_FEE_BPS).
+    "order.paid": {
+        "purchases": "chalicelib.services.purchases:on_order_paid",  # checkout: the purchase entries, again
+        "print_lab": "chalicelib.services.print_lab:on_order_paid",  # submit the lab prints (retried while down)
+        "receipts": "chalicelib.services.receipts:on_order_paid",  # the buyer's receipt, the sellers' order_paid
+        "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
+        "sales_stats": "chalicelib.services.sales_stats:on_order_paid",  # reads back sale:<order_id>
+        "clients": "chalicelib.services.clients:on_order_paid",  # a client's orders_count and spend
+    },
+    # payload: order_id, buyer_id, item_ids, tracking {carrier, number, url} | None, at. Published once per
+    # shipment (id "order.item_shipped:<order_id>:<hash of the item ids>") with the write that marks them shipped.
+    "order.item_shipped": {"shipping_email": "chalicelib.services.fulfilment:on_item_shipped"},
+    # payload: order_id, fingerprint (of the item set the zip is to hold): builds the order's zip archive
+    "order.archive_requested": {"archives": "chalicelib.services.archives:on_archive_requested"},
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
     # amount_cents}]. source: api (POST /sales/orders/{id}/refunds) | stripe (made in the Stripe dashboard).
     # lines are the items' shares; amount_cents - sum(lines) refunds the order's shipping and tax (staff only).
     # Event id "refund:<refund_id>": published once, in the transaction that books the refund.
-    "refund.succeeded": {},
+    "refund.succeeded": {
+        "ledger": "chalicelib.services.ledger:on_refund_succeeded",  # tx refund:<refund_id>
+        "sales_stats": "chalicelib.services.sales_stats:on_refund_succeeded",
+    },
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
     # (won | lost). Event ids "dispute:<id>:opened" / "dispute:<id>:closed"; a closed event always follows an
     # opened one (a dispute first seen closed publishes both). A lost dispute is booked as a Refund row (source
     # dispute) with no refund.succeeded: its lines are in dispute.closed (status lost); book it from there.
-    "dispute.opened": {},
-    "dispute.closed": {},
+    "dispute.opened": {
+        "ledger": "chalicelib.services.ledger:on_dispute_opened",  # tx dispute:<id>:opened
+    },
+    "dispute.closed": {
+        "ledger": "chalicelib.services.ledger:on_dispute_closed",  # tx dispute:<id>:won | dispute:<id>:lost
+        "sales_stats": "chalicelib.services.sales_stats:on_dispute_closed",  # lost only
+    },
+    # payload: user_id, payout_id, amount_cents, currency (published with the payout's ledger transaction)
+    "payout.requested": {"transfer": "chalicelib.services.payouts:on_payout_requested"},
+    # Client galleries (chalicelib/services/clients.py). payload: photographer_id, client_id (row already gone)
+    "client.deleted": {"assignments": "chalicelib.services.clients:on_client_deleted"},
+    # payload: photographer_id, client_id (now active): rows assigned while invited move to the user id
+    "client.activated": {"assignments": "chalicelib.services.clients:on_client_activated"},
+    # payload: user_id, email: pending invitations beyond what the verifying request activated
+    "client.email_verified": {"invitations": "chalicelib.services.clients:on_email_verified_job"},
+    # payload: photographer_id, client_id, event_id, key (the event index's page key after the inline page)
+    "client.assign_event": {"photos": "chalicelib.services.clients:on_assign_event"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
-    "orders.expire": {},
-    "earnings.release": {},
+    "orders.expire": {"checkout": "chalicelib.services.checkout:on_orders_expire"},
+    "earnings.release": {
+        "ledger": "chalicelib.services.ledger:on_earnings_release",  # tx release:<order_id>:<seller_id>
+    },
 }
 
 ON_COMPLETE: dict[str, str] = {

@@ -18,6 +18,7 @@ The owner is not stored as a member: ownership is ``Event.owner_id``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -27,6 +28,8 @@ from chalicelib.errors import ConflictError
 from chalicelib.models.base import (
     DeleteError,
     PutError,
+    TransactWriteError,
+    cancellation_codes,
     condition_failed,
     now,
     register,
@@ -150,6 +153,43 @@ def update_event(event: Event, actions: list) -> None:
     """Apply ``actions`` only if nobody changed the event since it was read (its version)."""
     with translate_conflicts("The event changed concurrently; reload it and retry."):
         event.update(actions=actions)
+
+
+def update_event_and_publish(
+    event: Event, actions: list, event_type: str, job_event_id: str, payload: dict[str, Any]
+) -> Event:
+    """``update_event`` and the domain event it causes, in one transaction (version-checked); the event's
+    row as it is now."""
+    from chalicelib import jobs
+
+    try:
+        with jobs.transaction() as tx:
+            tx.update(event, actions=actions)
+            row = jobs.publish_in(tx, event_type, job_event_id, payload)
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in cancellation_codes(exc):
+            raise ConflictError("The event changed concurrently; reload it and retry.") from exc
+        raise
+    jobs.dispatch(row)
+    return Event.get(event.event_id, consistent_read=True)
+
+
+def delete_event_and_publish(event_id: str, event_type: str, job_event_id: str, payload: dict[str, Any]) -> None:
+    """Delete the event row and publish ``event_type`` in one transaction. Done before (the row gone, the
+    event published, or both): whatever is left is finished on its own, so a replay changes nothing."""
+    from chalicelib import jobs
+
+    try:
+        with jobs.transaction() as tx:
+            tx.delete(Event(event_id=event_id), condition=Event.event_id.exists(), add_version_condition=False)
+            row = jobs.publish_in(tx, event_type, job_event_id, payload)
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" not in cancellation_codes(exc):
+            raise
+        jobs.publish(event_type, job_event_id, payload)  # False (nothing sent) when it was published before
+        delete_event_row(event_id)
+        return
+    jobs.dispatch(row)
 
 
 def delete_event_row(event_id: str) -> None:

@@ -17,6 +17,8 @@ Access patterns (every listing is a Query on a key or an index):
 - refunds of an order .......................... Refunds Query(order_id) (``refunds_of``)
 - one refund ................................... Refunds GetItem(order_id, refund_id) (``refund_by_id``)
 - a webhook delivery already applied? .......... WebhookEvents conditional PutItem(event_key), TTL
+- an order's state change (fulfilment) ......... Orders PutItem with the version condition, in a transaction
+                                                 with its domain events and its SellerOrders' status
 """
 
 from __future__ import annotations
@@ -34,8 +36,18 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.models.base import keys_only_index, now, register, table_meta
+from chalicelib.models.base import (
+    PutError,
+    at_epoch,
+    condition_failed,
+    epoch,
+    keys_only_index,
+    now,
+    register,
+    table_meta,
+)
 
 MAX_ORDER_ITEMS = 100  # lines per order (a cart line with quantity 3 is one line)
 MAX_SELLERS_PER_ORDER = 20  # one SellerOrders row each, in the order's creating transaction
@@ -137,6 +149,7 @@ class Order(Model):
     archive_status = UnicodeAttribute(null=True)  # building | ready | failed
     archive_key = UnicodeAttribute(null=True)  # the zip's S3 key once ready
     archive_items = UnicodeAttribute(null=True)  # fingerprint of the item set the zip holds
+    archive_at = UTCDateTimeAttribute(null=True)  # when archive_status was last set (stale builds, expired zips)
     invoice_numbers: MapAttribute[str, Any] = MapAttribute(default=dict)  # seller_id -> invoice number
     unpaid = UnicodeAttribute(null=True)  # UNPAID while awaiting payment (sparse index by_unpaid)
     created_at = UTCDateTimeAttribute(default=now)
@@ -163,6 +176,7 @@ class SellerOrder(Model):
     order_id = UnicodeAttribute(range_key=True)
     buyer_id = UnicodeAttribute()
     status = UnicodeAttribute(default="awaiting_payment")
+    client_id = UnicodeAttribute(null=True)  # the seller's client record of the buyer (``?client_id=``, filtered)
     created_at = UTCDateTimeAttribute(default=now)
 
 
@@ -221,3 +235,103 @@ class WebhookEvent(Model):
     type = UnicodeAttribute(null=True)
     received_at = UTCDateTimeAttribute(default=now)
     expires_at = TTLAttribute(null=True)
+
+
+# ---- fulfilment (print lab, seller shipping): named access patterns --------------------------------------
+
+WEBHOOK_EVENT_RETENTION_SECONDS = 30 * 24 * 3600  # longer than any sender retries a delivery
+
+
+def order_by_id(order_id: str) -> Order | None:
+    return get_order(order_id, consistent=True)
+
+
+# ---- access functions (checkout) -------------------------------------------------------------------------
+
+
+def get_order(order_id: str, consistent: bool = False) -> Order | None:
+    try:
+        return Order.get(order_id, consistent_read=consistent)
+    except Order.DoesNotExist:
+        return None
+
+
+def save_order_in(tx: TransactWrite, order: Order) -> None:
+    """Add the order's new state to ``tx``, conditional on the version it was read at (optimistic locking)."""
+    order.updated_at = now()
+    tx.save(order)
+
+
+def set_seller_orders_status_in(tx: TransactWrite, order: Order, status: str) -> None:
+    """Keep each seller's listing row of ``order`` in step with its status (one update per seller)."""
+    for seller_id in order.seller_ids:
+        tx.update(
+            SellerOrder(seller_id=seller_id, order_id=order.order_id),
+            actions=[SellerOrder.status.set(status)],
+            condition=SellerOrder.order_id.exists(),
+        )
+
+
+def webhook_event_seen(event_key: str) -> bool:
+    try:
+        WebhookEvent.get(event_key, consistent_read=True)
+    except WebhookEvent.DoesNotExist:
+        return False
+    return True
+
+
+def record_webhook_event(event_key: str, type_: str | None) -> bool:
+    """Record a delivery that took effect; False if it was recorded already (a concurrent duplicate)."""
+    row = WebhookEvent(event_key=event_key, type=type_, expires_at=at_epoch(epoch() + WEBHOOK_EVENT_RETENTION_SECONDS))
+    try:
+        row.save(condition=WebhookEvent.event_key.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def get_seller_order(seller_id: str, order_id: str) -> SellerOrder | None:
+    try:
+        return SellerOrder.get(seller_id, order_id)
+    except SellerOrder.DoesNotExist:
+        return None
+
+
+def orders_of_buyer(buyer_id: str, status: str | None, limit: int, last_key: dict | None) -> Any:
+    condition = Order.status == status if status else None
+    return Order.by_buyer.query(
+        buyer_id, filter_condition=condition, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+    )
+
+
+def orders_by_ids(order_ids: list[str]) -> dict[str, Order]:
+    ids = list(dict.fromkeys(order_ids))
+    return {o.order_id: o for o in Order.batch_get(ids)} if ids else {}
+
+
+def orders_of_seller(
+    seller_id: str, status: str | None, client_id: str | None, limit: int, last_key: dict | None
+) -> Any:
+    condition = None
+    if status:
+        condition = SellerOrder.status == status
+    if client_id:
+        by_client = SellerOrder.client_id == client_id
+        condition = by_client if condition is None else condition & by_client
+    return SellerOrder.query(
+        seller_id, filter_condition=condition, scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+    )
+
+
+def unpaid_due(before: Any, limit: int, last_key: dict | None) -> Any:
+    """Orders awaiting payment whose expiry is before ``before``, oldest first (keys only)."""
+    return Order.by_unpaid.query(
+        UNPAID, range_key_condition=Order.expires_at < before, limit=limit, last_evaluated_key=last_key
+    )
+
+
+def purchases_of(buyer_id: str, photo_ids: list[str]) -> dict[str, Purchase]:
+    ids = list(dict.fromkeys(photo_ids))
+    return {p.photo_id: p for p in Purchase.batch_get([(buyer_id, i) for i in ids])} if ids else {}

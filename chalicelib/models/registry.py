@@ -3,16 +3,21 @@
 Each ``noqa: F401`` below: the module is imported for its side effect, registering its models."""
 
 from chalicelib.models import base
+from chalicelib.models import cart as _cart  # noqa: F401
 from chalicelib.models import chat as _chat  # noqa: F401
+from chalicelib.models import delivery as _delivery  # noqa: F401
 from chalicelib.models import devices as _devices  # noqa: F401
 from chalicelib.models import engagement as _engagement  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
+from chalicelib.models import galleries as _galleries  # noqa: F401
 from chalicelib.models import idempotency as _idempotency  # noqa: F401
 from chalicelib.models import jobs as _jobs  # noqa: F401
+from chalicelib.models import ledger as _ledger  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import orders as _orders  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
+from chalicelib.models import sales_stats as _sales_stats  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
 from chalicelib.models import social as _social  # noqa: F401
 from chalicelib.models import users as _users  # noqa: F401

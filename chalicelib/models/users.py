@@ -75,6 +75,8 @@ class User(Model):
     # Identity verification of a creator (CREATOR_VERIFICATION). Choosing the creator role at signup earns
     # nothing (premium media, plans, tips, payouts) until staff approve it: gate on ``creator_verified``.
     creator_verification = UnicodeAttribute(default="none")
+    # checkout: the user's Stripe customer (saved cards, PaymentIntents), created once with a conditional update
+    stripe_customer_id = UnicodeAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:

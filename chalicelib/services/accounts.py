@@ -91,6 +91,7 @@ def verify_email(email: str, code: str) -> User:
     otp.check(otp.SIGNUP, user_id, code)
     user = User(user_id=user_id)
     user.update(actions=[User.email_verified.set(True)])
+    _email_verified(user.user_id, email)
     return user
 
 
@@ -352,6 +353,7 @@ def reset_password(email: str, code: str, new_password: str) -> None:
     otp.spend_code(pending)
     # The code went to the address, so it is verified now too.
     user.update(actions=[User.password_hash.set(passwords.hash_password(new_password)), User.email_verified.set(True)])
+    _email_verified(user.user_id, user.email)
     revoke_all(user)
 
 
@@ -401,7 +403,18 @@ def confirm_email_change(principal: tokens.Principal, code: str) -> User:
     move_claim(
         user, "email", user.email, pending.payload, [User.email.set(pending.payload), User.email_verified.set(True)]
     )
+    _email_verified(user.user_id, pending.payload)
     return user
+
+
+def _email_verified(user_id: str, email: str) -> None:
+    """Client invitations of this address become active (services/clients.py: one Query, usually empty)."""
+    from chalicelib.services import clients
+
+    try:
+        clients.on_email_verified(user_id, email)
+    except Exception:  # the address is verified either way; a later verification or invitation activates them
+        log.warning("client invitations not activated", exc_info=True)
 
 
 def delete_account(principal: tokens.Principal, password: str) -> None:

@@ -253,15 +253,16 @@ def update_event(
             attr = getattr(Event, name)
             actions.append(attr.set(value) if value is not None else attr.remove())
         actions.append(Event.updated_at.set(now()))
-        store.update_event(event, actions)
-    if event.visibility != old_visibility:
-        from chalicelib import jobs
-
-        jobs.publish(
-            "event.visibility_changed",
-            f"event.visibility_changed:{event.event_id}:{event.version}",
-            {"event_id": event.event_id},
-        )
+        if new_visibility != old_visibility:
+            event = store.update_event_and_publish(
+                event,
+                actions,
+                "event.visibility_changed",
+                f"event.visibility_changed:{event.event_id}:{(event.version or 0) + 1}",
+                {"event_id": event.event_id},
+            )
+        else:
+            store.update_event(event, actions)
     return event, role
 
 
@@ -273,11 +274,9 @@ def delete_event(principal: Any, event_id: str) -> None:
 def _delete(event_id: str) -> None:
     """The event row goes at once (so its photos, which follow the event's permissions, stop being readable
     by anyone but their owners and staff); ``event.deleted`` removes photos, files and members in jobs. The
-    event is published first, so a failure part-way leaves the row and the request can be retried."""
-    from chalicelib import jobs
-
-    jobs.publish("event.deleted", f"event.deleted:{event_id}", {"event_id": event_id})
-    store.delete_event_row(event_id)
+    row's deletion and the event's outbox row commit in one transaction, so neither happens without the other
+    (the relay sends the event if the process dies before it is dispatched). Idempotent."""
+    store.delete_event_and_publish(event_id, "event.deleted", f"event.deleted:{event_id}", {"event_id": event_id})
 
 
 # ---- background jobs (chalicelib/jobs/registry.py) ----------------------------------------------------------

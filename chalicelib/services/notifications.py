@@ -34,6 +34,7 @@ SUBJECTS = {
     "friend_request": "{actor} sent you a friend request",
     "message": "New message from {actor}",
     "rejected": "A photo you uploaded could not be processed",
+    "order_paid": "{actor} bought your photos",
 }
 
 

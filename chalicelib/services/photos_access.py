@@ -36,6 +36,16 @@ GrantSource = Callable[[Caller, list[Photo]], Mapping[str, Grants]]
 GRANT_SOURCES: list[GrantSource] = []
 
 
+def _purchased(caller: Caller, photos: list[Photo]) -> Mapping[str, Grants]:
+    """Purchase (checkout): the variants of the caller's active purchase entries, one BatchGetItem."""
+    from chalicelib.services import purchases
+
+    return purchases.grants(caller, photos)
+
+
+GRANT_SOURCES.append(_purchased)
+
+
 @dataclass(frozen=True)
 class PhotoIndex:
     """One page of photo keys: ``query(limit, last_key)`` returns a PynamoDB result iterator over items with a
@@ -48,6 +58,22 @@ class PhotoIndex:
 # A listing source: (caller, event, ordering) -> an index of the event's photos it grants the caller, or None.
 ListingSource = Callable[[Caller, Any, str], PhotoIndex | None]
 LISTING_SOURCES: list[ListingSource] = []
+
+
+def _client_assignments(caller: Caller, photos: list[Photo]) -> Mapping[str, Grants]:
+    from chalicelib.services import clients  # client galleries: one BatchGetItem of (caller, photo) rows
+
+    return clients.assigned_grants(caller, photos)
+
+
+def _client_listing(caller: Caller, event: Any, ordering: str) -> PhotoIndex | None:
+    from chalicelib.services import clients  # a client's assignments in a private event: one Query
+
+    return clients.assigned_listing(caller, event, ordering)
+
+
+GRANT_SOURCES.append(_client_assignments)
+LISTING_SOURCES.append(_client_listing)
 
 
 def caller_of(principal: Any) -> Caller:
@@ -141,9 +167,10 @@ def original_filename(photo: Photo) -> str:
     return f"{photo.photo_id}.{'png' if photo.original_format == 'png' else 'jpg'}"
 
 
-def sign(photo: Photo, variant: str, ttl: int | None = None) -> str:
-    """A signed GET of one stored variant. Call only with a variant the decision allowed."""
-    name = original_filename(photo) if variant == "original" else None
+def sign(photo: Photo, variant: str, ttl: int | None = None, download_name: str | None = None) -> str:
+    """A signed GET of one stored variant. Call only with a variant the decision allowed. ``download_name``:
+    the file name the browser saves it as (purchase downloads); originals default to ``original_filename``."""
+    name = download_name or (original_filename(photo) if variant == "original" else None)
     key = storage.variant_key(photo.photo_id, variant)
     if ttl is None:
         return storage.signed_get(key, download_name=name)

@@ -7,13 +7,18 @@ Starts, each as a child in its own process group (Ctrl-C in the terminal reaches
 which then stops them as groups: SIGTERM, a grace period, SIGKILL):
 
 1. moto server on 127.0.0.1 (DynamoDB, S3, SQS, SES, ...): ``moto_host``;
-2. localstripe on 127.0.0.1, state in memory: ``stripe_host``;
-3. then creates tables, buckets, queues, the S3 -> SQS notification and the SES sender with the
+2. localstripe on 127.0.0.1, state in memory: ``stripe_host``; its webhook ``lightbox`` is registered to the
+   API's ``/webhooks/stripe`` (``LIGHTBOX_STRIPE_WEBHOOK_SECRET``), so payments reach the real handler;
+3. the print-lab emulator on 127.0.0.1 (``print_lab``: Prodigi-shaped orders, signed callbacks to the API's
+   ``/webhooks/print-lab``, a step every ``LIGHTBOX_PRINT_LAB_STEP_SECONDS``, default 5; 0: only on
+   ``POST /_lab/orders/{id}/advance``);
+4. then creates tables, buckets, queues, the S3 -> SQS notification and the SES sender with the
    project's own ``chalicelib.resources.ensure_resources()``, optionally seeds (``chalicelib.cli seed``);
-4. then the app host (``app_host``): HTTP API, WebSocket gateway and SQS poller around the real handlers.
+5. then the app host (``app_host``): HTTP API, WebSocket gateway and SQS poller around the real handlers.
 
-Ports come from LIGHTBOX_API_PORT (8000), LIGHTBOX_WS_PORT (8001), LIGHTBOX_MOTO_PORT (5000) and
-LIGHTBOX_STRIPE_PORT (8420). If any child dies, the supervisor says which, stops the rest and exits 1.
+Ports come from LIGHTBOX_API_PORT (8000), LIGHTBOX_WS_PORT (8001), LIGHTBOX_MOTO_PORT (5000),
+LIGHTBOX_STRIPE_PORT (8420) and LIGHTBOX_PRINT_LAB_PORT (8430). If any child dies, the supervisor says which,
+stops the rest and exits 1.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Ports:
     ws: int = 8001
     moto: int = 5000
     stripe: int = 8420
+    print_lab: int = 8430
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -59,16 +65,17 @@ class Ports:
             ws=int(env.get("LIGHTBOX_WS_PORT", cls.ws)),
             moto=int(env.get("LIGHTBOX_MOTO_PORT", cls.moto)),
             stripe=int(env.get("LIGHTBOX_STRIPE_PORT", cls.stripe)),
+            print_lab=int(env.get("LIGHTBOX_PRINT_LAB_PORT", cls.print_lab)),
         )
 
     @classmethod
     def free(cls) -> Ports:
-        """Four ports nothing listens on right now (for tests running stacks side by side)."""
+        """Five ports nothing listens on right now (for tests running stacks side by side)."""
         chosen: set[int] = set()
-        while len(chosen) < 4:
+        while len(chosen) < 5:
             chosen.add(free_port())
-        api, ws, moto, stripe = sorted(chosen)
-        return cls(api=api, ws=ws, moto=moto, stripe=stripe)
+        api, ws, moto, stripe, print_lab = sorted(chosen)
+        return cls(api=api, ws=ws, moto=moto, stripe=stripe, print_lab=print_lab)
 
     def as_env(self) -> dict[str, str]:
         return {
@@ -76,6 +83,7 @@ class Ports:
             "LIGHTBOX_WS_PORT": str(self.ws),
             "LIGHTBOX_MOTO_PORT": str(self.moto),
             "LIGHTBOX_STRIPE_PORT": str(self.stripe),
+            "LIGHTBOX_PRINT_LAB_PORT": str(self.print_lab),
         }
 
     def urls(self) -> dict[str, str]:
@@ -85,6 +93,7 @@ class Ports:
             "ws_management": f"http://{LOOPBACK}:{self.ws}",
             "moto": f"http://{LOOPBACK}:{self.moto}",
             "stripe": f"http://{LOOPBACK}:{self.stripe}",
+            "print_lab": f"http://{LOOPBACK}:{self.print_lab}",
             "emails": f"http://{LOOPBACK}:{self.api}/_local/emails",
             "jobs": f"http://{LOOPBACK}:{self.api}/_local/jobs",
         }
@@ -123,6 +132,7 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
             "LIGHTBOX_STRIPE_PUBLISHABLE_KEY": "pk_test_local",
             "LIGHTBOX_STRIPE_JS_URL": f"{urls['stripe']}/js.stripe.com/v3/",  # localstripe's fake Stripe.js
             "LIGHTBOX_WS_URL": urls["ws"],
+            "LIGHTBOX_PRINT_LAB_URL": urls["print_lab"],
             "AWS_XRAY_SDK_ENABLED": "false",
             # Safety nets: a boto3 client created without endpoint_url still lands on moto / the gateway.
             "AWS_ENDPOINT_URL": urls["moto"],
@@ -131,6 +141,9 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
         }
     )
     env.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
+    env.setdefault("LIGHTBOX_STRIPE_WEBHOOK_SECRET", f"whsec_{secrets.token_hex(16)}")  # registered with localstripe
+    env.setdefault("LIGHTBOX_PRINT_LAB_API_KEY", f"lab_{secrets.token_hex(8)}")  # the emulator requires it
+    env.setdefault("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET", f"lab_whsec_{secrets.token_hex(16)}")  # signs its callbacks
     env.setdefault("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local")
     web = base.get("LIGHTBOX_WEB_PORT") or "8002"  # the web app's origins, for CORS
     env.setdefault("LIGHTBOX_APP_ORIGINS", f"http://{LOOPBACK}:{web},http://localhost:{web}")
@@ -256,8 +269,9 @@ def _print_table(ports: Ports, workdir: Path, seeded: bool) -> None:
         ("Emails (SES)", urls["emails"]),
         ("Failed jobs (DLQ)", urls["jobs"]),
         ("moto (AWS)", f"{urls['moto']}   dashboard: {urls['moto']}/moto-api/"),
-        ("localstripe", urls["stripe"]),
-        ("logs (moto, stripe)", f"{workdir}  (removed on exit)"),
+        ("localstripe", f"{urls['stripe']}   webhook -> {urls['api']}/webhooks/stripe"),
+        ("print lab", f"{urls['print_lab']}   POST /_lab/orders/{{id}}/advance, GET /_lab/orders/{{id}}"),
+        ("logs (moto, stripe, lab)", f"{workdir}  (removed on exit)"),
         ("seed data", "loaded" if seeded else "none (run `make seed` while this runs)"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -294,6 +308,45 @@ def _child_env(ports: Ports) -> dict[str, str]:
 
 
 SEED_ARGV = ["-m", "chalicelib.cli", "seed"]
+STRIPE_WEBHOOK_NAME = "lightbox"
+
+
+def print_lab_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[str]:
+    urls = ports.urls()
+    return [
+        python,
+        "-m",
+        "infrastructure.local.print_lab",
+        "--port",
+        str(ports.print_lab),
+        "--callback-url",
+        f"{urls['api']}/webhooks/print-lab",
+        "--secret",
+        env["LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET"],
+        "--api-key",
+        env["LIGHTBOX_PRINT_LAB_API_KEY"],
+        "--step-seconds",
+        env.get("LIGHTBOX_PRINT_LAB_STEP_SECONDS") or "5",
+    ]
+
+
+def register_stripe_webhook(ports: Ports, secret: str) -> None:
+    """Point localstripe's webhook at the API's /webhooks/stripe (localstripe's ``POST /_config/webhooks/<name>``,
+    form-encoded ``url`` and ``secret``; it signs each event with that secret as Stripe does)."""
+    from urllib import parse as urlparse
+    from urllib import request as urlrequest
+
+    urls = ports.urls()
+    form = urlparse.urlencode({"url": f"{urls['api']}/webhooks/stripe", "secret": secret}).encode()
+    request = urlrequest.Request(
+        f"{urls['stripe']}/_config/webhooks/{STRIPE_WEBHOOK_NAME}",
+        data=form,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urlrequest.urlopen(request, timeout=5) as response:
+        if response.status != 200:
+            raise RuntimeError(f"localstripe refused the webhook registration ({response.status})")
 
 
 def seed_running_stack() -> int:
@@ -333,8 +386,11 @@ def run(args: argparse.Namespace) -> int:
             cwd=workdir,
             log_to_file=True,
         )
+        lab = sup.spawn("print-lab", print_lab_argv(python, ports, env), env, log_to_file=True)
         _wait_for(sup, moto, urls["moto"] + "/moto-api/config", "moto", START_TIMEOUT_SECONDS)
         _wait_for(sup, stripe, urls["stripe"] + "/v1/customers", "localstripe", START_TIMEOUT_SECONDS)
+        _wait_for(sup, lab, urls["print_lab"] + "/_lab/health", "print-lab emulator", START_TIMEOUT_SECONDS, want=200)
+        register_stripe_webhook(ports, env["LIGHTBOX_STRIPE_WEBHOOK_SECRET"])
 
         os.environ.update(env)  # ensure_resources reads its settings from the environment
         resources = _load(args.resources)() or {}

@@ -6,6 +6,7 @@
         requests.get(stack.api_url + "/health")
         websockets.sync.client.connect(stack.ws_url + "/?token=...")
         requests.get(stack.emails_url).json()["items"]
+        requests.post(stack.print_lab_url + "/_lab/orders/<id>/advance")
 
 The stack runs as ``python -m infrastructure.local.devstack`` in its own session; ``stop()`` sends it
 SIGTERM (it stops its children as process groups) and SIGKILLs whatever is left after a timeout.
@@ -42,6 +43,7 @@ class StackHandle:
         self.ws_management_url = urls["ws_management"]
         self.moto_url = urls["moto"]
         self.stripe_url = urls["stripe"]
+        self.print_lab_url = urls["print_lab"]
         self.emails_url = urls["emails"]
         self.jobs_url = urls["jobs"]
         self._final_log: str | None = None
@@ -97,6 +99,10 @@ def start_stack(
     ports = ports or Ports.free()
     base = dict(os.environ)
     base.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
+    # Fixed here so ``handle.env`` holds the secrets the stack runs with (local_env would pick new ones).
+    base.setdefault("LIGHTBOX_STRIPE_WEBHOOK_SECRET", f"whsec_{secrets.token_hex(16)}")
+    base.setdefault("LIGHTBOX_PRINT_LAB_API_KEY", f"lab_{secrets.token_hex(8)}")
+    base.setdefault("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET", f"lab_whsec_{secrets.token_hex(16)}")
     base.update(extra_env or {})
     base.update(ports.as_env())
     env = local_env(ports, base)

@@ -20,6 +20,7 @@ from infrastructure.local.common import LOOPBACK
 EXTENSIONS = (
     "infrastructure.local.stripe_disputes",  # disputes and the charge.* events localstripe never emits
     "infrastructure.local.stripe_connect",  # Connect: connected accounts and transfers (payouts)
+    "infrastructure.local.stripe_retry",  # a declined PaymentIntent can take another card (checkout)
 )
 
 

@@ -647,3 +647,25 @@ def test_request_costs_and_no_scan(api, cast, counter):
         dynamo = [c for c in calls if c.startswith("dynamodb.")]
         assert not any(c.endswith(".Scan") for c in calls), (name, calls)
         assert len(dynamo) <= budget, (name, dynamo)
+
+
+def test_delete_and_its_event_commit_together_or_not_at_all(api, cast, monkeypatch):
+    """The row's deletion and ``event.deleted`` are one transaction: when it fails, the event is still there and
+    nothing was published (no walk over photos of an event that still exists, no event left without its walk)."""
+    from chalicelib import aws
+    from chalicelib.models.jobs import JobEvent
+    from tests.api.test_processor_damaged import Faults, error
+    from tests.conftest import hook_every_client
+
+    event = event_with_members(api, cast, "private")
+    faults = Faults()
+    with hook_every_client(monkeypatch, faults.hook):
+        faults.once("dynamodb.TransactWriteItems", error("ValidationException", 400))
+        assert api.delete(f"/events/{event['id']}", token=cast["owner"]["access"]).status_code == 500
+        assert faults.fired == ["dynamodb.TransactWriteItems"]
+        assert api.get(f"/events/{event['id']}", token=cast["owner"]["access"]).status_code == 200
+        assert JobEvent.count(f"event.deleted:{event['id']}") == 0
+        assert api.delete(f"/events/{event['id']}", token=cast["owner"]["access"]).status_code == 204  # a retry
+    aws.reset()
+    assert api.get(f"/events/{event['id']}", token=cast["owner"]["access"]).status_code == 404
+    assert JobEvent.get(f"event.deleted:{event['id']}").type == "event.deleted"

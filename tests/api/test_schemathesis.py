@@ -119,8 +119,9 @@ class Caller:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    """One moto and one app for every operation of the module, with a verified, signed-in user."""
+def stack(stripe_process):
+    """One moto and one app for every operation of the module, with a verified, signed-in user (and the session's
+    localstripe, so payment operations reach a real Stripe API)."""
     from chalice.test import Client
     from moto import mock_aws
 

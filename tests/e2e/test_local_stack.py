@@ -16,18 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    from infrastructure.local.stack import start_stack
-
-    handle = start_stack(timeout=120)
-    try:
-        yield handle
-    finally:
-        code = handle.stop()
-        assert code == 0, handle.log()[-3000:]
+pytestmark = pytest.mark.xdist_group("local_stack")  # one stack per session: every e2e module on one worker
 
 
 def call(stack, method, path, body=None, token=None, expect=None):

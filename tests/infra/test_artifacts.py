@@ -104,16 +104,28 @@ def test_native_libraries_are_built_for_the_target(builds, layers_toml):
 
 def test_layers_hold_the_native_libraries_under_python(dev_build):
     members = {name: zip_members(path) for name, path in all_zips(dev_build).items()}
-    for name in ("core", "imaging"):
+    for name in ("core", "pillow", "imaging"):
         assert all(m.startswith("python/") for m in members[name]), name
     core_top = {m.split("/")[1] for m in members["core"]}
     imaging_top = {m.split("/")[1] for m in members["imaging"]}
+    pillow_top = {m.split("/")[1] for m in members["pillow"]}
     function_top = {m.split("/")[0] for m in members["function"]}
     assert {"pydantic_core", "_argon2_cffi_bindings", "cffi"} <= core_top
     assert any(t.startswith("_cffi_backend.cpython-313-aarch64-linux-gnu") for t in core_top), core_top
-    assert {"PIL", "pillow_heif"} <= imaging_top
-    assert not {"PIL", "pillow_heif"} & core_top
-    assert {"app.py", "chalicelib", "chalice", "pydantic", "pynamodb", "jwt", "argon2", "stripe"} <= function_top
+    assert "pillow_heif" in imaging_top and "PIL" not in imaging_top
+    assert {"PIL", "fontTools"} <= pillow_top
+    assert not {"PIL", "pillow_heif", "fontTools"} & core_top
+    assert {
+        "app.py",
+        "chalicelib",
+        "chalice",
+        "pydantic",
+        "pynamodb",
+        "jwt",
+        "argon2",
+        "stripe",
+        "fpdf",
+    } <= function_top
     assert not {"PIL", "pillow_heif", "pydantic_core", "_argon2_cffi_bindings", "boto3", "botocore"} & function_top
 
 
@@ -228,7 +240,7 @@ def unzipped(dev_build, tmp_path_factory, layers_toml) -> dict[str, Path]:
         dirs[name] = base / name
         with zipfile.ZipFile(path) as archive:
             archive.extractall(dirs[name])
-    for name in ("core", "imaging"):
+    for name in ("core", "pillow", "imaging"):
         shim = base / f"{name}-host"
         shim.mkdir()
         _host_equivalents(dirs[name] / "python", shim)
@@ -264,6 +276,15 @@ if mode == "api":
     # /health touches no table; the auth routes' module (pynamodb, argon2, jwt) is what most first requests load
     import chalicelib.api.auth
     # routes load their blueprint module on first use: record what the request brought in too
+    out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
+elif mode == "pdf":
+    # what GET /orders/{id}/invoice loads on its first request: fpdf2 and, through it, Pillow and fontTools
+    import chalicelib.api.delivery
+    out["fpdf_at_route_load"] = "fpdf" in sys.modules  # the route module must not import it
+    from chalicelib.services import invoices
+    from fpdf import FPDF
+    pdf = FPDF(); pdf.add_page(); pdf.set_font("Helvetica", size=10); pdf.cell(0, 6, "Invoice no. 000001")
+    out["pdf"] = bytes(pdf.output())[:5].decode()
     out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 else:
     import chalicelib.imaging, PIL.Image, pillow_heif
@@ -323,7 +344,7 @@ def test_api_function_imports_from_its_artifacts_without_pillow(unzipped):
     where = _origins(out["modules"], unzipped)
     assert where["app"] == "function" and where["pydantic"] == "function" and where["pynamodb"] == "function"
     assert where["pydantic_core._pydantic_core"] == "core-host"
-    assert not {m for m in out["modules"] if m.split(".")[0] in ("PIL", "pillow_heif", "aws_xray_sdk")}, (
+    assert not {m for m in out["modules"] if m.split(".")[0] in ("PIL", "pillow_heif", "aws_xray_sdk", "fpdf")}, (
         "the API function imports processor-only libraries"
     )
 
@@ -334,11 +355,27 @@ def test_processor_imports_from_its_artifacts(unzipped):
     out = _probe(
         unzipped,
         "processor",
-        ["function", "core", "core-host", "imaging", "imaging-host", "runtime"],
+        ["function", "core", "core-host", "pillow", "pillow-host", "imaging", "imaging-host", "runtime"],
         {"LIGHTBOX_XRAY_PATCH": "true", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"},
     )
     assert out["batch"] == {"batchItemFailures": []}
     where = _origins(out["modules"], unzipped)
-    assert where["PIL.Image"] == "imaging-host"
+    assert where["PIL.Image"] == "pillow-host"
     assert where["aws_xray_sdk.core"] == "function", "X-Ray SDK must ship in the function package"
     assert where["chalicelib.imaging"] == "function"
+
+
+def test_api_function_renders_a_pdf_from_its_artifacts(unzipped):
+    """The invoice route's first request: fpdf2 from the function package, Pillow and fontTools from the pillow
+    layer (the API function's layers only: no pillow-heif)."""
+    out = _probe(
+        unzipped,
+        "pdf",
+        ["function", "core", "core-host", "pillow", "pillow-host", "runtime"],
+        {"AWS_XRAY_SDK_ENABLED": "false"},
+    )
+    assert out["pdf"] == "%PDF-" and out["fpdf_at_route_load"] is False
+    where = _origins(out["modules"], unzipped)
+    assert where["fpdf"] == "function" and where["chalicelib.services.invoices"] == "function"
+    assert where["PIL.Image"] == "pillow-host" and where["fontTools"] == "pillow-host"
+    assert not {m for m in out["modules"] if m.split(".")[0] == "pillow_heif"}

@@ -140,7 +140,25 @@ def test_grants_follow_each_functions_job(template):
             assert sqs == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name
         if kind == "worker":
             assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:DeleteObject", "ses:SendEmail"} <= actions
-            assert not {"s3:GetObject", "s3:PutObject"} & actions, name  # it never reads or writes media
+            # it reads media (the variants that go into order archives) and writes only the archives prefix
+            from chalicelib.resources import ARCHIVE_PREFIX
+
+            writes = [st for st in statements if "s3:PutObject" in _as_list(st["Action"])]
+            assert len(writes) == 1, name
+            assert set(_as_list(writes[0]["Action"])) == {
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            }
+            assert _as_list(writes[0]["Resource"]) == [
+                {
+                    "Fn::Sub": [
+                        "${BucketArn}/" + ARCHIVE_PREFIX + "*",
+                        {"BucketArn": {"Fn::GetAtt": ["MediaBucket", "Arn"]}},
+                    ]
+                }
+            ], name
+            assert "s3:GetObject" in actions
             assert not {a for a in actions if a.startswith(("ssm:", "secretsmanager:"))}, name
         if kind == "relay":  # re-sends undispatched domain events: its tables and the jobs queue, nothing else
             assert sqs == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name

@@ -90,11 +90,12 @@ def test_layers_per_function(template, layers_toml):
     kinds = function_kinds(template)
     fns = functions_of(template)
     layer_ids = set(_by_type(template, "AWS::Serverless::LayerVersion"))
-    assert layer_ids == {"CoreLayer", "ImagingLayer"}
+    assert layer_ids == {"CoreLayer", "PillowLayer", "ImagingLayer"}
     for name, kind in kinds.items():
         layers = [ref["Ref"] for ref in fns[name]["Properties"]["Layers"]]
         assert "CoreLayer" in layers
         assert ("ImagingLayer" in layers) == (kind == "processor"), f"{name} ({kind}): {layers}"
+        assert ("PillowLayer" in layers) == (kind in ("api", "processor")), f"{name} ({kind}): {layers}"
 
 
 # ---- DynamoDB ---------------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
     stack = start_stack(timeout=60, **STANDIN)
     children = descendants(stack.process.pid)
     try:
-        assert len(children) == 3  # moto, localstripe, app host
+        assert len(children) == 4  # moto, localstripe, print-lab emulator, app host
         assert requests.get(stack.api_url + "/health", timeout=5).json() == {"status": "ok", "stage": "local"}
 
         # WebSocket: refused without a good token; otherwise the handler's post_to_connection
@@ -96,6 +96,18 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
         # localstripe answers on loopback with the local key.
         customers = requests.get(stack.stripe_url + "/v1/customers", auth=("sk_test_local", ""), timeout=5)
         assert customers.status_code == 200
+
+        # The print-lab emulator answers on loopback and asks for the app's API key.
+        assert requests.get(stack.print_lab_url + "/_lab/health", timeout=5).status_code == 200
+        order = requests.post(stack.print_lab_url + "/v4.0/Orders", json={}, timeout=5)
+        assert order.status_code == 401
+        order = requests.post(
+            stack.print_lab_url + "/v4.0/Orders",
+            json={},
+            headers={"X-API-Key": stack.env["LIGHTBOX_PRINT_LAB_API_KEY"]},
+            timeout=5,
+        )
+        assert order.status_code == 400 and order.json()["outcome"] == "ValidationFailed"
     finally:
         os.kill(stack.process.pid, signal.SIGINT)  # what Ctrl-C delivers
         stack.process.wait(20)
@@ -187,3 +199,6 @@ def test_local_env_points_everything_at_loopback_and_drops_real_credentials():
     assert env["LIGHTBOX_STRIPE_API_BASE"] == "http://127.0.0.1:4"
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["AWS_XRAY_SDK_ENABLED"] == "false" and env["LIGHTBOX_JWT_SECRET"]
+    assert env["LIGHTBOX_PRINT_LAB_URL"] == "http://127.0.0.1:8430"
+    assert env["LIGHTBOX_PRINT_LAB_API_KEY"] and env["LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET"]
+    assert env["LIGHTBOX_STRIPE_WEBHOOK_SECRET"].startswith("whsec_")

@@ -1,0 +1,243 @@
+"""The one module that imports ``stripe`` (lazily: the API's cold start never loads it).
+
+Configured from settings: the secret key is ``LIGHTBOX_STRIPE_SECRET_KEY`` locally and in tests, the SSM
+SecureString named by ``LIGHTBOX_STRIPE_SECRET_PARAM`` in AWS (:func:`chalicelib.aws.secret`); the API base is
+``LIGHTBOX_STRIPE_API_BASE`` (localstripe) or Stripe's own. Every creating or state-changing call takes an
+explicit idempotency key derived from our ids (``order:<id>:pi``), so a retry never charges twice.
+
+Stripe's errors become domain errors: a declined card is ``402 card_declined``; Stripe unreachable or failing
+is ``502 payment_provider_error`` (a retry may succeed); anything else Stripe refuses is ``502`` as well, since
+the request we sent was ours, not the client's; no Stripe key configured is ``503 payments_unavailable``.
+
+localstripe limits (docs/payments.md): no ``description``, ``receipt_email`` or ``automatic_payment_methods`` on
+PaymentIntents (``order_id`` goes in ``metadata``), and ``confirm(payment_method=...)`` is a 500 there, so the
+payment method is set by an update and then confirmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalicelib.errors import LightboxError, NotFoundError
+from chalicelib.logs import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str | None], Any] = {}
+
+
+class CardDeclinedError(LightboxError):
+    """The card was declined."""
+
+    status = 402
+    code = "card_declined"
+
+
+class PaymentProviderError(LightboxError):
+    """The payment provider is unavailable; try again."""
+
+    status = 502
+    code = "payment_provider_error"
+
+
+class PaymentsNotConfiguredError(LightboxError):
+    """Payments are not configured on this deployment."""
+
+    status = 503
+    code = "payments_unavailable"
+
+
+class SignatureError(Exception):
+    """A webhook delivery whose Stripe-Signature does not verify (or is too old)."""
+
+
+def _client() -> Any:
+    import stripe
+
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    if not settings.stripe_secret_key and not settings.stripe_secret_param:
+        raise PaymentsNotConfiguredError()
+    key = aws.secret(settings.stripe_secret_key, settings.stripe_secret_param)
+    cache_key = (key, settings.stripe_api_base)
+    with _lock:
+        found = _clients.get(cache_key)
+        if found is None:
+            kwargs: dict[str, Any] = {"max_network_retries": 1}
+            if settings.stripe_api_base:
+                kwargs["base_addresses"] = {"api": settings.stripe_api_base}
+            found = _clients[cache_key] = stripe.StripeClient(key, **kwargs)
+    return found
+
+
+def publishable_key() -> str | None:
+    from chalicelib.config import get_settings
+
+    return get_settings().stripe_publishable_key
+
+
+def _call(fn: Callable[[Any], T]) -> T:
+    """Run one Stripe call, translating its errors into domain errors."""
+    import stripe
+
+    try:
+        return fn(_client().v1)
+    except stripe.CardError as exc:
+        raise CardDeclinedError(
+            exc.user_message or "The card was declined.",
+            details={"decline_code": getattr(exc, "code", None) or "card_declined"},
+        ) from None
+    except stripe.InvalidRequestError as exc:
+        log.info("stripe invalid request", extra={"stripe_error": str(exc), "status": exc.http_status})
+        if exc.http_status == 404:
+            raise NotFoundError("No such payment object.") from None
+        log.warning("stripe refused a request", extra={"stripe_error": str(exc)})
+        raise PaymentProviderError("The payment provider refused the request.") from None
+    except stripe.StripeError as exc:
+        log.warning("stripe call failed", extra={"stripe_error": str(exc)})
+        raise PaymentProviderError() from None
+
+
+def _opts(idempotency_key: str | None) -> dict[str, Any]:
+    return {"idempotency_key": idempotency_key} if idempotency_key else {}
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A Stripe object as plain JSON data."""
+    if isinstance(obj, dict) and not hasattr(obj, "to_dict"):
+        return obj
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+# ---- PaymentIntents ----------------------------------------------------------------------------------------
+
+
+def create_payment_intent(
+    amount_cents: int,
+    currency: str,
+    *,
+    idempotency_key: str,
+    metadata: dict[str, str],
+    customer_id: str | None = None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "amount": amount_cents,
+        "currency": currency,
+        "metadata": metadata,
+        "payment_method_types": ["card"],
+    }
+    if customer_id:
+        params["customer"] = customer_id
+    return as_dict(_call(lambda c: c.payment_intents.create(params=params, options=_opts(idempotency_key))))
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any]:
+    return as_dict(_call(lambda c: c.payment_intents.retrieve(payment_intent_id)))
+
+
+def update_payment_intent(payment_intent_id: str, *, idempotency_key: str, **params: Any) -> dict[str, Any]:
+    return as_dict(
+        _call(lambda c: c.payment_intents.update(payment_intent_id, params=params, options=_opts(idempotency_key)))
+    )
+
+
+def confirm_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    return as_dict(_call(lambda c: c.payment_intents.confirm(payment_intent_id, options=_opts(idempotency_key))))
+
+
+def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    return as_dict(_call(lambda c: c.payment_intents.cancel(payment_intent_id, options=_opts(idempotency_key))))
+
+
+# ---- customers, SetupIntents, payment methods --------------------------------------------------------------
+
+
+def create_customer(user_id: str, email: str, *, idempotency_key: str) -> dict[str, Any]:
+    params = {"email": email, "metadata": {"user_id": user_id}}
+    return as_dict(_call(lambda c: c.customers.create(params=params, options=_opts(idempotency_key))))
+
+
+def create_setup_intent(customer_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    params = {"customer": customer_id, "payment_method_types": ["card"], "usage": "off_session"}
+    return as_dict(_call(lambda c: c.setup_intents.create(params=params, options=_opts(idempotency_key))))
+
+
+def list_payment_methods(customer_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    params = {"customer": customer_id, "type": "card", "limit": limit}
+    listing = _call(lambda c: c.payment_methods.list(params=params))
+    return [as_dict(pm) for pm in as_dict(listing).get("data", [])]
+
+
+def retrieve_payment_method(payment_method_id: str) -> dict[str, Any]:
+    return as_dict(_call(lambda c: c.payment_methods.retrieve(payment_method_id)))
+
+
+def attach_payment_method(payment_method_id: str, customer_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    params = {"customer": customer_id}
+    return as_dict(
+        _call(lambda c: c.payment_methods.attach(payment_method_id, params=params, options=_opts(idempotency_key)))
+    )
+
+
+def detach_payment_method(payment_method_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    return as_dict(_call(lambda c: c.payment_methods.detach(payment_method_id, options=_opts(idempotency_key))))
+
+
+# ---- webhooks ------------------------------------------------------------------------------------------------
+
+
+def webhook_secret() -> str:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    if not settings.stripe_webhook_secret and not settings.stripe_webhook_secret_param:
+        raise PaymentsNotConfiguredError("Stripe webhooks are not configured on this deployment.")
+    return aws.secret(settings.stripe_webhook_secret, settings.stripe_webhook_secret_param)
+
+
+def verify_webhook(
+    raw_body: bytes, signature_header: str | None, *, secret: str | None = None, now: float | None = None
+) -> dict[str, Any]:
+    """The event of a webhook delivery whose ``Stripe-Signature`` (``t=<ts>,v1=<hex HMAC-SHA256 of "t.body">``,
+    any of several ``v1``) matches the raw body and is at most 5 minutes old (or ahead); else SignatureError.
+    Stripe's own scheme, checked here without importing stripe."""
+    if not signature_header:
+        raise SignatureError("missing Stripe-Signature")
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in signature_header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                raise SignatureError("bad timestamp") from None
+        elif name == "v1":
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise SignatureError("no timestamp or v1 signature")
+    key = (secret or webhook_secret()).encode()
+    expected = hmac.new(key, f"{timestamp}.".encode() + raw_body, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, s) for s in signatures):
+        raise SignatureError("signature mismatch")
+    if abs((time.time() if now is None else now) - timestamp) > WEBHOOK_TOLERANCE_SECONDS:
+        raise SignatureError("timestamp outside the tolerance")
+    try:
+        event = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        raise SignatureError("body is not JSON") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        raise SignatureError("not an event")
+    return event
