@@ -1,8 +1,7 @@
 """Refund and dispute tests: a real localstripe (with infrastructure/local/stripe_disputes.py), paid orders.
 
-``stripe`` fixture: one localstripe process per session on a free loopback port (the app's
-``LIGHTBOX_STRIPE_API_BASE``/``SECRET_KEY`` point at it), emptied before each test. (Checkout's
-tests/stripe_server.py replaces it once merged.)
+``stripe`` fixture: checkout's ``stripe_server`` (one localstripe per session, emptied before each test, the app's
+environment pointing at it) with helpers for refunds and disputes.
 
 ``paid_order(buyer, lines)`` makes a real PaymentIntent in localstripe, confirms it with ``pm_card_visa``, and
 writes the Order, its SellerOrders and the buyer's Purchase entries as checkout leaves them after payment.
@@ -11,23 +10,19 @@ writes the Order, its SellerOrders and the buyer's Purchase entries as checkout 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 import urllib.request
 from typing import Any
 
 import pytest
 
-SECRET = "sk_test_lightbox_refunds"
-
 
 class Stripe:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, secret: str) -> None:
         self.base = base
+        self.secret = secret
         import stripe
 
-        self.client = stripe.StripeClient(SECRET, base_addresses={"api": base}, max_network_retries=0)
+        self.client = stripe.StripeClient(secret, base_addresses={"api": base}, max_network_retries=0)
 
     def call(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -35,7 +30,7 @@ class Stripe:
             self.base + path,
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.secret}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as r:
             raw = r.read()
@@ -74,45 +69,10 @@ class Stripe:
         return self.call("POST", f"/_lightbox/disputes/{dispute_id}/resolve", {"status": status})
 
 
-@pytest.fixture(scope="session")
-def stripe_process():
-    from infrastructure.local.common import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infrastructure.local.stripe_host", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(
-                urllib.request.Request(base + "/v1/balance", headers={"Authorization": f"Bearer {SECRET}"}), timeout=1
-            )
-            break
-        except Exception:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("localstripe did not start") from None
-            time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
 @pytest.fixture(name="stripe")
-def stripe_fixture(stripe_process, monkeypatch):
-    from chalicelib.config import get_settings
-
-    monkeypatch.setenv("LIGHTBOX_STRIPE_API_BASE", stripe_process)
-    monkeypatch.setenv("LIGHTBOX_STRIPE_SECRET_KEY", SECRET)
-    get_settings.cache_clear()
-    s = Stripe(stripe_process)
-    s.reset()
-    yield s
-    get_settings.cache_clear()
+def stripe_fixture(stripe_server):
+    """Checkout's ``stripe_server`` (tests/stripe_server.py: a real localstripe, emptied, the app's env set)."""
+    return Stripe(stripe_server.url, stripe_server.secret_key)
 
 
 def paid_order(stripe: Stripe, buyer: dict, lines: list[dict], *, shipping_cents: int = 0) -> Any:

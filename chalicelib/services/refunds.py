@@ -23,7 +23,6 @@ booked exactly like an API refund (source ``stripe``, allocated over all of the 
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -423,29 +422,10 @@ def sync_purchases(order: Order) -> int:
 
 
 def notify_changed(order: Order) -> None:
-    """``order.updated`` to the buyer's connections (checkout's ``services.orders.notify_changed`` when it is
-    there; until then this small view)."""
-    try:
-        checkout_notify = importlib.import_module("chalicelib.services.orders").notify_changed
-    except (ImportError, AttributeError):
-        checkout_notify = None
-    if checkout_notify is not None:
-        checkout_notify(order)
-        return
-    from chalicelib.realtime import push
+    """``order.updated`` to the buyer's connections, in checkout's order shape (best effort)."""
+    from chalicelib.services import orders as orders_service
 
-    view = {
-        "id": order.order_id,
-        "status": order.status,
-        "currency": order.currency,
-        "total_cents": int(order.total_cents),
-        "refunded_cents": int(order.refunded_cents or 0),
-        "items": [{"id": line.item_id, "status": line.status} for line in order.items],
-    }
-    try:
-        push.send_to_user(order.buyer_id, {"type": "order.updated", "order": view})
-    except Exception:  # best effort: the stored order is the truth
-        log.warning("order.updated not pushed", exc_info=True, extra={"fields": {"order_id": order.order_id}})
+    orders_service.notify_changed(order)
 
 
 # ---- Stripe's view: charge.refunded and reconciling ------------------------------------------------------------

@@ -16,8 +16,7 @@ from chalicelib.services import disputes
 from tests import refunds_support
 from tests.refunds_support import idem, order_row, outbox, paid_order, purchase_states
 
-stripe_process = refunds_support.stripe_process  # the fixtures
-stripe_fixture = refunds_support.stripe_fixture
+stripe_fixture = refunds_support.stripe_fixture  # the fixture
 
 
 @pytest.fixture

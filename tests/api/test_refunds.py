@@ -8,8 +8,7 @@ from tests import refunds_support
 from tests.api.test_events import make_staff
 from tests.refunds_support import idem, order_row, outbox, paid_order, purchase_states
 
-stripe_process = refunds_support.stripe_process  # the fixtures
-stripe_fixture = refunds_support.stripe_fixture
+stripe_fixture = refunds_support.stripe_fixture  # the fixture
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from chalicelib.services import refunds
 from tests import refunds_support
 from tests.refunds_support import idem, order_row, outbox, paid_order, purchase_states
 
-stripe_process = refunds_support.stripe_process  # the fixtures
-stripe_fixture = refunds_support.stripe_fixture
+stripe_fixture = refunds_support.stripe_fixture  # the fixture
 
 
 @pytest.fixture
@@ -137,3 +136,33 @@ def test_stripe_refuses_more_than_is_left_as_stripe_does(cast, stripe):
     with pytest.raises(stripe_lib.InvalidRequestError):
         dashboard_refund(stripe, order, 101)
     assert sum(r["amount"] for r in stripe.refunds_of(order.payment_intent_id)) == 900
+
+
+def test_through_post_webhooks_stripe_dashboard_refund_and_dispute_events_apply_once(api, cast, stripe, stripe_server):
+    """The real route: signed deliveries of localstripe's own events; a replayed delivery is answered, not applied."""
+    import json
+
+    order = paid_order(stripe, cast["buyer"], [{"seller": cast["seller"], "price": 1000}])
+
+    def deliver(event):
+        payload = json.dumps(event)
+        return api.call("POST", "/webhooks/stripe", headers=stripe_server.sign(payload), raw=payload)
+
+    dashboard_refund(stripe, order, 250)
+    (refunded,) = stripe.events("charge.refunded")
+    assert deliver(refunded).status_code == 200
+    assert deliver(refunded).status_code == 200
+    row = order_row(order.order_id)
+    assert row.refunded_cents == 250 and len(refund_rows(order.order_id)) == 1
+
+    dispute = stripe.dispute(order.payment_intent_id)
+    assert deliver(stripe.events("charge.dispute.created")[0]).status_code == 200
+    assert order_row(order.order_id).status == "disputed"
+    assert purchase_states(order_row(order.order_id)) == {"it1": "suspended"}
+    stripe.resolve(dispute["id"], "won")
+    assert deliver(stripe.events("charge.dispute.closed")[0]).status_code == 200
+    row = order_row(order.order_id)
+    assert (row.status, row.dispute_status) == ("partially_refunded", "won")
+    assert purchase_states(row) == {"it1": "active"}
+    forged = api.call("POST", "/webhooks/stripe", headers=stripe_server.sign("{}", secret="whsec_wrong"), raw="{}")
+    assert forged.status_code == 400
