@@ -54,3 +54,30 @@ def test_a_dispute_suspends_the_download_and_a_won_one_restores_it(api, make_use
     disputes.sync(dispute["id"])
     order, item = item_of(api, buyer, order_id)
     assert order["status"] == "paid" and item["download_url"]
+
+
+def test_the_ledger_books_a_refund_and_a_lost_dispute_and_stays_balanced(api, make_user, shop, stripe):  # noqa: F811
+    """refund.succeeded and dispute.closed (lost) reach the ledger's consumers through the jobs queue, once."""
+    from tests.api.test_ledger import admin_token
+    from tests.jobs import drain
+
+    seller, buyer, order_id = bought(api, make_user, shop)
+    drain()
+    before = api.get("/earnings", token=seller["access"]).data
+    r = api.post(
+        f"/sales/orders/{order_id}/refunds",
+        {"amount_cents": 500, "reason": "partial"},
+        token=seller["access"],
+        headers=idem("l1"),
+    )
+    assert r.status_code == 201
+    dispute = stripe.dispute(stripe.client.v1.payment_intents.list().data[0].id)
+    disputes.sync(dispute["id"])
+    stripe.resolve(dispute["id"], "lost")
+    disputes.sync(dispute["id"])
+    disputes.sync(dispute["id"])  # a replay
+    drain()
+    after = api.get("/earnings", token=seller["access"]).data
+    assert after["pending_cents"] < before["pending_cents"] and after["pending_cents"] == 0
+    check = api.get("/staff/ledger/check", token=admin_token(api)).data
+    assert check["balanced"] is True
