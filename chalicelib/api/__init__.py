@@ -20,4 +20,5 @@ MODULES = (
     "chalicelib.api.galleries",
     "chalicelib.api.orders",
     "chalicelib.api.webhooks",
+    "chalicelib.api.refunds",
 )

@@ -117,6 +117,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/price-sheets/{price_sheet_id}", "PATCH", "chalicelib.api.galleries"),
     ("/sales/orders", "GET", "chalicelib.api.orders"),
     ("/sales/orders/{order_id}/items/{item_id}", "PATCH", "chalicelib.api.fulfilment"),
+    ("/sales/orders/{order_id}/refunds", "POST", "chalicelib.api.refunds"),
     ("/sales/summary", "GET", "chalicelib.api.earnings"),
     ("/staff/ledger/check", "GET", "chalicelib.api.earnings"),
     ("/users/me", "DELETE", "chalicelib.api.users"),

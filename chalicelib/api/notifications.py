@@ -16,6 +16,7 @@ from chalicelib.services.accounts import users_by_ids
 
 TAGS = ("notifications",)
 NotificationType = Literal[
+    "order_disputed",  # refunds
     "tagged",
     "liked",
     "commented",

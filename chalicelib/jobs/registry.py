@@ -67,13 +67,17 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: order_id, fingerprint (of the item set the zip is to hold): builds the order's zip archive
     "order.archive_requested": {"archives": "chalicelib.services.archives:on_archive_requested"},
     # payload: order_id, refund_id, currency, amount_cents, at, source, lines [{item_id, seller_id, photo_id,
-    # amount_cents}]
+    # amount_cents}]. source: api (POST /sales/orders/{id}/refunds) | stripe (made in the Stripe dashboard).
+    # lines are the items' shares; amount_cents - sum(lines) refunds the order's shipping and tax (staff only).
+    # Event id "refund:<refund_id>": published once, in the transaction that books the refund.
     "refund.succeeded": {
         "ledger": "chalicelib.services.ledger:on_refund_succeeded",  # tx refund:<refund_id>
         "sales_stats": "chalicelib.services.sales_stats:on_refund_succeeded",
     },
     # payload: order_id, dispute_id, currency, amount_cents, at, lines (as refund.succeeded); closed adds status
-    # (won | lost | warning_closed)
+    # (won | lost). Event ids "dispute:<id>:opened" / "dispute:<id>:closed"; a closed event always follows an
+    # opened one (a dispute first seen closed publishes both). A lost dispute is booked as a Refund row (source
+    # dispute) with no refund.succeeded: its lines are in dispute.closed (status lost); book it from there.
     "dispute.opened": {
         "ledger": "chalicelib.services.ledger:on_dispute_opened",  # tx dispute:<id>:opened
     },

@@ -30,6 +30,7 @@ TYPES = (
     "message",
     "rejected",
     "order_paid",  # delivery: a seller's photos were bought (chalicelib/services/receipts.py)
+    "order_disputed",  # refunds: a buyer disputed a payment of an order with the seller's items
 )
 
 

@@ -14,7 +14,8 @@ Access patterns (every listing is a Query on a key or an index):
                                                  order's creating transaction, ``status`` kept in step
 - what a buyer bought of a page of photos ...... Purchases BatchGet((buyer_id, photo_id) ...)
 - a buyer's purchases, newest first ............ Purchases GSI by_buyer_recent (buyer_id, updated_at), keys only
-- refunds of an order .......................... Refunds Query(order_id)
+- refunds of an order .......................... Refunds Query(order_id) (``refunds_of``)
+- one refund ................................... Refunds GetItem(order_id, refund_id) (``refund_by_id``)
 - a webhook delivery already applied? .......... WebhookEvents conditional PutItem(event_key), TTL
 - an order's state change (fulfilment) ......... Orders PutItem with the version condition, in a transaction
                                                  with its domain events and its SellerOrders' status
@@ -143,6 +144,8 @@ class Order(Model):
     dispute_id = UnicodeAttribute(null=True)
     dispute_status = UnicodeAttribute(null=True)  # open | won | lost
     status_before_dispute = UnicodeAttribute(null=True)
+    pending_refund_id = UnicodeAttribute(null=True)  # the API refund being sent to Stripe (one at a time)
+    pending_refund_at = UTCDateTimeAttribute(null=True)  # when it was claimed (a stale claim is taken over)
     archive_status = UnicodeAttribute(null=True)  # building | ready | failed
     archive_key = UnicodeAttribute(null=True)  # the zip's S3 key once ready
     archive_items = UnicodeAttribute(null=True)  # fingerprint of the item set the zip holds
@@ -208,6 +211,18 @@ class Refund(Model):
     status = UnicodeAttribute(default="pending")  # pending | succeeded | failed
     requested_by = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)
+
+
+def refunds_of(order_id: str) -> list[Refund]:
+    """Every refund of an order, oldest first."""
+    return sorted(Refund.query(order_id, consistent_read=True), key=lambda r: (r.created_at, r.refund_id))
+
+
+def refund_by_id(order_id: str, refund_id: str) -> Refund | None:
+    try:
+        return Refund.get(order_id, refund_id, consistent_read=True)
+    except Refund.DoesNotExist:
+        return None
 
 
 @register

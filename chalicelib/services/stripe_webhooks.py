@@ -51,9 +51,22 @@ def on_payment_intent(event: dict[str, Any]) -> None:
     checkout.fulfil(order.order_id, pi)
 
 
+def on_refunds_event(event: dict[str, Any]) -> None:
+    """refunds/disputes (chalicelib/services/refunds.py, disputes.py): each re-reads from Stripe itself."""
+    from chalicelib.services import disputes, refunds
+
+    if event["type"] == "charge.refunded":
+        refunds.on_charge_refunded(event)
+    else:
+        disputes.sync(str(event["data"]["object"]["id"]))
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "payment_intent.succeeded": on_payment_intent,
     "payment_intent.payment_failed": on_payment_intent,
+    "charge.refunded": on_refunds_event,  # refunds
+    "charge.dispute.created": on_refunds_event,  # refunds
+    "charge.dispute.closed": on_refunds_event,  # refunds
 }
 
 
