@@ -92,6 +92,8 @@ class Settings:
     print_lab_url: str | None = None  # the lab's API base (Prodigi v4 shapes); None: lab items wait (job retries)
     print_lab_api_key: str | None = None  # X-API-Key; in AWS from the stage config (Secrets Manager: see docs)
     print_lab_webhook_secret: str | None = None  # the Lab-Signature secret of POST /webhooks/print-lab
+    print_lab_api_key_param: str | None = None  # in AWS: the SSM names of those two secrets
+    print_lab_webhook_secret_param: str | None = None
     print_lab_shipping_method: str = "Standard"
     print_lab_asset_ttl: int = 7 * 24 * 3600  # signed original URLs the lab downloads (SigV4's maximum)
     print_lab_timeout: float = 10.0  # seconds per call to the lab
@@ -183,6 +185,8 @@ def load_settings() -> Settings:
         print_lab_url=(_env("LIGHTBOX_PRINT_LAB_URL") or "").rstrip("/") or None,
         print_lab_api_key=_env("LIGHTBOX_PRINT_LAB_API_KEY"),
         print_lab_webhook_secret=_env("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET"),
+        print_lab_api_key_param=_env("LIGHTBOX_PRINT_LAB_API_KEY_PARAM"),
+        print_lab_webhook_secret_param=_env("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET_PARAM"),
         print_lab_shipping_method=_env("LIGHTBOX_PRINT_LAB_SHIPPING_METHOD", "Standard"),
         print_lab_asset_ttl=min(_int("LIGHTBOX_PRINT_LAB_ASSET_TTL", 7 * 24 * 3600), 7 * 24 * 3600),
         print_lab_timeout=float(_env("LIGHTBOX_PRINT_LAB_TIMEOUT", "10")),

@@ -87,13 +87,15 @@ S3_GRANTS["other"] = S3_GRANTS["api"]
 SENDS_EMAIL = {"api", "websocket", "processor", "worker", "other"}
 PUSHES_TO_PHONES = {"api", "websocket", "processor", "worker", "other"}
 REGISTERS_DEVICES = {"api", "other"}
+# The API verifies Stripe and print-lab webhooks; the worker calls Stripe (expiring orders, payouts), the print
+# lab (submitting prints) and signs download links in pushed order views (derived from the JWT key).
 READS_SECRETS: dict[str, tuple[str, ...]] = {
-    "api": ("jwt", "stripe"),
+    "api": ("jwt", "stripe", "stripe_webhook", "print_lab_api_key", "print_lab_webhook"),
     "websocket": ("jwt",),
     "processor": (),
-    "worker": (),
+    "worker": ("jwt", "stripe", "print_lab_api_key"),
     "relay": (),
-    "other": ("jwt", "stripe"),
+    "other": ("jwt", "stripe", "stripe_webhook", "print_lab_api_key", "print_lab_webhook"),
 }
 PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "worker", "other"}
 # Domain events (chalicelib/jobs.publish) and deferred fan-out leave from every kind of function: account and
@@ -126,6 +128,30 @@ SECRETS = (
         "StripeSecretKeySecret",
         "LIGHTBOX_STRIPE_SECRET_PARAM",
         "Stripe secret API key (sk_live_... / sk_test_...); put the real value after the first deploy",
+        generate=False,
+    ),
+    SecretDef(
+        "stripe_webhook",
+        "stripe-webhook-secret",
+        "StripeWebhookSecret",
+        "LIGHTBOX_STRIPE_WEBHOOK_SECRET_PARAM",
+        "Signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe",
+        generate=False,
+    ),
+    SecretDef(
+        "print_lab_api_key",
+        "print-lab-api-key",
+        "PrintLabApiKeySecret",
+        "LIGHTBOX_PRINT_LAB_API_KEY_PARAM",
+        "The print lab's API key (X-API-Key)",
+        generate=False,
+    ),
+    SecretDef(
+        "print_lab_webhook",
+        "print-lab-webhook-secret",
+        "PrintLabWebhookSecret",
+        "LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET_PARAM",
+        "Shared secret the print lab signs its callbacks to /webhooks/print-lab with (Lab-Signature)",
         generate=False,
     ),
 )

@@ -98,7 +98,7 @@ def print_lab_webhook(ctx: PublicCtx) -> WebhookOut:
         raise PayloadTooLargeError(f"The request body exceeds {get_settings().max_body_bytes} bytes.")
     signature = (ctx.request.headers or {}).get("lab-signature")
     try:
-        print_lab.verify_signature(signature, raw, get_settings().print_lab_webhook_secret)
+        print_lab.verify_signature(signature, raw, print_lab.webhook_secret())
         update = print_lab.read_callback(raw)
     except (print_lab.BadSignature, print_lab.BadCallback) as exc:
         code = "bad_signature" if isinstance(exc, print_lab.BadSignature) else None

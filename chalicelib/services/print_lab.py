@@ -171,14 +171,29 @@ def order_request(order: Order, lines: list[OrderLine], assets: dict[str, str]) 
     }
 
 
+def lab_secret(literal: str | None, parameter_name: str | None) -> str | None:
+    """A print-lab secret: literal locally, from SSM/Secrets Manager in AWS; None when neither is set."""
+    if not literal and not parameter_name:
+        return None
+    from chalicelib import aws
+
+    return aws.secret(literal, parameter_name)
+
+
+def webhook_secret() -> str | None:
+    settings = get_settings()
+    return lab_secret(settings.print_lab_webhook_secret, settings.print_lab_webhook_secret_param)
+
+
 def call(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """One call to the lab's API; :class:`LabUnavailable` or :class:`LabRejected` when it does not succeed."""
     settings = get_settings()
     if not settings.print_lab_url:
         raise LabUnavailable("LIGHTBOX_PRINT_LAB_URL is not set")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if settings.print_lab_api_key:
-        headers["X-API-Key"] = settings.print_lab_api_key
+    api_key = lab_secret(settings.print_lab_api_key, settings.print_lab_api_key_param)
+    if api_key:
+        headers["X-API-Key"] = api_key
     data = json.dumps(body).encode() if body is not None else None
     request = urlrequest.Request(settings.print_lab_url + path, data=data, method=method, headers=headers)
     try:
