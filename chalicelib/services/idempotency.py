@@ -7,7 +7,8 @@ idempotency_key_reused``.
 
 What is stored (as Stripe does): every response the handler produced once it started, 2xx and 4xx alike,
 so a retry of a request that failed with 404 or 403 answers the same. Not stored, so the key can be
-retried: 5xx and unexpected exceptions, 429 (transient by definition), and everything rejected before the
+retried: 5xx and unexpected exceptions, 429 (transient by definition), 409s that ask for a retry
+(``TRANSIENT_CONFLICT_CODES``: a concurrent change), and everything rejected before the
 handler ran (401, 400 validation, 413, 415: those requests were never executed). A claim abandoned by a
 crashed or timed-out function is taken over after ``LOCK_SECONDS``.
 """
@@ -45,8 +46,30 @@ def fingerprint(method: str, path: str, query: Mapping[str, str] | None, body: A
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# 409s that say "retry": a concurrent change, not an answer about this request. Stored, a retry with the same key
+# (as the message tells the client to do) would replay the conflict for 24 hours.
+TRANSIENT_CONFLICT_CODES = frozenset(
+    {"refund_in_progress", "order_busy", "retry", "concurrent_change", "invoice_busy", "cart_changed"}
+)
+
+
+def _error_code(response: Response) -> str | None:
+    body = response.body
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        code = body["error"].get("code")
+        return code if isinstance(code, str) else None
+    return None
+
+
 def _storable(response: Response) -> bool:
-    return response.status_code < 500 and response.status_code != 429
+    if response.status_code >= 500 or response.status_code == 429:
+        return False
+    return not (response.status_code == 409 and _error_code(response) in TRANSIENT_CONFLICT_CODES)
 
 
 def _serialized(response: Response) -> str:

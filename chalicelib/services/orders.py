@@ -124,19 +124,24 @@ def order_view(order: Order, principal: Any = None) -> dict[str, Any]:
     if not is_buyer and not is_staff:
         lines = [i for i in lines if i.seller_id == viewer]
     urls = _downloads(order, lines) if is_buyer else {}
+    whole = is_buyer or is_staff
+    # A seller sees their own part of the order: their lines, totals over those lines, and the buyer's address
+    # only when they ship a print themselves (another seller's items and spend are not theirs to see).
+    mine = sum(int(i.line_total_cents) for i in lines)
+    mine_refunded = sum(int(i.refunded_cents or 0) for i in lines)
     out: dict[str, Any] = {
         "id": order.order_id,
         "status": order.status,
         "buyer_id": order.buyer_id,
         "items": [line_view(i, urls.get(i.item_id)) for i in lines],
-        "seller_ids": list(order.seller_ids or []),
+        "seller_ids": list(order.seller_ids or []) if whole else [viewer],
         "currency": order.currency,
-        "subtotal_cents": int(order.subtotal_cents),
-        "tax_cents": int(order.tax_cents or 0),
-        "shipping_cents": int(order.shipping_cents or 0),
-        "total_cents": int(order.total_cents),
-        "refunded_cents": int(order.refunded_cents or 0),
-        "payment_intent_id": order.payment_intent_id if is_buyer or is_staff else None,
+        "subtotal_cents": int(order.subtotal_cents) if whole else mine,
+        "tax_cents": int(order.tax_cents or 0) if whole else 0,
+        "shipping_cents": int(order.shipping_cents or 0) if whole else 0,
+        "total_cents": int(order.total_cents) if whole else mine,
+        "refunded_cents": int(order.refunded_cents or 0) if whole else mine_refunded,
+        "payment_intent_id": order.payment_intent_id if whole else None,
         "payment_status": order.payment_status,
         "created_at": iso(order.created_at),
         "paid_at": iso(order.paid_at),
@@ -144,7 +149,8 @@ def order_view(order: Order, principal: Any = None) -> dict[str, Any]:
         "cancelled_at": iso(order.cancelled_at),
     }
     address = _address(order)
-    if address is not None:
+    ships_itself = any(i.kind == "print" and i.fulfilment == "self" for i in lines)
+    if address is not None and (whole or ships_itself):
         out["shipping_address"] = address
     if is_buyer and order.archive_status:
         from chalicelib.services.archives import archive_view

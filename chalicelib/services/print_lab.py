@@ -123,10 +123,16 @@ def _assets(lines: list[OrderLine]) -> tuple[dict[str, str], set[str]]:
     return urls, {ln.item_id for ln in lines if ln.photo_id not in urls}
 
 
+def _inches(value: Any) -> str:
+    """8 -> "8", 8.5 -> "8.5": a half-inch size is not ordered as the whole inch below it."""
+    number = float(value or 0)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
 def lab_sku(line: OrderLine) -> tuple[str, dict[str, str]]:
     """Our print line as a lab product: Prodigi-style ``GLOBAL-<paper>-<w>x<h>`` (``CFPM`` framed) and attributes.
     The codes are the emulator's; map them to the real lab's catalogue when connecting one (docs/print-lab.md)."""
-    width, height = int(line.width_in or 0), int(line.height_in or 0)
+    width, height = _inches(line.width_in), _inches(line.height_in)
     paper = line.paper or "lustre"
     attributes = {"finish": FINISHES.get(paper, "lustre")}
     if line.frame and line.frame != "none":

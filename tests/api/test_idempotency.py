@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -211,3 +212,26 @@ def test_an_abandoned_claim_is_taken_over_after_its_lock(api, scene, monkeypatch
     assert store.claim(user_id, "crashed", "fp", "dead-lambda", lock_seconds=-1, keep_seconds=3600)
     work = _comment_work(scene["photo"], user_id)
     assert idempotency.run(user_id, "crashed", "fp", work).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "status,code,stored",
+    [
+        (409, "refund_in_progress", False),
+        (409, "concurrent_change", False),
+        (409, "conflict", True),
+        (409, "cart_empty", True),
+        (404, "not_found", True),
+        (429, "rate_limited", False),
+        (502, "bad_gateway", False),
+    ],
+)
+def test_conflicts_that_ask_for_a_retry_are_not_stored(status, code, stored):
+    """A 409 "changed concurrently; retry" stored under the key would answer every retry for 24 hours."""
+    from chalice import Response
+
+    from chalicelib.services import idempotency
+
+    body = {"error": {"code": code, "message": "x"}}
+    assert idempotency._storable(Response(body=body, status_code=status)) is stored
+    assert idempotency._storable(Response(body=json.dumps(body), status_code=status)) is stored

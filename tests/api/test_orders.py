@@ -230,6 +230,10 @@ def test_who_may_read_an_order(api, world, make_user, stripe_server):
     assert seller_view.status_code == 200
     assert {i["photo_id"] for i in seller_view.data["items"]} == {world["p1"]}  # only their items
     assert all(i.get("download_url") is None for i in seller_view.data["items"])
+    # their part of the order only: totals over their lines, no other seller, no address (they ship nothing)
+    mine = sum(i["line_total_cents"] for i in seller_view.data["items"])
+    assert seller_view.data["total_cents"] == seller_view.data["subtotal_cents"] == mine < order["total_cents"]
+    assert seller_view.data["seller_ids"] == [world["seller"]["id"]] and "shipping_address" not in seller_view.data
     sales = api.get("/sales/orders", token=world["seller"]["access"]).data["items"]
     assert [o["id"] for o in sales] == [order["id"]]
     assert (

@@ -98,3 +98,15 @@ def test_a_callback_names_the_event_the_time_the_items_and_tracking():
 def test_what_is_not_a_callback_is_refused(body):
     with pytest.raises(BadCallback):
         read_callback(body)
+
+
+def test_lab_skus_keep_half_inch_sizes():
+    from chalicelib.models.orders import OrderLine
+    from chalicelib.services.print_lab import lab_sku
+
+    line = OrderLine(item_id="i", photo_id="p", seller_id="s", sku="x", kind="print", label="x", quantity=1)
+    line.unit_price_cents, line.line_total_cents = 100, 100
+    line.width_in, line.height_in, line.paper, line.frame = 8.5, 11, "lustre", "none"
+    assert lab_sku(line)[0].endswith("-8.5x11")
+    line.width_in, line.frame = 8, "black"
+    assert lab_sku(line)[0] == "GLOBAL-CFPM-8x11"
