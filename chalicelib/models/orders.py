@@ -141,6 +141,7 @@ class Order(Model):
     payment_intent_id = UnicodeAttribute(null=True)
     payment_status = UnicodeAttribute(null=True)  # the PaymentIntent's status as last read from Stripe
     charge_id = UnicodeAttribute(null=True)
+    payment_attempts = NumberAttribute(default=0)  # server-side confirms with a payment method (Stripe keys)
     dispute_id = UnicodeAttribute(null=True)
     dispute_status = UnicodeAttribute(null=True)  # open | won | lost
     status_before_dispute = UnicodeAttribute(null=True)

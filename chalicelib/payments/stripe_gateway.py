@@ -120,6 +120,35 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 
 
+# ---- what Stripe accepts ------------------------------------------------------------------------------------
+
+# Stripe's presentment currencies (https://docs.stripe.com/currencies), lowercase. Left out on purpose: the
+# three-decimal currencies (bhd, jod, kwd, omr, tnd: Stripe wants amounts rounded to tens there) and codes Stripe
+# does not settle (cup, irr, kpw, sdg, syp, ...).
+STRIPE_CURRENCIES = frozenset(
+    """
+    usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bif bmd bnd bob brl bsd bwp byn bzd cad cdf chf
+    clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg huf idr
+    ils inr isk jmd jpy kes kgs khr kmf krw kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk
+    mxn myr mzn nad ngn nio nok npr nzd pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp
+    sle sos srd szl thb tjs top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw
+    """.split()  # noqa: SIM905
+)
+# Stripe's minimum charge per currency in minor units (https://docs.stripe.com/currencies#minimum-and-maximum-
+# charge-amounts); any other supported currency gets the conservative DEFAULT_MIN_CHARGE.
+MIN_CHARGE = {
+    "usd": 50, "eur": 50, "chf": 50, "aud": 50, "cad": 50, "nzd": 50, "sgd": 50, "brl": 50, "inr": 50,
+    "gbp": 30, "dkk": 250, "nok": 300, "sek": 300, "jpy": 50, "hkd": 400, "mxn": 1000, "czk": 1500,
+    "huf": 17500, "pln": 200, "ron": 200, "bgn": 100, "aed": 200, "myr": 200, "thb": 1000,
+}  # fmt: skip
+DEFAULT_MIN_CHARGE = 50
+MAX_CHARGE = 99_999_999  # Stripe's largest amount (eight digits of minor units)
+
+
+def min_charge(currency: str) -> int:
+    return MIN_CHARGE.get(currency, DEFAULT_MIN_CHARGE)
+
+
 # ---- PaymentIntents ----------------------------------------------------------------------------------------
 
 
@@ -158,6 +187,12 @@ def confirm_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> d
 
 def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> dict[str, Any]:
     return as_dict(_call(lambda c: c.payment_intents.cancel(payment_intent_id, options=_opts(idempotency_key))))
+
+
+def refund_payment_intent(payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """Refund a PaymentIntent's charge in full (a payment that must not stand, e.g. on a cancelled order)."""
+    params = {"payment_intent": payment_intent_id, "metadata": metadata}
+    return as_dict(_call(lambda c: c.refunds.create(params=params, options=_opts(idempotency_key))))
 
 
 # ---- customers, SetupIntents, payment methods --------------------------------------------------------------

@@ -21,9 +21,10 @@ from chalicelib import jobs
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.logs import get_logger
-from chalicelib.models.base import UpdateError, condition_failed, epoch, iso, new_id, now
-from chalicelib.models.cart import CartItem, cart_of, delete_lines, marker_id
+from chalicelib.models.base import UpdateError, cancellation_codes, condition_failed, epoch, iso, new_id, now
+from chalicelib.models.cart import CartItem, bump_version, cart_header, cart_of, delete_lines, marker_id
 from chalicelib.models.orders import (
+    MAX_ORDER_ITEMS,
     MAX_SELLERS_PER_ORDER,
     UNPAID,
     Order,
@@ -113,6 +114,24 @@ def payment_out(order: Order, pi: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def payable_problem(total_cents: int, currency: str) -> None:
+    """Refuse, before anything is written, a total Stripe would not charge: a currency it does not take
+    (``409 currency_unsupported``) or an amount below its minimum charge or above its maximum
+    (``409 amount_out_of_range``)."""
+    if currency not in stripe.STRIPE_CURRENCIES:
+        raise ConflictError(
+            f"Payments in {currency.upper() or 'this currency'} are not supported.", code="currency_unsupported"
+        )
+    low, high = stripe.min_charge(currency), stripe.MAX_CHARGE
+    if not low <= total_cents <= high:
+        raise ConflictError(
+            f"An order total must be between {low} and {high} minor units of {currency.upper()}; "
+            f"this one is {total_cents}.",
+            code="amount_out_of_range",
+            details={"total_cents": f"must be between {low} and {high}"},
+        )
+
+
 def create_order(
     principal: Any, shipping_address: dict[str, Any] | None, idempotency_key: str | None
 ) -> tuple[Order, dict[str, Any]]:
@@ -128,9 +147,23 @@ def create_order(
                 order, pi = ensure_payment_intent(order)
                 return order, payment_out(order, pi)
 
-    lines = [line for line in cart_of(user_id) if not line.saved_for_later]
+    header = cart_header(user_id)
+    read_version = int(header.cart_version or 0) if header is not None else 0
+    lines = cart_of(user_id, consistent=True)
+    if header is not None and header.bought_ids and header.bought_at is not None:
+        # lines an earlier order bought that it has not deleted yet (it is doing so, or it stopped): not ours
+        bought = set(header.bought_ids)
+        stale = [line for line in lines if line.item_id in bought and line.created_at <= header.bought_at]
+        if stale:
+            delete_lines(user_id, [line.item_id for line in stale])
+            lines = [line for line in lines if line not in stale]
+    lines = [line for line in lines if not line.saved_for_later]
     if not lines:
         raise ConflictError("Your cart has nothing to buy.", code="cart_empty")
+    if len(lines) > MAX_ORDER_ITEMS:
+        raise ConflictError(
+            f"An order holds at most {MAX_ORDER_ITEMS} lines; save some for later.", code="too_many_items"
+        )
     photos = cart_service._photos(line.photo_id or "" for line in lines)
     prices = cart_service.price_page(user_id, [p for p in photos.values() if p.status == "ready"])
     priced = {line.item_id: prices.get((line.photo_id or "", line.sku or "")) for line in lines}
@@ -163,12 +196,14 @@ def create_order(
     subtotal = sum(int(i.line_total_cents) for i in items)
     if subtotal <= 0:
         raise ConflictError("There is nothing to pay for.", code="nothing_to_pay")
+    currency = next(iter(currencies))
+    payable_problem(subtotal, currency)
     created = now()
     order = Order(
         order_id=new_id("ord_"),
         buyer_id=user_id,
         status="awaiting_payment",
-        currency=currencies.pop(),
+        currency=currency,
         items=items,
         seller_ids=sellers,
         subtotal_cents=subtotal,
@@ -182,6 +217,29 @@ def create_order(
         expires_at=created + timedelta(minutes=_expiry_minutes()),
     )
     client_of = {i.seller_id: i.client_id for i in items if i.client_id}
+    try:
+        _write_order(order, sellers, client_of, idempotency_key, read_version, [line.item_id for line in lines])
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in cancellation_codes(exc):
+            raise ConflictError(
+                "Your cart changed while the order was being made; look at it and try again.", code="cart_changed"
+            ) from None
+        raise
+    delete_lines(user_id, [line.item_id for line in lines])
+    order, pi = ensure_payment_intent(order)
+    return order, payment_out(order, pi)
+
+
+def _write_order(
+    order: Order,
+    sellers: list[str],
+    client_of: dict[str, str],
+    idempotency_key: str | None,
+    read_version: int,
+    bought_ids: list[str],
+) -> None:
+    """The order, its SellerOrders rows, the checkout marker and the cart's version bump: one transaction."""
+    user_id, created = order.buyer_id, order.created_at
     with jobs.transaction() as tx:
         tx.save(order, condition=Order.order_id.does_not_exist())
         for seller_id in sellers:
@@ -202,17 +260,17 @@ def create_order(
                 expires_at=created + timedelta(seconds=MARKER_TTL_SECONDS),
             )
             tx.save(marker)
-    delete_lines(user_id, [line.item_id for line in lines])
-    order, pi = ensure_payment_intent(order)
-    return order, payment_out(order, pi)
+        bump_version(tx, user_id, read_version, bought_ids, created)
 
 
 def ensure_payment_intent(order: Order) -> tuple[Order, dict[str, Any] | None]:
     """The order's PaymentIntent, created (again) if the order has none yet: Stripe key ``order:<id>:pi``, so a
     retry after a failure gets the same PaymentIntent from Stripe."""
+    if order.status == "cancelled" or (order.status != "awaiting_payment" and not order.payment_intent_id):
+        raise ConflictError(f"This order is {order.status} and can no longer be paid.", code="order_not_payable")
     if order.payment_intent_id:
         if order.status != "awaiting_payment":
-            return order, None
+            return order, None  # paid already: a replay of the request that made it
         return order, stripe.retrieve_payment_intent(order.payment_intent_id)
     pi = stripe.create_payment_intent(
         int(order.total_cents),
@@ -228,12 +286,16 @@ def ensure_payment_intent(order: Order) -> tuple[Order, dict[str, Any] | None]:
                 Order.payment_status.set(pi["status"]),
                 Order.updated_at.set(now()),
             ],
-            condition=Order.payment_intent_id.does_not_exist(),
+            condition=Order.payment_intent_id.does_not_exist() & (Order.status == "awaiting_payment"),
         )
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
-        order = get_order(order.order_id, consistent=True) or order  # another request stored its PI first
+        # another request stored its PI first (the same one: same Stripe key), or the order was cancelled
+        # meanwhile: then the PI just made must not stay payable
+        order = get_order(order.order_id, consistent=True) or order
+        if order.status != "awaiting_payment" and order.payment_intent_id != pi["id"]:
+            stripe.cancel_payment_intent(pi["id"], idempotency_key=f"order:{order.order_id}:cancel-unused")
         return ensure_payment_intent(order)
     return order, pi
 
@@ -266,14 +328,15 @@ def confirm(principal: Any, order_id: str, payment_method_id: str | None) -> tup
         owner = method.get("customer")
         if owner and owner != ensure_customer(principal.user_id):
             raise NotFoundError("No such payment method.")
+        attempt = next_payment_attempt(order)
         stripe.update_payment_intent(
             order.payment_intent_id,
-            idempotency_key=f"order:{order.order_id}:pm:{payment_method_id}",
+            idempotency_key=f"order:{order.order_id}:pm:{attempt}",
             payment_method=payment_method_id,
         )
         try:
             pi = stripe.confirm_payment_intent(
-                order.payment_intent_id, idempotency_key=f"order:{order.order_id}:confirm:{payment_method_id}"
+                order.payment_intent_id, idempotency_key=f"order:{order.order_id}:confirm:{attempt}"
             )
         except stripe.CardDeclinedError:
             record_payment_status(order.order_id, "requires_payment_method")
@@ -284,6 +347,23 @@ def confirm(principal: Any, order_id: str, payment_method_id: str | None) -> tup
     if status == "requires_action":
         payment["client_secret"] = pi.get("client_secret")
     return order, payment
+
+
+def next_payment_attempt(order: Order) -> int:
+    """Count one more server-side payment attempt on the unpaid order and return its number: each attempt gets
+    its own Stripe idempotency keys (``order:<id>:pm:<n>``, ``order:<id>:confirm:<n>``), so Stripe never replays
+    an earlier attempt's decline and going back to an earlier card really sets it again."""
+    try:
+        order.update(
+            actions=[Order.payment_attempts.add(1)],
+            condition=Order.status == "awaiting_payment",
+            add_version_condition=False,  # a counter: it must not make a concurrent fulfilment lose
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise ConflictError("This order can no longer be paid.", code="order_not_payable") from None
+        raise
+    return int(order.payment_attempts)
 
 
 def record_payment_status(order_id: str, status: str | None) -> None:
@@ -336,7 +416,7 @@ def fulfil(order_id: str, pi: dict[str, Any] | None = None, _attempt: int = 0) -
         raise NotFoundError("No such order.")
     if order.status != "awaiting_payment" or not order.payment_intent_id:
         if order.status == "cancelled" and pi is not None and pi.get("status") == "succeeded":
-            log.error("a cancelled order's payment succeeded: refund it", extra={"order_id": order_id})
+            _refund_cancelled(order, pi)
         return order
     if pi is None or pi.get("id") != order.payment_intent_id:
         pi = stripe.retrieve_payment_intent(order.payment_intent_id)
@@ -384,6 +464,25 @@ def fulfil(order_id: str, pi: dict[str, Any] | None = None, _attempt: int = 0) -
         log.warning("purchase entries deferred to the consumer", extra={"order_id": order_id}, exc_info=True)
     orders_service.notify_changed(order)
     return order
+
+
+def _refund_cancelled(order: Order, pi: dict[str, Any]) -> None:
+    """A cancelled order's PaymentIntent succeeded anyway (it was confirmed while the order was being cancelled):
+    give the money back in full, once (Stripe key ``order:<id>:auto-refund``). The order never was paid, so
+    nothing was booked and nothing is granted; only Stripe holds money to return."""
+    pi_id = pi.get("id")
+    if not isinstance(pi_id, str) or (pi.get("metadata") or {}).get("order_id") != order.order_id:
+        return
+    pi = stripe.retrieve_payment_intent(pi_id)  # as Stripe has it now
+    if pi.get("status") != "succeeded":
+        return
+    refund = stripe.refund_payment_intent(
+        pi_id, idempotency_key=f"order:{order.order_id}:auto-refund", metadata={"order_id": order.order_id}
+    )
+    log.warning(
+        "a cancelled order's payment succeeded: refunded it",
+        extra={"order_id": order.order_id, "payment_intent_id": pi_id, "refund_id": refund.get("id")},
+    )
 
 
 # ---- cancelling and expiring -------------------------------------------------------------------------------

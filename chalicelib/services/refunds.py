@@ -504,6 +504,9 @@ def on_charge_refunded(event: dict[str, Any]) -> None:
     if order is None:
         log.info("charge.refunded for no order of ours", extra={"fields": {"charge_id": charge_id}})
         return
+    if order.paid_at is None:  # checkout's auto-refund of a cancelled order's payment: nothing was booked
+        log.info("charge.refunded of an order never paid", extra={"fields": {"charge_id": charge_id}})
+        return
     reconcile(order.order_id, charge_id=charge_id)
 
 
