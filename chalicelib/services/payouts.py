@@ -54,12 +54,14 @@ def view(payout: store.Payout) -> dict[str, Any]:
     }
 
 
-def payout_id_for(user_id: str, request_key: str | None) -> str:
-    """The payout's id: derived from the caller's ``Idempotency-Key``, so a retry of a request that died after
-    the booking committed (its response was never stored) finds the same ``payout:<id>`` and books nothing."""
+def booking_id_for(user_id: str, payout_id: str, request_key: str | None) -> str:
+    """The ledger transaction of a payout request: derived from the caller's ``Idempotency-Key`` (``payout:k<hash>``),
+    so a retry of a request that died after the booking committed (its response was never stored) finds it
+    posted and books nothing; its ``ref`` is the first attempt's payout id. The payout id itself stays
+    time-sortable (``GET /payouts`` lists newest first by it)."""
     if not request_key:
-        return new_id("po_")
-    return "po_" + hashlib.sha256(f"{user_id}\n{request_key}".encode()).hexdigest()[:24]
+        return f"payout:{payout_id}"
+    return "payout:k" + hashlib.sha256(f"{user_id}\n{request_key}".encode()).hexdigest()[:32]
 
 
 def request_payout(user_id: str, amount: int, currency: str, request_key: str | None = None) -> store.Payout:
@@ -68,8 +70,8 @@ def request_payout(user_id: str, amount: int, currency: str, request_key: str | 
     minimum = get_settings().payout_minimum_cents
     if amount < minimum:
         raise ValidationError(f"A payout is at least {minimum} cents.", details={"amount_cents": f"at least {minimum}"})
-    payout_id = payout_id_for(user_id, request_key)
-    payout = store.Payout(user_id=user_id, payout_id=payout_id, amount_cents=amount, currency=currency)
+    payout = store.Payout(user_id=user_id, payout_id=new_id("po_"), amount_cents=amount, currency=currency)
+    booking = booking_id_for(user_id, payout.payout_id, request_key)
     published: list[JobEvent] = []
     payload = {"user_id": user_id, "payout_id": payout.payout_id, "amount_cents": amount, "currency": currency}
 
@@ -80,7 +82,7 @@ def request_payout(user_id: str, amount: int, currency: str, request_key: str | 
 
     try:
         booked = ledger.post(
-            f"payout:{payout.payout_id}",
+            booking,
             money.payout(user_id, currency, amount),
             "payout",
             payout.payout_id,
@@ -93,15 +95,18 @@ def request_payout(user_id: str, amount: int, currency: str, request_key: str | 
             details={"amount_cents": f"at most {available}"},
         ) from exc
     if not booked:  # this very request was booked before (with its row and event: they share the transaction)
-        return _earlier(user_id, payout_id, amount, currency)
+        return _earlier(user_id, booking, amount, currency)
     jobs.dispatch(published[0])
     return payout
 
 
-def _earlier(user_id: str, payout_id: str, amount: int, currency: str) -> store.Payout:
+def _earlier(user_id: str, booking: str, amount: int, currency: str) -> store.Payout:
     """The payout a previous attempt of the same request booked (its event is sent by the relay if that
     attempt died before dispatching it)."""
-    earlier = store.Payout.get(user_id, payout_id, consistent_read=True)
+    tx = store.transaction(booking)
+    if tx is None or not tx.ref:
+        raise RuntimeError(f"{booking} was reported posted but cannot be read")
+    earlier = store.Payout.get(user_id, tx.ref, consistent_read=True)
     if int(earlier.amount_cents) != amount or earlier.currency != currency:
         raise ConflictError(
             "This Idempotency-Key was already used for a different payout.", code="idempotency_key_reused"

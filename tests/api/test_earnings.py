@@ -98,8 +98,8 @@ def test_a_retry_of_a_payout_that_died_after_booking_pays_once(api, make_user, s
     drain()
     items = api.get("/payouts", token=seller["access"]).data["items"]
     assert [(p["id"], p["status"]) for p in items] == [(retried.data["payout"]["id"], "paid")]
-    booked = [e.tx_id for e in store.entries_of(f"seller:{sid}:available:eur", 100) if e.kind == "payout"]
-    assert booked == [f"payout:{retried.data['payout']['id']}"]
+    booked = [e.ref for e in store.entries_of(f"seller:{sid}:available:eur", 100) if e.kind == "payout"]
+    assert booked == [retried.data["payout"]["id"]]
     b = balances()
     assert b[f"seller:{sid}:available:eur"] == 5000 and b["clearing:eur"] == -10_000 + 4000
 
