@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import IDEMPOTENCY_HEADER, Ctx, route
 from chalicelib.api.schema_base import Body, Out, Page, PageQuery, Query
 from chalicelib.services import ledger
 
@@ -169,7 +169,8 @@ def create_payout(ctx: Ctx[PayoutIn]) -> PayoutCreatedOut:
     """Seller or creator: pay out available earnings to their connected Stripe account."""
     from chalicelib.services import payouts
 
-    payout = payouts.request_payout(ctx.user_id, ctx.body.amount_cents, ctx.body.currency)
+    key = (ctx.request.headers or {}).get(IDEMPOTENCY_HEADER)
+    payout = payouts.request_payout(ctx.user_id, ctx.body.amount_cents, ctx.body.currency, request_key=key)
     return PayoutCreatedOut(payout=PayoutView.model_validate(payouts.view(payout)))
 
 

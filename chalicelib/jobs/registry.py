@@ -52,7 +52,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "push.fanout": {"connections": "chalicelib.realtime.push:on_fanout"},
     # Money events. order.paid payload: order_id, buyer_id, currency, subtotal_cents, total_cents, paid_at,
     # lines [{item_id, photo_id, seller_id, client_id, sku, kind, quantity, amount_cents, fulfilment}],
-    # fee_bps (optional: the fee the order was sold at; else LIGHTBOX_PLATFORM_FEE_BPS).
+    # fee_bps (the fee at the moment of payment, set by checkout; an older payload without it: the current fee).
     "order.paid": {
         "purchases": "chalicelib.services.purchases:on_order_paid",  # checkout: the purchase entries, again
         "print_lab": "chalicelib.services.print_lab:on_order_paid",  # submit the lab prints (retried while down)

@@ -21,7 +21,7 @@ Access patterns (every read is a GetItem, a BatchGet or a Query):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -211,10 +211,13 @@ def write_transaction(
     guarded: Callable[[str], bool],
     extra: Callable[[TransactWrite], None] | None = None,
     shares: dict[str, dict[str, Any]] | None = None,
+    pinned: Mapping[str, int] | None = None,
 ) -> bool:
     """One TransactWrite (see the module docstring). ``existing``: the accounts read before (consistent);
     ``guarded(account)``: a debit of it must not take it below zero. False if ``tx_id`` was posted before;
-    raises AccountsChanged when an account appeared or a guarded balance fell meanwhile."""
+    raises AccountsChanged when an account appeared or a guarded balance fell meanwhile. ``pinned``: accounts whose
+    balance the entries were computed from (0: missing); the write is conditioned on each being unchanged."""
+    pinned = dict(pinned or {})
     new_accounts = [a for a, _ in entries if a not in existing]
     debits = -sum(v for _, v in entries if v < 0)
     credits = sum(v for _, v in entries if v > 0)
@@ -248,14 +251,23 @@ def write_transaction(
                     condition = LedgerAccount.account.exists()
                     if amount < 0 and guarded(account):
                         condition &= LedgerAccount.balance >= -amount
+                    if account in pinned:
+                        condition &= LedgerAccount.balance == pinned.pop(account)
                     tx.update(
                         LedgerAccount(account=account), actions=[LedgerAccount.balance.add(amount)], condition=condition
                     )
                 else:
+                    if pinned.pop(account, 0) != 0:
+                        raise AccountsChanged(tx_id)  # read with a balance, now missing: read again
                     tx.save(
                         LedgerAccount(account=account, balance=amount, currency=currency, created_at=at),
                         condition=LedgerAccount.account.does_not_exist(),
                     )
+            for account, held in pinned.items():  # read but not written: only checked
+                unchanged = LedgerAccount.balance == held
+                if held == 0:
+                    unchanged |= LedgerAccount.account.does_not_exist()
+                tx.condition_check(LedgerAccount, account, condition=unchanged)
             tx.update(
                 LedgerAccount(account=TOTALS),
                 actions=[

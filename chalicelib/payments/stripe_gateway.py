@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -255,11 +256,10 @@ def verify_webhook(
     for part in signature_header.split(","):
         name, _, value = part.strip().partition("=")
         if name == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureError("bad timestamp") from None
-        elif name == "v1":
+            if not re.fullmatch(r"[0-9]{1,12}", value):  # ASCII digits only ("²".isdigit(), int("١") is 1)
+                raise SignatureError("bad timestamp")
+            timestamp = int(value)
+        elif name == "v1" and re.fullmatch(r"[0-9a-f]{64}", value):  # anything else can match no HMAC
             signatures.append(value)
     if timestamp is None or not signatures:
         raise SignatureError("no timestamp or v1 signature")

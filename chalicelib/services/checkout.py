@@ -390,6 +390,7 @@ def paid_event(order: Order) -> dict[str, Any]:
         "subtotal_cents": int(order.subtotal_cents),
         "total_cents": int(order.total_cents),
         "paid_at": iso(order.paid_at),
+        "fee_bps": get_settings().platform_fee_bps,  # the fee at the moment of payment, not when a job runs
         "lines": [
             {
                 "item_id": i.item_id,

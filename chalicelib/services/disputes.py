@@ -27,7 +27,7 @@ from chalicelib import jobs
 from chalicelib.errors import ConflictError
 from chalicelib.logs import get_logger
 from chalicelib.models.base import iso, now
-from chalicelib.models.orders import Order, Refund
+from chalicelib.models.orders import Order, Refund, set_seller_orders_status_in
 from chalicelib.services import notifications, refunds
 
 log = get_logger(__name__)
@@ -115,6 +115,7 @@ def sync(dispute_id: str) -> str | None:
             refunds.finish(order)  # a replay: nothing to change; repair entitlement if a crash came between
             return current
         events = _open(order, dispute) if current is None else []
+        was = str(order.status)
         if target == "open":
             order.status = "disputed"
         else:  # won
@@ -127,6 +128,8 @@ def sync(dispute_id: str) -> str | None:
         try:
             with jobs.transaction() as tx:
                 tx.save(order)
+                if str(order.status) != was:  # the sellers' listings (GET /sales/orders?status=) follow the order
+                    set_seller_orders_status_in(tx, order, str(order.status))
                 for event_type, event_id, payload in events:
                     rows.append(jobs.publish_in(tx, event_type, event_id, payload))
         except TransactWriteError:

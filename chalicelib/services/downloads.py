@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any
 
 from chalicelib.config import get_settings
@@ -50,7 +51,7 @@ def download_link(order: Order, line: OrderLine, base_url: str | None = None) ->
 
 
 def _check_signature(order_id: str, item_id: str, exp: int | None, sig: str | None) -> None:
-    if exp is None or sig is None:
+    if exp is None or sig is None or not re.fullmatch(r"[0-9a-f]{64}", sig):  # compare_digest raises on non-ASCII
         raise NotFoundError("No such download.")
     if not hmac.compare_digest(link_signature(order_id, item_id, exp), sig):
         raise NotFoundError("No such download.")

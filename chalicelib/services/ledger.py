@@ -41,6 +41,7 @@ class Posting:
     at: datetime
     extra: Callable[[TransactWrite], None] | None = None
     shares: dict[str, dict[str, Any]] | None = None  # seller -> {gross, fee, net(, client)} booked or reversed
+    pinned: dict[str, int] | None = None  # account -> the balance the entries were computed from: must not move
 
 
 def currency_of(account: str) -> str:
@@ -108,6 +109,7 @@ def _post(compute: Callable[[], Posting | None], *, currency: str | None = None)
                 lambda a: not money.may_go_negative(a),
                 posting.extra,
                 posting.shares,
+                posting.pinned,
             )
         except store.AccountsChanged:
             continue
@@ -338,9 +340,16 @@ def release_hold(hold_id: str) -> bool:
         row = store.holds([hold_id]).get(hold_id)
         if row is None or row.released:
             return None
-        receivable = store.balance(money.seller(row.seller_id, "receivable", row.currency))
+        # What it settles depends on what the seller owes: read consistently, and the write is conditioned on that
+        # balance (a concurrent release or reversal that moved it cancels this post, which is computed again).
+        account = money.seller(row.seller_id, "receivable", row.currency)
+        found = store.accounts([account]).get(account)
+        receivable = int(found.balance or 0) if found else 0
         hold, entries = money.release(_pure(row), receivable)
-        return Posting(f"release:{hold_id}", "release", row.order_id, entries, now(), _saving([_store_into(row, hold)]))
+        saving = _saving([_store_into(row, hold)])
+        return Posting(
+            f"release:{hold_id}", "release", row.order_id, entries, now(), saving, pinned={account: receivable}
+        )
 
     return _post(compute)
 

@@ -10,13 +10,14 @@ refuses the transfer, ``payout:<id>:failed`` (in flight -> back to available).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import jobs, pagination
 from chalicelib.config import get_settings
-from chalicelib.errors import ValidationError
+from chalicelib.errors import ConflictError, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models import ledger as store
 from chalicelib.models.base import iso, new_id, now
@@ -53,12 +54,24 @@ def view(payout: store.Payout) -> dict[str, Any]:
     }
 
 
-def request_payout(user_id: str, amount: int, currency: str) -> store.Payout:
-    """Book the payout and queue its transfer. ``InsufficientFunds`` (409) beyond the available balance."""
+def booking_id_for(user_id: str, payout_id: str, request_key: str | None) -> str:
+    """The ledger transaction of a payout request: derived from the caller's ``Idempotency-Key`` (``payout:k<hash>``),
+    so a retry of a request that died after the booking committed (its response was never stored) finds it
+    posted and books nothing; its ``ref`` is the first attempt's payout id. The payout id itself stays
+    time-sortable (``GET /payouts`` lists newest first by it)."""
+    if not request_key:
+        return f"payout:{payout_id}"
+    return "payout:k" + hashlib.sha256(f"{user_id}\n{request_key}".encode()).hexdigest()[:32]
+
+
+def request_payout(user_id: str, amount: int, currency: str, request_key: str | None = None) -> store.Payout:
+    """Book the payout and queue its transfer (once per ``request_key``: a second booking of the same id answers
+    the first payout). ``InsufficientFunds`` (409) beyond the available balance."""
     minimum = get_settings().payout_minimum_cents
     if amount < minimum:
         raise ValidationError(f"A payout is at least {minimum} cents.", details={"amount_cents": f"at least {minimum}"})
     payout = store.Payout(user_id=user_id, payout_id=new_id("po_"), amount_cents=amount, currency=currency)
+    booking = booking_id_for(user_id, payout.payout_id, request_key)
     published: list[JobEvent] = []
     payload = {"user_id": user_id, "payout_id": payout.payout_id, "amount_cents": amount, "currency": currency}
 
@@ -68,8 +81,8 @@ def request_payout(user_id: str, amount: int, currency: str) -> store.Payout:
         published.append(jobs.publish_in(tx, PAYOUT_REQUESTED, f"{PAYOUT_REQUESTED}:{payout.payout_id}", payload))
 
     try:
-        ledger.post(
-            f"payout:{payout.payout_id}",
+        booked = ledger.post(
+            booking,
             money.payout(user_id, currency, amount),
             "payout",
             payout.payout_id,
@@ -81,8 +94,24 @@ def request_payout(user_id: str, amount: int, currency: str) -> store.Payout:
             f"The payout exceeds your available balance ({available} cents).",
             details={"amount_cents": f"at most {available}"},
         ) from exc
+    if not booked:  # this very request was booked before (with its row and event: they share the transaction)
+        return _earlier(user_id, booking, amount, currency)
     jobs.dispatch(published[0])
     return payout
+
+
+def _earlier(user_id: str, booking: str, amount: int, currency: str) -> store.Payout:
+    """The payout a previous attempt of the same request booked (its event is sent by the relay if that
+    attempt died before dispatching it)."""
+    tx = store.transaction(booking)
+    if tx is None or not tx.ref:
+        raise RuntimeError(f"{booking} was reported posted but cannot be read")
+    earlier = store.Payout.get(user_id, tx.ref, consistent_read=True)
+    if int(earlier.amount_cents) != amount or earlier.currency != currency:
+        raise ConflictError(
+            "This Idempotency-Key was already used for a different payout.", code="idempotency_key_reused"
+        )
+    return earlier
 
 
 def payouts_page(user_id: str, limit: int, cursor: str | None) -> tuple[list[store.Payout], str | None]:

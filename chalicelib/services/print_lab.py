@@ -21,6 +21,7 @@ Uses ``urllib.request`` (requests is not packaged for Lambda).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -312,9 +313,9 @@ def verify_signature(
         key, _, value = part.strip().partition("=")
         if key == "t":
             timestamps.append(value)
-        elif key == "v1":
+        elif key == "v1" and re.fullmatch(r"[0-9a-f]{64}", value):  # compare_digest raises on non-ASCII str
             signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+    if len(timestamps) != 1 or not re.fullmatch(r"[0-9]{1,12}", timestamps[0]) or not signatures:
         raise BadSignature("malformed Lab-Signature header")
     timestamp = int(timestamps[0])
     if abs((time.time() if now is None else now) - timestamp) > tolerance:

@@ -177,19 +177,25 @@ def resolve_range(granularity: str, first: date | None, last: date | None) -> tu
     """The range asked for; a missing end is today, a missing start the default span (30 days, 12 months)."""
     default_first, default_last = default_range(granularity)
     last = last or default_last
-    return first or last - (default_last - default_first), last
+    if first is not None:
+        return first, last
+    try:
+        return last - (default_last - default_first), last
+    except OverflowError:  # `to` too close to year 1 to take the default span before it
+        raise ValidationError("`to` is too early; give `from`.", details={"to": "too early"}) from None
 
 
 def summary(seller_id: str, currency: str, granularity: str, first: date, last: date) -> dict[str, Any]:
     if last < first:
         raise ValidationError("`from` must not be after `to`.", details={"from": "after to"})
-    periods = _periods(granularity, first, last)
-    if granularity == "day" and len(periods) > MAX_DAYS:
+    # the span is checked arithmetically before any period is built (a huge range must cost nothing)
+    if granularity == "day" and (last - first).days + 1 > MAX_DAYS:
         raise ValidationError(f"At most {MAX_DAYS} days at a time.", details={"from": f"more than {MAX_DAYS} days"})
-    if granularity == "month" and len(periods) > MAX_MONTHS:
+    if granularity == "month" and (last.year - first.year) * 12 + last.month - first.month + 1 > MAX_MONTHS:
         raise ValidationError(
             f"At most {MAX_MONTHS} months at a time.", details={"from": f"more than {MAX_MONTHS} months"}
         )
+    periods = _periods(granularity, first, last)
     prefix = "d#" if granularity == "day" else "m#"
     rows = {r.sk[2:]: r for r in store.stats_rows(seller_id, currency, prefix + periods[0], prefix + periods[-1])}
     totals = dict.fromkeys(METRICS, 0)

@@ -72,12 +72,16 @@ def test_the_signed_link_works_without_a_token_and_only_as_signed(api, shop, mak
         f"exp={query['exp'][0]}&sig={'0' * 64}",  # forged
         f"exp={int(query['exp'][0]) + 60}&sig={query['sig'][0]}",  # extended
         f"exp={query['exp'][0]}",  # unsigned
+        f"exp={query['exp'][0]}&sig=%C3%A9",  # non-ASCII: hmac.compare_digest would raise on it
+        f"exp={query['exp'][0]}&sig={query['sig'][0][:-1]}%C3%A9",
     ):
         r = api.get(f"{parsed.path}?{bad}")
         assert r.status_code == 404 and r.data["error"]["code"] == "not_found", bad
     other = parse_qs(urlparse(link(order, "i1")).query)
     r = api.get(f"/orders/{order.order_id}/items/i2/download?exp={other['exp'][0]}&sig={other['sig'][0]}")
     assert r.status_code == 404, "a link of another item"
+    r = api.get("/orders/x/items/y/download?exp=1&sig=%C3%A9")
+    assert r.status_code == 404, r.body
     r = api.get(f"{parsed.path}?exp=abc&sig=x")
     assert r.status_code == 400 and r.data["error"]["code"] == "validation_error"
     assert counts(order.order_id) == {"i2": 1}

@@ -69,6 +69,11 @@ def test_dispute_suspends_downloads_tells_the_sellers_and_won_restores(api, cast
         assert note.target.as_dict()["id"] == order.order_id
     (opened,) = outbox("dispute.opened")
     assert opened["amount_cents"] == 2700 and sum(x["amount_cents"] for x in opened["lines"]) == 2700
+    listed = {
+        who: [o["id"] for o in api.get("/sales/orders?status=disputed", token=cast[who]["access"]).data["items"]]
+        for who in ("seller", "other")
+    }
+    assert listed == {"seller": [order.order_id], "other": [order.order_id]}  # each seller's listing follows
     blocked = api.post(
         f"/sales/orders/{order.order_id}/refunds", {"reason": "x"}, token=cast["seller"]["access"], headers=idem("d1")
     )
@@ -81,6 +86,9 @@ def test_dispute_suspends_downloads_tells_the_sellers_and_won_restores(api, cast
     disputes.on_dispute_closed(event_of(stripe, "charge.dispute.closed", dispute["id"]))
     row = order_row(order.order_id)
     assert (row.status, row.dispute_status, row.refunded_cents) == ("paid", "won", 0)
+    sales = cast["seller"]["access"]
+    assert api.get("/sales/orders?status=disputed", token=sales).data["items"] == []
+    assert [o["id"] for o in api.get("/sales/orders?status=paid", token=sales).data["items"]] == [order.order_id]
     assert purchase_states(row) == {"it1": "active", "it2": "active"}
     (closed,) = outbox("dispute.closed")
     assert closed["status"] == "won" and closed["_id"] == f"dispute:{dispute['id']}:closed"

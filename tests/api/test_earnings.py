@@ -74,6 +74,36 @@ def test_a_payout_is_transferred_to_the_connected_account_once(api, make_user, s
     assert api.get("/staff/ledger/check", token=admin_token(api)).data["balanced"] is True
 
 
+def test_a_retry_of_a_payout_that_died_after_booking_pays_once(api, make_user, stripe_server, monkeypatch):
+    """The function dies after the booking committed (a 5xx is not stored by the idempotency layer): the
+    client's retry with the same Idempotency-Key answers the same payout; one booking, one transfer."""
+    from chalicelib import jobs
+    from chalicelib.models import ledger as store
+
+    seller = make_user("phil", role="photographer")
+    sid = seller["id"]
+    _available(sid, 10_000)
+    real_dispatch = jobs.dispatch
+
+    def die(*args, **kwargs):
+        raise RuntimeError("the Lambda timed out")
+
+    monkeypatch.setattr(jobs, "dispatch", die)
+    assert _payout(api, seller, 4000, "flaky").status_code == 500
+    monkeypatch.setattr(jobs, "dispatch", real_dispatch)
+    retried = _payout(api, seller, 4000, "flaky")
+    assert retried.status_code == 201, retried.body
+    assert _payout(api, seller, 4000, "flaky").data["payout"]["id"] == retried.data["payout"]["id"]  # replayed
+    jobs.relay(min_age_seconds=0)  # the event the dead attempt wrote but never sent
+    drain()
+    items = api.get("/payouts", token=seller["access"]).data["items"]
+    assert [(p["id"], p["status"]) for p in items] == [(retried.data["payout"]["id"], "paid")]
+    booked = [e.ref for e in store.entries_of(f"seller:{sid}:available:eur", 100) if e.kind == "payout"]
+    assert booked == [retried.data["payout"]["id"]]
+    b = balances()
+    assert b[f"seller:{sid}:available:eur"] == 5000 and b["clearing:eur"] == -10_000 + 4000
+
+
 def test_payout_bounds_and_bad_input(api, make_user, stripe_server):
     seller = make_user("phil", role="photographer")
     _available(seller["id"], 2000)  # 1800 available

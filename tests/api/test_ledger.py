@@ -281,3 +281,30 @@ def test_a_release_racing_a_refund_leaves_consistent_balances(aws_mock):
     assert b == entry_sums()
     assert "seller:alice:pending:eur" not in b and b["seller:alice:available:eur"] == 9000 - 3600
     assert ledger.check()["balanced"] is True
+
+
+def test_a_release_settles_what_the_seller_owes_when_it_writes_not_when_it_read(aws_mock, monkeypatch):
+    """Two releases of one seller race over what the seller owes: the one that read a receivable the other has
+    settled meanwhile must not settle it again (it would leave the seller a positive receivable)."""
+    from chalicelib.services import ledger, money
+
+    paid("o1", [("alice", 1000)], days_ago=8)  # two holds of 900 net each, due
+    paid("o2", [("alice", 1000)], days_ago=8)
+    assert ledger.post("owed", [("seller:alice:receivable:eur", -500), ("clearing:eur", 500)], "test") is True
+    real_release = money.release
+    raced: list[str] = []
+
+    def racing(hold, receivable=0):
+        computed = real_release(hold, receivable)  # from the balance read before the other release wrote
+        if not raced:
+            raced.append("o2")
+            assert ledger.release_hold("o2:alice") is True  # settles the 500
+        return computed
+
+    monkeypatch.setattr(money, "release", racing)
+    assert ledger.release_hold("o1:alice") is True
+    b = balances()
+    assert b == entry_sums()
+    assert "seller:alice:receivable:eur" not in b  # settled once: 0
+    assert b["seller:alice:available:eur"] == 900 + 900 - 500
+    assert ledger.check()["balanced"] is True

@@ -429,6 +429,28 @@ def test_purchases_consumer_writes_what_a_crash_left_out_and_repeat_purchases_ad
     assert view["items"][0]["download_url"]
 
 
+def test_the_fee_is_the_one_at_payment_even_if_the_ledger_books_later(api, world, stripe_server, monkeypatch):
+    from chalicelib.config import get_settings
+    from tests.api.test_ledger import balances
+    from tests.jobs import drain
+
+    token = world["buyer"]["access"]
+    add(api, token, world["p1"], "dl-large")  # 1500
+    order_id = checkout(api, token).data["order"]["id"]
+    monkeypatch.setenv("LIGHTBOX_PLATFORM_FEE_BPS", "1000")
+    get_settings.cache_clear()
+    assert confirm(api, token, order_id, "pm_card_visa").data["status"] == "paid"
+    monkeypatch.setenv("LIGHTBOX_PLATFORM_FEE_BPS", "2500")  # the fee changes before the queued sale is booked
+    get_settings.cache_clear()
+    try:
+        drain()
+    finally:
+        monkeypatch.delenv("LIGHTBOX_PLATFORM_FEE_BPS")
+        get_settings.cache_clear()
+    b = balances()
+    assert b["platform:fees:eur"] == 150 and b[f"seller:{world['seller']['id']}:pending:eur"] == 1350
+
+
 def test_staff_read_any_order_without_downloads(api, world, make_user, stripe_server):
     from chalicelib.models.users import User
 

@@ -383,7 +383,12 @@ def test_bad_signatures_and_old_timestamps_are_400_and_change_nothing(api, scene
     forged = sign("not-the-secret", body)
     old = sign(SECRET, body, int(time.time()) - 301)
     future = sign(SECRET, body, int(time.time()) + 301)
-    for signature in (forged, old, future, "t=abc,v1=00", "", "v1=" + sign(SECRET, body).split("v1=")[1]):
+    now_ = int(time.time())
+    unicode_v1 = f"t={now_},v1=\u00e9"  # hmac.compare_digest raises on a non-ASCII str
+    superscript_t = "t=\u00b2,v1=aa"  # "²".isdigit() is True, int("²") raises
+    arabic_t = sign(SECRET, body).replace(f"t={now_}", "t=" + "".join(chr(0x660 + int(c)) for c in str(now_)))
+    malformed = ("t=abc,v1=00", "", "v1=" + sign(SECRET, body).split("v1=")[1], unicode_v1, superscript_t, arabic_t)
+    for signature in (forged, old, future, *malformed):
         r = relay(api, callback, signature=signature)
         assert r.status_code == 400, (signature, r.body)
         assert r.data["error"]["code"] == "bad_signature"

@@ -95,6 +95,10 @@ def test_a_replayed_job_never_counts_twice(api, make_user):
         ("from=yesterday", "from"),
         ("granularity=week", "granularity"),
         ("currency=EUR", "currency"),
+        ("to=0001-01-01", "to"),  # the default start would be before year 1
+        ("granularity=month&to=0001-06-01", "to"),
+        ("from=0001-01-01&to=9999-12-31&granularity=day", "from"),  # refused before 3.65M periods are built
+        ("from=0001-01-01&to=9999-12-31&granularity=month", "from"),
     ],
 )
 def test_bad_ranges_are_400(api, make_user, query, field):
@@ -170,3 +174,25 @@ def test_summary_cost_does_not_grow_with_orders(api, make_user, counter):
     assert data["totals"]["orders"] == 200 and data["totals"]["gross_cents"] == sum(100 + n for n in range(200))
     assert len(data["top_photos"]) == 10 and len(data["top_clients"]) == 10
     assert data["top_clients"][0]["amount_cents"] >= data["top_clients"][-1]["amount_cents"]
+
+
+@pytest.mark.parametrize("granularity", ["day", "month"])
+def test_a_huge_range_is_refused_before_any_period_is_built(api, make_user, monkeypatch, granularity):
+    from chalicelib.services import sales_stats
+
+    built: list[int] = []
+
+    def counting(real):
+        def wrapper(*args):
+            out = real(*args)
+            built.append(len(out))
+            return out
+
+        return wrapper
+
+    monkeypatch.setattr(sales_stats, "_periods", counting(sales_stats._periods))
+    monkeypatch.setattr(sales_stats, "_months", counting(sales_stats._months))
+    seller = make_user("phil", role="photographer")
+    r = api.get(f"/sales/summary?from=0001-01-01&to=9999-12-31&granularity={granularity}", token=seller["access"])
+    assert r.status_code == 400 and "from" in r.data["error"]["details"]
+    assert built == []

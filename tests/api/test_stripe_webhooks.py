@@ -99,7 +99,7 @@ def test_succeeded_before_the_confirm_call(api, stripe_server, unpaid):
 
 @pytest.mark.parametrize(
     "tamper",
-    ["no header", "wrong secret", "other body", "old", "future", "garbage header"],
+    ["no header", "wrong secret", "other body", "old", "future", "garbage header", "unicode v1", "unicode t"],
 )
 def test_bad_signatures_are_400_and_change_nothing(api, stripe_server, unpaid, tamper):
     from chalicelib.models.orders import WebhookEvent
@@ -117,6 +117,12 @@ def test_bad_signatures_are_400_and_change_nothing(api, stripe_server, unpaid, t
         headers = stripe_server.sign(payload, timestamp=int(time.time()) - 301)
     elif tamper == "future":
         headers = stripe_server.sign(payload, timestamp=int(time.time()) + 301)
+    elif tamper == "unicode v1":  # hmac.compare_digest raises TypeError on a non-ASCII str
+        headers = {"Stripe-Signature": f"t={int(time.time())},v1=\u00e9", "Content-Type": "application/json"}
+    elif tamper == "unicode t":  # int() reads Arabic-Indic digits: only ASCII ones are a timestamp
+        signed = headers["Stripe-Signature"].split(",")
+        digits = signed[0][2:].translate(str.maketrans("0123456789", "".join(chr(0x660 + i) for i in range(10))))
+        headers = {**headers, "Stripe-Signature": ",".join([f"t={digits}", *signed[1:]])}
     else:
         headers = {"Stripe-Signature": "t=abc,v1=zz", "Content-Type": "application/json"}
     r = api.call("POST", "/webhooks/stripe", headers=headers, raw=payload)
