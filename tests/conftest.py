@@ -286,3 +286,14 @@ def tuned(monkeypatch):
     for var in ("LIGHTBOX_JOB_CHUNK_SIZE", "LIGHTBOX_FANOUT_INLINE_MAX"):
         os.environ.pop(var, None)
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _one_rate_window(monkeypatch):
+    """Rate counters are fixed windows (15 minutes): a test counting failures across a window boundary would see
+    its count restart and fail once in a while. Each test therefore sees one window: ratelimit's clock is held at
+    the moment the test started (tests of the window itself may patch it again)."""
+    from chalicelib.services import ratelimit
+
+    started = ratelimit.epoch()
+    monkeypatch.setattr(ratelimit, "epoch", lambda dt=None: started)
