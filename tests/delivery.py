@@ -110,31 +110,11 @@ def paid_order(
 
 
 def publish_paid(order) -> bool:
+    """Publish ``order.paid`` for an order written directly, with the payload checkout publishes."""
     from chalicelib import jobs
+    from chalicelib.services.checkout import paid_event
 
-    payload = {
-        "order_id": order.order_id,
-        "buyer_id": order.buyer_id,
-        "currency": order.currency,
-        "subtotal_cents": int(order.subtotal_cents),
-        "total_cents": int(order.total_cents),
-        "paid_at": order.paid_at.isoformat(),
-        "lines": [
-            {
-                "item_id": i.item_id,
-                "photo_id": i.photo_id,
-                "seller_id": i.seller_id,
-                "client_id": i.client_id,
-                "sku": i.sku,
-                "kind": i.kind,
-                "quantity": int(i.quantity),
-                "amount_cents": int(i.line_total_cents),
-                "fulfilment": i.fulfilment,
-            }
-            for i in order.items
-        ],
-    }
-    return jobs.publish("order.paid", f"order.paid:{order.order_id}", payload)
+    return jobs.publish("order.paid", f"order.paid:{order.order_id}", paid_event(order))
 
 
 def refund_items(order, item_ids: list[str], *, reason: str = "requested_by_customer", refund_id: str = "r_1"):

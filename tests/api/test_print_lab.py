@@ -206,31 +206,12 @@ def make_order(buyer_id: str, lines: list, *, status: str = "paid") -> str:
 
 
 def publish_paid(order_id: str) -> None:
+    """Publish ``order.paid`` for an order written directly, with the payload checkout publishes."""
     from chalicelib import jobs
     from chalicelib.models.orders import Order
+    from chalicelib.services.checkout import paid_event
 
-    order = Order.get(order_id)
-    lines = [
-        {
-            "item_id": ln.item_id,
-            "photo_id": ln.photo_id,
-            "seller_id": ln.seller_id,
-            "client_id": None,
-            "sku": ln.sku,
-            "kind": ln.kind,
-            "quantity": int(ln.quantity),
-            "amount_cents": int(ln.line_total_cents),
-            "fulfilment": ln.fulfilment,
-        }
-        for ln in order.items
-    ]
-    payload = {"order_id": order_id, "buyer_id": order.buyer_id, "currency": "eur", "lines": lines}
-    payload.update(
-        subtotal_cents=int(order.subtotal_cents),
-        total_cents=int(order.total_cents),
-        paid_at=order.paid_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
-    assert jobs.publish("order.paid", f"order.paid:{order_id}", payload)
+    assert jobs.publish("order.paid", f"order.paid:{order_id}", paid_event(Order.get(order_id)))
 
 
 def lines_of(order_id: str) -> dict:
