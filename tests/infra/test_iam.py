@@ -159,7 +159,15 @@ def test_grants_follow_each_functions_job(template):
                 }
             ], name
             assert "s3:GetObject" in actions
-            assert not {a for a in actions if a.startswith(("ssm:", "secretsmanager:"))}, name
+            # Stripe (expiring orders, payouts), the print lab's key (submitting prints), the JWT key (signed
+            # download links in pushed orders); never the webhook secrets, which only the API verifies with
+            reads = [st for st in statements if st.get("Sid") == "ReadSecrets"]
+            assert len(reads) == 1, name
+            assert sorted(r["Ref"] for r in _as_list(reads[0]["Resource"])) == [
+                "JwtSigningKeySecret",
+                "PrintLabApiKeySecret",
+                "StripeSecretKeySecret",
+            ], name
         if kind == "relay":  # re-sends undispatched domain events: its tables and the jobs queue, nothing else
             assert sqs == {"sqs:SendMessage", "sqs:GetQueueUrl"}, name
             assert not {a for a in actions if a.startswith(("s3:", "ses:", "sns:", "ssm:", "secretsmanager:"))}, name
