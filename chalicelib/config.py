@@ -116,6 +116,16 @@ class Settings:
     stripe_webhook_secret: str | None = None  # whsec_...: locally and in tests
     stripe_webhook_secret_param: str | None = None  # in AWS: the SSM SecureString holding it
     order_expiry_minutes: int = 60  # an unpaid order is cancelled after this
+    # creators: premium media, subscriptions, tips, wallet (docs/creators.md, docs/wallet.md)
+    tip_max_cents: int = 50_000  # the largest tip
+    wallet_top_up_max_cents: int = 100_000  # the largest single top-up or staff deposit
+    creator_price_max_cents: int = 100_000  # the largest plan or pay-per-view price
+    subscription_period_days: int = 30  # a wallet-paid subscription's period (card ones: Stripe's monthly plan)
+    subscription_grace_days: int = 7  # a wallet subscription past_due this long is cancelled
+    # video (docs/video.md)
+    max_video_seconds: int = 600
+    video_timeout_seconds: int = 600  # wall-clock limit of one ffmpeg run
+    video_memory_mib: int = 1536  # address-space limit of one ffmpeg run
 
     @property
     def is_local(self) -> bool:
@@ -198,6 +208,14 @@ def load_settings() -> Settings:
         # ledger, earnings and payouts
         platform_fee_bps=_int("LIGHTBOX_PLATFORM_FEE_BPS", 1000),
         earnings_hold_days=_int("LIGHTBOX_EARNINGS_HOLD_DAYS", 7),
+        tip_max_cents=_int("LIGHTBOX_TIP_MAX_CENTS", 50_000),
+        wallet_top_up_max_cents=_int("LIGHTBOX_WALLET_TOP_UP_MAX_CENTS", 100_000),
+        creator_price_max_cents=_int("LIGHTBOX_CREATOR_PRICE_MAX_CENTS", 100_000),
+        subscription_period_days=_int("LIGHTBOX_SUBSCRIPTION_PERIOD_DAYS", 30),
+        subscription_grace_days=_int("LIGHTBOX_SUBSCRIPTION_GRACE_DAYS", 7),
+        max_video_seconds=_int("LIGHTBOX_MAX_VIDEO_SECONDS", 600),
+        video_timeout_seconds=_int("LIGHTBOX_VIDEO_TIMEOUT_SECONDS", 600),
+        video_memory_mib=_int("LIGHTBOX_VIDEO_MEMORY_MIB", 1536),
         payout_minimum_cents=_int("LIGHTBOX_PAYOUT_MINIMUM_CENTS", 1000),
         # checkout
         stripe_webhook_secret=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET"),

@@ -66,6 +66,13 @@ class NotFoundError(LightboxError):
     code = "not_found"
 
 
+class PaymentRequiredError(LightboxError):
+    """The wallet (or another balance the caller pays from) is short: 402 ``insufficient_funds``."""
+
+    status = 402
+    code = "insufficient_funds"
+
+
 class ConflictError(LightboxError):
     """The request conflicts with the current state."""
 

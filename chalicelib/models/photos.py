@@ -35,7 +35,11 @@ from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models.base import cancellation_codes, keys_only_index, now, register, table_meta
 
 PENDING, PROCESSING, READY, REJECTED = "pending_upload", "processing", "ready", "rejected"
-VARIANTS = ("thumb", "medium", "large", "watermarked", "original")
+VARIANTS = ("thumb", "medium", "large", "watermarked", "original", "preview", "poster", "preview_poster", "stream")
+# photo: thumb medium large watermarked original preview (blurred + watermarked, for callers a premium item is
+# locked for). video: thumb medium large (sizes of the poster frame), poster (the frame, JPEG), preview (a short
+# watermarked clip, MP4), preview_poster (the frame blurred + watermarked), stream (H.264/AAC MP4), original.
+KINDS = ("photo", "video")
 MAX_TAGS = 50  # users tagged in one photo
 
 
@@ -70,6 +74,10 @@ class Photo(Model):
     like_count = NumberAttribute(default=0)
     tag_count = NumberAttribute(null=True)  # users tagged (PhotoTags rows); missing means 0
     access = UnicodeAttribute(null=True)  # free (missing) | subscribers | paid: restricts public policy
+    price_cents = NumberAttribute(null=True)  # access == paid: the pay-per-view price
+    currency = UnicodeAttribute(null=True)  # of price_cents (lowercase ISO 4217)
+    kind = UnicodeAttribute(null=True)  # photo (missing) | video
+    duration_s = NumberAttribute(null=True)  # ready videos
     comment_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=now)
     processed_at = UTCDateTimeAttribute(null=True)

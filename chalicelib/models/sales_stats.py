@@ -7,6 +7,8 @@ per seller: the same TransactWrite writes a marker row (``#applied:<tx_id>``, ``
 Access patterns (Queries on keys and an index only; the summary's cost does not grow with the orders):
 - a seller's days / months in a range ...... SalesStats Query(pk = "<seller>#<cur>", sk between "d#<from>" and
                                              "d#<to>") (or "m#..."); the all-time row is sk "all"
+- a creator's earnings of one source ........ SalesStats Query(pk = "<creator>#<cur>#<source>", sk between
+                                             "m#<from>" and "m#<to>"); all-time: sk "all" (BatchGet per source)
 - a month's top photos or clients .......... SalesTop GSI by_amount (top_key, amount_cents), highest first,
                                              keys only (the amount is in the index key)
 """
@@ -21,6 +23,12 @@ from chalicelib.models.base import keys_only_index, register, table_meta
 
 def stats_pk(seller_id: str, currency: str) -> str:
     return f"{seller_id}#{currency}"
+
+
+def source_pk(seller_id: str, currency: str, source: str) -> str:
+    """A creator's earnings of one source (subscriptions | tips | purchases): month rows and the all-time row,
+    ADDed in the ledger transaction that books or reverses them (chalicelib/services/earnings.py)."""
+    return f"{seller_id}#{currency}#{source}"
 
 
 def top_key(seller_id: str, currency: str, month: str, kind: str) -> str:

@@ -31,10 +31,15 @@ Variant = str
 Access = Literal["free", "subscribers", "paid"]
 
 READY = "ready"
-ALL: frozenset[Variant] = frozenset({"thumb", "medium", "large", "watermarked", "original"})
-FULL: frozenset[Variant] = frozenset({"thumb", "medium", "large", "watermarked"})
-WATERMARKED: frozenset[Variant] = frozenset({"thumb", "watermarked"})
-PREVIEW: frozenset[Variant] = frozenset({"preview"})
+# Videos share the names: thumb/medium/large are their poster frame's sizes, ``poster`` the frame, ``stream`` the
+# playable rendition; ``preview`` is a photo's blurred, watermarked image or a video's short watermarked clip, and
+# ``preview_poster`` a video's blurred, watermarked frame (shown as ``urls.poster`` to a caller it is locked for).
+ALL: frozenset[Variant] = frozenset(
+    {"thumb", "medium", "large", "watermarked", "original", "poster", "stream", "preview", "preview_poster"}
+)
+FULL: frozenset[Variant] = frozenset({"thumb", "medium", "large", "watermarked", "poster", "stream"})
+WATERMARKED: frozenset[Variant] = frozenset({"thumb", "watermarked"})  # a video under this policy: its thumb only
+PREVIEW: frozenset[Variant] = frozenset({"preview", "preview_poster"})
 NONE: frozenset[Variant] = frozenset()
 POLICY = {"full": FULL, "watermarked": WATERMARKED}
 ACCESS_POLICIES: tuple[Access, ...] = ("free", "subscribers", "paid")

@@ -227,9 +227,22 @@ def transaction_ids(payload: dict[str, Any], tx_base: str) -> list[tuple[str, li
 Step = Callable[[store.LedgerHold, money.Hold, int, dict[str, int]], tuple[money.Hold, list[money.Entry]]]
 
 
-def _apply_to_holds(payload: dict[str, Any], tx_base: str, kind: str, step: Step) -> None:
+Also = Callable[[dict[str, dict[str, Any]], datetime], Callable[[TransactWrite], None]]
+
+
+def _apply_to_holds(
+    payload: dict[str, Any],
+    tx_base: str,
+    kind: str,
+    step: Step,
+    *,
+    remap: dict[str, str] | None = None,
+    also: Also | None = None,
+) -> None:
     """Apply ``step(row, hold, amount, balances)`` to each seller's hold of the order, ten sellers per
-    transaction (``<tx_base>`` alone when one transaction holds them all, else ``<tx_base>#<n>``)."""
+    transaction (``<tx_base>`` alone when one transaction holds them all, else ``<tx_base>#<n>``).
+    ``remap``: accounts the entries use in place of others (a wallet-paid earning is refunded to the wallet, not
+    to clearing); ``also(shares, at)``: more writes of the same TransactWrite (creator earnings' stats rows)."""
     order_id, currency = payload["order_id"], payload["currency"]
     amounts = _per_seller(payload)
     at = _at(payload)
@@ -259,13 +272,24 @@ def _apply_to_holds(payload: dict[str, Any], tx_base: str, kind: str, step: Step
                         "fee": hold.reversed_fee - before.reversed_fee,
                         "net": hold.reversed_net - before.reversed_net,
                     }
+            if remap:
+                entries = [(remap.get(a, a), v) for a, v in entries]
+            saving = _saving(changed)
+            if also is not None:
+                more = also(shares, at)
+
+                def extra(tx: TransactWrite, saving: Callable[[TransactWrite], None] = saving) -> None:
+                    saving(tx)
+                    more(tx)
+
+                saving = extra
             return Posting(
                 tx_id,
                 kind,
                 payload.get("refund_id") or payload.get("dispute_id"),
                 entries,
                 at,
-                _saving(changed),
+                saving,
                 shares,
             )
 

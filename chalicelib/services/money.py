@@ -55,8 +55,18 @@ def seller(user_id: str, bucket: str, currency: str) -> str:
     return f"seller:{user_id}:{bucket}:{currency}"
 
 
+def wallet(user_id: str, currency: str) -> str:
+    """A user's wallet: what they topped up or were given and have not spent (never negative)."""
+    return f"wallet:{user_id}:{currency}"
+
+
+def deposits(currency: str) -> str:
+    """What staff gave to wallets (the platform's expense): goes negative by what was deposited."""
+    return f"platform:deposits:{currency}"
+
+
 def may_go_negative(account: str) -> bool:
-    return account.startswith("clearing:") or ":receivable:" in account
+    return account.startswith(("clearing:", "platform:deposits:")) or ":receivable:" in account
 
 
 # ---- arithmetic -------------------------------------------------------------------------------------------

@@ -29,9 +29,15 @@ PAYOUT_REQUESTED = "payout.requested"
 
 
 def earnings(user_id: str, currency: str) -> dict[str, Any]:
+    from chalicelib.services import earnings as creator_earnings
+
     balances = ledger.seller_balances(user_id, currency)
     sales = sales_stats.lifetime(user_id, currency)
-    by_source = {"sales": sales, "subscriptions": 0, "tips": 0, "purchases": 0}  # the next issue books the rest
+    by_source = {"sales": sales, **creator_earnings.by_source(user_id, currency)}
+    series = sales_stats.monthly_net(user_id, currency)
+    if series:
+        creator = creator_earnings.monthly_net(user_id, currency, series[0]["period"], series[-1]["period"])
+        series = [{"period": p["period"], "net_cents": p["net_cents"] + creator.get(p["period"], 0)} for p in series]
     return {
         "available_cents": balances["available"],
         "pending_cents": balances["pending"],
@@ -39,7 +45,7 @@ def earnings(user_id: str, currency: str) -> dict[str, Any]:
         "lifetime_cents": sum(by_source.values()),
         "currency": currency,
         "by_source": by_source,
-        "series": sales_stats.monthly_net(user_id, currency),
+        "series": series,
     }
 
 

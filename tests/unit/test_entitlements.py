@@ -102,7 +102,7 @@ CASES = [
         ANONYMOUS,
         photo(),
         Facts(grants=Grants(share=frozenset({"original"}))),
-        ALL,
+        FULL | {"original"},
         True,
         False,
     ),
