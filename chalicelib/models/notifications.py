@@ -31,6 +31,10 @@ TYPES = (
     "rejected",
     "order_paid",  # delivery: a seller's photos were bought (chalicelib/services/receipts.py)
     "order_disputed",  # refunds: a buyer disputed a payment of an order with the seller's items
+    "tip",  # creators: a fan tipped (with their message)
+    "subscribed",  # creators: a new subscriber
+    "purchase",  # creators: an item was bought pay-per-view
+    "verification",  # creators: staff approved or rejected the identity verification
 )
 
 
