@@ -76,6 +76,7 @@ class Photo(Model):
     access = UnicodeAttribute(null=True)  # free (missing) | subscribers | paid: restricts public policy
     price_cents = NumberAttribute(null=True)  # access == paid: the pay-per-view price
     currency = UnicodeAttribute(null=True)  # of price_cents (lowercase ISO 4217)
+    purchase_count = NumberAttribute(null=True)  # pay-per-view purchases (ADDed when booked): price frozen once > 0
     kind = UnicodeAttribute(null=True)  # photo (missing) | video
     duration_s = NumberAttribute(null=True)  # ready videos
     comment_count = NumberAttribute(default=0)
