@@ -166,8 +166,12 @@ class PayoutCreatedOut(Out):
     responses=(400, 403, 409),
 )
 def create_payout(ctx: Ctx[PayoutIn]) -> PayoutCreatedOut:
-    """Seller or creator: pay out available earnings to their connected Stripe account."""
-    from chalicelib.services import payouts
+    """Seller or creator: pay out available earnings to their connected Stripe account. A creator must be
+    verified first (403 ``creator_not_verified``)."""
+    from chalicelib.services import accounts, payouts
+
+    if ctx.principal.role == "creator":
+        accounts.require_verified_creator(ctx.principal)
 
     key = (ctx.request.headers or {}).get(IDEMPOTENCY_HEADER)
     payout = payouts.request_payout(ctx.user_id, ctx.body.amount_cents, ctx.body.currency, request_key=key)

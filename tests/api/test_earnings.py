@@ -179,3 +179,14 @@ def test_the_connect_fake_honours_idempotency_keys(stripe_server):
     with pytest.raises(urllib.error.HTTPError) as missing:
         stripe_server.get("/v1/transfers/tr_nothing")
     assert missing.value.code == 404
+
+
+def test_an_unverified_creator_cannot_request_a_payout(api, make_user, stripe_server):
+    from chalicelib.models.users import User
+
+    creator = make_user("cleo", role="creator")
+    _available(creator["id"], 2000)
+    r = _payout(api, creator, 1000, "u1")
+    assert r.status_code == 403 and r.data["error"]["code"] == "creator_not_verified"
+    User(user_id=creator["id"]).update(actions=[User.creator_verification.set("approved")])
+    assert _payout(api, creator, 1000, "u2").status_code == 201
