@@ -461,3 +461,46 @@ def test_lists_are_paginated(api, creator, make_user, stripe_server):
     assert sorted(seen) == sorted(f["id"] for f in fans) and count(creator["id"]) == 3
     forged = api.get("/creators/me/subscribers?cursor=abc.def", token=creator["access"])
     assert forged.status_code == 400
+
+
+# ---- concurrency -------------------------------------------------------------------------------------------
+
+
+def test_concurrent_deliveries_count_the_transition_once(api, creator, fan, stripe_server):
+    import threading
+
+    from chalicelib.payments import stripe_gateway
+    from chalicelib.services import subscriptions
+
+    r = subscribe(api, fan["access"], creator["id"], pm=card(stripe_server, "4000002760003184"))
+    payment = r.data["payment"]
+    stripe_server.authenticate(payment["payment_intent_id"], payment["client_secret"])
+    sub = stripe_gateway.retrieve_subscription(row(fan["id"], creator["id"]).stripe_subscription_id)  # as a handler
+    assert sub["status"] == "active"
+    errors: list[BaseException] = []
+
+    def apply() -> None:
+        try:
+            subscriptions.sync(sub)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=apply) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert row(fan["id"], creator["id"]).status == "active" and count(creator["id"]) == 1
+    assert net(creator["id"]) == PRICE - PRICE * 10 // 100
+
+
+def test_concurrent_wallet_subscribes_charge_once(api, creator, fan, stripe_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fund(fan["id"], 5 * PRICE)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(lambda _: subscribe(api, fan["access"], creator["id"], method="wallet"), range(5)))
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1 and set(codes) <= {201, 409}, [r.body for r in results]
+    assert wallet(fan["id"]) == 4 * PRICE and count(creator["id"]) == 1
