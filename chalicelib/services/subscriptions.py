@@ -650,16 +650,15 @@ def subscribers(user_id: str, limit: int, cursor: str | None) -> tuple[list[Subs
 
 
 def grants(caller: Caller, photos: list[Any]) -> Mapping[str, Grants]:
-    """The subscription grant source: ONE BatchGetItem of the caller's rows for the distinct owners of the page's
-    ``subscribers`` items -> ``Grants(subscribed=True)`` for the items of creators the caller has access to."""
+    """The subscription grant source: ONE BatchGetItem of the caller's rows for the distinct owners of the page
+    -> ``Grants(subscribed=True)`` for the items of creators the caller has access to. It reads for every page,
+    locked items or not, so a locked page costs the same calls as an unlocked one."""
     if caller.user_id is None:
         return {}
-    wanted = [
-        p for p in photos if (getattr(p, "access", None) or "free") == "subscribers" and p.owner_id != caller.user_id
-    ]
-    if not wanted:
+    owners = [p.owner_id for p in photos if p.owner_id != caller.user_id]
+    if not owners:
         return {}
-    rows = store.subscriptions_to(caller.user_id, [p.owner_id for p in wanted])
+    rows = store.subscriptions_to(caller.user_id, owners)
     at = _now()
     allowed = {creator for creator, row in rows.items() if _access(row, at)}
-    return {p.photo_id: Grants(subscribed=True) for p in wanted if p.owner_id in allowed}
+    return {p.photo_id: Grants(subscribed=True) for p in photos if p.owner_id in allowed}
