@@ -504,3 +504,19 @@ def test_concurrent_wallet_subscribes_charge_once(api, creator, fan, stripe_serv
     codes = sorted(r.status_code for r in results)
     assert codes.count(201) == 1 and set(codes) <= {201, 409}, [r.body for r in results]
     assert wallet(fan["id"]) == 4 * PRICE and count(creator["id"]) == 1
+
+
+def test_each_paid_renewal_invoice_books_once(api, creator, fan, stripe_server):
+    """A renewal (made by hand in localstripe, which has no clock): its invoice events book it once."""
+    subscribe(api, fan["access"], creator["id"])
+    stored = row(fan["id"], creator["id"])
+    sub = stripe_server.get(f"/v1/subscriptions/{stored.stripe_subscription_id}")
+    first = net(creator["id"])
+    renewal = stripe_server.post("/v1/invoices", {"customer": sub["customer"], "subscription": sub["id"]})
+    stripe_server.post(f"/v1/invoices/{renewal['id']}/pay")
+    assert stripe_server.get(f"/v1/invoices/{renewal['id']}")["status"] == "paid"
+    deliver(api, stripe_server, "invoice.paid", renewal["id"])
+    deliver(api, stripe_server, "invoice.payment_succeeded", renewal["id"])
+    assert renewal["amount_due"] == PRICE  # the subscription's line
+    assert booked(renewal["id"]) and net(creator["id"]) == 2 * first
+    assert row(fan["id"], creator["id"]).status == "active" and count(creator["id"]) == 1
