@@ -378,12 +378,16 @@ def _period(sub: dict[str, Any], name: str) -> datetime | None:
 
 
 def sync(sub: dict[str, Any]) -> Subscription | None:
-    """Set our row from a Stripe subscription (as just read from Stripe), then book its latest invoice if paid.
+    """Book the Stripe subscription's latest invoice if paid (once), then set our row from the subscription (as
+    just read from Stripe).
     Idempotent and order-free: it writes Stripe's current state, and only when something changed."""
     meta = sub.get("metadata") or {}
     fan, creator_id, sub_id = meta.get("subscriber_id"), meta.get("creator_id"), meta.get("subscription_id")
     if not (isinstance(fan, str) and isinstance(creator_id, str) and isinstance(sub_id, str)):
         return None
+    latest = sub.get("latest_invoice")
+    if isinstance(latest, dict):  # money received for the creator is booked whatever became of our row
+        book_invoice(latest, creator_id)
     status = str(sub.get("status") or "incomplete")
     if status not in states.STATUSES:
         status = "incomplete"
@@ -417,9 +421,6 @@ def sync(sub: dict[str, Any]) -> Subscription | None:
         if row.counted and not was_counted:
             _notify_subscribed(row)
         break
-    invoice = sub.get("latest_invoice")
-    if isinstance(invoice, dict):
-        book_invoice(invoice, creator_id)
     return row
 
 
