@@ -520,3 +520,25 @@ def test_each_paid_renewal_invoice_books_once(api, creator, fan, stripe_server):
     assert renewal["amount_due"] == PRICE  # the subscription's line
     assert booked(renewal["id"]) and net(creator["id"]) == 2 * first
     assert row(fan["id"], creator["id"]).status == "active" and count(creator["id"]) == 1
+
+
+def test_a_page_of_two_creators_reads_subscriptions_once(api, creator, fan, make_user, stripe_server, monkeypatch):
+    from chalicelib.models import subscriptions as store
+    from chalicelib.services import photos_access
+    from chalicelib.services.photos import get_photo
+
+    other = verify_creator(make_user("second", role="creator"))
+    page = [premium_photo(creator["id"]), premium_photo(other["id"]), premium_photo(creator["id"])]
+    fund(fan["id"], PRICE)
+    assert subscribe(api, fan["access"], creator["id"], method="wallet").status_code == 201
+    calls: list[list[str]] = []
+    real = store.subscriptions_to
+    monkeypatch.setattr(store, "subscriptions_to", lambda who, owners: calls.append(list(owners)) or real(who, owners))
+
+    class Who:
+        user_id = fan["id"]
+        is_staff = False
+
+    decisions = photos_access.decide(Who(), [get_photo(p) for p in page])
+    assert [decisions[p].locked for p in page] == [False, True, False]
+    assert len(calls) == 1 and sorted(set(calls[0])) == sorted({creator["id"], other["id"]})
