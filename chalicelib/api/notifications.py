@@ -27,6 +27,10 @@ NotificationType = Literal[
     "message",
     "rejected",
     "order_paid",
+    "tip",  # creators
+    "subscribed",  # creators
+    "purchase",  # creators
+    "verification",  # creators
 ]
 assert set(get_args(NotificationType)) == set(TYPES)  # one list of types
 

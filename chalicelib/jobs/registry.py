@@ -100,6 +100,8 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "earnings.release": {
         "ledger": "chalicelib.services.ledger:on_earnings_release",  # tx release:<order_id>:<seller_id>
     },
+    # wallet subscriptions due (the sparse subscriptions.by_renewal index): tx subscriptions:<sub id>:<period>
+    "subscriptions.renew": {"wallet": "chalicelib.services.subscriptions:on_renewals"},
 }
 
 ON_COMPLETE: dict[str, str] = {

@@ -16,6 +16,7 @@ from chalicelib.models.base import epoch
 SWEEPS: dict[str, int] = {
     "orders.expire": 5,  # unpaid orders past expires_at are cancelled (their PaymentIntents too)
     "earnings.release": 60,  # pending earnings past the holding period become available
+    "subscriptions.renew": 5,  # wallet subscriptions due: the next period booked, past_due, or cancelled
 }
 
 

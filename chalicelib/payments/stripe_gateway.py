@@ -230,6 +230,80 @@ def detach_payment_method(payment_method_id: str, *, idempotency_key: str) -> di
     return as_dict(_call(lambda c: c.payment_methods.detach(payment_method_id, options=_opts(idempotency_key))))
 
 
+# ---- products, plans, subscriptions, invoices (creator subscriptions) -----------------------------------------
+# localstripe has products, plans (no Prices), subscriptions and invoices; a subscription is charged with the
+# customer's ``invoice_settings.default_payment_method`` (it refuses ``default_payment_method`` on the
+# subscription), so that is how the card is chosen, here and on Stripe.
+
+SUBSCRIPTION_EXPAND = ["latest_invoice.payment_intent"]
+
+
+def create_product(name: str, *, idempotency_key: str, metadata: dict[str, str]) -> dict[str, Any]:
+    params = {"name": name, "type": "service", "metadata": metadata}
+    return as_dict(_call(lambda c: c.products.create(params=params, options=_opts(idempotency_key))))
+
+
+def create_plan(
+    product_id: str, amount_cents: int, currency: str, *, idempotency_key: str, metadata: dict[str, str]
+) -> dict[str, Any]:
+    """A monthly plan of the product (Stripe's legacy Plans API: localstripe has no Prices)."""
+    params = {
+        "product": product_id,
+        "amount": amount_cents,
+        "currency": currency,
+        "interval": "month",
+        "interval_count": 1,
+        "metadata": metadata,
+    }
+    return as_dict(_call(lambda c: c.plans.create(params=params, options=_opts(idempotency_key))))
+
+
+def set_default_payment_method(customer_id: str, payment_method_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    params = {"invoice_settings": {"default_payment_method": payment_method_id}}
+    return as_dict(_call(lambda c: c.customers.update(customer_id, params=params, options=_opts(idempotency_key))))
+
+
+def retrieve_customer(customer_id: str) -> dict[str, Any]:
+    return as_dict(_call(lambda c: c.customers.retrieve(customer_id)))
+
+
+def create_subscription(
+    customer_id: str, plan_id: str, *, idempotency_key: str, metadata: dict[str, str]
+) -> dict[str, Any]:
+    """Subscribe the customer to the plan; the first invoice is charged at once to the customer's default card
+    (``allow_incomplete``: a card needing 3-D Secure or declined leaves it ``incomplete``, not an error)."""
+    params = {
+        "customer": customer_id,
+        "items": [{"plan": plan_id}],
+        "metadata": metadata,
+        "payment_behavior": "allow_incomplete",
+        "expand": SUBSCRIPTION_EXPAND,
+    }
+    return as_dict(_call(lambda c: c.subscriptions.create(params=params, options=_opts(idempotency_key))))
+
+
+def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
+    params = {"expand": SUBSCRIPTION_EXPAND}
+    return as_dict(_call(lambda c: c.subscriptions.retrieve(subscription_id, params=params)))
+
+
+def update_subscription(subscription_id: str, *, idempotency_key: str, cancel_at_period_end: bool) -> dict[str, Any]:
+    params = {"cancel_at_period_end": cancel_at_period_end}
+    return as_dict(
+        _call(lambda c: c.subscriptions.update(subscription_id, params=params, options=_opts(idempotency_key)))
+    )
+
+
+def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> dict[str, Any]:
+    """End it now (``DELETE /v1/subscriptions/{id}``)."""
+    return as_dict(_call(lambda c: c.subscriptions.cancel(subscription_id, options=_opts(idempotency_key))))
+
+
+def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
+    params = {"expand": ["payment_intent"]}
+    return as_dict(_call(lambda c: c.invoices.retrieve(invoice_id, params=params)))
+
+
 # ---- webhooks ------------------------------------------------------------------------------------------------
 
 

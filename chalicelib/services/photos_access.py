@@ -7,8 +7,8 @@
                              anonymous callers, events the caller owns, and roles already known)
 - public policy ............ no read (the events above and ``Photo.visibility``)
 - share link ............... no read here: redemption read the link and passes the grant in
-- ``GRANT_SOURCES`` ........ client assignment, purchase, subscription (next issues) register a function that
-                             answers for the whole page with at most one Query or BatchGetItem; none today
+- ``GRANT_SOURCES`` ........ client assignment, purchase, subscription register a function that
+                             answers for the whole page with at most one Query or BatchGetItem
 
 Every signed URL of a photo variant is made here (``sign``), after the decision: photo views, share-link
 redemption (``download``), avatars, and next the purchase downloads.
@@ -73,6 +73,16 @@ def _client_listing(caller: Caller, event: Any, ordering: str) -> PhotoIndex | N
 
 
 GRANT_SOURCES.append(_client_assignments)
+
+
+def _subscribed(caller: Caller, photos: list[Photo]) -> Mapping[str, Grants]:
+    """Subscription: one BatchGetItem of the caller's rows for the owners of the page's ``subscribers`` items."""
+    from chalicelib.services import subscriptions
+
+    return subscriptions.grants(caller, photos)
+
+
+GRANT_SOURCES.append(_subscribed)
 LISTING_SOURCES.append(_client_listing)
 
 

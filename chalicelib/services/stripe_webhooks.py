@@ -61,12 +61,29 @@ def on_refunds_event(event: dict[str, Any]) -> None:
         disputes.sync(str(event["data"]["object"]["id"]))
 
 
+def on_subscription_event(event: dict[str, Any]) -> None:
+    """Creator subscriptions (chalicelib/services/subscriptions.py): the subscription, and the invoice for
+    invoice.*, are re-read from Stripe; our row is set from them and a paid invoice is booked once."""
+    from chalicelib.services import subscriptions
+
+    if event["type"].startswith("invoice."):
+        subscriptions.on_stripe_invoice(event)
+    else:
+        subscriptions.on_stripe_subscription(event)
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "payment_intent.succeeded": on_payment_intent,
     "payment_intent.payment_failed": on_payment_intent,
     "charge.refunded": on_refunds_event,  # refunds
     "charge.dispute.created": on_refunds_event,  # refunds
     "charge.dispute.closed": on_refunds_event,  # refunds
+    "customer.subscription.created": on_subscription_event,  # subscriptions
+    "customer.subscription.updated": on_subscription_event,  # subscriptions
+    "customer.subscription.deleted": on_subscription_event,  # subscriptions
+    "invoice.paid": on_subscription_event,  # subscriptions
+    "invoice.payment_succeeded": on_subscription_event,  # subscriptions
+    "invoice.payment_failed": on_subscription_event,  # subscriptions
 }
 
 
