@@ -21,4 +21,5 @@ MODULES = (
     "chalicelib.api.orders",
     "chalicelib.api.webhooks",
     "chalicelib.api.refunds",
+    "chalicelib.api.wallet",
 )
