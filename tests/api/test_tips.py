@@ -182,9 +182,13 @@ def test_who_can_be_tipped_and_bad_input(api, scene, make_user, stripe_server, m
     for n, body in enumerate(bad_bodies):
         r = api.post(f"/creators/{creator['id']}/tips", body, token=fan["access"], headers=idem(f"bad{n}"))
         assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", body
-    r = api.post(f"/creators/{creator['id']}/tips", {"amount_cents": 100, "payment_method": "wallet"}, token=fan["access"])
+    r = api.post(
+        f"/creators/{creator['id']}/tips", {"amount_cents": 100, "payment_method": "wallet"}, token=fan["access"]
+    )
     assert r.status_code == 400  # no Idempotency-Key
-    anon = api.post(f"/creators/{creator['id']}/tips", {"amount_cents": 100, "payment_method": "wallet"}, headers=idem("a"))
+    anon = api.post(
+        f"/creators/{creator['id']}/tips", {"amount_cents": 100, "payment_method": "wallet"}, headers=idem("a")
+    )
     assert anon.status_code == 401
     assert balance(api, fan) == 4990
     assert _confirm(api, scene["staff"], "tip_nope").status_code == 404

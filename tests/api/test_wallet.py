@@ -15,7 +15,9 @@ def people(api, make_user, stripe_server):
 
 
 def _top_up(api, user, amount, key="t1", currency="eur"):
-    return api.post("/wallet/top-ups", {"amount_cents": amount, "currency": currency}, token=user["access"], headers=idem(key))
+    return api.post(
+        "/wallet/top-ups", {"amount_cents": amount, "currency": currency}, token=user["access"], headers=idem(key)
+    )
 
 
 def _confirm(api, user, top_up_id, pm=None):
@@ -101,7 +103,9 @@ def test_top_up_bounds_and_bad_input(api, people, stripe_server):
     assert r.status_code == 400 and r.data["error"]["code"] == "amount_out_of_range"
     r = _top_up(api, fan, 1000, key="cur", currency="xxx")
     assert r.status_code == 400 and r.data["error"]["code"] == "currency_unsupported"
-    for n, body in enumerate(({}, {"amount_cents": "10"}, {"amount_cents": 0}, {"amount_cents": -5}, {"amount_cents": 1.5})):
+    for n, body in enumerate(
+        ({}, {"amount_cents": "10"}, {"amount_cents": 0}, {"amount_cents": -5}, {"amount_cents": 1.5})
+    ):
         r = api.post("/wallet/top-ups", body, token=fan["access"], headers=idem(f"bad{n}"))
         assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", body
     r = api.post("/wallet/top-ups", {"amount_cents": 1000}, token=fan["access"])
@@ -145,7 +149,9 @@ def test_deposit_rules(api, people):
     fan, staff = people["fan"], people["staff"]
     r = deposit(api, fan, fan, 3000, "self")  # not staff
     assert r.status_code == 403
-    r = api.post(f"/staff/wallets/{fan['id']}/deposits", {"amount_cents": 100}, token=staff["access"], headers=idem("x"))
+    r = api.post(
+        f"/staff/wallets/{fan['id']}/deposits", {"amount_cents": 100}, token=staff["access"], headers=idem("x")
+    )
     assert r.status_code == 400 and "reason" in r.data["error"]["details"]  # the reason is required
     assert deposit(api, staff, fan, 100, "blank", reason="").status_code == 400
     assert deposit(api, staff, {"id": "u_nobody"}, 100, "nobody").status_code == 404
