@@ -30,6 +30,7 @@ refunded at once (status ``failed``).
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.expressions.update import Action
@@ -53,6 +54,7 @@ META_ID = {"top_up": "top_up_id", "tip": "tip_id", "purchase": "purchase_id"}  #
 SOURCE = {"tip": "tips", "purchase": "purchases"}  # earnings sources
 REFUNDABLE = ("tip", "purchase")
 MAX_MESSAGE = 500
+CLAIM_STALE = timedelta(seconds=60)  # longer than the API function's timeout: an older unbooked claim is dead
 
 
 # ---- pure rules ----------------------------------------------------------------------------------------------
@@ -311,14 +313,18 @@ def _refund_duplicate(row: CreatorPayment, pi: dict[str, Any]) -> None:
         idempotency_key=f"refund:{refund_id}",
         metadata={"kind": row.kind, META_ID[row.kind]: row.payment_id, "refund_id": refund_id},
     )
-    CreatorPayment(payment_id=row.payment_id).update(
-        actions=[
-            CreatorPayment.status.set("failed"),
-            CreatorPayment.payment_status.set("refunded_duplicate"),
-            CreatorPayment.refund_id.set(refund_id),
-        ],
-        condition=CreatorPayment.status == "awaiting_payment",
-    )
+    try:
+        CreatorPayment(payment_id=row.payment_id).update(
+            actions=[
+                CreatorPayment.status.set("failed"),
+                CreatorPayment.payment_status.set("refunded_duplicate"),
+                CreatorPayment.refund_id.set(refund_id),
+            ],
+            condition=CreatorPayment.status == "awaiting_payment",
+        )
+    except UpdateError as exc:  # the concurrent confirm or webhook marked it first
+        if not condition_failed(exc):
+            raise
 
 
 # ---- booking -------------------------------------------------------------------------------------------------
@@ -342,21 +348,37 @@ def _book(row: CreatorPayment, at: Any, extra: earnings.Extra) -> bool:
 
 
 def _claim(row: CreatorPayment) -> bool:
-    """Name this purchase the one holding the item for the buyer (False: another purchase holds it)."""
-    try:
-        Purchase(buyer_id=row.payer_id, photo_id=row.photo_id).update(
-            actions=[
-                Purchase.ppv_id.set(row.payment_id),
-                Purchase.items.set(Purchase.items | {}),
-                Purchase.updated_at.set(now()),
-            ],
-            condition=Purchase.ppv_id.does_not_exist() | (Purchase.ppv_id == row.payment_id),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    """Name this purchase the one holding the item for the buyer (False: another purchase holds it). A claim
+    left by a wallet purchase that was never booked (its row does not exist: a crash between claim and booking)
+    is taken over once it is older than ``CLAIM_STALE``, conditioned on it still being that one."""
+    holder: str | None = None
+    for _ in range(3):
+        condition = Purchase.ppv_id.does_not_exist() | (Purchase.ppv_id == row.payment_id)
+        if holder is not None:
+            condition = condition | (Purchase.ppv_id == holder)
+        try:
+            Purchase(buyer_id=row.payer_id, photo_id=row.photo_id).update(
+                actions=[
+                    Purchase.ppv_id.set(row.payment_id),
+                    Purchase.items.set(Purchase.items | {}),
+                    Purchase.updated_at.set(now()),
+                ],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+            try:
+                found: Purchase | None = Purchase.get(row.payer_id, row.photo_id, consistent_read=True)
+            except Purchase.DoesNotExist:
+                found = None
+            current = found.ppv_id if found is not None else None
+            if found is not None and current and (get_payment(current) or found.updated_at > now() - CLAIM_STALE):
+                return False  # paid, a card payment that succeeded and is being booked, or a booking under way
+            holder = current
+            continue
+        return True
+    return False
 
 
 def _unclaim(row: CreatorPayment) -> None:
@@ -416,6 +438,15 @@ def _wallet_pay(row: CreatorPayment) -> CreatorPayment:
 
 
 def _after_paid(row: CreatorPayment) -> None:
+    """The creator's notification (stored once, keyed by the payment, and pushed live). Best effort: the money
+    is booked already, so a failure here is logged and never fails the payment."""
+    try:
+        _notify(row)
+    except Exception:
+        log.warning("payment notification failed", extra={"payment_id": row.payment_id}, exc_info=True)
+
+
+def _notify(row: CreatorPayment) -> None:
     from chalicelib.services import notifications
 
     if row.kind == "tip" and row.earner_id:

@@ -294,3 +294,23 @@ def test_a_refund_after_payout_leaves_a_receivable_the_next_earnings_repay(api, 
     assert ledger.balance(receivable) == 0
     assert api.get("/earnings", token=creator["access"]).data["available_cents"] == 0
     assert ledger_balanced(api, staff)
+
+
+def test_a_dead_claim_is_taken_over_once_stale(api, scene):
+    """A wallet purchase that claimed the item and died before booking must not block the item for ever."""
+    from datetime import timedelta
+
+    from chalicelib.models.base import now
+    from chalicelib.models.orders import Purchase
+
+    fan, staff, photo = scene["fan"], scene["staff"], scene["photo"]
+    deposit(api, staff, fan, 1000, "d")
+    Purchase(buyer_id=fan["id"], photo_id=photo, items={}, ppv_id="ppv_dead", updated_at=now()).save()
+    r = buy(api, fan, photo, key="fresh")
+    assert r.status_code == 409 and r.data["error"]["code"] == "already_purchased"  # it may still be booking
+    Purchase(
+        buyer_id=fan["id"], photo_id=photo, items={}, ppv_id="ppv_dead", updated_at=now() - timedelta(minutes=5)
+    ).save()
+    r = buy(api, fan, photo, key="later")
+    assert r.status_code == 201 and r.data["purchase"]["status"] == "paid"
+    assert _view(api, fan, photo)["locked"] is False and balance(api, fan) == 500
