@@ -22,4 +22,5 @@ MODULES = (
     "chalicelib.api.webhooks",
     "chalicelib.api.refunds",
     "chalicelib.api.subscriptions",
+    "chalicelib.api.wallet",
 )

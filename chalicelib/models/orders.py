@@ -185,7 +185,8 @@ class SellerOrder(Model):
 class Purchase(Model):
     """What one buyer holds of one photo: one entry per paid order item, so a refund of one item ends exactly
     that item's grant. ``items``: ``"<order_id>:<item_id>"`` -> ``{"sku", "variant", "state"}`` where state is
-    ``active``, ``suspended`` (a dispute is open) or ``refunded``."""
+    ``active``, ``suspended`` (a dispute is open) or ``refunded``; a pay-per-view purchase is the entry
+    ``"ppv:<purchase_id>"`` -> ``{"kind": "ppv", "state"}`` and grants every full variant."""
 
     Meta = table_meta("purchases")
 
@@ -193,6 +194,9 @@ class Purchase(Model):
     photo_id = UnicodeAttribute(range_key=True)
     items: MapAttribute[str, Any] = MapAttribute(default=dict)
     updated_at = UTCDateTimeAttribute(default=now)
+    # pay-per-view (services/creator_payments.py): the one purchase holding the item now (claimed with a
+    # condition before it is booked, removed when it is refunded); its entry is ``ppv:<purchase_id>``
+    ppv_id = UnicodeAttribute(null=True)
 
     by_buyer_recent = keys_only_index("purchases", "by_buyer_recent", "buyer_id", "updated_at")
 

@@ -5,6 +5,7 @@ Each ``noqa: F401`` below: the module is imported for its side effect, registeri
 from chalicelib.models import base
 from chalicelib.models import cart as _cart  # noqa: F401
 from chalicelib.models import chat as _chat  # noqa: F401
+from chalicelib.models import creator_payments as _creator_payments  # noqa: F401
 from chalicelib.models import creators as _creators  # noqa: F401
 from chalicelib.models import delivery as _delivery  # noqa: F401
 from chalicelib.models import devices as _devices  # noqa: F401

@@ -111,11 +111,37 @@ def on_order_paid(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
     return None
 
 
+PPV = "ppv"  # a pay-per-view entry (``ppv:<purchase_id>``, services/creator_payments.py): the whole item
+
+
+def ppv_key(purchase_id: str) -> str:
+    return f"{PPV}:{purchase_id}"
+
+
 def active_variants(row: Purchase | None) -> frozenset[str]:
+    """The variants the row's active entries grant: a checkout entry its bought variant, a pay-per-view entry
+    every full variant (``entitlements.FULL``)."""
+    from chalicelib.services.entitlements import FULL
+
     if row is None:
         return frozenset()
-    items = _map(row.items)
-    return frozenset(str(e.get("variant")) for e in items.values() if isinstance(e, dict) and e.get("state") == ACTIVE)
+    out: set[str] = set()
+    for entry in _map(row.items).values():
+        if not isinstance(entry, dict) or entry.get("state") != ACTIVE:
+            continue
+        if entry.get("kind") == PPV:
+            out |= FULL
+        else:
+            out.add(str(entry.get("variant")))
+    return frozenset(out)
+
+
+def holds_ppv(row: Purchase | None) -> bool:
+    """Whether the row holds an active pay-per-view purchase."""
+    if row is None or not row.ppv_id:
+        return False
+    entry = _map(row.items).get(ppv_key(row.ppv_id))
+    return isinstance(entry, dict) and entry.get("state") == ACTIVE
 
 
 def active_entry(row: Purchase | None, order_id: str, item_id: str) -> bool:

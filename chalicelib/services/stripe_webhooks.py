@@ -31,8 +31,9 @@ SOURCE = "stripe"
 
 def on_payment_intent(event: dict[str, Any]) -> None:
     """payment_intent.succeeded / payment_intent.payment_failed (and any other payment_intent.*): re-read the
-    PaymentIntent and let ``fulfil`` decide (paid once if it succeeded; else its status is only recorded)."""
-    from chalicelib.services import checkout
+    PaymentIntent and let ``fulfil`` decide (paid once if it succeeded; else its status is only recorded). A
+    PaymentIntent whose metadata ``kind`` is ``top_up``, ``tip`` or ``purchase`` goes to creator_payments.fulfil."""
+    from chalicelib.services import checkout, creator_payments
 
     obj = (event.get("data") or {}).get("object") or {}
     pi_id = obj.get("id")
@@ -42,6 +43,9 @@ def on_payment_intent(event: dict[str, Any]) -> None:
         pi = stripe.retrieve_payment_intent(pi_id)
     except NotFoundError:  # not a PaymentIntent of this Stripe account: nothing to do, and no retries
         log.info("webhook for an unknown payment intent", extra={"payment_intent_id": pi_id})
+        return
+    if (pi.get("metadata") or {}).get("kind") in creator_payments.META_ID:  # a top-up, tip or purchase
+        creator_payments.on_payment_intent(pi)
         return
     order_id = (pi.get("metadata") or {}).get("order_id")
     order = get_order(order_id) if isinstance(order_id, str) and order_id else None
@@ -56,7 +60,10 @@ def on_refunds_event(event: dict[str, Any]) -> None:
     from chalicelib.services import disputes, refunds
 
     if event["type"] == "charge.refunded":
-        refunds.on_charge_refunded(event)
+        from chalicelib.services import creator_payments
+
+        if not creator_payments.on_charge_refunded(event):  # a tip's or purchase's charge, else an order's
+            refunds.on_charge_refunded(event)
     else:
         disputes.sync(str(event["data"]["object"]["id"]))
 
