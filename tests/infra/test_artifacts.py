@@ -379,3 +379,29 @@ def test_api_function_renders_a_pdf_from_its_artifacts(unzipped):
     assert where["fpdf"] == "function" and where["chalicelib.services.invoices"] == "function"
     assert where["PIL.Image"] == "pillow-host" and where["fontTools"] == "pillow-host"
     assert not {m for m in out["modules"] if m.split(".")[0] == "pillow_heif"}
+
+
+def test_the_video_layer_carries_ffmpeg_for_the_target_and_only_the_video_function_gets_it(
+    dev_build, manifest, layers_toml
+):
+    """The ffmpeg executable (imageio-ffmpeg's static binary) is built for the functions' architecture, stays
+    executable, and ships in the video layer only: the API and the photo processor never carry its ~170 MB."""
+    _, machine, _ = target(layers_toml)
+    want = {"aarch64": ELF_AARCH64, "x86_64": 62}[machine]
+    zips = all_zips(dev_build)
+    found = {}
+    for name, path in zips.items():
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if re.search(r"imageio_ffmpeg/binaries/ffmpeg-", info.filename):
+                    with archive.open(info) as handle:
+                        head = handle.read(20)
+                    found[name] = (info.filename, head, (info.external_attr >> 16) & 0o777)
+    assert set(found) == {"video"}, f"ffmpeg ships in {sorted(found)}"
+    filename, head, mode = found["video"]
+    assert head[:4] == b"\x7fELF" and struct.unpack("<H", head[18:20])[0] == want, filename
+    assert machine in filename and mode & 0o111, (filename, oct(mode))
+    kinds = {info["kind"]: info["layers"] for info in manifest["functions"].values()}
+    assert "video" in kinds["video"]
+    for kind, layers in kinds.items():
+        assert ("video" in layers) == (kind == "video"), (kind, layers)
