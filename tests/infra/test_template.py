@@ -231,8 +231,8 @@ def test_uploads_reach_the_queue(template, facts):
 def test_upload_queue_has_a_dead_letter_queue(templates, facts, stage):
     template, q = templates[stage], facts[stage]["queue"]
     queues = {r["Properties"]["QueueName"]: (k, r) for k, r in _by_type(template, "AWS::SQS::Queue").items()}
-    jobs = facts[stage]["jobs_queue"]
-    assert set(queues) == {q["name"], q["dlq"], jobs["name"], jobs["dlq"]}
+    jobs, video = facts[stage]["jobs_queue"], facts[stage]["video_queue"]
+    assert set(queues) == {q["name"], q["dlq"], jobs["name"], jobs["dlq"], video["name"], video["dlq"]}
     main_id, main = queues[q["name"]]
     dlq_id, dlq = queues[q["dlq"]]
     assert main["Properties"]["RedrivePolicy"] == {
