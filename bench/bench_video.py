@@ -89,14 +89,17 @@ def child(mode: str, source: str, preset: str) -> dict:
             subprocess.run([exe, "-hide_banner", "-nostdin", "-loglevel", "error", *args], check=True)
         wall = time.monotonic() - started
     else:
+        from chalicelib.config import get_settings
+
+        settings = get_settings()  # the deployed limits: the memory cap is part of what is measured
         started = time.monotonic()
         process.render(
             source,
             work,
             watermark_text="Lightbox",
             max_seconds=3600,
-            timeout_seconds=900,
-            memory_mib=4096,
+            timeout_seconds=settings.video_timeout_seconds,
+            memory_mib=settings.video_memory_mib,
             max_output_bytes=8 * 1024**3,
             preset=preset,
             deadline=time.monotonic() + 3600,

@@ -23,6 +23,12 @@ AUDIO_BITRATE = "128k"
 _CLEAN = ["-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact"]
 
 
+def _h264_mp4(preset: str, crf: int, seconds: int, out: str) -> list[str]:
+    """The encoder and muxer half shared by the stream and the preview: x264, faststart MP4, no metadata."""
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-t", str(seconds), "-movflags", "+faststart",
+            *_CLEAN, "-f", "mp4", "-y", out]  # fmt: skip
+
+
 def fit(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
     """``(width, height)`` scaled to fit ``box`` turned the same way (landscape or portrait), even, never larger."""
     longest, shortest = box
@@ -80,21 +86,7 @@ def preview_args(source: str, watermark_png: str, info: VideoInfo, out: str, pre
         "-an",
         "-sn",
         "-dn",
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset,
-        "-crf",
-        str(PREVIEW_CRF),
-        "-t",
-        str(PREVIEW_SECONDS),
-        "-movflags",
-        "+faststart",
-        *_CLEAN,
-        "-f",
-        "mp4",
-        "-y",
-        out,
+        *_h264_mp4(preset, PREVIEW_CRF, PREVIEW_SECONDS, out),
     ]
 
 
@@ -116,21 +108,7 @@ def stream_args(source: str, info: VideoInfo, out: str, preset: str, max_seconds
         f"scale={width}:{height}:flags=bicubic,format=yuv420p",
         "-fpsmax",
         str(MAX_FPS),
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset,
-        "-crf",
-        str(STREAM_CRF),
         "-profile:v",
         "high",
-        "-t",
-        str(max_seconds),
-        "-movflags",
-        "+faststart",
-        *_CLEAN,
-        "-f",
-        "mp4",
-        "-y",
-        out,
+        *_h264_mp4(preset, STREAM_CRF, max_seconds, out),
     ]
