@@ -3,11 +3,12 @@ inside their time, memory and stderr limits."""
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from chalicelib.video import VideoRejected, ffmpeg, process
 from tests.video import media
@@ -84,7 +85,13 @@ def test_preview_is_short_small_silent_and_marked(tmp_path):
     assert preview.height <= 480 and preview.video_codec == "h264"
     stream, _ = media.facts(Path(out.files["stream"][0]))
     assert (stream.width, stream.height) == (1280, 720) and stream.audio_codec == "aac"  # never upscaled
-    # The watermark changes the pixels: the preview's first frame differs from the plain scaled frame.
+    # The watermark is in the pixels: the preview's first frame against the same frame scaled without it.
+    size = f"{preview.width}x{preview.height}"
+    marked = media.make(tmp_path / "marked.png", "-i", out.files["preview"][0], "-frames:v", "1")
+    plain = media.make(tmp_path / "plain.png", "-i", str(tmp_path / "big.mp4"), "-frames:v", "1", "-s", size)
+    with Image.open(io.BytesIO(marked)) as a, Image.open(io.BytesIO(plain)) as b:
+        difference = ImageStat.Stat(ImageChops.difference(a.convert("L"), b.convert("L"))).mean[0]
+    assert difference > 2, difference  # with the mark about 6; encoding noise alone about 0.8
     with Image.open(out.files["preview_poster"][0]) as blurred, Image.open(out.files["poster"][0]) as poster:
         assert max(blurred.size) <= 640 and poster.size == (1280, 720)
     with Image.open(out.files["thumb"][0]) as thumb, Image.open(out.files["large"][0]) as large:

@@ -29,11 +29,11 @@ def test_video_uploads_are_validated(api, make_user):
     assert r.status_code == 400 and "files.0.content_type" in r.data["error"]["details"]
     r = api.post("/photos/uploads", {"filename": "a.jpg", "content_type": "image/jpeg", "size": big}, token=token)
     assert r.status_code == 400  # photos keep their own limit
-    event = api.post("/events", {"name": "Wedding"}, token=token)
-    if event.status_code == 201:  # event uploads stay photos only
-        files = [{"filename": "a.mp4", "content_type": "video/mp4", "size": 100}]
-        r = api.post(f"/events/{event.data['id']}/photos/bulk-upload", {"files": files}, token=token)
-        assert r.status_code == 400 and "photos only" in r.data["error"]["details"]["files.0.content_type"]
+    event = api.post("/events", {"name": "Wedding", "visibility": "public"}, token=token)
+    assert event.status_code == 201, event.body
+    files = [{"filename": "a.mp4", "content_type": "video/mp4", "size": 100}]  # event uploads stay photos only
+    r = api.post(f"/events/{event.data['id']}/photos/bulk-upload", {"files": files}, token=token)
+    assert r.status_code == 400 and "photos only" in r.data["error"]["details"]["files.0.content_type"]
 
 
 def test_a_video_goes_to_the_video_queue_and_comes_out_playable(api, make_user, samples):
