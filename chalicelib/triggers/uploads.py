@@ -105,7 +105,8 @@ def give_up(key: str, prefix: str = UPLOAD_PREFIX) -> None:
         if condition_failed(exc):
             return  # finished meanwhile
         raise
-    reject(photo, "The photo could not be processed. Try uploading it again.")
+    what = "video" if photo.kind == "video" else "photo"
+    reject(photo, f"The {what} could not be processed. Try uploading it again.")
 
 
 def s3_objects(body: str) -> list[tuple[str, str]]:

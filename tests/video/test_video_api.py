@@ -145,3 +145,30 @@ def test_a_low_duration_limit_applies(api, make_user, samples, monkeypatch):
     photo_id = kit.upload_video(api, token, samples["mp4"])
     view = api.get(f"/photos/{photo_id}", token=token).data
     assert view["status"] == "rejected" and "the limit is 2 seconds" in view["rejection_reason"]
+
+
+def test_an_unexpected_failure_is_retried_then_rejected_on_the_last_delivery(api, make_user, samples, monkeypatch):
+    """ffmpeg failing for no reason it names (FfmpegFailed) is not the file's fault: the message is retried, the
+    lease released at once; on the queue's last delivery the uploader is told instead of waiting for ever."""
+    import app as app_module
+    from chalicelib.models.photos import Photo
+    from chalicelib.resources import VIDEO_QUEUE_MAX_RECEIVES
+    from chalicelib.video import process
+    from chalicelib.video.models import FfmpegFailed
+    from tests.pipeline import s3_event_body, sqs_record
+
+    def broken(*args, **kwargs):
+        raise FfmpegFailed("ffmpeg exited 1", "something odd")
+
+    monkeypatch.setattr(process, "render", broken)
+    token = make_user()["access"]
+    photo_id = kit.upload_video(api, token, samples["mp4"], pump=False)
+    record = sqs_record(s3_event_body(get_settings().uploads_bucket, f"video-uploads/{photo_id}"))
+    first = app_module.process_video_queue({"Records": [record]}, None)
+    assert first == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    row = Photo.get(photo_id)
+    assert row.status == "processing" and not row.lease_until  # released: the redelivery may take over at once
+    last = {**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": str(VIDEO_QUEUE_MAX_RECEIVES)}}
+    assert app_module.process_video_queue({"Records": [last]}, None)["batchItemFailures"]
+    view = api.get(f"/photos/{photo_id}", token=token).data
+    assert view["status"] == "rejected" and view["rejection_reason"].startswith("The video could not be processed")
