@@ -50,6 +50,7 @@ bench: $(STAMP) package
 	$(PY) bench/bench_sales_summary.py
 	$(PY) bench/bench_orders.py
 	$(PY) bench/bench_archive.py
+	$(PY) bench/bench_video.py
 	$(PY) -m infrastructure.sizes build/$(STAGE)
 
 ## Deployment artifacts for STAGE (dev|prod): build/$(STAGE)/template.json, platform.json, deployment.zip, layers/*.zip

@@ -55,6 +55,13 @@ def process_upload_queue(event):
     return uploads.handle_batch(event.to_dict()["Records"])
 
 
+@app.on_sqs_message(queue=get_settings().video_queue_name, batch_size=1)
+def process_video_queue(event):
+    from chalicelib.triggers import videos
+
+    return videos.handle_batch(event.to_dict()["Records"], getattr(event, "context", None))
+
+
 @app.on_sqs_message(queue=get_settings().jobs_queue_name, batch_size=10)
 def run_jobs(event):
     from chalicelib.jobs import worker

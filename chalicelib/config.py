@@ -126,6 +126,9 @@ class Settings:
     max_video_seconds: int = 600
     video_timeout_seconds: int = 600  # wall-clock limit of one ffmpeg run
     video_memory_mib: int = 1536  # address-space limit of one ffmpeg run
+    video_preset: str = "veryfast"  # libx264 preset of the stream and preview encodes (tests: ultrafast)
+    video_queue_name: str = ""  # S3 -> SQS -> the video function (chalicelib/triggers/videos.py)
+    video_dlq_name: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -216,6 +219,9 @@ def load_settings() -> Settings:
         max_video_seconds=_int("LIGHTBOX_MAX_VIDEO_SECONDS", 600),
         video_timeout_seconds=_int("LIGHTBOX_VIDEO_TIMEOUT_SECONDS", 600),
         video_memory_mib=_int("LIGHTBOX_VIDEO_MEMORY_MIB", 1536),
+        video_preset=_env("LIGHTBOX_VIDEO_PRESET", "veryfast"),
+        video_queue_name=_env("LIGHTBOX_VIDEO_QUEUE") or f"{prefix}-videos",
+        video_dlq_name=_env("LIGHTBOX_VIDEO_DLQ") or f"{prefix}-videos-dlq",
         payout_minimum_cents=_int("LIGHTBOX_PAYOUT_MINIMUM_CENTS", 1000),
         # checkout
         stripe_webhook_secret=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET"),

@@ -15,11 +15,15 @@ from chalicelib import aws
 from chalicelib.config import Settings, get_settings
 
 UPLOAD_PREFIX = "uploads/"
+VIDEO_UPLOAD_PREFIX = "video-uploads/"  # videos: their own S3 -> SQS notification, queue and function (docs/video.md)
 ARCHIVE_PREFIX = "archives/"  # order zips in the media bucket (chalicelib/services/archives.py), expired by lifecycle
 ARCHIVE_EXPIRY_DAYS = 7
 UPLOAD_QUEUE_VISIBILITY_SECONDS = 180  # 6x the processor timeout, as AWS recommends for SQS event sources
 UPLOAD_QUEUE_MAX_RECEIVES = 5
 PROCESSOR_TIMEOUT_SECONDS = 30
+VIDEO_TIMEOUT_SECONDS = 900  # the video function's Lambda timeout (the maximum); one video per invocation
+VIDEO_QUEUE_VISIBILITY_SECONDS = 6 * VIDEO_TIMEOUT_SECONDS
+VIDEO_QUEUE_MAX_RECEIVES = 3  # a video that fails three times is rejected and dead-lettered
 WORKER_TIMEOUT_SECONDS = 60  # one job chunk; a job that needs more enqueues its continuation (chalicelib/jobs)
 JOBS_QUEUE_VISIBILITY_SECONDS = 6 * WORKER_TIMEOUT_SECONDS
 JOBS_QUEUE_MAX_RECEIVES = 5
@@ -43,6 +47,12 @@ def upload_queue(settings: Settings | None = None) -> QueueDef:
     return QueueDef(s.upload_queue_name, s.upload_dlq_name, UPLOAD_QUEUE_VISIBILITY_SECONDS, UPLOAD_QUEUE_MAX_RECEIVES)
 
 
+def video_queue(settings: Settings | None = None) -> QueueDef:
+    """The video uploads' queue (``VIDEO_UPLOAD_PREFIX``), consumed one message at a time by the video function."""
+    s = settings or get_settings()
+    return QueueDef(s.video_queue_name, s.video_dlq_name, VIDEO_QUEUE_VISIBILITY_SECONDS, VIDEO_QUEUE_MAX_RECEIVES)
+
+
 def jobs_queue(settings: Settings | None = None) -> QueueDef:
     """The background jobs queue (domain events' consumers and their continuations, see chalicelib/jobs)."""
     s = settings or get_settings()
@@ -50,7 +60,7 @@ def jobs_queue(settings: Settings | None = None) -> QueueDef:
 
 
 def queues(settings: Settings | None = None) -> dict[str, QueueDef]:
-    return {"upload": upload_queue(settings), "jobs": jobs_queue(settings)}
+    return {"upload": upload_queue(settings), "video": video_queue(settings), "jobs": jobs_queue(settings)}
 
 
 def _ensure_queue(sqs: Any, q: QueueDef) -> tuple[str, str]:
@@ -117,8 +127,10 @@ def ensure_resources() -> dict[str, str]:
             )
     sqs = aws.client("sqs")
     queue_url, dlq_url = _ensure_queue(sqs, upload_queue(s))
+    video_url, video_dlq_url = _ensure_queue(sqs, video_queue(s))
     jobs_url, jobs_dlq_url = _ensure_queue(sqs, jobs_queue(s))
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    video_arn = sqs.get_queue_attributes(QueueUrl=video_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
         Bucket=s.uploads_bucket,
         NotificationConfiguration={
@@ -127,7 +139,12 @@ def ensure_resources() -> dict[str, str]:
                     "QueueArn": queue_arn,
                     "Events": ["s3:ObjectCreated:*"],
                     "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
-                }
+                },
+                {
+                    "QueueArn": video_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": VIDEO_UPLOAD_PREFIX}]}},
+                },
             ],
         },
     )
@@ -136,6 +153,8 @@ def ensure_resources() -> dict[str, str]:
     return {
         "upload_queue_url": queue_url,
         "upload_dlq_url": dlq_url,
+        "video_queue_url": video_url,
+        "video_dlq_url": video_dlq_url,
         "jobs_queue_url": jobs_url,
         "jobs_dlq_url": jobs_dlq_url,
         "uploads_bucket": s.uploads_bucket,

@@ -10,14 +10,15 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.resources import UPLOAD_PREFIX
+from chalicelib.resources import UPLOAD_PREFIX, VIDEO_UPLOAD_PREFIX
 
 UPLOAD_URL_TTL = 15 * 60
 DOWNLOAD_URL_TTL = 15 * 60
 
 
-def upload_key(photo_id: str) -> str:
-    return f"{UPLOAD_PREFIX}{photo_id}"
+def upload_key(photo_id: str, kind: str = "photo") -> str:
+    """Where the upload lands: videos under their own prefix, which notifies the video queue, not the photo one."""
+    return f"{VIDEO_UPLOAD_PREFIX if kind == 'video' else UPLOAD_PREFIX}{photo_id}"
 
 
 def variant_key(photo_id: str, variant: str) -> str:
@@ -68,6 +69,20 @@ def head_upload(key: str) -> dict[str, Any] | None:
 
 def read_upload(key: str) -> bytes:
     return aws.client("s3").get_object(Bucket=get_settings().uploads_bucket, Key=key)["Body"].read()
+
+
+def download_upload(key: str, path: str) -> None:
+    """Stream an upload to a local file (videos: never held in memory whole)."""
+    aws.client("s3").download_file(get_settings().uploads_bucket, key, path)
+
+
+def put_media_file(key: str, path: str, content_type: str) -> None:
+    aws.client("s3").upload_file(
+        path,
+        get_settings().media_bucket,
+        key,
+        ExtraArgs={"ContentType": content_type, "CacheControl": "private, max-age=86400"},
+    )
 
 
 def put_media(key: str, data: bytes, content_type: str) -> None:

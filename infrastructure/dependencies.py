@@ -195,6 +195,8 @@ def install(wheel: Wheel, dest: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as src, open(target, "wb") as out:
                 shutil.copyfileobj(src, out)
+            if (info.external_attr >> 16) & 0o111:  # executables stay executable (imageio-ffmpeg's ffmpeg)
+                target.chmod(0o755)
 
 
 def write_zip(source: Path, zip_path: Path, prefix: str = "") -> None:

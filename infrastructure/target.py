@@ -22,7 +22,7 @@ REQUIREMENTS = ROOT / "requirements.txt"
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 ELF_MACHINES = {"aarch64": 183, "x86_64": 62}
 OLDEST_MANYLINUX_GLIBC_MINOR = 17  # manylinux2014 == manylinux_2_17
-FUNCTION_KINDS = ("api", "websocket", "processor", "worker", "relay", "other")
+FUNCTION_KINDS = ("api", "websocket", "processor", "video", "worker", "relay", "other")
 
 
 def canonical(name: str) -> str:
@@ -93,6 +93,8 @@ class Target:
             return False
         if abi == self.python_tag:
             return py == self.python_tag
+        if abi == "none":  # no extension module, only a platform binary (imageio-ffmpeg's ffmpeg)
+            return py.startswith("py3") or py == self.python_tag
         if abi == "abi3":  # stable ABI: built for cp3X, runs on any CPython >= 3.X
             match = re.fullmatch(r"cp3(\d+)", py)
             return bool(match) and int(match.group(1)) <= self.python_minor

@@ -4,10 +4,10 @@ Two halves, both pure functions of the stage's settings:
 
 ``platform_template(ctx)``
     Everything that is not a Lambda function: DynamoDB tables (from the PynamoDB models through
-    ``chalicelib.resources.table_definitions()``), S3 buckets (``buckets()``), the upload and jobs queues
-    with their dead-letter queues (``upload_queue()``, ``jobs_queue()``), the Lambda layers, secrets, the SES
-    identity, the alarm topic and the SNS platform applications for push. It is a complete template on its
-    own (cfn-lint checks it alone) and is handed to ``chalice package --merge-template``.
+    ``chalicelib.resources.table_definitions()``), S3 buckets (``buckets()``), the upload, video and jobs
+    queues with their dead-letter queues (``upload_queue()``, ``video_queue()``, ``jobs_queue()``), the Lambda
+    layers, secrets, the SES identity, the alarm topic and the SNS platform applications for push. It is a
+    complete template on its own (cfn-lint checks it alone) and is handed to ``chalice package --merge-template``.
 
 ``finalize(template, ctx)``
     Wiring for the functions chalice generated from app.py: runtime and architecture from layers/layers.toml,
@@ -69,6 +69,9 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
     "api": {"uploads": ["s3:PutObject"], "media": ["s3:GetObject", "s3:DeleteObject"]},
     "websocket": {},
     "processor": {"uploads": ["s3:GetObject", "s3:DeleteObject"], "media": ["s3:PutObject"]},
+    # The video function reads and deletes its inbox copy (under the video prefix only, see UPLOAD_PREFIXES),
+    # writes the variants, and removes them again when the video was deleted while it worked.
+    "video": {"uploads": ["s3:GetObject", "s3:DeleteObject"], "media": ["s3:PutObject", "s3:DeleteObject"]},
     # The jobs worker purges photos: their variants and any inbox copy left (chalicelib/services/photos.py:purge),
     # and reads the variants that go into order archives (chalicelib/services/archives.py).
     "worker": {"uploads": ["s3:DeleteObject"], "media": ["s3:DeleteObject", "s3:GetObject"]},
@@ -80,12 +83,15 @@ S3_PREFIX_GRANTS: dict[str, dict[tuple[str, str], list[str]]] = {
     "worker": {("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]},
 }
 S3_GRANTS["relay"] = {}
+# kind -> the uploads bucket prefixes its grants cover: each processor its own inbox; the API (which signs the
+# upload POSTs) and the worker (which purges deleted items' inbox copies) both.
+UPLOAD_PREFIX_KINDS = {"processor": ("photo",), "video": ("video",)}
 S3_GRANTS["other"] = S3_GRANTS["api"]
 # Notifications (chalicelib/services/notifications.py) go out from every kind of function: the API (tags, likes,
 # follows ...), the processor (event photos, rejections) and the WebSocket handlers (chat messages). Each may
 # email (SES) and push to phones (SNS platform endpoints, dropping disabled ones).
-SENDS_EMAIL = {"api", "websocket", "processor", "worker", "other"}
-PUSHES_TO_PHONES = {"api", "websocket", "processor", "worker", "other"}
+SENDS_EMAIL = {"api", "websocket", "processor", "video", "worker", "other"}
+PUSHES_TO_PHONES = {"api", "websocket", "processor", "video", "worker", "other"}
 REGISTERS_DEVICES = {"api", "other"}
 # The API verifies Stripe and print-lab webhooks; the worker calls Stripe (expiring orders, payouts), the print
 # lab (submitting prints) and signs download links in pushed order views (derived from the JWT key).
@@ -93,14 +99,16 @@ READS_SECRETS: dict[str, tuple[str, ...]] = {
     "api": ("jwt", "stripe", "stripe_webhook", "print_lab_api_key", "print_lab_webhook"),
     "websocket": ("jwt",),
     "processor": (),
+    "video": (),
     "worker": ("jwt", "stripe", "print_lab_api_key"),
     "relay": (),
     "other": ("jwt", "stripe", "stripe_webhook", "print_lab_api_key", "print_lab_webhook"),
 }
-PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "worker", "other"}
+PUSHES_TO_WEBSOCKETS = {"api", "websocket", "processor", "video", "worker", "other"}
 # Domain events (chalicelib/jobs.publish) and deferred fan-out leave from every kind of function: account and
 # event deletion (API), photo.ready (processor), big pushes (any), continuations (worker).
-PUBLISHES_JOBS = {"api", "websocket", "processor", "worker", "relay", "other"}
+PUBLISHES_JOBS = {"api", "websocket", "processor", "video", "worker", "relay", "other"}
+VIDEO_EPHEMERAL_STORAGE_MB = 10240  # /tmp for the source and its renditions (a 2 GB upload and its outputs)
 
 
 @dataclass(frozen=True)
@@ -359,36 +367,12 @@ def _queue_pair(ctx: StageContext, q: Any, prefix: str) -> Json:
 
 
 def queue_resources(ctx: StageContext) -> Json:
-    from chalicelib.resources import jobs_queue, upload_queue
+    from chalicelib.resources import jobs_queue, upload_queue, video_queue
 
     resources = _queue_pair(ctx, upload_queue(ctx.settings), "Upload")
-    resources["UploadQueuePolicy"] = {
-        "Type": "AWS::SQS::QueuePolicy",
-        "Properties": {
-            "Queues": [ref("UploadQueue")],
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "S3UploadNotifications",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "s3.amazonaws.com"},
-                        "Action": "sqs:SendMessage",
-                        "Resource": getatt("UploadQueue", "Arn"),
-                        "Condition": {
-                            "ArnEquals": {
-                                "aws:SourceArn": sub(
-                                    "arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket_name(ctx, "uploads")}
-                                )
-                            },
-                            "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
-                        },
-                    },
-                    _deny_insecure("UploadQueue"),
-                ],
-            },
-        },
-    }
+    resources["UploadQueuePolicy"] = _s3_notified_queue_policy(ctx, "UploadQueue")
+    resources.update(_queue_pair(ctx, video_queue(ctx.settings), "Video"))
+    resources["VideoQueuePolicy"] = _s3_notified_queue_policy(ctx, "VideoQueue")
     resources.update(_queue_pair(ctx, jobs_queue(ctx.settings), "Jobs"))
     resources["JobsQueuePolicy"] = {
         "Type": "AWS::SQS::QueuePolicy",
@@ -400,8 +384,39 @@ def queue_resources(ctx: StageContext) -> Json:
     return resources
 
 
+def _s3_notified_queue_policy(ctx: StageContext, queue: str) -> Json:
+    """The uploads bucket (and nothing else) may send to ``queue``; TLS only."""
+    return {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [ref(queue)],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "S3UploadNotifications",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "s3.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": getatt(queue, "Arn"),
+                        "Condition": {
+                            "ArnEquals": {
+                                "aws:SourceArn": sub(
+                                    "arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket_name(ctx, "uploads")}
+                                )
+                            },
+                            "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+                        },
+                    },
+                    _deny_insecure(queue),
+                ],
+            },
+        },
+    }
+
+
 def bucket_resources(ctx: StageContext) -> Json:
-    from chalicelib.resources import ARCHIVE_EXPIRY_DAYS, ARCHIVE_PREFIX, UPLOAD_PREFIX, buckets
+    from chalicelib.resources import ARCHIVE_EXPIRY_DAYS, ARCHIVE_PREFIX, UPLOAD_PREFIX, VIDEO_UPLOAD_PREFIX, buckets
 
     resources: Json = {}
     for key in buckets(ctx.settings):
@@ -446,6 +461,14 @@ def bucket_resources(ctx: StageContext) -> Json:
                     "ExpirationInDays": PENDING_UPLOAD_EXPIRY_DAYS,
                 }
             )
+            rules.append(
+                {
+                    "Id": "expire-pending-video-uploads",
+                    "Status": "Enabled",
+                    "Prefix": VIDEO_UPLOAD_PREFIX,
+                    "ExpirationInDays": PENDING_UPLOAD_EXPIRY_DAYS,
+                }
+            )
             # Browsers POST straight to S3 with the presigned form; only the app's own origins may.
             props["CorsConfiguration"] = {
                 "CorsRules": [
@@ -465,7 +488,12 @@ def bucket_resources(ctx: StageContext) -> Json:
                         "Event": "s3:ObjectCreated:*",
                         "Queue": getatt("UploadQueue", "Arn"),
                         "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
-                    }
+                    },
+                    {  # videos: their own queue and function (docs/video.md)
+                        "Event": "s3:ObjectCreated:*",
+                        "Queue": getatt("VideoQueue", "Arn"),
+                        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": VIDEO_UPLOAD_PREFIX}]}},
+                    },
                 ]
             }
         else:
@@ -482,7 +510,7 @@ def bucket_resources(ctx: StageContext) -> Json:
             }
         resource: Json = {"Type": "AWS::S3::Bucket", **_retention(ctx), "Properties": props}
         if key == "uploads":
-            resource["DependsOn"] = ["UploadQueuePolicy"]  # S3 checks it may send before it saves the rule
+            resource["DependsOn"] = ["UploadQueuePolicy", "VideoQueuePolicy"]  # S3 checks it may send first
         resources[logical] = resource
         resources[logical + "Policy"] = {
             "Type": "AWS::S3::BucketPolicy",
@@ -722,6 +750,7 @@ def platform_template(ctx: StageContext, layer_zips: dict[str, str]) -> Json:
     }
     outputs: Json = {
         "UploadQueueUrl": {"Value": ref("UploadQueue")},
+        "VideoQueueUrl": {"Value": ref("VideoQueue")},
         "UploadDeadLetterQueueUrl": {"Value": ref("UploadDeadLetterQueue")},
         "JobsQueueUrl": {"Value": ref("JobsQueue")},
         "JobsDeadLetterQueueUrl": {"Value": ref("JobsDeadLetterQueue")},
@@ -801,7 +830,7 @@ CHALICE_FUNCTION_NAMES = {
 class FunctionInfo:
     logical_id: str
     config_name: str  # the key under "lambda_functions" in .chalice/config.json
-    kind: str  # api | websocket | processor | other
+    kind: str  # api | websocket | processor | video | worker | relay | other
     function_name: str
 
 
@@ -818,9 +847,10 @@ def _sqs_queue_names(props: Json) -> list[str]:
 
 
 def describe_functions(template: Json, ctx: StageContext) -> list[FunctionInfo]:
-    from chalicelib.resources import jobs_queue, upload_queue
+    from chalicelib.resources import jobs_queue, upload_queue, video_queue
 
     queue = upload_queue(ctx.settings).name
+    videos = video_queue(ctx.settings).name
     jobs = jobs_queue(ctx.settings).name
     infos = []
     for logical, resource in template["Resources"].items():
@@ -834,6 +864,8 @@ def describe_functions(template: Json, ctx: StageContext) -> list[FunctionInfo]:
             kind = "websocket"
         elif queue in _sqs_queue_names(props):
             kind = "processor"
+        elif videos in _sqs_queue_names(props):
+            kind = "video"
         elif jobs in _sqs_queue_names(props):
             kind = "worker"
         elif config_name == "relay_jobs":
@@ -846,8 +878,9 @@ def describe_functions(template: Json, ctx: StageContext) -> list[FunctionInfo]:
 
 def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Json:
     """The least-privilege policy for one function: named actions on this stage's resources only."""
-    from chalicelib.resources import UPLOAD_PREFIX
+    from chalicelib.resources import UPLOAD_PREFIX, VIDEO_UPLOAD_PREFIX
 
+    upload_prefixes = {"photo": UPLOAD_PREFIX, "video": VIDEO_UPLOAD_PREFIX}
     resources = template["Resources"]
     statements = [
         _logs_statement(info.function_name),
@@ -864,8 +897,13 @@ def function_policy(info: FunctionInfo, ctx: StageContext, template: Json) -> Js
 
     for key, actions in S3_GRANTS[info.kind].items():
         logical = bucket_logical_id(key)
-        pattern = "${BucketArn}/" + (UPLOAD_PREFIX if key == "uploads" else "") + "*"
-        objects = sub(pattern, {"BucketArn": getatt(logical, "Arn")})
+        if key == "uploads":
+            kinds = UPLOAD_PREFIX_KINDS.get(info.kind, tuple(upload_prefixes))
+            objects: Any = [
+                sub("${BucketArn}/" + upload_prefixes[k] + "*", {"BucketArn": getatt(logical, "Arn")}) for k in kinds
+            ]
+        else:
+            objects = sub("${BucketArn}/*", {"BucketArn": getatt(logical, "Arn")})
         statements.append(statement(f"{camel(key)}Objects", actions, objects))
         # ListBucket turns a missing key into 404 (NoSuchKey) instead of 403, which idempotent handlers rely on.
         statements.append(statement(f"{camel(key)}List", ["s3:ListBucket"], getatt(logical, "Arn")))
@@ -1014,7 +1052,7 @@ def _alarm(
 
 
 def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: Json) -> Json:
-    from chalicelib.resources import jobs_queue, upload_queue
+    from chalicelib.resources import jobs_queue, upload_queue, video_queue
 
     alarms: Json = {
         "UploadDeadLetterQueueDepthAlarm": _alarm(
@@ -1023,6 +1061,15 @@ def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: 
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
             [{"Name": "QueueName", "Value": getatt("UploadDeadLetterQueue", "QueueName")}],
+            "Maximum",
+            1,
+        ),
+        "VideoDeadLetterQueueDepthAlarm": _alarm(
+            f"{ctx.prefix}: videos failed processing {video_queue(ctx.settings).max_receive_count} times and are "
+            f"parked in the dead-letter queue (docs/video.md)",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            [{"Name": "QueueName", "Value": getatt("VideoDeadLetterQueue", "QueueName")}],
             "Maximum",
             1,
         ),
@@ -1051,7 +1098,7 @@ def alarm_resources(ctx: StageContext, functions: list[FunctionInfo], template: 
         alarms[f"{info.logical_id}ThrottlesAlarm"] = _alarm(
             f"{info.function_name} was throttled", "AWS/Lambda", "Throttles", dims, "Sum", 1
         )
-        if info.kind in ("processor", "worker"):
+        if info.kind in ("processor", "video", "worker"):
             alarms[f"{info.logical_id}ErrorsAlarm"] = _alarm(
                 f"{info.function_name} failed (invocation errors, not per-message failures)",
                 "AWS/Lambda",
@@ -1099,6 +1146,8 @@ def finalize(template: Json, ctx: StageContext) -> Json:
             ref(layer.logical_id) for layer in ctx.layout.layers_for_kind(info.kind) if layer.logical_id in resources
         ]
         props["Environment"] = {"Variables": {**props.get("Environment", {}).get("Variables", {}), **env}}
+        if info.kind == "video":  # the source and its renditions are files in /tmp (chalice has no setting)
+            props["EphemeralStorage"] = {"Size": VIDEO_EPHEMERAL_STORAGE_MB}
         for event in (props.get("Events") or {}).values():
             if event["Type"] == "SQS":
                 (name,) = _sqs_queue_names({"Events": {"e": event}})

@@ -65,7 +65,7 @@ class ConfigOut(Out):
 def client_config(ctx: PublicCtx) -> ConfigOut:
     """What a client needs to start: the WebSocket URL, Stripe's publishable key and script, upload limits."""
     from chalicelib.config import get_settings
-    from chalicelib.services.photos import ACCEPTED_TYPES
+    from chalicelib.services.photos import UPLOAD_TYPES
 
     s = get_settings()
     return ConfigOut(
@@ -74,7 +74,7 @@ def client_config(ctx: PublicCtx) -> ConfigOut:
         upload=UploadConfigOut(
             max_photo_bytes=s.max_upload_bytes,
             max_video_bytes=s.max_video_bytes,
-            content_types=sorted(ACCEPTED_TYPES),
+            content_types=sorted(UPLOAD_TYPES),
         ),
     )
 

@@ -313,7 +313,7 @@ def bulk_upload(ctx: Ctx[BulkUploadIn], event_id: str) -> UploadsOut:
     "/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS, idempotency="accepted"
 )
 def upload(ctx: Ctx[SingleUploadIn]) -> UploadsOut:
-    """Reserve one photo outside any event (posts, profile pictures)."""
+    """Reserve one photo or video (MP4, MOV, WebM: docs/video.md) outside any event (posts, profile pictures)."""
     return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))
 
 

@@ -27,6 +27,8 @@ ACCEPTED_TYPES = {
     "image/heif": "heic",
     "image/gif": "gif",
 }
+VIDEO_TYPES = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}  # docs/video.md
+UPLOAD_TYPES = {**ACCEPTED_TYPES, **VIDEO_TYPES}  # what POST /photos/uploads takes (GET /config lists them)
 PENDING_UPLOAD_TTL = 24 * 3600  # a row whose upload never arrives disappears (DynamoDB TTL)
 _WORD = re.compile(r"[#]?[\w'-]+", re.UNICODE)
 # Every distinct word of a caption is indexed. The bound comes from the API's limits: a caption has at most
@@ -98,10 +100,14 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
     s = get_settings()
     problems = {}
     for i, f in enumerate(files):
-        if f.content_type.lower() not in ACCEPTED_TYPES:
-            problems[f"files.{i}.content_type"] = "use JPEG, PNG, WebP, HEIC/HEIF or GIF"
-        if not 0 < f.size <= s.max_upload_bytes:
-            problems[f"files.{i}.size"] = f"must be between 1 and {s.max_upload_bytes} bytes"
+        video = f.content_type.lower() in VIDEO_TYPES
+        if video and event_id is not None:  # event uploads stay photos (prints, archives, face search)
+            problems[f"files.{i}.content_type"] = "events take photos only: use JPEG, PNG, WebP, HEIC/HEIF or GIF"
+        elif not video and f.content_type.lower() not in ACCEPTED_TYPES:
+            problems[f"files.{i}.content_type"] = "use JPEG, PNG, WebP, HEIC/HEIF or GIF, or an MP4, MOV or WebM video"
+        limit = s.max_video_bytes if video else s.max_upload_bytes
+        if not 0 < f.size <= limit:
+            problems[f"files.{i}.size"] = f"must be between 1 and {limit} bytes"
     if problems:
         raise ValidationError("Some files cannot be uploaded.", details=problems)
     if event_id is not None:
@@ -112,7 +118,8 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
     with Photo.batch_write() as batch:
         for f in files:
             photo_id = new_id("p_")
-            key = storage.upload_key(photo_id)
+            kind = "video" if f.content_type.lower() in VIDEO_TYPES else None  # photo: missing
+            key = storage.upload_key(photo_id, kind or "photo")
             photo = Photo(
                 photo_id=photo_id,
                 owner_id=principal.user_id,
@@ -124,6 +131,7 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
                 content_type=f.content_type.lower(),
                 declared_size=f.size,
                 upload_key=key,
+                kind=kind,
             )
             photo.expires_at = at_epoch(epoch() + PENDING_UPLOAD_TTL)
             batch.save(photo)

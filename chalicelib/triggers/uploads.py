@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import aws, storage
@@ -50,19 +51,28 @@ class Busy(Exception):
     """Another worker holds the lease on this photo; retry the message later."""
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
+def handle_batch(
+    records: list[dict[str, Any]],
+    *,
+    process: Callable[[str, str], None] | None = None,
+    prefix: str = UPLOAD_PREFIX,
+    max_receives: int = UPLOAD_QUEUE_MAX_RECEIVES,
+) -> dict[str, Any]:
     """``records``: the SQS Lambda event's records. Returns the partial-batch-failure response.
 
     A message that fails on its last delivery (the queue then dead-letters it) first marks its photo
     rejected, so the uploader is told instead of watching "processing" until the row expires.
+    ``process``/``prefix``/``max_receives``: the video queue's handler (chalicelib/triggers/videos.py) runs
+    the same loop with its own processing step, key prefix and queue.
     """
+    process = process or process_object
     failures = []
     for record in records:
         receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1") or 1)
         objects = s3_objects(record.get("body", ""))
         try:
             for bucket, key in objects:
-                process_object(bucket, key)
+                process(bucket, key)
         except Busy:
             failures.append({"itemIdentifier": record["messageId"]})
         except Exception as exc:  # classified below; only this message is retried
@@ -72,17 +82,17 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, Any]:
             else:
                 log.exception("upload processing failed unexpectedly", extra={"fields": fields})
             failures.append({"itemIdentifier": record["messageId"]})
-            if receives >= UPLOAD_QUEUE_MAX_RECEIVES:
+            if receives >= max_receives:
                 for _, key in objects:
                     try:
-                        give_up(key)
+                        give_up(key, prefix)
                     except Exception:  # any failure: logged; the message still goes to the dead-letter queue
                         log.exception("could not mark a failed upload rejected", extra={"fields": {"key": key}})
     return {"batchItemFailures": failures}
 
 
-def give_up(key: str) -> None:
-    photo_id = key[len(UPLOAD_PREFIX) :] if key.startswith(UPLOAD_PREFIX) else None
+def give_up(key: str, prefix: str = UPLOAD_PREFIX) -> None:
+    photo_id = key[len(prefix) :] if key.startswith(prefix) else None
     try:
         photo = Photo.get(photo_id, consistent_read=True) if photo_id else None
     except Photo.DoesNotExist:
@@ -95,7 +105,8 @@ def give_up(key: str) -> None:
         if condition_failed(exc):
             return  # finished meanwhile
         raise
-    reject(photo, "The photo could not be processed. Try uploading it again.")
+    what = "video" if photo.kind == "video" else "photo"
+    reject(photo, f"The {what} could not be processed. Try uploading it again.")
 
 
 def s3_objects(body: str) -> list[tuple[str, str]]:
@@ -116,12 +127,12 @@ def s3_objects(body: str) -> list[tuple[str, str]]:
     return found
 
 
-def _claim(photo: Photo) -> bool:
+def _claim(photo: Photo, lease_seconds: int = LEASE_SECONDS) -> bool:
     """Take the processing lease (``photo.lease_until`` is then ours). False if the photo is already finished."""
     t = epoch()
     try:
         photo.update(
-            actions=[Photo.status.set(PROCESSING), Photo.lease_until.set(t + LEASE_SECONDS)],
+            actions=[Photo.status.set(PROCESSING), Photo.lease_until.set(t + lease_seconds)],
             condition=(Photo.status == PENDING) | ((Photo.status == PROCESSING) & (Photo.lease_until < t)),
         )
         return True
@@ -134,18 +145,27 @@ def _claim(photo: Photo) -> bool:
     raise Busy(photo.photo_id)
 
 
-def process_object(bucket: str, key: str) -> None:
+def process_object(
+    bucket: str,
+    key: str,
+    *,
+    prefix: str = UPLOAD_PREFIX,
+    work: Callable[[Photo, str], None] | None = None,
+    lease_seconds: int = LEASE_SECONDS,
+) -> None:
+    """One uploaded object: claim its row, run ``work(photo, key)`` (the photo processing by default), and on a
+    redelivery of a finished one repeat only what follows the status change."""
     settings = get_settings()
-    if bucket != settings.uploads_bucket or not key.startswith(UPLOAD_PREFIX):
+    if bucket != settings.uploads_bucket or not key.startswith(prefix):
         return
-    photo_id = key[len(UPLOAD_PREFIX) :]
+    photo_id = key[len(prefix) :]
     try:
         photo = Photo.get(photo_id, consistent_read=True)
     except Photo.DoesNotExist:
         log.info("upload without a photo row (expired or deleted); removing it", extra={"fields": {"key": key}})
         storage.delete_upload(key)
         return
-    if photo.status in (READY, REJECTED) or not _claim(photo):
+    if photo.status in (READY, REJECTED) or not _claim(photo, lease_seconds):
         # A redelivery of a finished photo: repeat the (idempotent) steps that follow the status change,
         # in case a crash cut them short, and drop the inbox copy if it survived.
         if photo.status == READY:
@@ -154,7 +174,7 @@ def process_object(bucket: str, key: str) -> None:
         return
     lease = int(photo.lease_until or 0)
     try:
-        _process_claimed(photo, key)
+        (work or _process_claimed)(photo, key)
     except Exception:
         _release(photo, lease)  # the redelivery need not wait for the lease to run out
         raise
@@ -226,9 +246,31 @@ def _watermark_text(photo: Photo) -> str:
 def finish(photo: Photo, result: Any, original_format: str) -> None:
     """Mark the photo ready with everything derived from it in one conditional update. Search rows are
     written first (idempotent puts); notifications after, in ``after_ready``, which a redelivery repeats."""
+    gps = result.gps or (None, None)
+    mark_ready(
+        photo,
+        [
+            Photo.width.set(result.width),
+            Photo.height.set(result.height),
+            Photo.format.set(result.format),
+            Photo.original_format.set(original_format),
+            Photo.variant_keys.set([*result.variants.keys(), "original"]),
+            Photo.taken_at.set(result.taken_at) if result.taken_at else Photo.taken_at.remove(),
+            Photo.taken_at_offset.set(result.taken_at_offset)
+            if result.taken_at_offset
+            else Photo.taken_at_offset.remove(),
+            Photo.camera_model.set(result.camera_model) if result.camera_model else Photo.camera_model.remove(),
+            Photo.gps_lat.set(gps[0]) if gps[0] is not None else Photo.gps_lat.remove(),
+            Photo.gps_lon.set(gps[1]) if gps[1] is not None else Photo.gps_lon.remove(),
+        ],
+    )
+
+
+def mark_ready(photo: Photo, actions: list[Any]) -> None:
+    """``processing -> ready`` with ``actions`` (what processing found) in one conditional update; shared by the
+    photo and the video pipelines. Then what follows readiness (``after_ready``)."""
     from chalicelib.services import photos as photos_service
 
-    gps = result.gps or (None, None)
     event = photos_service._event_of(photo)
     if photo.event_id and event is None:
         # The event was deleted (its job may have run before this upload's row existed or was visible to it):
@@ -243,19 +285,8 @@ def finish(photo: Photo, result: Any, original_format: str) -> None:
             actions=[
                 *photos_service.listing_actions(photo, event),
                 Photo.status.set(READY),
-                Photo.width.set(result.width),
-                Photo.height.set(result.height),
-                Photo.format.set(result.format),
-                Photo.original_format.set(original_format),
                 Photo.processed_at.set(now()),
-                Photo.variant_keys.set([*result.variants.keys(), "original"]),
-                Photo.taken_at.set(result.taken_at) if result.taken_at else Photo.taken_at.remove(),
-                Photo.taken_at_offset.set(result.taken_at_offset)
-                if result.taken_at_offset
-                else Photo.taken_at_offset.remove(),
-                Photo.camera_model.set(result.camera_model) if result.camera_model else Photo.camera_model.remove(),
-                Photo.gps_lat.set(gps[0]) if gps[0] is not None else Photo.gps_lat.remove(),
-                Photo.gps_lon.set(gps[1]) if gps[1] is not None else Photo.gps_lon.remove(),
+                *actions,
                 Photo.expires_at.remove(),
                 Photo.lease_until.remove(),
             ],

@@ -2,7 +2,8 @@
 
 The app module is imported once; its module-level Lambda handlers are the ones invoked:
 ``ws_connect`` / ``ws_message`` / ``ws_disconnect`` behind the WebSocket gateway and
-``process_upload_queue`` behind the SQS poller, ``run_jobs`` behind a second poller on the jobs queue.
+``process_upload_queue`` behind the SQS poller, ``process_video_queue`` behind the video poller (one message
+at a time) and ``run_jobs`` behind a third poller on the jobs queue.
 Started by ``devstack`` with the environment set; stops on SIGINT/SIGTERM, and exits non-zero if one of its
 servers dies.
 
@@ -28,6 +29,7 @@ log = logging.getLogger("devstack.host")
 
 WS_HANDLERS = ("ws_connect", "ws_message", "ws_disconnect")
 QUEUE_HANDLER = "process_upload_queue"
+VIDEO_HANDLER = "process_video_queue"  # one message per batch, as its event source mapping (batch size 1)
 JOBS_HANDLER = "run_jobs"
 RELAY_EVERY_SECONDS = 60.0  # app.relay_jobs runs every minute on AWS
 
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ws-port", type=int, required=True)
     parser.add_argument("--moto-url", required=True)
     parser.add_argument("--upload-queue-url", default=None)
+    parser.add_argument("--video-queue-url", default=None)
     parser.add_argument("--jobs-queue-url", default=None)
     parser.add_argument("--jobs-dlq-url", default=None, help="listed at GET /_local/jobs")
     args = parser.parse_args(argv)
@@ -90,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     ).start()
     parts: list[tuple[str, Any]] = [("HTTP API", api), ("WebSocket gateway", gateway)]
     # Each queue-fed function behind its own poller, the way an event source mapping feeds it on AWS.
-    for label, handler_name, url in (
-        ("SQS poller", QUEUE_HANDLER, args.upload_queue_url),
-        ("jobs poller", JOBS_HANDLER, args.jobs_queue_url),
+    for label, handler_name, url, batch_size in (
+        ("SQS poller", QUEUE_HANDLER, args.upload_queue_url, 10),
+        ("video poller", VIDEO_HANDLER, args.video_queue_url, 1),
+        ("jobs poller", JOBS_HANDLER, args.jobs_queue_url, 10),
     ):
         queue_handler = _handler(module, handler_name) if url else None
         if url and queue_handler is not None:
-            poller = SqsPoller(queue_handler, url, sqs, function_name=f"{app_name}-local-{handler_name}").start()
+            poller = SqsPoller(
+                queue_handler, url, sqs, batch_size=batch_size, function_name=f"{app_name}-local-{handler_name}"
+            ).start()
             parts.append((label, poller))
     log.info("app host ready: API %s, WebSocket %s", api.url, gateway.ws_url)
 

@@ -427,7 +427,11 @@ def run(args: argparse.Namespace) -> int:
         ]
         if queue_url:
             host_argv += ["--upload-queue-url", queue_url]
-        for key, flag in (("jobs_queue_url", "--jobs-queue-url"), ("jobs_dlq_url", "--jobs-dlq-url")):
+        for key, flag in (
+            ("video_queue_url", "--video-queue-url"),
+            ("jobs_queue_url", "--jobs-queue-url"),
+            ("jobs_dlq_url", "--jobs-dlq-url"),
+        ):
             if resources.get(key):
                 host_argv += [flag, resources[key]]
         host = sup.spawn("app", host_argv, env)

@@ -51,6 +51,8 @@ def tag_problems(tags: list[str], minor: int, machine: str, glibc_minor: int) ->
                     plat_ok = (bool(m) and int(m.group(1)) <= glibc_minor) or plat == f"manylinux2014_{machine}"
                     if abi == "abi3":
                         abi_ok = re.fullmatch(r"cp3(\d+)", py) is not None and int(py[3:]) <= minor
+                    elif abi == "none":  # no extension module: a platform executable (imageio-ffmpeg's ffmpeg)
+                        abi_ok = py.startswith("py3")
                     else:
                         abi_ok = abi == py == f"cp3{minor}"
                     ok.append(plat_ok and abi_ok)
@@ -240,7 +242,7 @@ def unzipped(dev_build, tmp_path_factory, layers_toml) -> dict[str, Path]:
         dirs[name] = base / name
         with zipfile.ZipFile(path) as archive:
             archive.extractall(dirs[name])
-    for name in ("core", "pillow", "imaging"):
+    for name in ("core", "pillow", "imaging", "video"):
         shim = base / f"{name}-host"
         shim.mkdir()
         _host_equivalents(dirs[name] / "python", shim)
@@ -285,6 +287,17 @@ elif mode == "pdf":
     from fpdf import FPDF
     pdf = FPDF(); pdf.add_page(); pdf.set_font("Helvetica", size=10); pdf.cell(0, 6, "Invoice no. 000001")
     out["pdf"] = bytes(pdf.output())[:5].decode()
+    out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
+elif mode == "video":
+    import subprocess
+    from chalicelib.video import ffmpeg
+    exe = ffmpeg.executable()
+    out["ffmpeg"] = exe
+    out["ffmpeg_version"] = subprocess.run([exe, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    test_event = {"Records": [{"messageId": "m1", "receiptHandle": "r", "body": json.dumps({"Event": "s3:TestEvent"}),
+                  "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                  "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+    out["batch"] = app.process_video_queue(test_event, Context())
     out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 else:
     import chalicelib.imaging, PIL.Image, pillow_heif
@@ -378,4 +391,47 @@ def test_api_function_renders_a_pdf_from_its_artifacts(unzipped):
     where = _origins(out["modules"], unzipped)
     assert where["fpdf"] == "function" and where["chalicelib.services.invoices"] == "function"
     assert where["PIL.Image"] == "pillow-host" and where["fontTools"] == "pillow-host"
+    assert not {m for m in out["modules"] if m.split(".")[0] == "pillow_heif"}
+
+
+def test_the_video_layer_carries_ffmpeg_for_the_target_and_only_the_video_function_gets_it(
+    dev_build, manifest, layers_toml
+):
+    """The ffmpeg executable (imageio-ffmpeg's static binary) is built for the functions' architecture, stays
+    executable, and ships in the video layer only: the API and the photo processor never carry its ~170 MB."""
+    _, machine, _ = target(layers_toml)
+    want = {"aarch64": ELF_AARCH64, "x86_64": 62}[machine]
+    zips = all_zips(dev_build)
+    found = {}
+    for name, path in zips.items():
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if re.search(r"imageio_ffmpeg/binaries/ffmpeg-", info.filename):
+                    with archive.open(info) as handle:
+                        head = handle.read(20)
+                    found[name] = (info.filename, head, (info.external_attr >> 16) & 0o777)
+    assert set(found) == {"video"}, f"ffmpeg ships in {sorted(found)}"
+    filename, head, mode = found["video"]
+    assert head[:4] == b"\x7fELF" and struct.unpack("<H", head[18:20])[0] == want, filename
+    assert machine in filename and mode & 0o111, (filename, oct(mode))
+    kinds = {info["kind"]: info["layers"] for info in manifest["functions"].values()}
+    assert "video" in kinds["video"]
+    for kind, layers in kinds.items():
+        assert ("video" in layers) == (kind == "video"), (kind, layers)
+
+
+def test_video_function_imports_from_its_artifacts_and_finds_ffmpeg(unzipped):
+    """The video function's layers only (core, pillow, video; the host's build of the same imageio-ffmpeg stands
+    in for the aarch64 one): the handler runs and ffmpeg is found inside the layer's package."""
+    out = _probe(
+        unzipped,
+        "video",
+        ["function", "core", "core-host", "pillow", "pillow-host", "video", "video-host", "runtime"],
+        {"AWS_XRAY_SDK_ENABLED": "false"},
+    )
+    assert out["batch"] == {"batchItemFailures": []}
+    assert out["ffmpeg_version"].startswith("ffmpeg version"), out
+    where = _origins(out["modules"], unzipped)
+    assert where["chalicelib.video.ffmpeg"] == "function" and where["imageio_ffmpeg"] == "video-host"
+    assert "/imageio_ffmpeg/binaries/ffmpeg-" in out["ffmpeg"]
     assert not {m for m in out["modules"] if m.split(".")[0] == "pillow_heif"}

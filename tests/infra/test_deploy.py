@@ -31,7 +31,7 @@ def test_upload_rewrites_local_code_to_content_addressed_s3_keys(s3, dev_build):
     packaged = deploy.upload_artifacts(template, dev_build, s3, "artifacts", "lightbox/dev")
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]}
     layers = json.loads((dev_build / "manifest.json").read_text())["layers"]
-    assert len(layers) == 3 and len(keys) == 1 + len(layers)  # one function package shared by every function
+    assert len(layers) == 4 and len(keys) == 1 + len(layers)  # core, pillow, imaging, video; one shared package
     for name, resource in packaged["Resources"].items():
         prop = deploy.LOCAL_CODE_PROPERTIES.get(resource["Type"])
         if prop:

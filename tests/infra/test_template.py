@@ -90,12 +90,13 @@ def test_layers_per_function(template, layers_toml):
     kinds = function_kinds(template)
     fns = functions_of(template)
     layer_ids = set(_by_type(template, "AWS::Serverless::LayerVersion"))
-    assert layer_ids == {"CoreLayer", "PillowLayer", "ImagingLayer"}
+    assert layer_ids == {"CoreLayer", "PillowLayer", "ImagingLayer", "VideoLayer"}
     for name, kind in kinds.items():
         layers = [ref["Ref"] for ref in fns[name]["Properties"]["Layers"]]
         assert "CoreLayer" in layers
         assert ("ImagingLayer" in layers) == (kind == "processor"), f"{name} ({kind}): {layers}"
-        assert ("PillowLayer" in layers) == (kind in ("api", "processor")), f"{name} ({kind}): {layers}"
+        assert ("PillowLayer" in layers) == (kind in ("api", "processor", "video")), f"{name} ({kind}): {layers}"
+        assert ("VideoLayer" in layers) == (kind == "video"), f"{name} ({kind}): the ffmpeg layer is the video's only"
 
 
 # ---- DynamoDB ---------------------------------------------------------------------------------------------
@@ -208,7 +209,11 @@ def test_uploads_bucket_expires_pending_uploads_and_allows_only_app_origins(temp
 
 def test_uploads_reach_the_queue(template, facts):
     name, bucket = _buckets_by_key(template, facts["dev"])["uploads"]
-    (config,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    config, video = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert video["Queue"] == {"Fn::GetAtt": ["VideoQueue", "Arn"]} and video["Event"] == "s3:ObjectCreated:*"
+    assert video["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": facts["dev"]["video_upload_prefix"]}]
+    assert not facts["dev"]["video_upload_prefix"].startswith(facts["dev"]["upload_prefix"])  # disjoint
+    assert "VideoQueuePolicy" in bucket["DependsOn"]
     assert config["Event"] == "s3:ObjectCreated:*"
     assert config["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
     assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": facts["dev"]["upload_prefix"]}]
@@ -226,8 +231,8 @@ def test_uploads_reach_the_queue(template, facts):
 def test_upload_queue_has_a_dead_letter_queue(templates, facts, stage):
     template, q = templates[stage], facts[stage]["queue"]
     queues = {r["Properties"]["QueueName"]: (k, r) for k, r in _by_type(template, "AWS::SQS::Queue").items()}
-    jobs = facts[stage]["jobs_queue"]
-    assert set(queues) == {q["name"], q["dlq"], jobs["name"], jobs["dlq"]}
+    jobs, video = facts[stage]["jobs_queue"], facts[stage]["video_queue"]
+    assert set(queues) == {q["name"], q["dlq"], jobs["name"], jobs["dlq"], video["name"], video["dlq"]}
     main_id, main = queues[q["name"]]
     dlq_id, dlq = queues[q["dlq"]]
     assert main["Properties"]["RedrivePolicy"] == {
@@ -375,7 +380,9 @@ def test_alarms(template):
         for a in alarms.values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     }
-    assert set(depth) == {"UploadDeadLetterQueue", "JobsDeadLetterQueue"}, "every dead-letter queue is alarmed"
+    assert set(depth) == {"UploadDeadLetterQueue", "VideoDeadLetterQueue", "JobsDeadLetterQueue"}, (
+        "every dead-letter queue is alarmed"
+    )
     for dlq in depth.values():
         assert dlq["Threshold"] == 1 and dlq["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     five = metric[("AWS/ApiGateway", "5XXError")]["Properties"]
@@ -393,7 +400,7 @@ def test_alarms(template):
         for a in alarms.values()
         if a["Properties"]["MetricName"] == "Errors"
     }
-    assert {k for k, kind in kinds.items() if kind in ("processor", "worker")} <= errors
+    assert {k for k, kind in kinds.items() if kind in ("processor", "video", "worker")} <= errors
     assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
 
 
@@ -445,3 +452,22 @@ def test_preflight_reaches_the_app_and_gateway_errors_carry_cors(template):
         assert params["gatewayresponse.header.Access-Control-Allow-Credentials"] == "'true'"
         assert params["gatewayresponse.header.Vary"] == "'Origin'"
     assert "AppOrigins" in template["Parameters"]
+
+
+def test_the_video_function(template, facts):
+    """Its own queue (one message per invocation), room to work (memory, the longest timeout, /tmp), and a
+    queue whose visibility outlasts it."""
+    kinds = function_kinds(template)
+    (name,) = [k for k, kind in kinds.items() if kind == "video"]
+    props = functions_of(template)[name]["Properties"]
+    assert props["MemorySize"] >= 3008 and props["Timeout"] == facts["dev"]["video_timeout"] <= 900
+    assert props["EphemeralStorage"]["Size"] >= 4096
+    (event,) = props["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["VideoQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = template["Resources"]["VideoQueue"]["Properties"]
+    assert queue["QueueName"] == facts["dev"]["video_queue"]["name"]
+    assert queue["VisibilityTimeout"] >= 6 * props["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["VideoDeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == facts["dev"]["video_queue"]["max_receives"]
