@@ -78,6 +78,9 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
 # media bucket's archives/ prefix and nowhere else.
 S3_PREFIX_GRANTS: dict[str, dict[tuple[str, str], list[str]]] = {
     "worker": {("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]},
+    # The API signs the creator's identity document POST and staff's short-lived GET, and deletes it after the
+    # decision (chalicelib/services/verification.py).
+    "api": {("uploads", "verification/"): ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]},
 }
 S3_GRANTS["relay"] = {}
 S3_GRANTS["other"] = S3_GRANTS["api"]
@@ -401,7 +404,14 @@ def queue_resources(ctx: StageContext) -> Json:
 
 
 def bucket_resources(ctx: StageContext) -> Json:
-    from chalicelib.resources import ARCHIVE_EXPIRY_DAYS, ARCHIVE_PREFIX, UPLOAD_PREFIX, buckets
+    from chalicelib.resources import (
+        ARCHIVE_EXPIRY_DAYS,
+        ARCHIVE_PREFIX,
+        UPLOAD_PREFIX,
+        VERIFICATION_EXPIRY_DAYS,
+        VERIFICATION_PREFIX,
+        buckets,
+    )
 
     resources: Json = {}
     for key in buckets(ctx.settings):
@@ -444,6 +454,14 @@ def bucket_resources(ctx: StageContext) -> Json:
                     "Status": "Enabled",
                     "Prefix": UPLOAD_PREFIX,
                     "ExpirationInDays": PENDING_UPLOAD_EXPIRY_DAYS,
+                }
+            )
+            rules.append(  # identity documents are deleted after the decision; this catches any left behind
+                {
+                    "Id": "expire-verification-documents",
+                    "Status": "Enabled",
+                    "Prefix": VERIFICATION_PREFIX,
+                    "ExpirationInDays": VERIFICATION_EXPIRY_DAYS,
                 }
             )
             # Browsers POST straight to S3 with the presigned form; only the app's own origins may.

@@ -21,4 +21,6 @@ MODULES = (
     "chalicelib.api.orders",
     "chalicelib.api.webhooks",
     "chalicelib.api.refunds",
+    "chalicelib.api.verification",
+    "chalicelib.api.discovery",
 )

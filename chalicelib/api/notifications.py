@@ -27,6 +27,10 @@ NotificationType = Literal[
     "message",
     "rejected",
     "order_paid",
+    "tip",
+    "subscribed",
+    "purchase",
+    "verification",
 ]
 assert set(get_args(NotificationType)) == set(TYPES)  # one list of types
 

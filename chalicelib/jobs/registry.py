@@ -43,7 +43,10 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: event_id
     "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},
     # payload: photo_id, owner_id, event_id (or None)
-    "photo.ready": {"event_members": "chalicelib.services.events:on_photo_ready"},
+    "photo.ready": {
+        "event_members": "chalicelib.services.events:on_photo_ready",
+        "post_count": "chalicelib.services.discovery:on_photo_ready",  # the creator's post_count, once
+    },
     # payload: photo_ids (rows already gone): likes, comments and live subscriptions of those photos
     "photos.purged": {"engagement": "chalicelib.services.engagement:on_photos_purged"},
     # payload: user_id

@@ -445,3 +445,17 @@ def test_preflight_reaches_the_app_and_gateway_errors_carry_cors(template):
         assert params["gatewayresponse.header.Access-Control-Allow-Credentials"] == "'true'"
         assert params["gatewayresponse.header.Vary"] == "'Origin'"
     assert "AppOrigins" in template["Parameters"]
+
+
+def test_uploads_bucket_expires_verification_documents_and_never_processes_them(template, facts):
+    from chalicelib.resources import UPLOAD_PREFIX, VERIFICATION_PREFIX
+
+    _, bucket = _buckets_by_key(template, facts["dev"])["uploads"]
+    props = bucket["Properties"]
+    [rule] = [r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == VERIFICATION_PREFIX]
+    assert rule["Status"] == "Enabled" and 1 <= rule["ExpirationInDays"] <= 30
+    # The upload queue is notified for the photo inbox only: identity documents trigger no processing.
+    for queue in props["NotificationConfiguration"]["QueueConfigurations"]:
+        [prefix] = queue["Filter"]["S3Key"]["Rules"]
+        assert prefix == {"Name": "prefix", "Value": UPLOAD_PREFIX}
+        assert not VERIFICATION_PREFIX.startswith(UPLOAD_PREFIX)
