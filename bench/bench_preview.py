@@ -15,6 +15,7 @@ asserted.
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
@@ -25,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 # E402 (import not at the top) below: these imports need the repository on the path.
 
+from bench_processor import SIZES, photo  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench_processor import SIZES, photo  # noqa: E402
 from chalicelib.imaging import process as processor  # noqa: E402
 from chalicelib.imaging import process_image  # noqa: E402
 from chalicelib.imaging.preview import make_preview  # noqa: E402
@@ -50,11 +51,12 @@ def main() -> None:
         processor._pool = lambda: None  # type: ignore[assignment]
     for megapixels in (int(s) for s in args.sizes.split(",")):
         data = photo(megapixels)
-        medium = Image.new("RGB", processor._fit(*SIZES[megapixels], processor.VARIANT_SIZES["medium"]))
+        medium = Image.open(io.BytesIO(process_image(data, preview=False).variants["medium"].data))
+        medium.load()
         contenders = {
-            "processor without preview": lambda: process_image(data, preview=False),
-            "processor with preview": lambda: process_image(data),
-            "make_preview alone (medium)": lambda: make_preview(medium),
+            "processor without preview": lambda data=data: process_image(data, preview=False),
+            "processor with preview": lambda data=data: process_image(data),
+            "make_preview alone (medium)": lambda medium=medium: make_preview(medium),
         }
         for fn in contenders.values():
             fn()  # warm-up: the watermark overlays, the thread pool

@@ -37,3 +37,39 @@ def verified_creator(api, make_user, staff, name):
     r = api.post(f"/staff/verifications/{creator['id']}/approve", {}, token=staff["access"])
     assert r.status_code == 200, r.body
     return creator
+
+
+def seed_posts(owner_id: str, count: int, access: str = "free", price_cents: int = 500) -> list[str]:
+    """``count`` ready photo rows of ``owner_id`` written through the models (no Pillow), every variant listed,
+    each with ``access`` (``paid`` at ``price_cents``). For request-cost tests and benchmarks."""
+    from chalicelib.models.base import new_id
+    from chalicelib.models.photos import READY, Photo
+
+    ids = []
+    with Photo.batch_write() as batch:
+        for _ in range(count):
+            photo_id = new_id("p_")
+            ids.append(photo_id)
+            batch.save(
+                Photo(
+                    photo_id=photo_id,
+                    owner_id=owner_id,
+                    status=READY,
+                    content_type="image/jpeg",
+                    declared_size=1000,
+                    upload_key=f"uploads/{photo_id}",
+                    variant_keys=["thumb", "medium", "large", "watermarked", "preview", "original"],
+                    public_bucket="public",
+                    access=None if access == "free" else access,
+                    price_cents=price_cents if access == "paid" else None,
+                    currency="eur" if access == "paid" else None,
+                )
+            )
+    return ids
+
+
+def make_creator_row(user_id: str) -> None:
+    """Make a signed-up user a verified creator directly (benchmarks; tests use ``verified_creator``)."""
+    from chalicelib.models.users import User
+
+    User(user_id=user_id).update(actions=[User.role.set("creator"), User.creator_verification.set("approved")])
