@@ -77,7 +77,10 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
 # (multipart uploads: CreateMultipartUpload, UploadPart and CompleteMultipartUpload are s3:PutObject) under the
 # media bucket's archives/ prefix and nowhere else.
 S3_PREFIX_GRANTS: dict[str, dict[tuple[str, str], list[str]]] = {
-    "worker": {("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]},
+    "worker": {
+        ("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        ("uploads", "verification/"): ["s3:DeleteObject"],  # a deleted account's identity document
+    },
     # The API signs the creator's identity document POST and staff's short-lived GET, and deletes it after the
     # decision (chalicelib/services/verification.py).
     "api": {("uploads", "verification/"): ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]},

@@ -34,6 +34,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "devices": "chalicelib.services.devices:on_user_deleted",
         "notifications": "chalicelib.services.notifications:on_user_deleted",
         "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
+        "verification": "chalicelib.services.verification:on_user_deleted",  # request row and document
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {

@@ -187,3 +187,12 @@ def _tell(staff: Any, row: CreatorVerification, status: str, reason: str | None)
         mailer.send(user.email, subject, text)
     except Exception:  # the decision and the notification stand; the email is a courtesy
         log.warning("verification email not sent", extra={"fields": {"user_id": row.user_id}})
+
+
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted``: the verification request (legal name, country) and any document left go at once."""
+    row = store.verification(payload["user_id"], consistent=True)
+    if row is not None:
+        storage.delete_keys(get_settings().uploads_bucket, [row.document_key])
+        row.delete()
+    return None

@@ -220,3 +220,16 @@ def test_two_staff_deciding_at_once_one_wins(api, make_user, staff):
     status = api.get("/creators/verification", token=creator["access"]).data["status"]
     assert status in ("approved", "rejected")
     assert len(api.get("/notifications", token=creator["access"]).data["items"]) == 1
+
+
+def test_deleting_the_account_deletes_the_request_and_the_document(api, make_user, staff):
+    from chalicelib.models.creators import verification
+    from tests.jobs import drain
+
+    creator = make_user("vdeleted", role="creator")
+    key = submit_and_upload(api, creator)["upload"]["fields"]["key"]
+    assert api.delete("/users/me", {"password": creator["password"]}, token=creator["access"]).status_code == 204
+    drain()
+    assert verification(creator["id"]) is None
+    assert _uploads_object(key) is None
+    assert _pending(api, staff)["items"] == []

@@ -186,7 +186,8 @@ def test_every_function_that_notifies_may_email_and_push(template):
 
 
 def test_uploads_are_writable_only_under_the_upload_prefix(template, facts):
-    """...and, for the API alone, the identity documents' prefix (signed POST and staff GET, deleted after)."""
+    """...and, for the API and the worker, the identity documents' prefix (the API signs the POST and staff's
+    GET and deletes after the decision; the worker deletes a deleted account's)."""
     from chalicelib.resources import VERIFICATION_PREFIX
 
     prefix = facts["dev"]["upload_prefix"]
@@ -200,7 +201,7 @@ def test_uploads_are_writable_only_under_the_upload_prefix(template, facts):
                     target = json.dumps(variables)
                     if "UploadsBucket" in target and text.startswith("${BucketArn}/"):
                         allowed = {"${BucketArn}/" + prefix + "*"}
-                        if kinds.get(name) == "api":
+                        if kinds.get(name) in ("api", "worker"):  # the worker only deletes (account deletion)
                             allowed.add("${BucketArn}/" + VERIFICATION_PREFIX + "*")
                         assert text in allowed, (name, text)
 
