@@ -45,6 +45,8 @@ bench: $(STAMP) package
 	$(PIP) install -q pyvips-binary pyvips
 	$(PY) bench/bench_coldstart.py
 	$(PY) bench/bench_processor.py
+	$(PY) bench/bench_preview.py
+	$(PY) bench/bench_locked_listing.py
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_deletion.py
 	$(PY) bench/bench_sales_summary.py

@@ -16,6 +16,10 @@ from chalicelib.config import Settings, get_settings
 
 UPLOAD_PREFIX = "uploads/"
 VIDEO_UPLOAD_PREFIX = "video-uploads/"  # videos: their own S3 -> SQS notification, queue and function (docs/video.md)
+# Creator identity documents in the uploads bucket: outside UPLOAD_PREFIX (nothing processes them), never a
+# media key (no photo route or share link signs them); deleted after the decision and expired by lifecycle.
+VERIFICATION_PREFIX = "verification/"
+VERIFICATION_EXPIRY_DAYS = 30
 ARCHIVE_PREFIX = "archives/"  # order zips in the media bucket (chalicelib/services/archives.py), expired by lifecycle
 ARCHIVE_EXPIRY_DAYS = 7
 UPLOAD_QUEUE_VISIBILITY_SECONDS = 180  # 6x the processor timeout, as AWS recommends for SQS event sources

@@ -80,7 +80,13 @@ S3_GRANTS: dict[str, dict[str, list[str]]] = {
 # (multipart uploads: CreateMultipartUpload, UploadPart and CompleteMultipartUpload are s3:PutObject) under the
 # media bucket's archives/ prefix and nowhere else.
 S3_PREFIX_GRANTS: dict[str, dict[tuple[str, str], list[str]]] = {
-    "worker": {("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]},
+    "worker": {
+        ("media", "archives/"): ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        ("uploads", "verification/"): ["s3:DeleteObject"],  # a deleted account's identity document
+    },
+    # The API signs the creator's identity document POST and staff's short-lived GET, and deletes it after the
+    # decision (chalicelib/services/verification.py).
+    "api": {("uploads", "verification/"): ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]},
 }
 S3_GRANTS["relay"] = {}
 # kind -> the uploads bucket prefixes its grants cover: each processor its own inbox; the API (which signs the
@@ -416,7 +422,15 @@ def _s3_notified_queue_policy(ctx: StageContext, queue: str) -> Json:
 
 
 def bucket_resources(ctx: StageContext) -> Json:
-    from chalicelib.resources import ARCHIVE_EXPIRY_DAYS, ARCHIVE_PREFIX, UPLOAD_PREFIX, VIDEO_UPLOAD_PREFIX, buckets
+    from chalicelib.resources import (
+        ARCHIVE_EXPIRY_DAYS,
+        ARCHIVE_PREFIX,
+        UPLOAD_PREFIX,
+        VERIFICATION_EXPIRY_DAYS,
+        VERIFICATION_PREFIX,
+        VIDEO_UPLOAD_PREFIX,
+        buckets,
+    )
 
     resources: Json = {}
     for key in buckets(ctx.settings):
@@ -467,6 +481,14 @@ def bucket_resources(ctx: StageContext) -> Json:
                     "Status": "Enabled",
                     "Prefix": VIDEO_UPLOAD_PREFIX,
                     "ExpirationInDays": PENDING_UPLOAD_EXPIRY_DAYS,
+                }
+            )
+            rules.append(  # identity documents are deleted after the decision; this catches any left behind
+                {
+                    "Id": "expire-verification-documents",
+                    "Status": "Enabled",
+                    "Prefix": VERIFICATION_PREFIX,
+                    "ExpirationInDays": VERIFICATION_EXPIRY_DAYS,
                 }
             )
             # Browsers POST straight to S3 with the presigned form; only the app's own origins may.

@@ -23,4 +23,6 @@ MODULES = (
     "chalicelib.api.refunds",
     "chalicelib.api.subscriptions",
     "chalicelib.api.wallet",
+    "chalicelib.api.verification",
+    "chalicelib.api.discovery",
 )

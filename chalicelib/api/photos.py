@@ -115,7 +115,15 @@ class PhotoOut(Out):
     camera_model: str | None = None
     visibility: str
     access: Literal["free", "subscribers", "paid"] = "free"
-    locked: bool = False
+    price_cents: int | None = Field(None, description="`paid` items: the pay-per-view price")
+    currency: str | None = Field(None, description="`paid` items: the price's currency")
+    kind: Literal["photo", "video"] = "photo"
+    duration_s: float | None = Field(None, description="Ready videos: the length in seconds")
+    locked: bool = Field(
+        False,
+        description="A premium item the caller is not entitled to: `urls` has only `preview` (and, for a video, "
+        "`poster`, its blurred frame)",
+    )
     urls: dict[str, str]
     user_tags: list[str] | None = Field(
         default=None, description="The first users tagged (GET /photos/{id} only); the rest: GET /photos/{id}/tags"
@@ -136,8 +144,13 @@ class PatchPhotoIn(Body):
     caption: Annotated[CleanText, Field(max_length=2000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] | None = None
     visibility: Literal["public", "private"] | None = None
+    access: Literal["free", "subscribers", "paid"] | None = Field(
+        None, description="Verified creators: who sees the whole item (others see its preview)"
+    )
+    price_cents: Annotated[int, Field(ge=0, description="For `paid`: the pay-per-view price")] | None = None
+    currency: Annotated[str, Field(pattern=r"^[a-z]{3}$", description="For `paid`; default eur")] | None = None
 
-    @field_validator("tags", "visibility")
+    @field_validator("tags", "visibility", "access")
     @classmethod
     def _not_null(cls, value):
         if value is None:
@@ -429,9 +442,9 @@ def get_photo(ctx: PublicCtx, photo_id: str) -> dict[str, Any]:
     return photos.view_one(ctx.principal, photo_id)
 
 
-@route("/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404))
+@route("/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404, 409))
 def patch_photo(ctx: Ctx[PatchPhotoIn], photo_id: str) -> dict[str, Any]:
-    """Edit caption, keyword tags or (outside events) visibility."""
+    """Edit caption, keyword tags, (outside events) visibility, or (verified creators) access and price."""
     fields = {name: getattr(ctx.body, name) for name in ctx.body.model_fields_set}
     return photos.update_photo(ctx.principal, photo_id, fields)
 

@@ -33,7 +33,7 @@ class ProcessedImage:
     ``OffsetTime``; kept as ``taken_at_offset``, ``+02:00``), otherwise the camera's local wall-clock time
     ``YYYY-MM-DDTHH:MM:SS`` without a zone (``taken_at_offset`` is then ``None``). ``gps`` is
     ``(latitude, longitude)`` in decimal degrees and belongs on the owner's private record only; no
-    variant carries it. ``variants`` has the keys ``thumb``, ``medium``, ``large`` and ``watermarked``.
+    variant carries it. ``variants`` has the keys ``thumb``, ``medium``, ``large``, ``watermarked`` and ``preview``.
     """
 
     format: str

@@ -13,7 +13,9 @@ Validation, in order, each failure an ``ImageRejected`` with a reason for the up
    the served original of such a file instead of copying its bytes.
 
 Variants (longest side; never upscaled, so a 1x1 upload gives 1x1 variants):
-``thumb`` 256, ``medium`` 1024, ``large`` 2048, ``watermarked`` = ``large`` plus the tiled mark.
+``thumb`` 256, ``medium`` 1024, ``large`` 2048, ``watermarked`` = ``large`` plus the tiled mark, and
+``preview`` (``imaging.preview``: a strong blur of ``medium`` plus the mark, at most 640 px) that callers a
+premium item is locked for see.
 Every variant is a baseline JPEG (quality 85, optimised Huffman tables, 4:2:0) in sRGB with no ICC
 profile, EXIF, XMP, GPS or comment. Transparent images (PNG, WebP, HEIC, GIF with alpha) are flattened
 onto white: one format for every variant keeps storage keys, caching and clients simple, and photos,
@@ -31,7 +33,8 @@ Speed (see ``bench/bench_processor.py``), on the path most uploads take (a camer
   never on the original;
 * the watermark overlay is built once per process per (text, size);
 * the encodes of ``large`` and ``watermarked`` run on the second thread while the first draws the mark
-  and makes ``medium`` and ``thumb``.
+  and makes ``medium``, ``thumb`` and the ``preview`` (blurred from ``medium`` at 64 px, so it costs a few
+  ms: ``bench/bench_preview.py``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from PIL import Image
 from .color import prepare_for_resampling, to_srgb
 from .metadata import TRANSPOSE_FOR_ORIENTATION, read_metadata
 from .models import ImageRejected, ProcessedImage, Variant
+from .preview import make_preview
 from .sniff import describe_unknown, sniff_format
 from .watermark import apply_watermark, clean_text
 
@@ -99,6 +103,7 @@ def process_image(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     watermark_text: str = "Lightbox",
+    preview: bool = True,
 ) -> ProcessedImage:
     """Validate ``data`` as an image and render its variants; raises ``ImageRejected`` with a reason.
 
@@ -106,7 +111,7 @@ def process_image(
     than that is refused; a smaller one is fine (S3 never stores a partial upload).
     ``watermark_text`` must contain a visible character (``ValueError`` otherwise: a caller bug, not
     the uploader's). Pillow itself refuses images over twice ``PIL.Image.MAX_IMAGE_PIXELS`` (about
-    179 MP) whatever ``max_pixels`` says.
+    179 MP) whatever ``max_pixels`` says. ``preview=False`` leaves the ``preview`` variant out (benchmarks).
     """
     watermark_text = clean_text(watermark_text)
     _check_size(data, declared_size, max_bytes)
@@ -141,9 +146,11 @@ def process_image(
     variants = {
         "thumb": _variant("thumb", thumb),
         "medium": _variant("medium", medium),
-        "large": large_job.result(),
-        "watermarked": watermarked_job.result(),
     }
+    if preview:  # on this thread: the worker's two large encodes are the longer half
+        variants["preview"] = _variant("preview", make_preview(medium, watermark_text))
+    variants["large"] = large_job.result()
+    variants["watermarked"] = watermarked_job.result()
     return ProcessedImage(
         format=image_format,
         width=upright[0],

@@ -34,6 +34,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "devices": "chalicelib.services.devices:on_user_deleted",
         "notifications": "chalicelib.services.notifications:on_user_deleted",
         "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
+        "verification": "chalicelib.services.verification:on_user_deleted",  # request row and document
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
@@ -43,7 +44,10 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: event_id
     "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},
     # payload: photo_id, owner_id, event_id (or None)
-    "photo.ready": {"event_members": "chalicelib.services.events:on_photo_ready"},
+    "photo.ready": {
+        "event_members": "chalicelib.services.events:on_photo_ready",
+        "post_count": "chalicelib.services.discovery:on_photo_ready",  # the creator's post_count, once
+    },
     # payload: photo_ids (rows already gone): likes, comments and live subscriptions of those photos
     "photos.purged": {"engagement": "chalicelib.services.engagement:on_photos_purged"},
     # payload: user_id

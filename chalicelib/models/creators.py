@@ -6,11 +6,17 @@ with their access patterns), the plan and the counters are here.
 
 Access patterns:
 - a creator's profile ......................... CreatorProfiles GetItem(user_id) / BatchGet (a page of creators)
+- a creator's verification request ............ CreatorVerifications GetItem(user_id)
+- verification requests in a status (staff) ... CreatorVerifications GSI by_status (status, submitted_at), ALL
+- a ready post counted once ................... PostCountMarks conditional Put(photo_id) (see ``count_post``)
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.models.base import now, register, table_meta
@@ -55,3 +61,123 @@ def add_counts(user_id: str, *, subscribers: int = 0, posts: int = 0) -> None:
         actions.append(CreatorProfile.post_count.add(posts))
     if actions:
         CreatorProfile(user_id=user_id).update(actions=actions + [CreatorProfile.updated_at.set(now())])
+
+
+# ---- identity verification ---------------------------------------------------------------------------------
+# Access patterns:
+# - a creator's current request ................ CreatorVerifications GetItem(user_id)
+# - requests in a status, oldest first (staff) .. GSI by_status (status, submitted_at), ALL projection (a page
+#                                                 needs every field: no BatchGet after it)
+
+
+class VerificationsByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    submitted_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class CreatorVerification(Model):
+    """A creator's identity verification request (one row per creator: a resubmission after a rejection
+    replaces it with a new ``request_id``). The document is an object in the uploads bucket under
+    ``resources.VERIFICATION_PREFIX`` (never a media key; expired by a lifecycle rule and deleted right
+    after the decision). ``User.creator_verification`` changes with ``status`` in one transaction."""
+
+    Meta = table_meta("creator_verifications")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")  # pending | approved | rejected
+    legal_name = UnicodeAttribute()
+    country = UnicodeAttribute()  # ISO 3166-1 alpha-2
+    document_key = UnicodeAttribute()
+    document_filename = UnicodeAttribute()
+    document_content_type = UnicodeAttribute()
+    document_size = NumberAttribute()
+    submitted_at = UTCDateTimeAttribute(default=now)
+    decided_at = UTCDateTimeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)  # the staff member's user id
+    reason = UnicodeAttribute(null=True)  # why it was rejected (shown to the creator)
+
+    by_status = VerificationsByStatus()
+
+
+def verification(user_id: str, *, consistent: bool = False) -> CreatorVerification | None:
+    try:
+        return CreatorVerification.get(user_id, consistent_read=consistent)
+    except CreatorVerification.DoesNotExist:
+        return None
+
+
+def verifications_in(status: str, limit: int, last_key: dict | None) -> Any:
+    """A page of requests in ``status``, oldest first (a result iterator with ``last_evaluated_key``)."""
+    return CreatorVerification.by_status.query(status, limit=limit, last_evaluated_key=last_key)
+
+
+# ---- post_count: each ready photo counted exactly once ---------------------------------------------------------
+
+
+def _transact(write: Any) -> bool:
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.models.base import cancellation_codes
+
+    try:
+        with TransactWrite(connection=CreatorProfile._get_connection().connection) as tx:
+            write(tx)
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in cancellation_codes(exc):
+            return False
+        raise
+    return True
+
+
+def count_post(photo_id: str, owner_id: str) -> bool:
+    """Add a ready photo to its owner's ``post_count`` unless it was counted (or uncounted) before: the mark
+    on the photo and the counter change in one transaction, so a redelivered ``photo.ready`` adds nothing."""
+    from chalicelib.models.photos import READY, Photo
+
+    def write(tx: Any) -> None:
+        tx.update(
+            Photo(photo_id=photo_id),
+            actions=[Photo.post_counted.set(True)],
+            condition=Photo.photo_id.exists() & Photo.post_counted.does_not_exist() & (Photo.status == READY),
+        )
+        tx.update(
+            CreatorProfile(user_id=owner_id),
+            actions=[CreatorProfile.post_count.add(1), CreatorProfile.updated_at.set(now())],
+        )
+
+    return _transact(write)
+
+
+def uncount_post(photo_id: str, owner_id: str) -> None:
+    """Before a photo is deleted: take it out of ``post_count`` if it is in it, and in any case mark it so a
+    late ``photo.ready`` never counts it (two conditional writes at most, whichever state the mark is in)."""
+    from chalicelib.models.photos import Photo
+
+    def counted(tx: Any) -> None:
+        tx.update(
+            Photo(photo_id=photo_id),
+            actions=[Photo.post_counted.set(False)],
+            condition=Photo.post_counted == True,  # noqa: E712  (a PynamoDB condition, not a comparison)
+        )
+        tx.update(
+            CreatorProfile(user_id=owner_id),
+            actions=[CreatorProfile.post_count.add(-1), CreatorProfile.updated_at.set(now())],
+        )
+
+    def never(tx: Any) -> None:
+        tx.update(
+            Photo(photo_id=photo_id),
+            actions=[Photo.post_counted.set(False)],
+            condition=Photo.photo_id.exists() & Photo.post_counted.does_not_exist(),
+        )
+
+    for write in (counted, never, counted):  # the mark may be set between the first two: then it is counted
+        if _transact(write):
+            return

@@ -79,6 +79,9 @@ class Photo(Model):
     purchase_count = NumberAttribute(null=True)  # pay-per-view purchases (ADDed when booked): price frozen once > 0
     kind = UnicodeAttribute(null=True)  # photo (missing) | video
     duration_s = NumberAttribute(null=True)  # ready videos
+    # In its creator's ``post_count``: missing (not yet), True (counted), False (uncounted on deletion: never
+    # counted again). Changes with the counter in one transaction (models/creators.py count_post/uncount_post).
+    post_counted = BooleanAttribute(null=True)
     comment_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=now)
     processed_at = UTCDateTimeAttribute(null=True)

@@ -192,6 +192,8 @@ def photo_view(
     locked: bool = False,
 ) -> dict[str, Any]:
     owner = (owners or {}).get(photo.owner_id)
+    access = photos_access.item_of(photo).access
+    kind = photo.kind if photo.kind in ("photo", "video") else "photo"
     view = {
         "id": photo.photo_id,
         "status": photo.status,
@@ -214,9 +216,13 @@ def photo_view(
         "taken_at_offset": photo.taken_at_offset,
         "camera_model": photo.camera_model,
         "visibility": photo.visibility,
-        "access": photos_access.item_of(photo).access,
+        "access": access,
+        "price_cents": int(photo.price_cents) if access == "paid" and photo.price_cents is not None else None,
+        "currency": (photo.currency or "eur") if access == "paid" else None,
+        "kind": kind,
+        "duration_s": float(photo.duration_s) if kind == "video" and photo.duration_s is not None else None,
         "locked": locked,
-        "urls": photos_access.urls(photo, variants),
+        "urls": photos_access.view_urls(photo, variants, locked=locked),
     }
     if user_tags is not None:
         view["user_tags"] = user_tags
@@ -291,15 +297,66 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
                 "An event photo follows its event's visibility.", details={"visibility": "not for event photos"}
             )
         actions.append(Photo.visibility.set(fields["visibility"]))
+    condition = None
+    if any(f in fields for f in ("access", "price_cents", "currency")):
+        pricing_actions = _pricing_actions(principal, photo, fields)
+        if pricing_actions:
+            actions += pricing_actions
+            # Bought meanwhile: the edit fails rather than change what a buyer paid for.
+            condition = Photo.purchase_count.does_not_exist() | (Photo.purchase_count == 0)
     if not actions:
         return view_one(principal, photo_id)
     old_terms = set(photo.search_terms or ())
-    if not update_existing(photo, actions):
+    if condition is not None:
+        _update_unbought(photo, actions, condition)
+    elif not update_existing(photo, actions):
         raise NotFoundError("No such photo.")
     if photo.status == READY:
         refresh_listing_state(photo, event)
         _index_terms(photo, old_terms, set(photo.search_terms or ()))
     return view_one(principal, photo_id)
+
+
+def _pricing_actions(principal: Any, photo: Photo, fields: dict[str, Any]) -> list:
+    """Update actions for ``access``/``price_cents``/``currency`` (services/premium): the owner, a verified
+    creator, only (403 ``creator_not_verified``); nothing when they are unchanged."""
+    from chalicelib.payments import stripe_gateway
+    from chalicelib.services import accounts, premium
+
+    if principal.user_id != photo.owner_id:
+        raise ForbiddenError("Only the creator who posted it can set its access.")
+    accounts.require_verified_creator(principal)
+    current = premium.stored(photo)
+    new = premium.access_change(
+        current,
+        fields,
+        purchase_count=int(photo.purchase_count or 0),
+        currencies=stripe_gateway.STRIPE_CURRENCIES,
+        min_charge=stripe_gateway.min_charge,
+        max_cents=get_settings().creator_price_max_cents,
+    )
+    if new == current:
+        return []
+    if new.access == "paid" and new.price_cents is not None and new.currency is not None:
+        return [Photo.access.set("paid"), Photo.price_cents.set(new.price_cents), Photo.currency.set(new.currency)]
+    return [Photo.access.set(new.access), Photo.price_cents.remove(), Photo.currency.remove()]
+
+
+def _update_unbought(photo: Photo, actions: list, condition: Any) -> None:
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.models.base import condition_failed
+
+    try:
+        photo.update(actions=actions, condition=Photo.photo_id.exists() & condition)
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        if get_photo(photo.photo_id) is None:
+            raise NotFoundError("No such photo.") from exc
+        raise ConflictError(
+            "This item has been bought: its access and price can no longer change.", code="already_purchased"
+        ) from exc
 
 
 def listing_actions(photo: Photo, event: Any) -> list:
@@ -344,6 +401,11 @@ def purge(photos: list[Photo]) -> None:
     if engaged:
         event_id = "photos.purged:" + hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
         jobs.publish("photos.purged", event_id, {"photos": engaged})
+    from chalicelib.models import creators
+
+    for photo in photos:  # out of the creator's post_count first (and never counted by a late photo.ready)
+        if photo.status == READY:
+            creators.uncount_post(photo.photo_id, photo.owner_id)
     storage.delete_media([k for p in photos for k in storage.all_variant_keys(p.photo_id)])
     storage.delete_keys(get_settings().uploads_bucket, [p.upload_key for p in photos])
     with SearchEntry.batch_write() as batch:

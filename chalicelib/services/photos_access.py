@@ -194,6 +194,18 @@ def urls(photo: Photo, variants: Iterable[str]) -> dict[str, str]:
     return {v: sign(photo, v) for v in sorted(set(variants) & set(photo.variant_keys or []))}
 
 
+def view_urls(photo: Photo, variants: Iterable[str], *, locked: bool = False) -> dict[str, str]:
+    """``urls`` of a photo view. Locked (a premium item the caller is not entitled to): the decision allowed
+    only ``PREVIEW``, and a video's blurred frame ``preview_poster`` is shown under the name ``poster`` (its
+    clean poster is never signed for that caller)."""
+    signed = urls(photo, variants)
+    if locked:
+        signed = {k: v for k, v in signed.items() if k in ent.PREVIEW}
+        if "preview_poster" in signed:
+            signed["poster"] = signed.pop("preview_poster")
+    return signed
+
+
 def download(principal: Any, photo: Photo, variant: str, *, share: frozenset[str] | None = None, ttl: int = 300) -> str:
     """A short-lived URL of one variant, if the decision allows it (a share link passes its grant in);
     404 otherwise. Share links and (next) purchase downloads come through here."""

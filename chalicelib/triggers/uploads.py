@@ -305,19 +305,19 @@ def after_ready(photo: Photo, event: Any = None) -> None:
 
     event = event if event is not None else photos_service._event_of(photo)
     photos_service._index_terms(photo, set(), set(photo.search_terms or ()))
-    if event is not None:
-        _notify_event_members(photo, event)
+    _publish_ready(photo, event)
 
 
-def _notify_event_members(photo: Photo, event: Any) -> None:
+def _publish_ready(photo: Photo, event: Any) -> None:
     """However many members the event has, this is one conditional write and one message: the ``photo.ready``
-    consumer (``events.on_photo_ready``) pages through the members in jobs."""
+    consumers page through the event's members (``events.on_photo_ready``) and count the creator's post
+    (``discovery.on_photo_ready``) in jobs. Published for every ready photo, in an event or not."""
     from chalicelib import jobs
 
     jobs.publish(
         "photo.ready",
         f"photo.ready:{photo.photo_id}",
-        {"photo_id": photo.photo_id, "owner_id": photo.owner_id, "event_id": event.event_id},
+        {"photo_id": photo.photo_id, "owner_id": photo.owner_id, "event_id": event.event_id if event else None},
     )
 
 

@@ -240,9 +240,12 @@ def test_a_thousand_member_events_photo_ready_notifications_go_through_jobs(api,
     assert pipeline.post_file(slot, data).status_code in (200, 201, 204)
     [response] = pipeline.pump(jobs=False)
     assert response == {"batchItemFailures": []}
-    # The processor notified nobody itself: one photo.ready job waits.
+    # The processor notified nobody itself: one photo.ready event waits, a job per consumer.
     assert list(Notification.query("u_member0999")) == []
-    assert [(j["type"], j["step"]) for j in queued()] == [("photo.ready", 0)]
+    assert sorted((j["type"], j["consumer"], j["step"]) for j in queued()) == [
+        ("photo.ready", "event_members", 0),
+        ("photo.ready", "post_count", 0),
+    ]
     batches = drain()
     assert len(batches) >= 5  # 1,001 members in pages of 250
     for user_id in ("u_member0000", "u_member0500", "u_member0999", owner["id"]):

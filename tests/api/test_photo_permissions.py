@@ -42,9 +42,9 @@ EXPECTED_VARIANTS = {
     "anonymous": None,
     "stranger": None,
     "viewer": {"thumb", "medium", "large", "watermarked"},
-    "contributor": {"thumb", "medium", "large", "watermarked", "original"},
-    "owner": {"thumb", "medium", "large", "watermarked", "original"},
-    "staff": {"thumb", "medium", "large", "watermarked", "original"},
+    "contributor": {"thumb", "medium", "large", "watermarked", "preview", "original"},
+    "owner": {"thumb", "medium", "large", "watermarked", "preview", "original"},
+    "staff": {"thumb", "medium", "large", "watermarked", "preview", "original"},
 }
 
 
@@ -130,7 +130,7 @@ def test_deleting_the_event_removes_photos_and_files(api, world):
     from chalicelib.config import get_settings
 
     s3 = aws.client("s3")
-    assert s3.list_objects_v2(Bucket=get_settings().media_bucket)["KeyCount"] == 5
+    assert s3.list_objects_v2(Bucket=get_settings().media_bucket)["KeyCount"] == 6  # five variants and the original
     assert api.delete(f"/events/{world['event_id']}", token=world["tokens"]["owner"]).status_code == 204
     drain()  # event.deleted: the photos and their files go in jobs
     assert api.get(f"/photos/{world['photo_id']}", token=world["tokens"]["contributor"]).status_code == 404

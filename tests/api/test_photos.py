@@ -54,7 +54,7 @@ def test_upload_process_view_and_variants(api, make_user):
     assert r.status_code == 200, r.body
     photo = r.data
     assert photo["status"] == "ready" and (photo["width"], photo["height"]) == (3000, 2000)
-    assert set(photo["urls"]) == {"thumb", "medium", "large", "watermarked", "original"}
+    assert set(photo["urls"]) == {"thumb", "medium", "large", "watermarked", "preview", "original"}  # the uploader
     assert photo["tags"] == ["holiday", "beach"]
     sizes = {}
     for name, url in photo["urls"].items():

@@ -11,7 +11,7 @@ from PIL import Image
 from tests.imaging import fixtures
 from tests.pipeline import fetch, post_file, pump, reserve
 
-SERVED = ("thumb", "medium", "large", "watermarked", "original")
+SERVED = ("thumb", "medium", "large", "watermarked", "preview", "original")
 
 
 def through_pipeline(api, token: str, data: bytes, content_type: str = "image/jpeg") -> dict:

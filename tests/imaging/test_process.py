@@ -30,7 +30,13 @@ def test_every_exif_orientation_is_shown_upright(orientation: int) -> None:
 
     assert (result.width, result.height) == (300, 200)
     sizes = {name: (v.width, v.height) for name, v in result.variants.items()}
-    assert sizes == {"thumb": (256, 171), "medium": (300, 200), "large": (300, 200), "watermarked": (300, 200)}
+    assert sizes == {
+        "thumb": (256, 171),
+        "medium": (300, 200),
+        "large": (300, 200),
+        "watermarked": (300, 200),
+        "preview": (300, 200),
+    }
     for name in ("thumb", "medium", "large"):
         colours = quadrant_colours(result.variants[name].data)
         assert all(close_to(colours[q], QUADRANTS[q]) for q in QUADRANTS), (name, colours)
@@ -343,8 +349,15 @@ def test_a_4000px_jpeg_snaps_to_its_dct_scale_instead_of_resampling(
     result = process_image(fixtures.oriented_jpeg(orientation, 4000, 3000))
 
     sizes = {name: (v.width, v.height) for name, v in result.variants.items()}
-    assert sizes == {"thumb": (256, 192), "medium": (1000, 750), "large": (2000, 1500), "watermarked": (2000, 1500)}
+    assert sizes == {
+        "thumb": (256, 192),
+        "medium": (1000, 750),
+        "large": (2000, 1500),
+        "watermarked": (2000, 1500),
+        "preview": (640, 480),
+    }
     assert (result.width, result.height) == (4000, 3000)
-    assert resized == [(1000, 750)]  # only the thumb is resampled; nothing at full or large size
+    # Only the thumb and the preview's small copies are resampled; nothing at full or large size.
+    assert resized == [(1000, 750), (334, 250), (64, 48), (160, 120)]
     colours = quadrant_colours(result.variants["large"].data)
     assert all(close_to(colours[q], QUADRANTS[q]) for q in QUADRANTS), colours

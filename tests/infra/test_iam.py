@@ -186,10 +186,15 @@ def test_every_function_that_notifies_may_email_and_push(template):
 
 
 def test_uploads_are_writable_only_under_the_upload_prefix(template, facts):
-    """Each processor reaches only its own inbox prefix; the API (signing POSTs) and the worker (purges) both."""
+    """Each processor reaches only its own inbox prefix; the API (signing POSTs) and the worker (purges) both, and
+    the identity documents' prefix (the API signs the POST and staff's GET and deletes after the decision; the
+    worker deletes a deleted account's)."""
+    from chalicelib.resources import VERIFICATION_PREFIX
+
     kinds = function_kinds(template)
     photo, video = facts["dev"]["upload_prefix"], facts["dev"]["video_upload_prefix"]
-    allowed = {"processor": {photo}, "video": {video}}
+    allowed = {"processor": {photo}, "video": {video}, "api": {photo, video, VERIFICATION_PREFIX}}
+    allowed["worker"] = allowed["api"]
     for name in functions_of(template):
         prefixes = allowed.get(kinds[name], {photo, video})
         _, statements = _grants(template, name)

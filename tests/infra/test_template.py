@@ -471,3 +471,19 @@ def test_the_video_function(template, facts):
     assert queue["VisibilityTimeout"] >= 6 * props["Timeout"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["VideoDeadLetterQueue", "Arn"]}
     assert queue["RedrivePolicy"]["maxReceiveCount"] == facts["dev"]["video_queue"]["max_receives"]
+
+
+def test_uploads_bucket_expires_verification_documents_and_never_processes_them(template, facts):
+    from chalicelib.resources import UPLOAD_PREFIX, VERIFICATION_PREFIX
+
+    _, bucket = _buckets_by_key(template, facts["dev"])["uploads"]
+    props = bucket["Properties"]
+    [rule] = [r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == VERIFICATION_PREFIX]
+    assert rule["Status"] == "Enabled" and 1 <= rule["ExpirationInDays"] <= 30
+    # The queues are notified for the photo and video inboxes only: identity documents trigger no processing.
+    from chalicelib.resources import VIDEO_UPLOAD_PREFIX
+
+    for queue in props["NotificationConfiguration"]["QueueConfigurations"]:
+        [prefix] = queue["Filter"]["S3Key"]["Rules"]
+        assert prefix["Value"] in (UPLOAD_PREFIX, VIDEO_UPLOAD_PREFIX)
+        assert not VERIFICATION_PREFIX.startswith(prefix["Value"])

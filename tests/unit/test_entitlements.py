@@ -201,3 +201,103 @@ def test_discovery_drops_what_is_readable_but_not_listed():
 def test_grants_combine():
     combined = Grants(share=frozenset({"original"})) | Grants(assigned=True) | Grants(purchased=frozenset({"large"}))
     assert combined == Grants(share=frozenset({"original"}), assigned=True, purchased=frozenset({"large"}))
+
+
+# ---- premium items: videos and locked cases --------------------------------------------------------------
+
+VIDEO_ONLY = frozenset({"poster", "stream"})
+PREMIUM_CASES = [
+    # (name, caller, item, facts, variants, listed, locked)
+    ("subscribers, anonymous", ANONYMOUS, photo(access="subscribers"), Facts(), PREVIEW, True, True),
+    ("subscribers, member not subscribed", STRANGER, photo(access="subscribers"), Facts(), PREVIEW, True, True),
+    (
+        "subscribers, subscribed, in a public watermarked event: the event's policy still applies",
+        STRANGER,
+        event_photo(access="subscribers"),
+        Facts(PUBLIC_WM, grants=Grants(subscribed=True)),
+        WATERMARKED,
+        True,
+        False,
+    ),
+    (
+        "paid, public watermarked event, outsider: preview only",
+        STRANGER,
+        event_photo(access="paid"),
+        Facts(PUBLIC_WM),
+        PREVIEW,
+        True,
+        True,
+    ),
+    (
+        "paid, private event, outsider: nothing",
+        STRANGER,
+        event_photo(access="paid"),
+        Facts(PRIVATE),
+        NONE,
+        False,
+        False,
+    ),
+    (
+        "subscribers, private photo, subscribed: private stays private",
+        STRANGER,
+        photo(access="subscribers", visibility="private"),
+        Facts(grants=Grants(subscribed=True)),
+        NONE,
+        False,
+        False,
+    ),
+    ("paid, not ready, anonymous", ANONYMOUS, photo(access="paid", status="processing"), Facts(), NONE, False, False),
+    ("paid, staff", STAFF, photo(access="paid"), Facts(), ALL, True, False),
+    (
+        "paid, event owner",
+        STRANGER,
+        event_photo(access="paid"),
+        Facts(PRIVATE, "owner"),
+        ALL,
+        True,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "caller", "item", "facts", "variants", "listed", "locked"),
+    PREMIUM_CASES,
+    ids=[c[0] for c in PREMIUM_CASES],
+)
+def test_premium_decision_table(name, caller, item, facts, variants, listed, locked):
+    decision = decide(caller, item, facts)
+    assert (decision.variants, decision.listed, decision.locked) == (variants, listed, locked)
+
+
+@pytest.mark.parametrize("access", ["subscribers", "paid"])
+@pytest.mark.parametrize("event", [None, PUBLIC, PUBLIC_WM, UNLISTED])
+@pytest.mark.parametrize("role", [None, "viewer"])
+@pytest.mark.parametrize("subscribed", [False, True])
+def test_a_locked_item_never_gets_a_clean_variant(access, event, role, subscribed):
+    """Whatever the event, role or subscription: when the decision says locked, only the preview variants
+    (a video's clip and blurred frame) are allowed, never its poster, stream, sizes or original."""
+    item = event_photo(access=access) if event else photo(access=access)
+    decision = decide(STRANGER, item, Facts(event, role if event else None, Grants(subscribed=subscribed)))
+    if decision.locked:
+        assert decision.variants == PREVIEW
+        assert not decision.variants & (VIDEO_ONLY | {"original", "large", "medium", "thumb", "watermarked"})
+    else:
+        assert access == "subscribers" and subscribed  # the one way in without a purchase
+
+
+def test_a_subscription_to_one_creator_unlocks_nothing_of_another():
+    """Grants are per item: the page's subscription source marks only items of creators the caller follows
+    with an active subscription, so another creator's item decides with no grant."""
+    mine = Item(photo_id="p1", owner_id="u_a", access="subscribers")
+    theirs = Item(photo_id="p2", owner_id="u_b", access="subscribers")
+    decisions = decide_page(
+        STRANGER, [mine, theirs], {"p1": Facts(grants=Grants(subscribed=True)), "p2": Facts()}, discovery=True
+    )
+    assert not decisions["p1"].locked and decisions["p1"].variants == FULL
+    assert decisions["p2"].locked and decisions["p2"].variants == PREVIEW
+
+
+def test_a_purchase_unlocks_a_paid_video_whole():
+    decision = decide(STRANGER, photo(access="paid"), Facts(grants=Grants(purchased=FULL)))
+    assert not decision.locked and decision.variants >= VIDEO_ONLY and not decision.variants & PREVIEW

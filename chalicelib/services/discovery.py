@@ -1,0 +1,67 @@
+"""Creator discovery: the public creator card (``GET /creators/{id}``), a creator's posts
+(``GET /creators/{id}/posts``) and the ``post_count`` it shows.
+
+- the card: one GetItem of the user and one of the profile (plan and counters, ``models/creators.py``);
+- the posts: a page of the creator's ``Photo.by_owner`` index, newest first, through the entitlement decision
+  as a discovery listing (``photos.views``): premium items the caller is not entitled to come back
+  ``locked`` with their preview only, private ones are left out;
+- ``post_count``: ready media of the creator, counted once per photo by the ``photo.ready`` consumer below
+  (a mark on the photo and the counter in one transaction) and uncounted when the photo is purged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import NotFoundError
+from chalicelib.models import creators as store
+from chalicelib.models.photos import READY
+
+
+def _creator(user_id: str) -> Any:
+    from chalicelib.services.accounts import users_by_ids
+
+    user = users_by_ids([user_id]).get(user_id)
+    if user is None or user.role != "creator":
+        raise NotFoundError("No such creator.")
+    return user
+
+
+def creator_view(user_id: str) -> dict[str, Any]:
+    user = _creator(user_id)
+    profile = store.profile(user_id)
+    plan = None
+    if profile is not None and profile.plan_price_cents is not None:
+        plan = {"price_cents": int(profile.plan_price_cents), "currency": profile.plan_currency or "eur"}
+    return {
+        "user_id": user.user_id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "verified": bool(user.creator_verified),
+        "plan": plan,
+        "subscriber_count": max(0, int(profile.subscriber_count or 0)) if profile else 0,
+        "post_count": max(0, int(profile.post_count or 0)) if profile else 0,
+    }
+
+
+def posts_query(user_id: str, limit: int, last_key: dict | None) -> Any:
+    """A page of the creator's media keys, newest first (404 for someone who is not a creator)."""
+    from chalicelib.services import photos
+
+    _creator(user_id)
+    return photos.list_query(user_id, None, "recent", limit, last_key)
+
+
+def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``photo.ready``: count the photo in its creator's ``post_count`` (once: a redelivery, or a photo
+    deleted meanwhile, changes nothing). Only creators have a profile to count in."""
+    from chalicelib.services import photos
+    from chalicelib.services.accounts import users_by_ids
+
+    photo = photos.get_photo(payload["photo_id"])
+    if photo is None or photo.status != READY or photo.post_counted is not None:
+        return None
+    owner = users_by_ids([photo.owner_id]).get(photo.owner_id)
+    if owner is not None and owner.role == "creator":
+        store.count_post(photo.photo_id, photo.owner_id)
+    return None
