@@ -165,7 +165,7 @@ def test_creator_is_verified_sells_subscriptions_tips_and_pay_per_view(stack, tm
     wallet = call(stack, "GET", "/wallet?currency=eur", token=buyer["token"], expect=200).json()
     assert wallet["balance_cents"] == 1500
     full = call(stack, "GET", f"/photos/{video_id}", token=buyer["token"], expect=200).json()
-    assert not full["locked"] and {"stream", "poster"} <= set(full["urls"])
+    assert not full["locked"] and {"stream", "poster", "preview"} <= set(full["urls"])
     ranged = requests.get(full["urls"]["stream"], headers={"Range": "bytes=0-99"}, timeout=30)
     assert ranged.status_code == 206 and len(ranged.content) == 100
     again = {"Authorization": f"Bearer {buyer['token']}", "Idempotency-Key": uuid.uuid4().hex}
