@@ -49,7 +49,7 @@ def fingerprint(method: str, path: str, query: Mapping[str, str] | None, body: A
 # 409s that say "retry": a concurrent change, not an answer about this request. Stored, a retry with the same key
 # (as the message tells the client to do) would replay the conflict for 24 hours.
 TRANSIENT_CONFLICT_CODES = frozenset(
-    {"refund_in_progress", "order_busy", "retry", "concurrent_change", "invoice_busy", "cart_changed"}
+    {"refund_in_progress", "order_busy", "retry", "concurrent_change", "invoice_busy", "cart_changed", "ledger_busy"}
 )
 
 

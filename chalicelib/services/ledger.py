@@ -10,6 +10,8 @@ replayed job posts nothing.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -18,13 +20,28 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import get_settings
+from chalicelib.errors import ConflictError
 from chalicelib.logs import get_logger
 from chalicelib.models import ledger as store
 from chalicelib.models.base import now
 from chalicelib.services import money
 
 log = get_logger(__name__)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12
+BACKOFF_SECONDS = 0.01  # a contended post waits a random 0..BACKOFF*2^n (capped) before computing again
+
+
+class LedgerBusy(ConflictError):
+    """Every attempt raced another post (DynamoDB's TransactionConflict on a hot row): a transient 409 the client
+    retries with the same Idempotency-Key (not stored by the idempotency layer); a job is retried by SQS."""
+
+    code = "ledger_busy"
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.5, BACKOFF_SECONDS * 2**attempt)))
+
+
 SELLERS_PER_TRANSACTION = 10  # a reversal touches ~4 accounts per seller (2 actions each) + its hold: < 100 actions
 
 
@@ -70,7 +87,9 @@ def _post(compute: Callable[[], Posting | None], *, currency: str | None = None)
     that would overdraw an account is computed once more (its reads may predate a concurrent post); short
     twice with the same entries, it raises InsufficientFunds."""
     short_before: list[money.Entry] | None = None
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            _backoff(attempt)
         posting = compute()
         if posting is None:
             return False
@@ -113,7 +132,7 @@ def _post(compute: Callable[[], Posting | None], *, currency: str | None = None)
             )
         except store.AccountsChanged:
             continue
-    raise RuntimeError("the ledger stayed contended; the job will retry")
+    raise LedgerBusy("The ledger is busy; retry the request.")
 
 
 # ---- holds <-> money.Hold --------------------------------------------------------------------------------

@@ -236,3 +236,26 @@ def test_50_concurrent_wallet_tips_through_the_api_are_exact(api, scene, threade
     wallet = api.get("/wallet?limit=100", token=fan["access"]).data
     assert sum(e["amount_cents"] for e in wallet["entries"]["items"]) == 0 and len(wallet["entries"]["items"]) == 31
     assert ledger_balanced(api, staff)
+
+
+def test_a_ledger_that_stays_contended_is_a_transient_409_the_retry_completes(api, scene, monkeypatch):
+    """DynamoDB's TransactionConflict on the ledger's hot rows (moto never raises it): every attempt raced, so the
+    answer is 409 ``ledger_busy`` (never a 500), nothing is charged, and the same Idempotency-Key then succeeds."""
+    from chalicelib.models import ledger as store
+    from chalicelib.services import ledger
+
+    deposit(api, scene["staff"], scene["fan"], 1000, "dep-busy")
+    real = store.write_transaction
+
+    def contended(*args, **kwargs):
+        raise store.AccountsChanged("TransactionConflict")
+
+    monkeypatch.setattr(ledger, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(store, "write_transaction", contended)
+    r = tip(api, scene["fan"], scene["creator"]["id"], key="busy-1")
+    assert r.status_code == 409 and r.data["error"]["code"] == "ledger_busy", r.body
+    assert balance(api, scene["fan"]) == 1000
+    monkeypatch.setattr(store, "write_transaction", real)
+    r = tip(api, scene["fan"], scene["creator"]["id"], key="busy-1")
+    assert r.status_code == 201, r.body
+    assert balance(api, scene["fan"]) == 500
