@@ -28,19 +28,9 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=10_000)
     args = parser.parse_args()
 
-    import botocore.client
-    from moto import mock_aws
+    from bench._moto import counted_moto
 
-    counter = harness.CallCounter()
-    original = botocore.client.ClientCreator.create_client
-
-    def create_client(self, *a, **kw):
-        client = original(self, *a, **kw)
-        client.meta.events.register("before-call.*.*", counter.hook)
-        return client
-
-    botocore.client.ClientCreator.create_client = create_client  # type: ignore[method-assign]
-    with mock_aws():
+    with counted_moto() as counter:
         from chalice.test import Client
 
         import app as app_module
