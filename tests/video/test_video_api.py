@@ -172,3 +172,23 @@ def test_an_unexpected_failure_is_retried_then_rejected_on_the_last_delivery(api
     assert app_module.process_video_queue({"Records": [last]}, None)["batchItemFailures"]
     view = api.get(f"/photos/{photo_id}", token=token).data
     assert view["status"] == "rejected" and view["rejection_reason"].startswith("The video could not be processed")
+
+
+def test_bookmarks_and_live_stats_work_on_a_video_unchanged(app, api, make_user, samples, live):
+    import app as app_module
+    from tests.realtime import connect, send
+
+    owner, fan = make_user(), make_user()
+    photo_id = kit.upload_video(api, owner["access"], samples["mp4"])
+    assert api.get(f"/photos/{photo_id}", token=fan["access"]).data["status"] == "ready"
+
+    assert api.put(f"/photos/{photo_id}/bookmark", token=fan["access"]).status_code in (200, 201, 204)
+    (saved,) = api.get("/bookmarks", token=fan["access"]).data["items"]
+    assert saved["id"] == photo_id and saved["kind"] == "video" and "stream" in saved["urls"]
+
+    connection_id, response = connect(app_module, owner["access"])
+    assert response["statusCode"] == 200
+    send(app_module, connection_id, {"action": "subscribe", "photo_id": photo_id})
+    assert api.post(f"/photos/{photo_id}/like", token=fan["access"]).status_code == 201
+    stats = [f for f in live.frames[connection_id] if f["type"] == "photo.stats"]
+    assert stats == [{"type": "photo.stats", "photo_id": photo_id, "like_count": 1, "comment_count": 0}]
