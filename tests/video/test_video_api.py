@@ -172,3 +172,20 @@ def test_an_unexpected_failure_is_retried_then_rejected_on_the_last_delivery(api
     assert app_module.process_video_queue({"Records": [last]}, None)["batchItemFailures"]
     view = api.get(f"/photos/{photo_id}", token=token).data
     assert view["status"] == "rejected" and view["rejection_reason"].startswith("The video could not be processed")
+
+
+def test_no_disk_space_is_a_rejection_on_the_first_delivery(api, make_user, samples, monkeypatch):
+    """A /tmp without room for the renditions is refused at once with its reason (not retried three times)."""
+    import shutil
+    import types
+
+    from chalicelib.video import process
+
+    free = process.POSTER_MAX_BYTES + process.IMAGES_BYTES + process.PREVIEW_MAX_BYTES  # none left for the stream
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: types.SimpleNamespace(total=free, used=0, free=free))
+    token = make_user()["access"]
+    photo_id = kit.upload_video(api, token, samples["mp4"], pump=False)
+    responses = kit.pump_videos()
+    assert responses and responses[0] == {"batchItemFailures": []}, responses
+    view = api.get(f"/photos/{photo_id}", token=token).data
+    assert view["status"] == "rejected" and view["rejection_reason"] == process.NO_ROOM, view
