@@ -162,6 +162,7 @@ def test_ffmpeg_gets_its_limits_without_preexec_fn(monkeypatch):
             super().__init__(*args, **kwargs)
             started.append(self)
 
+    binary = os.path.realpath(ffmpeg.executable())  # before recording: imageio runs `ffmpeg -version` once
     monkeypatch.setattr(ffmpeg.subprocess, "Popen", Recording)
     endless = ["-f", "lavfi", "-i", "testsrc=size=64x64:rate=25", "-f", "null", "-"]
     results = []
@@ -174,9 +175,10 @@ def test_ffmpeg_gets_its_limits_without_preexec_fn(monkeypatch):
         until = time.monotonic() + 4
         while time.monotonic() < until:
             if started:
+                assert all(kwargs.get("preexec_fn") is None for kwargs in kwargs_seen)
                 pid = started[0].pid
                 try:
-                    if os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(ffmpeg.executable()):
+                    if os.path.realpath(f"/proc/{pid}/exe") == binary:
                         limits = Path(f"/proc/{pid}/limits").read_text()
                         status = Path(f"/proc/{pid}/status").read_text()
                         break
@@ -184,7 +186,6 @@ def test_ffmpeg_gets_its_limits_without_preexec_fn(monkeypatch):
                     pass
             time.sleep(0.02)
         assert limits, "ffmpeg never ran"
-        assert all(kwargs.get("preexec_fn") is None for kwargs in kwargs_seen)
         rows = {line[:26].strip(): line[26:].split()[:2] for line in limits.splitlines()[1:]}
         assert rows["Max address space"] == [str(700 * 1024 * 1024)] * 2
         assert rows["Max file size"] == ["12345", "12345"]
