@@ -7,7 +7,8 @@ items, transient errors retried, the last delivery marking the item rejected) wi
 1. the upload's size against what was declared and ``max_video_bytes`` (no download if it is over);
 2. the file streamed to local disk (``/tmp``, the function's ephemeral storage), never held in memory;
 3. ``chalicelib.video.process.render``: probe, stream, poster and its sizes, blurred poster, preview clip, each
-   ffmpeg run under time, memory and output-size limits; ``VideoRejected`` -> ``rejected`` with the reason;
+   ffmpeg run under time, memory and output-size limits (each output capped by its own size and by what is free
+   in ``/tmp``; a full disk is a rejection, not a retry); ``VideoRejected`` -> ``rejected`` with the reason;
 4. every file put in the media bucket at its variant key, then ``uploads.mark_ready`` (the photo path's ready
    transition: search rows, the ``photo.ready`` job, a row deleted meanwhile has its files removed).
 Nothing is written to the media bucket before every variant exists, so a rejection leaves no media behind. The
@@ -55,7 +56,7 @@ def handle_batch(records: list[dict[str, Any]], context: Any = None) -> dict[str
 
 def process_claimed(photo: Photo, key: str, *, deadline: float) -> None:
     from chalicelib.video import VideoRejected
-    from chalicelib.video.process import render
+    from chalicelib.video.process import render, stream_cap
 
     settings = get_settings()
     head = storage.head_upload(key)
@@ -78,7 +79,7 @@ def process_claimed(photo: Photo, key: str, *, deadline: float) -> None:
                 max_seconds=settings.max_video_seconds,
                 timeout_seconds=settings.video_timeout_seconds,
                 memory_mib=settings.video_memory_mib,
-                max_output_bytes=max(size * 4, 512 * 1024 * 1024),
+                max_output_bytes=stream_cap(size),  # and never more than /tmp has free (process._room)
                 preset=settings.video_preset,
                 deadline=deadline,
             )

@@ -4,6 +4,7 @@ inside their time, memory and stderr limits."""
 from __future__ import annotations
 
 import io
+import os
 import time
 from pathlib import Path
 
@@ -143,3 +144,104 @@ def test_ffmpeg_is_killed_at_its_timeout_and_its_stderr_is_bounded():
     result = ffmpeg.run(["-loglevel", "debug", *endless], timeout=1.0, memory_mib=512, max_output_bytes=1024)
     assert result.timed_out and time.monotonic() - started < 4
     assert 0 < len(result.stderr.encode()) <= ffmpeg.STDERR_BYTES
+
+
+def test_ffmpeg_gets_its_limits_without_preexec_fn(monkeypatch):
+    """The limits are in the ffmpeg process itself (its /proc limits), set without ``preexec_fn``: that runs
+    Python between fork and exec, which can deadlock a child forked while other threads (the app host's HTTP
+    servers, the stderr reader) hold a lock, and a valid video would then be refused at the timeout."""
+    import subprocess
+    import threading
+
+    started: list[subprocess.Popen] = []
+    kwargs_seen: list[dict] = []
+
+    class Recording(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            kwargs_seen.append(kwargs)
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    binary = os.path.realpath(ffmpeg.executable())  # before recording: imageio runs `ffmpeg -version` once
+    monkeypatch.setattr(ffmpeg.subprocess, "Popen", Recording)
+    endless = ["-f", "lavfi", "-i", "testsrc=size=64x64:rate=25", "-f", "null", "-"]
+    results = []
+    runner = threading.Thread(
+        target=lambda: results.append(ffmpeg.run(endless, timeout=5, memory_mib=700, max_output_bytes=12345))
+    )
+    runner.start()
+    try:
+        limits = ""
+        until = time.monotonic() + 4
+        while time.monotonic() < until:
+            if started:
+                assert all(kwargs.get("preexec_fn") is None for kwargs in kwargs_seen)
+                pid = started[0].pid
+                try:
+                    if os.path.realpath(f"/proc/{pid}/exe") == binary:
+                        limits = Path(f"/proc/{pid}/limits").read_text()
+                        status = Path(f"/proc/{pid}/status").read_text()
+                        break
+                except FileNotFoundError:
+                    pass
+            time.sleep(0.02)
+        assert limits, "ffmpeg never ran"
+        rows = {line[:26].strip(): line[26:].split()[:2] for line in limits.splitlines()[1:]}
+        assert rows["Max address space"] == [str(700 * 1024 * 1024)] * 2
+        assert rows["Max file size"] == ["12345", "12345"]
+        assert rows["Max core file size"] == ["0", "0"]
+        ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+        assert not ignored & (1 << (25 - 1)), "SIGXFSZ is ignored: a write past the limit would not end ffmpeg"
+    finally:
+        runner.join(10)
+    [result] = results
+    assert result.timed_out
+
+
+def test_an_output_over_its_size_limit_is_refused_with_that_reason(tmp_path, samples):
+    reason = rejection(tmp_path, samples["mp4"], max_output_bytes=4096)
+    assert "larger than the 4096 bytes allowed" in reason, reason
+
+
+def _free(monkeypatch, free: int) -> None:
+    import shutil
+    import types
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: types.SimpleNamespace(total=free, used=0, free=free))
+
+
+def test_a_nearly_full_disk_is_refused_before_ffmpeg_fills_it(tmp_path, samples, monkeypatch):
+    later = process.POSTER_MAX_BYTES + process.IMAGES_BYTES + process.PREVIEW_MAX_BYTES
+    _free(monkeypatch, later + 1000)  # room for the poster and the preview, none for the stream
+    assert rejection(tmp_path, samples["mp4"]) == process.NO_ROOM
+    assert not (tmp_path / "work" / "stream.mp4").exists()
+
+
+def test_each_output_is_capped_by_the_free_space_less_what_the_others_need(tmp_path, samples, monkeypatch):
+    runs = []
+    real = ffmpeg.run
+
+    def recording(args, **kwargs):
+        if "-y" in args:  # a run that writes a file (the last argument), not a probe
+            runs.append((args[-1], kwargs["max_output_bytes"]))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(ffmpeg, "run", recording)
+    later = process.POSTER_MAX_BYTES + process.IMAGES_BYTES + process.PREVIEW_MAX_BYTES
+    _free(monkeypatch, later + 3 * process.MiB)
+    render(tmp_path, samples["mp4"], max_output_bytes=10**12)
+    caps = {os.path.basename(out): cap for out, cap in runs}
+    assert caps["stream.mp4"] == 3 * process.MiB
+    assert caps["poster.jpg"] == process.POSTER_MAX_BYTES and caps["preview.mp4"] == process.PREVIEW_MAX_BYTES
+    # The stream of a 2 GB upload (the largest accepted) and everything else fit in Lambda's 10 GB /tmp with it.
+    assert process.stream_cap(2 * 1024**3) == 4 * 1024**3 and process.stream_cap(1000) == process.STREAM_FLOOR_BYTES
+    assert 2 * 1024**3 + process.stream_cap(2 * 1024**3) + later < 10 * 1000**3
+
+
+def test_a_disk_full_error_is_a_rejection_not_a_retry(tmp_path):
+    """ENOSPC (``/dev/full`` answers every write with it) is refused with its reason, not retried as FfmpegFailed
+    (three deliveries of up to 14 minutes each)."""
+    args = [*media.testsrc(1), *media.X264, "-f", "mp4", "-y", "/dev/full"]
+    with pytest.raises(VideoRejected) as caught:
+        process._run(args, 20, 1536, 10**9)
+    assert caught.value.reason == process.NO_ROOM

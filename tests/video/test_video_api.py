@@ -192,3 +192,20 @@ def test_bookmarks_and_live_stats_work_on_a_video_unchanged(app, api, make_user,
     assert api.post(f"/photos/{photo_id}/like", token=fan["access"]).status_code == 201
     stats = [f for f in live.frames[connection_id] if f["type"] == "photo.stats"]
     assert stats == [{"type": "photo.stats", "photo_id": photo_id, "like_count": 1, "comment_count": 0}]
+
+
+def test_no_disk_space_is_a_rejection_on_the_first_delivery(api, make_user, samples, monkeypatch):
+    """A /tmp without room for the renditions is refused at once with its reason (not retried three times)."""
+    import shutil
+    import types
+
+    from chalicelib.video import process
+
+    free = process.POSTER_MAX_BYTES + process.IMAGES_BYTES + process.PREVIEW_MAX_BYTES  # none left for the stream
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: types.SimpleNamespace(total=free, used=0, free=free))
+    token = make_user()["access"]
+    photo_id = kit.upload_video(api, token, samples["mp4"], pump=False)
+    responses = kit.pump_videos()
+    assert responses and responses[0] == {"batchItemFailures": []}, responses
+    view = api.get(f"/photos/{photo_id}", token=token).data
+    assert view["status"] == "rejected" and view["rejection_reason"] == process.NO_ROOM, view
