@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from chalicelib.api.routing import Ctx, route
+from chalicelib.api.routing import IDEMPOTENCY_HEADER, Ctx, route
 from chalicelib.api.schema_base import Body, Out, Page, PageQuery
 from chalicelib.services import subscriptions
 
@@ -94,7 +94,9 @@ class SubscribedOut(Out):
 )
 def subscribe(ctx: Ctx[SubscribeIn], user_id: str) -> SubscribedOut:
     """Subscribe to a creator monthly, by card (Stripe) or from the wallet (charged at once)."""
-    row, payment = subscriptions.subscribe(ctx.principal, user_id, ctx.body.payment_method, ctx.body.payment_method_id)
+    key = (ctx.request.headers or {}).get(IDEMPOTENCY_HEADER)
+    b = ctx.body
+    row, payment = subscriptions.subscribe(ctx.principal, user_id, b.payment_method, b.payment_method_id, key)
     out = SubscriptionOut.model_validate(subscriptions.view(row))
     return SubscribedOut(subscription=out, payment=SubscriptionPaymentOut.model_validate(payment) if payment else None)
 

@@ -235,7 +235,9 @@ def detach_payment_method(payment_method_id: str, *, idempotency_key: str) -> di
 # customer's ``invoice_settings.default_payment_method`` (it refuses ``default_payment_method`` on the
 # subscription), so that is how the card is chosen, here and on Stripe.
 
-SUBSCRIPTION_EXPAND = ["latest_invoice.payment_intent"]
+# Only ``latest_invoice``: Stripe API 2025-03-31 and later (the pinned stripe-python's) have no
+# ``Invoice.payment_intent``, so expanding it is a 400 there; the payment is read by ``invoice_payment_intent``.
+SUBSCRIPTION_EXPAND = ["latest_invoice"]
 
 
 def create_product(name: str, *, idempotency_key: str, metadata: dict[str, str]) -> dict[str, Any]:
@@ -299,9 +301,41 @@ def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> dict[s
     return as_dict(_call(lambda c: c.subscriptions.cancel(subscription_id, options=_opts(idempotency_key))))
 
 
-def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
-    params = {"expand": ["payment_intent"]}
+def list_subscriptions(customer_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The customer's subscriptions of every status, newest first (to find one of our attempts by metadata)."""
+    params = {"customer": customer_id, "status": "all", "limit": limit}
+    listing = _call(lambda c: c.subscriptions.list(params=params))
+    return [as_dict(s) for s in as_dict(listing).get("data", [])]
+
+
+def retrieve_invoice(invoice_id: str, *, expand: list[str] | None = None) -> dict[str, Any]:
+    params = {"expand": expand} if expand else {}
     return as_dict(_call(lambda c: c.invoices.retrieve(invoice_id, params=params)))
+
+
+def invoice_payment_intent(invoice: dict[str, Any]) -> dict[str, Any] | None:
+    """The PaymentIntent paying an invoice, in either shape: ``invoice.payment_intent`` (APIs before 2025-03-31, and
+    localstripe), else the invoice's ``payments`` (InvoicePayments, newer APIs: read by retrieving the invoice with
+    ``payments`` expanded when it does not carry them), the default payment's or the latest's."""
+    if "payment_intent" in invoice:
+        pi = invoice["payment_intent"]
+        if isinstance(pi, dict):
+            return pi
+        return retrieve_payment_intent(pi) if isinstance(pi, str) and pi else None
+    payments = invoice.get("payments")
+    if not isinstance(payments, dict):
+        if not isinstance(invoice.get("id"), str):
+            return None
+        payments = retrieve_invoice(invoice["id"], expand=["payments"]).get("payments")
+    items = [p for p in ((payments or {}).get("data") or []) if isinstance(p, dict)]
+    items.sort(key=lambda p: (bool(p.get("is_default")), int(p.get("created") or 0)), reverse=True)
+    for item in items:
+        pi = (item.get("payment") or {}).get("payment_intent")
+        if isinstance(pi, dict):
+            return pi
+        if isinstance(pi, str) and pi:
+            return retrieve_payment_intent(pi)
+    return None
 
 
 # ---- webhooks ------------------------------------------------------------------------------------------------

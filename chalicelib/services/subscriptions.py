@@ -5,7 +5,12 @@
   existing ones keep theirs; the same price again makes nothing.
 - ``subscribe`` by card: a Stripe customer (``checkout.ensure_customer``) whose default card is the one given (or
   the saved one), a Stripe subscription on the creator's current plan (key ``subscription:<our id>``), charged at
-  once; 3-D Secure answers the first invoice's ``client_secret``; a decline cancels it and is ``402``.
+  once; 3-D Secure answers the first invoice's ``client_secret``; a decline cancels it and is ``402``. Our id is
+  derived from (fan, creator, ``Idempotency-Key``), so a retry after a 5xx finds the same row and the same Stripe
+  subscription (by its id on the row, else by metadata in the customer's list) and charges nothing more; an
+  earlier attempt left ``incomplete`` is ended in Stripe (card or wallet subscribe).
+- A Stripe subscription whose metadata ``subscription_id`` is not the pair's current row (abandoned or replaced)
+  is cancelled in Stripe if still live, and its paid invoice, if never booked, refunded instead of booked.
 - ``subscribe`` by wallet: the first period is booked at once from the wallet (``earnings.book``, ref
   ``<our id>:1``) with the row written in the same transaction; ``on_renewals`` books each next period once (ref
   ``<our id>:<n>``), moves to ``past_due`` when the wallet is short and cancels after the grace period.
@@ -18,6 +23,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +57,10 @@ def _now() -> datetime:
 
 class _Stale(Exception):
     """The row changed since it was read."""
+
+
+class _Done(Exception):
+    """What this request was to write is there already."""
 
 
 # ---- plans -------------------------------------------------------------------------------------------------
@@ -177,7 +187,7 @@ def _notify_subscribed(row: Subscription) -> None:
             row.creator_id,
             "subscribed",
             actor_id=row.subscriber_id,
-            target={"type": "subscription", "id": row.subscription_id, "creator_id": row.creator_id},
+            target={"kind": "subscription", "id": row.subscription_id, "creator_id": row.creator_id},
             dedupe=row.subscription_id,
         )
     except Exception:  # the subscription stands; a notification is best effort
@@ -199,31 +209,62 @@ def _creator_plan(creator_id: str) -> CreatorProfile:
     return profile
 
 
+def subscription_id_for(fan: str, creator_id: str, request_key: str | None) -> str:
+    """Our subscription id: derived from the caller's ``Idempotency-Key`` (a retry after a failure resumes the same
+    subscription, with the same Stripe key ``subscription:<it>``), else new."""
+    if not request_key:
+        return new_id("sb_")
+    digest = hashlib.sha256(f"subscription\n{fan}\n{creator_id}\n{request_key}".encode()).hexdigest()[:24]
+    return f"sb_{digest}"
+
+
 def subscribe(
-    principal: Any, creator_id: str, method: str, payment_method_id: str | None = None
+    principal: Any,
+    creator_id: str,
+    method: str,
+    payment_method_id: str | None = None,
+    request_key: str | None = None,
 ) -> tuple[Subscription, dict[str, Any] | None]:
     fan = principal.user_id
     if creator_id == fan:
         raise ConflictError("You cannot subscribe to yourself.", code="own_subscription")
     profile = _creator_plan(creator_id)
+    sub_id = subscription_id_for(fan, creator_id, request_key)
     prev = store.subscription_of(fan, creator_id)
-    if _access(prev):
+    resume = prev is not None and prev.subscription_id == sub_id  # a retry of a request that failed after writing
+    if resume:
+        assert prev is not None
+        if prev.method != method:
+            raise ConflictError("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
+        if prev.status in states.ENDED:
+            raise ConflictError(
+                "This Idempotency-Key was used for a subscription that has ended; subscribe with a new key.",
+                code="idempotency_key_reused",
+            )
+        if method == "wallet":
+            return prev, None  # booked with its row in one transaction: it is done
+    elif _access(prev):
         raise ConflictError("You are already subscribed to this creator.", code="already_subscribed")
     if method == "wallet":
-        return _subscribe_wallet(fan, creator_id, profile), None
-    return _subscribe_card(fan, creator_id, profile, prev, payment_method_id)
+        return _subscribe_wallet(fan, creator_id, profile, sub_id), None
+    return _subscribe_card(fan, creator_id, profile, prev, payment_method_id, sub_id)
 
 
-def _subscribe_wallet(fan: str, creator_id: str, profile: CreatorProfile) -> Subscription:
+def _subscribe_wallet(fan: str, creator_id: str, profile: CreatorProfile, sub_id: str) -> Subscription:
     settings = get_settings()
     at = _now()
     price, currency = int(profile.plan_price_cents), str(profile.plan_currency)
     end = at + timedelta(days=settings.subscription_period_days)
-    sub_id = new_id("sb_")
+    before = store.subscription_of(fan, creator_id)
+    if before is not None and before.method == "card" and before.status == "incomplete":
+        # an earlier card attempt left waiting for 3-D Secure: it must not become payable next to this one
+        _end_attempt(fan, before)
     written: dict[str, Subscription] = {}
 
     def extra(tx: TransactWrite) -> None:
         prev = store.subscription_of(fan, creator_id)  # read again on every attempt of the posting
+        if prev is not None and prev.subscription_id == sub_id:
+            raise _Done()  # a concurrent retry of this very request wrote it
         if _access(prev, at):
             raise ConflictError("You are already subscribed to this creator.", code="already_subscribed")
         new = Subscription(
@@ -246,7 +287,12 @@ def _subscribe_wallet(fan: str, creator_id: str, profile: CreatorProfile) -> Sub
         _ops(tx, prev, new)
         written["row"] = new
 
-    earnings.book(SOURCE, f"{sub_id}:1", creator_id, price, currency, at=at, payer_wallet=fan, extra=extra)
+    try:
+        earnings.book(SOURCE, f"{sub_id}:1", creator_id, price, currency, at=at, payer_wallet=fan, extra=extra)
+    except _Done:
+        done = store.subscription_of(fan, creator_id)
+        assert done is not None
+        return done
     row = written["row"]
     _notify_subscribed(row)
     return row
@@ -282,39 +328,53 @@ def _card_for(fan: str, customer_id: str, payment_method_id: str | None) -> str:
 
 
 def _subscribe_card(
-    fan: str, creator_id: str, profile: CreatorProfile, prev: Subscription | None, payment_method_id: str | None
+    fan: str,
+    creator_id: str,
+    profile: CreatorProfile,
+    prev: Subscription | None,
+    payment_method_id: str | None,
+    sub_id: str,
 ) -> tuple[Subscription, dict[str, Any] | None]:
     from chalicelib.services import checkout
 
     customer_id = checkout.ensure_customer(fan)
     _card_for(fan, customer_id, payment_method_id)
-    if prev is not None and prev.method == "card" and prev.stripe_subscription_id and prev.status == "incomplete":
-        # an earlier attempt left waiting for 3-D Secure: it must not become payable next to the new one
-        _end_in_stripe(prev.stripe_subscription_id, f"subscription:{prev.subscription_id}:replaced")
-    at = _now()
-    sub_id = new_id("sb_")
-    fresh = Subscription(
-        subscriber_id=fan,
-        creator_id=creator_id,
-        subscription_id=sub_id,
-        method="card",
-        status="incomplete",
-        price_cents=int(profile.plan_price_cents),
-        currency=str(profile.plan_currency),
-        stripe_plan_id=profile.stripe_plan_id,
-        counted=False,
-        created_at=at,
-    )
-    try:
-        _commit(prev, fresh)
-    except _Stale:
-        raise ConflictError("Your subscription changed at the same time; retry.", code="subscription_changed") from None
-    sub = stripe.create_subscription(
-        customer_id,
-        str(profile.stripe_plan_id),
-        idempotency_key=f"subscription:{sub_id}",
-        metadata={"subscriber_id": fan, "creator_id": creator_id, "subscription_id": sub_id},
-    )
+    sub: dict[str, Any] | None = None
+    if prev is not None and prev.subscription_id == sub_id:  # a retry: the same row, the same Stripe subscription
+        fresh = prev
+        if prev.stripe_subscription_id:
+            sub = stripe.retrieve_subscription(prev.stripe_subscription_id)
+        else:  # created in Stripe before the failure? (Stripe's idempotency keys last 24 hours; localstripe has none)
+            sub = _find_in_stripe(customer_id, sub_id)
+    else:
+        if prev is not None and prev.method == "card" and prev.status == "incomplete":
+            # an earlier attempt left waiting for 3-D Secure: it must not become payable next to the new one
+            _end_attempt(fan, prev, customer_id)
+        fresh = Subscription(
+            subscriber_id=fan,
+            creator_id=creator_id,
+            subscription_id=sub_id,
+            method="card",
+            status="incomplete",
+            price_cents=int(profile.plan_price_cents),
+            currency=str(profile.plan_currency),
+            stripe_plan_id=profile.stripe_plan_id,
+            counted=False,
+            created_at=_now(),
+        )
+        try:
+            _commit(prev, fresh)
+        except _Stale:
+            raise ConflictError(
+                "Your subscription changed at the same time; retry.", code="subscription_changed"
+            ) from None
+    if sub is None:
+        sub = stripe.create_subscription(
+            customer_id,
+            str(fresh.stripe_plan_id or profile.stripe_plan_id),  # a retry keeps its plan: the same Stripe request
+            idempotency_key=f"subscription:{sub_id}",
+            metadata={"subscriber_id": fan, "creator_id": creator_id, "subscription_id": sub_id},
+        )
     row = sync(sub) or fresh
     pi = _first_payment(sub)
     if pi is not None and pi.get("status") == "requires_payment_method":  # declined: no subscription, no access
@@ -343,21 +403,66 @@ def _end_in_stripe(stripe_subscription_id: str, key: str) -> None:
         log.warning("could not cancel a Stripe subscription", extra={"stripe_subscription_id": stripe_subscription_id})
 
 
-def _first_payment(sub: dict[str, Any]) -> dict[str, Any] | None:
+def _find_in_stripe(customer_id: str, sub_id: str) -> dict[str, Any] | None:
+    """The Stripe subscription made for our ``sub_id`` (its metadata), if any: one list of the customer's."""
+    for found in stripe.list_subscriptions(customer_id):
+        if (found.get("metadata") or {}).get("subscription_id") == sub_id:
+            return stripe.retrieve_subscription(str(found["id"]))
+    return None
+
+
+def _end_attempt(fan: str, prev: Subscription, customer_id: str | None = None) -> None:
+    """End an earlier card attempt being replaced (left ``incomplete``): its Stripe subscription, or the one made
+    for it when the attempt failed before our row learned its id, is ended (and refunded if it was paid)."""
+    if prev.stripe_subscription_id:
+        _end_in_stripe(prev.stripe_subscription_id, f"subscription:{prev.subscription_id}:replaced")
+        return
+    if customer_id is None:
+        from chalicelib.models.users import user_by_id
+
+        user = user_by_id(fan)
+        customer_id = getattr(user, "stripe_customer_id", None) if user is not None else None
+        if not customer_id:
+            return
+    try:
+        found = _find_in_stripe(customer_id, prev.subscription_id)
+    except (NotFoundError, stripe.PaymentProviderError):
+        log.warning("could not look up a replaced attempt", extra={"subscription_id": prev.subscription_id})
+        return
+    if found is not None:
+        _abandon(found, prev.subscription_id)
+
+
+def _abandon(sub: dict[str, Any], sub_id: str) -> None:
+    """A Stripe subscription of ours that is not (or no longer) the pair's current one: if still live it is
+    cancelled (it must never bill), and a paid invoice of it that was never booked is refunded, not booked."""
+    if str(sub.get("status") or "") in ("canceled", "incomplete_expired"):
+        return
+    _end_in_stripe(str(sub["id"]), f"subscription:{sub_id}:abandoned")
     invoice = sub.get("latest_invoice")
+    if not isinstance(invoice, dict) or invoice.get("status") != "paid" or not int(invoice.get("amount_paid") or 0):
+        return
+    from chalicelib.models import ledger as ledger_store
+
+    if ledger_store.transaction(earnings.tx_id(SOURCE, str(invoice["id"]))) is not None:
+        return  # booked while it was the current one: it was delivered
+    pi = stripe.invoice_payment_intent(invoice)
+    if pi is not None and pi.get("id") and pi.get("status") == "succeeded":
+        stripe.refund_payment_intent(
+            str(pi["id"]),
+            idempotency_key=f"subscription:{sub_id}:refund:{invoice['id']}",
+            metadata={"subscription_id": sub_id, "invoice_id": str(invoice["id"])},
+        )
+
+
+def _first_payment(sub: dict[str, Any]) -> dict[str, Any] | None:
+    """The PaymentIntent of the subscription's first invoice (either API shape: ``stripe.invoice_payment_intent``)."""
+    invoice = sub.get("latest_invoice")
+    if isinstance(invoice, str):
+        invoice = stripe.retrieve_invoice(invoice)
     if not isinstance(invoice, dict):
         return None
-    pi = invoice.get("payment_intent")
-    if isinstance(pi, dict):
-        return pi
-    secret = (invoice.get("confirmation_secret") or {}).get("client_secret")  # Stripe API 2025-03 and later
-    if secret:
-        return {
-            "id": None,
-            "client_secret": secret,
-            "status": "requires_action" if invoice.get("status") == "open" else None,
-        }
-    return None
+    return stripe.invoice_payment_intent(invoice)
 
 
 # ---- Stripe: set our row from the subscription as Stripe has it --------------------------------------------
@@ -385,8 +490,12 @@ def sync(sub: dict[str, Any]) -> Subscription | None:
     fan, creator_id, sub_id = meta.get("subscriber_id"), meta.get("creator_id"), meta.get("subscription_id")
     if not (isinstance(fan, str) and isinstance(creator_id, str) and isinstance(sub_id, str)):
         return None
+    current = store.subscription_of(fan, creator_id)
+    if current is None or current.subscription_id != sub_id:
+        _abandon(sub, sub_id)  # an abandoned or replaced attempt: never left billing, nothing booked for it
+        return current
     latest = sub.get("latest_invoice")
-    if isinstance(latest, dict):  # money received for the creator is booked whatever became of our row
+    if isinstance(latest, dict):  # money received for the creator is booked whatever becomes of our row
         book_invoice(latest, creator_id)
     status = str(sub.get("status") or "incomplete")
     if status not in states.STATUSES:
@@ -473,10 +582,11 @@ def on_stripe_invoice(event: dict[str, Any]) -> None:
         return
     if sub is None or sub.get("customer") != invoice.get("customer"):
         return
-    sync(sub)
-    creator_id = (sub.get("metadata") or {}).get("creator_id")
-    if isinstance(creator_id, str):
-        book_invoice(invoice, creator_id)
+    row = sync(sub)
+    meta = sub.get("metadata") or {}
+    creator_id = meta.get("creator_id")
+    if isinstance(creator_id, str) and row is not None and row.subscription_id == meta.get("subscription_id"):
+        book_invoice(invoice, creator_id)  # an abandoned attempt's invoice is refunded by sync, never booked
 
 
 # ---- cancelling --------------------------------------------------------------------------------------------
@@ -576,6 +686,11 @@ def renew(subscriber_id: str, creator_id: str) -> str:
             new = _with_state(row, paid, at, grace)
 
             def extra(tx: TransactWrite, row: Subscription = row, new: Subscription = new) -> None:
+                # read again on every attempt of the posting: a concurrent write (a cancel) since our read is
+                # re-evaluated from the start (the loop below), never retried as is with a stale condition
+                again = store.subscription_of(subscriber_id, creator_id)
+                if again is None or int(again.rev or 0) != int(row.rev or 0):
+                    raise _Stale()
                 _ops(tx, row, new)
 
             try:

@@ -241,8 +241,10 @@ def test_card_subscription_unlocks_that_creator_only_and_books_once(api, creator
     no_key = api.post(f"/creators/{creator['id']}/subscription", {"payment_method": "card"}, token=fan["access"])
     assert no_key.status_code == 400
 
-    notes = api.get("/notifications", token=creator["access"]).data["items"]
-    assert [n["type"] for n in notes].count("subscribed") == 1
+    notes = [n for n in api.get("/notifications", token=creator["access"]).data["items"] if n["type"] == "subscribed"]
+    assert [n["target"] for n in notes] == [
+        {"kind": "subscription", "id": sub["id"], "creator_id": creator["id"]}  # "kind", as every target has
+    ]
 
     mine_list = api.get("/subscriptions", token=fan["access"]).data
     assert [(s["creator_id"], s["status"]) for s in mine_list["items"]] == [(creator["id"], "active")]
@@ -542,3 +544,212 @@ def test_a_page_of_two_creators_reads_subscriptions_once(api, creator, fan, make
     decisions = photos_access.decide(Who(), [get_photo(p) for p in page])
     assert [decisions[p].locked for p in page] == [False, True, False]
     assert len(calls) == 1 and sorted(set(calls[0])) == sorted({creator["id"], other["id"]})
+
+
+# ---- retries, abandoned attempts, Stripe API shapes, renewal races ------------------------------------------
+
+
+def stripe_subs(stripe_server, fan_id: str) -> list[dict]:
+    """Every Stripe subscription of the fan's customer (localstripe, every status)."""
+    from chalicelib.models.users import user_by_id
+
+    customer = user_by_id(fan_id).stripe_customer_id
+    return stripe_server.get(f"/v1/subscriptions?customer={customer}&status=all&limit=100")["data"]
+
+
+def charges(stripe_server, fan_id: str) -> list[dict]:
+    from chalicelib.models.users import user_by_id
+
+    customer = user_by_id(fan_id).stripe_customer_id
+    found = stripe_server.get(f"/v1/charges?customer={customer}&limit=100")["data"]
+    return [c for c in found if c["status"] == "succeeded"]
+
+
+def fail_once(monkeypatch, module, name: str) -> dict:
+    """``module.name`` raises once (a crash after the Stripe call), then behaves."""
+    real = getattr(module, name)
+    state = {"failed": 0}
+
+    def flaky(*args, **kwargs):
+        if not state["failed"]:
+            state["failed"] += 1
+            raise RuntimeError("boom after Stripe")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, flaky)
+    return state
+
+
+@pytest.mark.parametrize("step", ["sync", "_first_payment"])
+def test_a_retried_card_subscribe_charges_once(api, creator, fan, stripe_server, monkeypatch, step):
+    """The request fails after Stripe made (and charged) the subscription; a 5xx is not stored by the idempotency
+    layer, so the client's retry with the same key runs again: it finds the same subscription, charges nothing."""
+    from chalicelib.services import subscriptions
+
+    state = fail_once(monkeypatch, subscriptions, step)
+    first = subscribe(api, fan["access"], creator["id"], key="retry-key")
+    assert first.status_code == 500 and state["failed"] == 1
+    again = subscribe(api, fan["access"], creator["id"], key="retry-key")
+    assert again.status_code == 201, again.body
+    assert again.data["subscription"]["status"] == "active" and again.data["subscription"]["access"] is True
+    subs = stripe_subs(stripe_server, fan["id"])
+    assert len(subs) == 1 and subs[0]["status"] == "active"
+    assert subs[0]["id"] == row(fan["id"], creator["id"]).stripe_subscription_id
+    assert len(charges(stripe_server, fan["id"])) == 1
+    assert net(creator["id"]) == PRICE - PRICE * 10 // 100 and count(creator["id"]) == 1
+    replay = subscribe(api, fan["access"], creator["id"], key="retry-key")  # now stored: the same answer
+    assert replay.status_code == 201 and replay.data == again.data
+
+
+def test_a_wallet_subscribe_retried_after_a_failure_books_once(api, creator, fan, stripe_server, monkeypatch):
+    from chalicelib.services import subscriptions
+
+    fund(fan["id"], 3 * PRICE)
+    fail_once(monkeypatch, subscriptions, "_notify_subscribed")  # after the booking and the row
+    assert subscribe(api, fan["access"], creator["id"], method="wallet", key="w-key").status_code == 500
+    again = subscribe(api, fan["access"], creator["id"], method="wallet", key="w-key")
+    assert again.status_code == 201 and again.data["subscription"]["status"] == "active", again.body
+    assert wallet(fan["id"]) == 2 * PRICE and count(creator["id"]) == 1
+    other = subscribe(api, fan["access"], creator["id"], method="wallet")  # a new request: already subscribed
+    assert other.status_code == 409 and other.data["error"]["code"] == "already_subscribed"
+
+
+def test_an_abandoned_attempt_is_cancelled_and_refunded_when_replaced(api, creator, fan, stripe_server, monkeypatch):
+    """The first attempt crashed after Stripe charged it, and the client retried with a NEW key: the first Stripe
+    subscription is cancelled and its payment refunded, so the fan pays once."""
+    from chalicelib.services import subscriptions
+
+    fail_once(monkeypatch, subscriptions, "sync")
+    assert subscribe(api, fan["access"], creator["id"], key="first").status_code == 500
+    (abandoned,) = stripe_subs(stripe_server, fan["id"])
+    second = subscribe(api, fan["access"], creator["id"], key="second")
+    assert second.status_code == 201 and second.data["subscription"]["status"] == "active", second.body
+    by_id = {s["id"]: s for s in stripe_subs(stripe_server, fan["id"])}
+    assert len(by_id) == 2 and by_id[abandoned["id"]]["status"] == "canceled"
+    current = row(fan["id"], creator["id"]).stripe_subscription_id
+    assert by_id[current]["status"] == "active"
+    paid = charges(stripe_server, fan["id"])
+    assert len(paid) == 2 and sum(1 for c in paid if c["refunded"]) == 1
+    assert not booked(abandoned["latest_invoice"]) and net(creator["id"]) == PRICE - PRICE * 10 // 100
+
+
+def test_an_event_of_a_live_abandoned_attempt_cancels_it_and_books_nothing(api, creator, fan, stripe_server):
+    from chalicelib.models.creators import profile
+    from chalicelib.payments import stripe_gateway
+
+    fund(fan["id"], PRICE)
+    assert subscribe(api, fan["access"], creator["id"], method="wallet").status_code == 201
+    from chalicelib.services import checkout
+
+    customer = checkout.ensure_customer(fan["id"])
+    stripe_gateway.set_default_payment_method(customer, "pm_card_visa", idempotency_key=f"test:{customer}")
+    meta = {"subscriber_id": fan["id"], "creator_id": creator["id"], "subscription_id": "sb_lost_attempt"}
+    stray = stripe_gateway.create_subscription(
+        customer, profile(creator["id"]).stripe_plan_id, idempotency_key="test:stray", metadata=meta
+    )
+    assert stray["status"] == "active"
+    before = net(creator["id"])
+    deliver(api, stripe_server, "customer.subscription.created", stray["id"])
+    deliver(api, stripe_server, "invoice.payment_succeeded", stray["latest_invoice"]["id"])
+    assert stripe_server.get(f"/v1/subscriptions/{stray['id']}")["status"] == "canceled"
+    assert not booked(stray["latest_invoice"]["id"]) and net(creator["id"]) == before
+    assert [c["refunded"] for c in charges(stripe_server, fan["id"])] == [True]
+    assert row(fan["id"], creator["id"]).method == "wallet" and count(creator["id"]) == 1
+
+
+def test_a_wallet_subscribe_ends_an_incomplete_card_attempt(api, creator, fan, stripe_server):
+    r = subscribe(api, fan["access"], creator["id"], pm=card(stripe_server, "4000002760003184"))
+    assert r.data["subscription"]["status"] == "incomplete"
+    pending = row(fan["id"], creator["id"]).stripe_subscription_id
+    fund(fan["id"], PRICE)
+    w = subscribe(api, fan["access"], creator["id"], method="wallet")
+    assert w.status_code == 201 and w.data["subscription"]["method"] == "wallet", w.body
+    assert stripe_server.get(f"/v1/subscriptions/{pending}")["status"] == "canceled"  # cannot be paid any more
+    assert count(creator["id"]) == 1 and wallet(fan["id"]) == 0
+
+
+@pytest.fixture
+def stripe_requests(monkeypatch):
+    """Every request the app sends to Stripe, as (method, url, params), at the stripe-python boundary."""
+    from stripe import _api_requestor
+
+    sent: list[tuple[str, str, dict]] = []
+    real = _api_requestor._APIRequestor.request
+
+    def record(self, method, url, params=None, options=None, **kwargs):
+        sent.append((method, url, dict(params or {})))
+        return real(self, method, url, params, options, **kwargs)
+
+    monkeypatch.setattr(_api_requestor._APIRequestor, "request", record)
+    return sent
+
+
+def test_no_request_expands_an_invoice_payment_intent(api, creator, fan, make_user, stripe_server, stripe_requests):
+    """Stripe API 2025-03-31 and later (the pinned stripe-python's) have no Invoice.payment_intent: expanding it is
+    a 400 there (localstripe does not mind). The card, 3-D Secure and decline flows and the invoice events work
+    without it."""
+    from chalicelib.payments import stripe_gateway
+
+    assert subscribe(api, fan["access"], creator["id"]).data["subscription"]["status"] == "active"
+    secure = make_user("secure")
+    r = subscribe(api, secure["access"], creator["id"], pm=card(stripe_server, "4000002760003184"))
+    assert r.data["payment"]["status"] == "requires_action"
+    stripe_server.authenticate(r.data["payment"]["payment_intent_id"], r.data["payment"]["client_secret"])
+    invoice = stripe_server.get(f"/v1/subscriptions/{row(secure['id'], creator['id']).stripe_subscription_id}")
+    deliver(api, stripe_server, "invoice.payment_succeeded", invoice["latest_invoice"])
+    assert row(secure["id"], creator["id"]).status == "active"
+    declined = make_user("declined")
+    assert subscribe(api, declined["access"], creator["id"], pm="pm_card_chargeCustomerFail").status_code == 402
+
+    expands = [(m, u, p["expand"]) for m, u, p in stripe_requests if "expand" in p]
+    assert any("/v1/subscriptions" in u for _, u, _ in expands)  # the subscription calls were seen
+    assert all(e == stripe_gateway.SUBSCRIPTION_EXPAND for _, u, e in expands if "/v1/subscriptions" in u)
+    assert not [x for x in expands if any("payment_intent" in path for path in x[2])], expands
+
+
+def test_the_payment_of_an_invoice_in_either_api_shape(stripe_server):
+    from chalicelib.payments import stripe_gateway
+
+    pi = stripe_gateway.create_payment_intent(PRICE, "eur", idempotency_key="test:shape", metadata={})
+    old = {"id": "in_old", "payment_intent": pi["id"]}  # APIs before 2025-03-31, and localstripe
+    new = {  # 2025-03-31.basil and later: InvoicePayments
+        "id": "in_new",
+        "payments": {
+            "data": [
+                {"is_default": False, "created": 1, "payment": {"type": "payment_intent", "payment_intent": "pi_x"}},
+                {"is_default": True, "created": 2, "payment": {"type": "payment_intent", "payment_intent": pi["id"]}},
+            ]
+        },
+    }
+    assert stripe_gateway.invoice_payment_intent(old)["id"] == pi["id"]
+    assert stripe_gateway.invoice_payment_intent(new)["id"] == pi["id"]
+    assert stripe_gateway.invoice_payment_intent({"id": "in_none", "payment_intent": None}) is None
+    assert stripe_gateway.invoice_payment_intent({"id": "in_empty", "payments": {"data": []}}) is None
+
+
+def test_a_renewal_racing_a_cancel_ends_consistently(api, creator, fan, stripe_server, clock, monkeypatch):
+    """The fan cancels between the sweep's read of the row and its write: the renewal is re-evaluated (the row
+    now says cancel at the period's end, and the period is over): cancelled, nothing booked, no failed job."""
+    from chalicelib.config import get_settings
+    from chalicelib.services import subscriptions
+
+    fund(fan["id"], 2 * PRICE)
+    assert subscribe(api, fan["access"], creator["id"], method="wallet").status_code == 201
+    first = row(fan["id"], creator["id"])
+    clock(days=get_settings().subscription_period_days, minutes=1)
+    real = subscriptions.earnings.book
+    calls = {"n": 0}
+
+    def book_after_a_cancel(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the concurrent DELETE lands between the renewal's read and its write
+            r = api.delete(f"/creators/{creator['id']}/subscription", token=fan["access"])
+            assert r.status_code == 200 and r.data["cancel_at_period_end"] is True
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions.earnings, "book", book_after_a_cancel)
+    assert subscriptions.renew(fan["id"], creator["id"]) == "canceled"
+    done = row(fan["id"], creator["id"])
+    assert done.status == "canceled" and done.renew_due is None and done.period == 1
+    assert not booked(f"{first.subscription_id}:2") and wallet(fan["id"]) == PRICE and count(creator["id"]) == 0
+    assert subscriptions.renew(fan["id"], creator["id"]) == "none"  # the next sweep: nothing more
