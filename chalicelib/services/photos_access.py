@@ -198,7 +198,7 @@ def view_urls(photo: Photo, variants: Iterable[str], *, locked: bool = False) ->
     """``urls`` of a photo view. Locked (a premium item the caller is not entitled to): the decision allowed
     only ``PREVIEW``, and a video's blurred frame ``preview_poster`` is shown under the name ``poster`` (its
     clean poster is never signed for that caller). Whoever may play a video also gets its preview clip."""
-    if not locked and "stream" in variants:
+    if not locked and "stream" in variants and photo.kind == "video":  # a photo's preview is only for locked
         variants = {*variants, "preview"}  # a ready video's urls are poster, preview and stream for whoever plays it
     signed = urls(photo, variants)
     if locked:
