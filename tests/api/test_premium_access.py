@@ -274,3 +274,38 @@ def test_bad_access_or_price_at_upload_is_400_and_reserves_nothing(api, creator,
     assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", r.body
     assert any(field in k for k in r.data["error"]["details"]), r.data
     assert Photo.by_owner.count(creator["id"]) == before
+
+
+def test_a_premium_avatar_shows_its_preview_never_the_clean_thumb(api, make_user, creator):
+    from chalicelib import storage
+    from chalicelib.models.photos import Photo
+
+    fan = make_user("avatarfan")
+    assert api.post(f"/users/{creator['id']}/follow", token=fan["access"]).status_code == 201
+    photo_id = upload(api, creator["access"], jpeg(1600, 1200))
+    assert _patch(api, creator, photo_id, access="subscribers").status_code == 200
+    assert api.patch("/auth/me", {"avatar_photo_id": photo_id}, token=creator["access"]).status_code == 200
+
+    def avatars():
+        one = api.get(f"/users/{creator['id']}", token=fan["access"]).data["avatar_url"]
+        page = api.get(f"/users/{fan['id']}/following", token=fan["access"]).data["items"]
+        [listed] = [u["avatar_url"] for u in page if u["id"] == creator["id"]]
+        me = api.get("/auth/me", token=creator["access"]).data["avatar_url"]
+        return [one, listed, me]
+
+    for url in avatars():
+        assert f"/{photo_id}/preview?" in url and "/thumb" not in url, url
+        assert Image.open(io.BytesIO(fetch(url))).size == (640, 480)  # the blurred preview
+    # A locked video's avatar is its blurred frame, never its clean poster thumb.
+    video_id = upload(api, creator["access"], jpeg())
+    variants = ["thumb", "medium", "large", "poster", "preview", "preview_poster", "stream", "original"]
+    for v in variants:
+        storage.put_media(storage.variant_key(video_id, v), f"<{v}>".encode(), "application/octet-stream")
+    Photo.get(video_id).update(actions=[Photo.kind.set("video"), Photo.variant_keys.set(variants)])
+    assert _patch(api, creator, video_id, access="paid", price_cents=300).status_code == 200
+    assert api.patch("/auth/me", {"avatar_photo_id": video_id}, token=creator["access"]).status_code == 200
+    for url in avatars():
+        assert fetch(url) == b"<preview_poster>", url
+    # Made free again: the thumb.
+    assert _patch(api, creator, video_id, access="free").status_code == 200
+    assert all(fetch(url) == b"<thumb>" for url in avatars())
