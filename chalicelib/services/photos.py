@@ -357,6 +357,10 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
     if photo.status == READY:
         refresh_listing_state(photo, event)
         _index_terms(photo, old_terms, set(photo.search_terms or ()))
+        if "visibility" in fields:  # post_count counts public posts (services/discovery)
+            from chalicelib.services import discovery
+
+            discovery.on_visibility_changed(photo, fields["visibility"])
     return view_one(principal, photo_id)
 
 
