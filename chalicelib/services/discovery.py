@@ -79,9 +79,9 @@ def on_visibility_changed(photo: Any, visibility: str) -> None:
     """A ready post made public joins its creator's ``post_count`` (once); made private, leaves it."""
     from chalicelib.models.creators import unpublish_post
 
-    if photo.event_id is not None:
+    if photo.event_id is not None:  # ``photo``: the row as read before the edit
         return
-    if visibility == "public":
+    if visibility == "public" and photo.post_counted is None:
         on_photo_ready({"photo_id": photo.photo_id}, None, 1)
-    else:
+    elif visibility == "private" and photo.post_counted is True:
         unpublish_post(photo.photo_id, photo.owner_id)
