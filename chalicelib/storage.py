@@ -31,8 +31,9 @@ def all_variant_keys(photo_id: str) -> list[str]:
     return [variant_key(photo_id, v) for v in VARIANTS]
 
 
-def presigned_upload(key: str, content_type: str, max_bytes: int) -> dict[str, Any]:
-    """A POST policy pinning the exact key, the declared content type and a size range, valid 15 minutes."""
+def presigned_upload(key: str, content_type: str, max_bytes: int, ttl: int = UPLOAD_URL_TTL) -> dict[str, Any]:
+    """A POST policy pinning the exact key, the declared content type and a size range, valid ``ttl`` seconds
+    (15 minutes unless told)."""
     s = get_settings()
     return aws.client("s3").generate_presigned_post(
         Bucket=s.uploads_bucket,
@@ -44,7 +45,7 @@ def presigned_upload(key: str, content_type: str, max_bytes: int) -> dict[str, A
             {"Content-Type": content_type},
             ["content-length-range", 1, max_bytes],
         ],
-        ExpiresIn=UPLOAD_URL_TTL,
+        ExpiresIn=ttl,
     )
 
 

@@ -18,15 +18,36 @@ TAGS = ("photos",)
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
 
 
+Access = Literal["free", "subscribers", "paid"]
+PriceCents = Annotated[int, Field(ge=0, description="For `paid`: the pay-per-view price")]
+Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", description="For `paid`; default eur")]
+UPLOAD_ACCESS = (
+    "Verified creators: who sees the whole item once it is ready (others see its preview); the same rule as "
+    "PATCH /photos/{id}, applied before anything is reserved, so a premium item is never public. Default free."
+)
+
+
 class FileIn(Body):
     filename: Annotated[str, Field(min_length=1, max_length=255)]
     content_type: Annotated[str, Field(min_length=3, max_length=100)]
     size: Annotated[int, Field(gt=0, description="Exact size in bytes; the upload policy enforces it")]
     caption: Annotated[CleanText, Field(max_length=2000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] = []
+    access: Access | None = Field(None, description=UPLOAD_ACCESS)
+    price_cents: PriceCents | None = None
+    currency: Currency | None = None
 
     def spec(self) -> FileSpec:
-        return FileSpec(self.filename, self.content_type, self.size, self.caption, tuple(self.tags))
+        return FileSpec(
+            self.filename,
+            self.content_type,
+            self.size,
+            self.caption,
+            tuple(self.tags),
+            self.access,
+            self.price_cents,
+            self.currency,
+        )
 
 
 class BulkUploadIn(Body):
@@ -42,10 +63,16 @@ class SingleUploadIn(Body):
     size: Annotated[int, Field(gt=0)] | None = None
     caption: Annotated[CleanText, Field(max_length=2000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] = []
+    access: Access | None = Field(None, description=UPLOAD_ACCESS)
+    price_cents: PriceCents | None = None
+    currency: Currency | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> SingleUploadIn:
-        flat = self.filename is not None or self.content_type is not None or self.size is not None
+        flat = any(
+            v is not None
+            for v in (self.filename, self.content_type, self.size, self.access, self.price_cents, self.currency)
+        )
         if self.files is None and not (self.filename and self.content_type and self.size):
             raise ValueError("give filename, content_type and size (or files with one file)")
         if self.files is not None and flat:
@@ -56,7 +83,16 @@ class SingleUploadIn(Body):
         if self.files:
             return self.files[0].spec()
         assert self.filename and self.content_type and self.size  # _one_form checked them
-        return FileSpec(self.filename, self.content_type, self.size, self.caption, tuple(self.tags))
+        return FileSpec(
+            self.filename,
+            self.content_type,
+            self.size,
+            self.caption,
+            tuple(self.tags),
+            self.access,
+            self.price_cents,
+            self.currency,
+        )
 
 
 class PresignedPost(Out):
@@ -144,11 +180,11 @@ class PatchPhotoIn(Body):
     caption: Annotated[CleanText, Field(max_length=2000)] | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] | None = None
     visibility: Literal["public", "private"] | None = None
-    access: Literal["free", "subscribers", "paid"] | None = Field(
+    access: Access | None = Field(
         None, description="Verified creators: who sees the whole item (others see its preview)"
     )
-    price_cents: Annotated[int, Field(ge=0, description="For `paid`: the pay-per-view price")] | None = None
-    currency: Annotated[str, Field(pattern=r"^[a-z]{3}$", description="For `paid`; default eur")] | None = None
+    price_cents: PriceCents | None = None
+    currency: Currency | None = None
 
     @field_validator("tags", "visibility", "access")
     @classmethod
@@ -323,10 +359,18 @@ def bulk_upload(ctx: Ctx[BulkUploadIn], event_id: str) -> UploadsOut:
 
 
 @route(
-    "/photos/uploads", "POST", body=SingleUploadIn, response=UploadsOut, status=201, tags=TAGS, idempotency="accepted"
+    "/photos/uploads",
+    "POST",
+    body=SingleUploadIn,
+    response=UploadsOut,
+    status=201,
+    tags=TAGS,
+    responses=(403,),
+    idempotency="accepted",
 )
 def upload(ctx: Ctx[SingleUploadIn]) -> UploadsOut:
-    """Reserve one photo or video (MP4, MOV, WebM: docs/video.md) outside any event (posts, profile pictures)."""
+    """Reserve one photo or video (MP4, MOV, WebM: docs/video.md) outside any event (posts, profile pictures);
+    verified creators may set ``access``/``price_cents``/``currency`` here so it is locked from the start."""
     return _uploads(photos.create_uploads(ctx.principal, [ctx.body.spec()]))
 
 

@@ -8,7 +8,8 @@ Access patterns:
 - a creator's profile ......................... CreatorProfiles GetItem(user_id) / BatchGet (a page of creators)
 - a creator's verification request ............ CreatorVerifications GetItem(user_id)
 - verification requests in a status (staff) ... CreatorVerifications GSI by_status (status, submitted_at), ALL
-- a ready post counted once ................... PostCountMarks conditional Put(photo_id) (see ``count_post``)
+- a ready public post counted once ............ Photo.post_counted + CreatorProfiles ADD in one transaction
+                                                (``count_post``; ``unpublish_post``, ``uncount_post`` undo it)
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def verifications_in(status: str, limit: int, last_key: dict | None) -> Any:
     return CreatorVerification.by_status.query(status, limit=limit, last_evaluated_key=last_key)
 
 
-# ---- post_count: each ready photo counted exactly once ---------------------------------------------------------
+# ---- post_count: each ready public post counted exactly once ---------------------------------------------------------
 
 
 def _transact(write: Any) -> bool:
@@ -137,15 +138,18 @@ def _transact(write: Any) -> bool:
 
 
 def count_post(photo_id: str, owner_id: str) -> bool:
-    """Add a ready photo to its owner's ``post_count`` unless it was counted (or uncounted) before: the mark
-    on the photo and the counter change in one transaction, so a redelivered ``photo.ready`` adds nothing."""
+    """Add a ready public post (visibility public, outside any event) to its owner's ``post_count`` unless it
+    was counted (or uncounted) before: the mark on the photo and the counter change in one transaction, so a
+    redelivered ``photo.ready`` adds nothing (nor one for a photo made private meanwhile)."""
     from chalicelib.models.photos import READY, Photo
+
+    public = (Photo.visibility.does_not_exist() | (Photo.visibility == "public")) & Photo.event_id.does_not_exist()
 
     def write(tx: Any) -> None:
         tx.update(
             Photo(photo_id=photo_id),
             actions=[Photo.post_counted.set(True)],
-            condition=Photo.photo_id.exists() & Photo.post_counted.does_not_exist() & (Photo.status == READY),
+            condition=Photo.photo_id.exists() & Photo.post_counted.does_not_exist() & (Photo.status == READY) & public,
         )
         tx.update(
             CreatorProfile(user_id=owner_id),
@@ -181,3 +185,23 @@ def uncount_post(photo_id: str, owner_id: str) -> None:
     for write in (counted, never, counted):  # the mark may be set between the first two: then it is counted
         if _transact(write):
             return
+
+
+def unpublish_post(photo_id: str, owner_id: str) -> bool:
+    """A counted post made private: out of ``post_count``, and the mark cleared so making it public again
+    counts it again; conditioned on the mark and on the stored visibility (a racing edit back to public, or a
+    deletion, wins: nothing changes). False if it was not counted."""
+    from chalicelib.models.photos import Photo
+
+    def write(tx: Any) -> None:
+        tx.update(
+            Photo(photo_id=photo_id),
+            actions=[Photo.post_counted.remove()],
+            condition=(Photo.post_counted == True) & (Photo.visibility == "private"),  # noqa: E712
+        )
+        tx.update(
+            CreatorProfile(user_id=owner_id),
+            actions=[CreatorProfile.post_count.add(-1), CreatorProfile.updated_at.set(now())],
+        )
+
+    return _transact(write)

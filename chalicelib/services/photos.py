@@ -94,6 +94,45 @@ class FileSpec:
     size: int
     caption: str | None = None
     tags: tuple[str, ...] = ()
+    access: str | None = None  # verified creators: premium from the start (services/premium), default free
+    price_cents: int | None = None
+    currency: str | None = None
+
+
+def _upload_pricing(principal: Any, files: list[FileSpec]) -> list[Any]:
+    """The pricing each file is stored with, by the rule PATCH applies (``premium.access_change`` from free):
+    any access other than free needs a verified creator (403 ``creator_not_verified``); bad prices 400."""
+    from chalicelib.payments import stripe_gateway
+    from chalicelib.services import accounts, premium
+
+    asked = [
+        {
+            k: v
+            for k, v in (("access", f.access), ("price_cents", f.price_cents), ("currency", f.currency))
+            if v is not None
+        }
+        for f in files
+    ]
+    if any(a and a != {"access": "free"} for a in asked):
+        accounts.require_verified_creator(principal)
+    pricing, problems = [], {}
+    for i, fields in enumerate(asked):
+        try:
+            pricing.append(
+                premium.access_change(
+                    premium.Pricing(),
+                    fields,
+                    purchase_count=0,
+                    currencies=stripe_gateway.STRIPE_CURRENCIES,
+                    min_charge=stripe_gateway.min_charge,
+                    max_cents=get_settings().creator_price_max_cents,
+                )
+            )
+        except ValidationError as exc:
+            problems.update({f"files.{i}.{k}": v for k, v in (exc.details or {}).items()})
+    if problems:
+        raise ValidationError("Some files' access or price is not valid.", details=problems)
+    return pricing
 
 
 def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None = None) -> list[tuple[Photo, dict]]:
@@ -114,9 +153,10 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
         from chalicelib.services import events as events_service
 
         events_service.require_contributor(principal, event_id)
+    pricing = _upload_pricing(principal, files)
     created = []
     with Photo.batch_write() as batch:
-        for f in files:
+        for f, price in zip(files, pricing, strict=True):
             photo_id = new_id("p_")
             kind = "video" if f.content_type.lower() in VIDEO_TYPES else None  # photo: missing
             key = storage.upload_key(photo_id, kind or "photo")
@@ -132,6 +172,9 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
                 declared_size=f.size,
                 upload_key=key,
                 kind=kind,
+                access=None if price.access == "free" else price.access,  # locked before it is ever ready
+                price_cents=price.price_cents,
+                currency=price.currency,
             )
             photo.expires_at = at_epoch(epoch() + PENDING_UPLOAD_TTL)
             batch.save(photo)
@@ -314,6 +357,10 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
     if photo.status == READY:
         refresh_listing_state(photo, event)
         _index_terms(photo, old_terms, set(photo.search_terms or ()))
+        if "visibility" in fields:  # post_count counts public posts (services/discovery)
+            from chalicelib.services import discovery
+
+            discovery.on_visibility_changed(photo, fields["visibility"])
     return view_one(principal, photo_id)
 
 

@@ -9,8 +9,13 @@
 - ``pending_page``: the staff queue (GSI ``by_status``, oldest first), each request with a signed GET of the
   document valid ``DOCUMENT_URL_TTL`` seconds;
 - ``decide``: approve or reject (a reason required), in one transaction conditioned on ``pending`` (a
-  request already decided: 409); then the ``verification`` notification (stored, live), an email, and the
-  document deleted. A lifecycle rule expires the prefix after ``VERIFICATION_EXPIRY_DAYS`` in case.
+  request already decided: 409; approving one whose document never arrived: 409 ``document_missing``, a
+  HeadObject first); then, best effort (logged, never failing the stored decision, whose retry would be a
+  409), the document deleted, the ``verification`` notification (stored, live) and an email.
+- The submit's POST policy is valid ``DOCUMENT_UPLOAD_TTL`` (10 minutes): a document sent after the decision
+  but within it stays under ``verification/``; nothing reads it (no request points at it any more but the
+  decided one, whose view signs nothing), and the lifecycle rule expires the prefix after
+  ``VERIFICATION_EXPIRY_DAYS`` (a new request, or the account's deletion, removes it sooner).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ log = get_logger(__name__)
 DOCUMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 DOCUMENT_URL_TTL = 300  # the staff member's signed GET of a document
+DOCUMENT_UPLOAD_TTL = 600  # the creator's presigned POST of it
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
@@ -99,7 +105,7 @@ def submit(principal: Any, legal_name: str, country: str, filename: str, content
         raise
     if previous is not None:
         storage.delete_keys(get_settings().uploads_bucket, [previous.document_key])  # a rejected one's, if left
-    return {"status": PENDING, "upload": storage.presigned_upload(key, content_type, size)}
+    return {"status": PENDING, "upload": storage.presigned_upload(key, content_type, size, ttl=DOCUMENT_UPLOAD_TTL)}
 
 
 def request_view(row: CreatorVerification) -> dict[str, Any]:
@@ -139,6 +145,11 @@ def decide(staff: Any, user_id: str, approve: bool, reason: str | None) -> dict[
         raise NotFoundError("No verification request from this user.")
     if row.status != PENDING:
         raise ConflictError(f"This request is already {row.status}.", code="verification_decided")
+    if approve and storage.head_upload(row.document_key) is None:
+        raise ConflictError(
+            "The identity document was never uploaded: it cannot be approved (reject it with a reason).",
+            code="document_missing",
+        )
     status = APPROVED if approve else REJECTED
     actions: list[Action] = [
         CreatorVerification.status.set(status),
@@ -162,18 +173,36 @@ def decide(staff: Any, user_id: str, approve: bool, reason: str | None) -> dict[
         if "ConditionalCheckFailed" in cancellation_codes(exc):
             raise ConflictError("This request was decided meanwhile.", code="verification_decided") from exc
         raise
-    storage.delete_keys(get_settings().uploads_bucket, [row.document_key])  # the document goes at once
-    _tell(staff, row, status, reason)
+    # The decision is stored: what follows is best effort (a failure is logged; answering 500 would make staff
+    # retry into a 409). A document left behind expires with the lifecycle rule.
+    try:
+        storage.delete_keys(get_settings().uploads_bucket, [row.document_key])  # the document goes at once
+    except Exception:
+        log.warning("verification document not deleted", extra={"fields": {"user_id": user_id}}, exc_info=True)
+    _tell(row, status, reason)
     return {"user_id": user_id, "status": status, "reason": reason}
 
 
-def _tell(staff: Any, row: CreatorVerification, status: str, reason: str | None) -> None:
-    """The stored notification with its live frame, and an email: best effort once the decision is stored."""
-    from chalicelib.services import mailer, notifications
-    from chalicelib.services.accounts import users_by_ids
+def _tell(row: CreatorVerification, status: str, reason: str | None) -> None:
+    """The stored notification with its live frame, and an email: each best effort (logged, never raised)
+    once the decision is stored."""
+    from chalicelib.services import notifications
 
     target = {"kind": "verification", "status": status, **({"reason": reason} if reason else {})}
-    notifications.notify(row.user_id, "verification", actor_id=None, target=target, dedupe=row.request_id)
+    try:
+        notifications.notify(row.user_id, "verification", actor_id=None, target=target, dedupe=row.request_id)
+    except Exception:
+        log.warning("verification notification failed", extra={"fields": {"user_id": row.user_id}}, exc_info=True)
+    try:
+        _email(row, status, reason)
+    except Exception:  # the decision and the notification stand; the email is a courtesy
+        log.warning("verification email not sent", extra={"fields": {"user_id": row.user_id}}, exc_info=True)
+
+
+def _email(row: CreatorVerification, status: str, reason: str | None) -> None:
+    from chalicelib.services import mailer
+    from chalicelib.services.accounts import users_by_ids
+
     user = users_by_ids([row.user_id]).get(row.user_id)
     if user is None:
         return
@@ -183,10 +212,7 @@ def _tell(staff: Any, row: CreatorVerification, status: str, reason: str | None)
     else:
         subject = "Your Lightbox creator verification was not approved"
         text = f"Staff could not verify your identity: {reason}\n\nYou can submit a new request."
-    try:
-        mailer.send(user.email, subject, text)
-    except Exception:  # the decision and the notification stand; the email is a courtesy
-        log.warning("verification email not sent", extra={"fields": {"user_id": row.user_id}})
+    mailer.send(user.email, subject, text)
 
 
 def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:

@@ -126,3 +126,45 @@ def test_members_photos_are_not_counted(api, make_user):
     member = make_user("discocount")
     upload(api, member["access"], jpeg())
     assert profile(member["id"]) is None
+
+
+def test_post_count_counts_public_posts_only(api, make_user, creator):
+    """What a stranger can list: a private post is not counted, nor an event photo; a post made private
+    leaves the count, made public again joins it once."""
+    from chalicelib.services import discovery
+
+    event = api.post("/events", {"name": "Private show", "visibility": "private"}, token=creator["access"]).data
+    upload(api, creator["access"], jpeg(), event_id=event["id"])
+    photo_id = upload(api, creator["access"], jpeg())
+    assert card(api, creator["id"])["post_count"] == 1
+    stranger = make_user("discostranger")
+    listed = api.get(f"/creators/{creator['id']}/posts", token=stranger["access"]).data["items"]
+    assert [i["id"] for i in listed] == [photo_id]
+
+    assert api.patch(f"/photos/{photo_id}", {"visibility": "private"}, token=creator["access"]).status_code == 200
+    assert card(api, creator["id"])["post_count"] == 0
+    assert api.get(f"/creators/{creator['id']}/posts", token=stranger["access"]).data["items"] == []
+    discovery.on_photo_ready({"photo_id": photo_id}, None, 10)  # a late or redelivered photo.ready
+    assert api.patch(f"/photos/{photo_id}", {"visibility": "private"}, token=creator["access"]).status_code == 200
+    assert card(api, creator["id"])["post_count"] == 0
+
+    for _ in range(2):
+        assert api.patch(f"/photos/{photo_id}", {"visibility": "public"}, token=creator["access"]).status_code == 200
+    discovery.on_photo_ready({"photo_id": photo_id}, None, 10)
+    assert card(api, creator["id"])["post_count"] == 1
+    assert api.patch(f"/photos/{photo_id}", {"visibility": "private"}, token=creator["access"]).status_code == 200
+    assert api.delete(f"/photos/{photo_id}", token=creator["access"]).status_code == 204
+    assert card(api, creator["id"])["post_count"] == 0
+
+
+def test_a_photo_made_private_while_processing_is_not_counted(api, creator):
+    from chalicelib.models.photos import Photo
+    from tests.pipeline import post_file, pump, reserve
+
+    data = jpeg()
+    photo_id, slot = reserve(api, creator["access"], data)
+    Photo.get(photo_id).update(actions=[Photo.visibility.set("private")])  # what PATCH does before it is ready
+    assert post_file(slot, data).status_code in (200, 201, 204)
+    pump()
+    assert Photo.get(photo_id).status == "ready"
+    assert card(api, creator["id"])["post_count"] == 0

@@ -190,3 +190,122 @@ def test_a_purchase_racing_the_edit_wins(api, creator, monkeypatch):
     r = _patch(api, creator, photo_id, price_cents=900)
     assert r.status_code == 409 and r.data["error"]["code"] == "already_purchased"
     assert api.get(f"/photos/{photo_id}").data["price_cents"] == 400
+
+
+# ---- access set at upload: locked from the moment the item is ready ---------------------------------------
+
+
+def _reserve(api, user, path="/photos/uploads", **fields):
+    spec = {"filename": "p.jpg", "content_type": "image/jpeg", "size": len(jpeg()), **fields}
+    body = {"files": [spec]} if "bulk-upload" in path else spec
+    return api.post(path, body, token=user["access"])
+
+
+def test_an_item_uploaded_as_premium_is_never_public_while_free(api, make_user, creator):
+    from tests.pipeline import post_file, pump
+
+    stranger = make_user("uploadstranger")
+    assert api.post(f"/users/{creator['id']}/follow", token=stranger["access"]).status_code == 201
+    r = _reserve(api, creator, caption="locked sunrise", access="subscribers")
+    assert r.status_code == 201, r.body
+    subs_id = r.data["uploads"][0]["photo_id"]
+    assert post_file(r.data["uploads"][0]["upload"], jpeg()).status_code in (200, 201, 204)
+    r = _reserve(api, creator, caption="paid sunrise", access="paid", price_cents=700, currency="usd")
+    assert r.status_code == 201, r.body
+    paid_id = r.data["uploads"][0]["photo_id"]
+    assert post_file(r.data["uploads"][0]["upload"], jpeg()).status_code in (200, 201, 204)
+    pump()
+
+    for token in (None, stranger["access"]):
+        _locked_view_ok(api.get(f"/photos/{subs_id}", token=token).data, "subscribers")
+        _locked_view_ok(api.get(f"/photos/{paid_id}", token=token).data, "paid", 700)
+        for path in (f"/photos?owner={creator['id']}", "/photos/search?q=sunrise", f"/creators/{creator['id']}/posts"):
+            items = {i["id"]: i for i in api.get(path, token=token).data["items"]}
+            assert {subs_id, paid_id} <= set(items), (path, items)
+            _locked_view_ok(items[subs_id], "subscribers")
+            _locked_view_ok(items[paid_id], "paid", 700)
+    feed = {i["id"]: i for i in api.get("/feed", token=stranger["access"]).data["items"]}
+    _locked_view_ok(feed[subs_id], "subscribers")
+    assert api.get(f"/photos/{paid_id}", token=creator["access"]).data["currency"] == "usd"
+
+
+def test_event_bulk_upload_takes_access_per_file(api, creator):
+    event = api.post("/events", {"name": "Gig", "visibility": "public"}, token=creator["access"]).data
+    spec = {"filename": "p.jpg", "content_type": "image/jpeg", "size": 100}
+    files = [{**spec, "access": "paid", "price_cents": 300}, spec]
+    r = api.post(f"/events/{event['id']}/photos/bulk-upload", {"files": files}, token=creator["access"])
+    assert r.status_code == 201, r.body
+    from chalicelib.models.photos import Photo
+
+    rows = [Photo.get(u["photo_id"]) for u in r.data["uploads"]]
+    assert [(p.access, p.price_cents) for p in rows] == [("paid", 300), (None, None)]
+
+
+def test_only_a_verified_creator_uploads_premium(api, make_user, staff):
+    from chalicelib.models.photos import Photo
+
+    for user in (make_user("upmember"), make_user("uppending", role="creator")):
+        r = _reserve(api, user, access="subscribers")
+        assert r.status_code == 403 and r.data["error"]["code"] == "creator_not_verified", r.body
+        r = _reserve(api, user, access="free")  # saying free is what everyone gets
+        assert r.status_code == 201, r.body
+        assert Photo.get(r.data["uploads"][0]["photo_id"]).access is None
+
+
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"access": "premium"}, "access"),
+        ({"access": "paid"}, "files.0.price_cents"),
+        ({"access": "paid", "price_cents": 10}, "files.0.price_cents"),
+        ({"access": "paid", "price_cents": 100_001}, "files.0.price_cents"),
+        ({"access": "paid", "price_cents": -5}, "price_cents"),
+        ({"access": "paid", "price_cents": 500, "currency": "xyz"}, "files.0.currency"),
+        ({"access": "paid", "price_cents": 500, "currency": "EUR"}, "currency"),
+        ({"access": "subscribers", "price_cents": 500}, "files.0.price_cents"),
+        ({"price_cents": 500}, "files.0.price_cents"),
+    ],
+)
+def test_bad_access_or_price_at_upload_is_400_and_reserves_nothing(api, creator, fields, field):
+    from chalicelib.models.photos import Photo
+
+    before = Photo.by_owner.count(creator["id"])
+    r = _reserve(api, creator, **fields)
+    assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", r.body
+    assert any(field in k for k in r.data["error"]["details"]), r.data
+    assert Photo.by_owner.count(creator["id"]) == before
+
+
+def test_a_premium_avatar_shows_its_preview_never_the_clean_thumb(api, make_user, creator):
+    from chalicelib import storage
+    from chalicelib.models.photos import Photo
+
+    fan = make_user("avatarfan")
+    assert api.post(f"/users/{creator['id']}/follow", token=fan["access"]).status_code == 201
+    photo_id = upload(api, creator["access"], jpeg(1600, 1200))
+    assert _patch(api, creator, photo_id, access="subscribers").status_code == 200
+    assert api.patch("/auth/me", {"avatar_photo_id": photo_id}, token=creator["access"]).status_code == 200
+
+    def avatars():
+        one = api.get(f"/users/{creator['id']}", token=fan["access"]).data["avatar_url"]
+        page = api.get(f"/users/{fan['id']}/following", token=fan["access"]).data["items"]
+        [listed] = [u["avatar_url"] for u in page if u["id"] == creator["id"]]
+        me = api.get("/auth/me", token=creator["access"]).data["avatar_url"]
+        return [one, listed, me]
+
+    for url in avatars():
+        assert f"/{photo_id}/preview?" in url and "/thumb" not in url, url
+        assert Image.open(io.BytesIO(fetch(url))).size == (640, 480)  # the blurred preview
+    # A locked video's avatar is its blurred frame, never its clean poster thumb.
+    video_id = upload(api, creator["access"], jpeg())
+    variants = ["thumb", "medium", "large", "poster", "preview", "preview_poster", "stream", "original"]
+    for v in variants:
+        storage.put_media(storage.variant_key(video_id, v), f"<{v}>".encode(), "application/octet-stream")
+    Photo.get(video_id).update(actions=[Photo.kind.set("video"), Photo.variant_keys.set(variants)])
+    assert _patch(api, creator, video_id, access="paid", price_cents=300).status_code == 200
+    assert api.patch("/auth/me", {"avatar_photo_id": video_id}, token=creator["access"]).status_code == 200
+    for url in avatars():
+        assert fetch(url) == b"<preview_poster>", url
+    # Made free again: the thumb.
+    assert _patch(api, creator, video_id, access="free").status_code == 200
+    assert all(fetch(url) == b"<thumb>" for url in avatars())

@@ -164,6 +164,53 @@ def test_the_upload_policy_pins_the_key_type_and_size(api, make_user):
     assert {"key": key} in policy["conditions"]
     assert {"Content-Type": "application/pdf"} in policy["conditions"]
     assert ["content-length-range", 1, len(DOCUMENT)] in policy["conditions"]
+    # Short: a document sent long after the request (after a decision, say) is refused by S3 itself.
+    from datetime import UTC, datetime
+
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 600
+
+
+def test_approving_a_request_whose_document_never_arrived_is_409(api, make_user, staff):
+    creator = make_user("vnodoc", role="creator")
+    assert submit(api, creator).status_code == 201  # the document is never POSTed
+    r = api.post(f"/staff/verifications/{creator['id']}/approve", {}, token=staff["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "document_missing", r.body
+    assert api.get("/creators/verification", token=creator["access"]).data["status"] == "pending"
+    assert api.get("/auth/me", token=creator["access"]).data["creator_verified"] is False
+    r = api.post(f"/staff/verifications/{creator['id']}/reject", {"reason": "No document"}, token=staff["access"])
+    assert r.status_code == 200, r.body
+
+
+def test_a_failing_notification_or_email_does_not_fail_the_decision(api, make_user, staff, monkeypatch):
+    from chalicelib import storage
+    from chalicelib.services import mailer, notifications
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("down")
+
+    creator = make_user("vnotify", role="creator")
+    submit_and_upload(api, creator)
+    monkeypatch.setattr(notifications, "notify", broken)
+    monkeypatch.setattr(mailer, "send", broken)
+    monkeypatch.setattr(storage, "delete_keys", broken)
+    r = api.post(f"/staff/verifications/{creator['id']}/approve", {}, token=staff["access"])
+    assert r.status_code == 200 and r.data["status"] == "approved", r.body
+    assert api.get("/creators/verification", token=creator["access"]).data["status"] == "approved"
+
+
+def test_the_email_goes_even_when_the_notification_fails(api, make_user, staff, monkeypatch):
+    from chalicelib.services import notifications
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("down")
+
+    creator = make_user("vnotify2", role="creator")
+    submit_and_upload(api, creator)
+    monkeypatch.setattr(notifications, "notify", broken)
+    r = api.post(f"/staff/verifications/{creator['id']}/reject", {"reason": "Expired passport"}, token=staff["access"])
+    assert r.status_code == 200, r.body
+    assert any(m["to"] == [creator["email"]] and "Expired passport" in m["text"] for m in sent_emails())
 
 
 def test_the_document_is_never_processed_nor_served_by_a_photo_route(api, make_user, staff):
