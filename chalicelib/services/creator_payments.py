@@ -9,7 +9,11 @@ row) in the same TransactWrite (``extra``):
 - a tip / a purchase: ``tips:<id>`` / ``purchases:<id>`` (the card payment in clearing, or the payer's wallet,
   -> fee + the creator's pending earning, released after the hold period);
 - a refund of a tip or purchase: ``refund:rf_<id>`` (``earnings.reverse``: back to the wallet, or to the card
-  through a Stripe refund with the key ``refund:rf_<id>``).
+  through a Stripe refund with the key ``refund:rf_<id>``);
+- Stripe's view (``on_charge_refunded``, ``on_dispute``): each refund at Stripe (partial ones included) and each
+  lost dispute of a card tip, purchase, top-up or creator subscription invoice goes through ``reverse_charge``,
+  booked once by the refund's (or dispute's) id; a top-up reversal takes what the wallet holds and leaves the
+  rest owed (``earnings.reverse_top_up``).
 
 Ids are derived from the payer and the request's ``Idempotency-Key``, so a retry finds its row; the ledger
 transaction id is derived from the row's, so a payment is booked exactly once whichever of the wallet path, the

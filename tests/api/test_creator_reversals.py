@@ -28,7 +28,11 @@ stripe_fixture = refunds_support.stripe_fixture  # the fixture (disputes: /_ligh
 
 @pytest.fixture
 def cast(api, make_user, stripe_server):
-    return {"creator": make_creator(make_user, "revcreator"), "fan": make_user("revfan"), "staff": make_staff(make_user)}
+    return {
+        "creator": make_creator(make_user, "revcreator"),
+        "fan": make_user("revfan"),
+        "staff": make_staff(make_user),
+    }
 
 
 def send(api, stripe_server, type_: str, obj_id: str) -> None:
