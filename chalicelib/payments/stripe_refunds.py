@@ -102,13 +102,14 @@ def charge(charge_id: str) -> dict[str, Any]:
 
 
 def payment_intent(payment_intent_id: str) -> dict[str, Any]:
-    """``{id, status, latest_charge, metadata}``."""
+    """``{id, status, latest_charge, metadata, invoice}`` (``invoice``: the subscription invoice it pays, if any)."""
     pi = _call(client().v1.payment_intents.retrieve, payment_intent_id).to_dict()
     return {
         "id": pi["id"],
         "status": pi["status"],
         "latest_charge": _id(pi.get("latest_charge")),
         "metadata": dict(pi.get("metadata") or {}),
+        "invoice": _id(pi.get("invoice")),
     }
 
 

@@ -9,7 +9,11 @@ row) in the same TransactWrite (``extra``):
 - a tip / a purchase: ``tips:<id>`` / ``purchases:<id>`` (the card payment in clearing, or the payer's wallet,
   -> fee + the creator's pending earning, released after the hold period);
 - a refund of a tip or purchase: ``refund:rf_<id>`` (``earnings.reverse``: back to the wallet, or to the card
-  through a Stripe refund with the key ``refund:rf_<id>``).
+  through a Stripe refund with the key ``refund:rf_<id>``);
+- Stripe's view (``on_charge_refunded``, ``on_dispute``): each refund at Stripe (partial ones included) and each
+  lost dispute of a card tip, purchase, top-up or creator subscription invoice goes through ``reverse_charge``,
+  booked once by the refund's (or dispute's) id; a top-up reversal takes what the wallet holds and leaves the
+  rest owed (``earnings.reverse_top_up``).
 
 Ids are derived from the payer and the request's ``Idempotency-Key``, so a retry finds its row; the ledger
 transaction id is derived from the row's, so a payment is booked exactly once whichever of the wallet path, the
@@ -688,11 +692,128 @@ def _reverse(row: CreatorPayment, refund_id: str) -> None:
     )  # fmt: skip
 
 
+# ---- Stripe's view: charge.refunded and lost disputes of our creator charges ---------------------------------
+
+
+class _Charge:
+    """What a Stripe charge pays of ours: a tip, purchase or top-up (``row``) or a subscription invoice."""
+
+    def __init__(
+        self,
+        row: CreatorPayment | None = None,
+        invoice_id: str | None = None,
+        creator_id: str | None = None,
+        currency: str = "",
+    ):
+        self.row, self.invoice_id, self.creator_id, self.currency = row, invoice_id, creator_id, currency
+
+    def describe(self) -> dict[str, Any]:
+        return {"payment_id": self.row.payment_id} if self.row else {"invoice_id": self.invoice_id}
+
+
+def _charge_target(pi: dict[str, Any]) -> _Charge | None:
+    """Ours by the PaymentIntent's metadata ``kind`` (top_up, tip, purchase), or a creator subscription's invoice
+    (the PaymentIntent's ``invoice``, the invoice's subscription with our metadata). None: not ours (an order's)."""
+    kind = pi["metadata"].get("kind")
+    if kind in META_ID:
+        row = get_payment(pi["metadata"].get(META_ID[kind], "") or "-")
+        if row is None or row.kind != kind or row.payment_intent_id != pi["id"]:
+            return _Charge()  # our metadata, no row of ours: nothing to book (never an order's)
+        return _Charge(row=row)
+    invoice_id = pi.get("invoice")
+    if not invoice_id:
+        return None
+    from chalicelib.services import subscriptions
+
+    invoice = stripe.retrieve_invoice(str(invoice_id))
+    sub_id = subscriptions._invoice_subscription(invoice)
+    sub = stripe.retrieve_subscription(sub_id) if sub_id else None
+    creator_id = ((sub or {}).get("metadata") or {}).get("creator_id")
+    if sub is None or sub.get("customer") != invoice.get("customer") or not isinstance(creator_id, str):
+        return None
+    subscriptions.book_invoice(invoice, creator_id)  # booked once: a reversal may arrive before invoice.paid
+    currency = str(invoice.get("currency") or "").lower()
+    return _Charge(invoice_id=str(invoice["id"]), creator_id=creator_id, currency=currency)
+
+
+def reverse_charge(target: _Charge, reversal_id: str, amount: int) -> None:
+    """The one reversal path of a refund (``reversal_id``: ours from the metadata, else Stripe's refund id) or a
+    lost dispute (the dispute id) of one of our creator charges, booked once by that id. Tips and purchases:
+    ``earnings.reverse`` capped at what is left, the row ``refunded`` (a purchase re-locked) once nothing is
+    left; top-ups: ``earnings.reverse_top_up``; subscription invoices: their ``subscriptions:<invoice>`` earning."""
+    if amount <= 0:
+        return
+    if target.invoice_id and target.creator_id:
+        left = earnings.refundable("subscriptions", target.invoice_id, target.creator_id)
+        if left:
+            amt = min(amount, left)
+            earnings.reverse("subscriptions", target.invoice_id, reversal_id, target.creator_id, amt, target.currency)
+        return
+    row = target.row
+    if row is not None and row.status == "awaiting_payment":
+        row = fulfil(row.payment_id)  # paid, its payment_intent.succeeded not seen yet: book it first
+    if row is None or row.status not in ("paid", "refunded") or row.payment_method != "card":
+        log.info("creator charge reversal: nothing to book", extra={"fields": target.describe()})
+        return
+    if row.kind == "top_up":
+        earnings.reverse_top_up(reversal_id, row.payment_id, row.payer_id, amount, row.currency)
+        return
+    assert row.earner_id
+    left = earnings.refundable(SOURCE[row.kind], row.payment_id, row.earner_id)
+    if left is None:
+        raise ledger_not_booked(row)
+    if left > 0:
+        earnings.reverse(
+            SOURCE[row.kind], row.payment_id, reversal_id, row.earner_id, min(amount, left), row.currency,
+        )  # fmt: skip
+    if earnings.refundable(SOURCE[row.kind], row.payment_id, row.earner_id) == 0:
+        _close(row, reversal_id)
+
+
+def ledger_not_booked(row: CreatorPayment) -> Exception:
+    from chalicelib.services.ledger import NotBookedYet
+
+    return NotBookedYet(f"{row.kind} {row.payment_id} is paid but not booked")
+
+
+def _close(row: CreatorPayment, reversal_id: str) -> None:
+    """Nothing is left of the earning: the row ``refunded``, a purchase re-locked (each step conditioned and
+    idempotent, so a replay repairs a crash between them)."""
+    at = now()
+    try:
+        CreatorPayment(payment_id=row.payment_id).update(
+            actions=[
+                CreatorPayment.status.set("refunded"),
+                CreatorPayment.refunded_at.set(at),
+                CreatorPayment.refund_id.set(reversal_id),
+            ],
+            condition=CreatorPayment.status == "paid",
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+    if row.kind == "purchase":
+        try:
+            Purchase(buyer_id=row.payer_id, photo_id=row.photo_id).update(
+                actions=[
+                    Purchase.items[purchases.ppv_key(row.payment_id)]["state"].set("refunded"),
+                    Purchase.ppv_id.remove(),
+                    Purchase.updated_at.set(at),
+                ],
+                condition=Purchase.ppv_id == row.payment_id,
+            )
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+
+
 def on_charge_refunded(event: dict[str, Any]) -> bool:
-    """``charge.refunded``: if the charge pays one of our creator payments (its PaymentIntent's metadata
-    ``kind``), book the refund once (the same refund id as the staff route's, so a refund made by the route and
-    reported again, or made in the dashboard, reverses once) and return True; else False (an order's)."""
+    """``charge.refunded``: if the charge pays one of our creator payments or subscription invoices, book each of
+    its refunds once (by our refund id from the metadata, so the staff route's refund reported again reverses
+    nothing more; else by Stripe's refund id: dashboard refunds, partial ones included) and return True; else
+    False (an order's)."""
     from chalicelib.payments import stripe_refunds
+    from chalicelib.services.refunds import STRIPE_APPLIED
 
     charge_id = str(((event.get("data") or {}).get("object") or {}).get("id") or "")
     if not charge_id.startswith("ch_"):
@@ -700,19 +821,29 @@ def on_charge_refunded(event: dict[str, Any]) -> bool:
     ch = stripe_refunds.charge(charge_id)
     if not ch["payment_intent"]:
         return False
-    pi = stripe_refunds.payment_intent(ch["payment_intent"])
-    kind = pi["metadata"].get("kind")
-    if kind not in META_ID:
+    target = _charge_target(stripe_refunds.payment_intent(ch["payment_intent"]))
+    if target is None:
         return False
-    row = get_payment(pi["metadata"].get(META_ID[kind], "") or "-")
-    if row is None or row.payment_intent_id != pi["id"] or row.status != "paid":
-        log.info("charge.refunded: nothing to book", extra={"fields": {"charge_id": charge_id}})
-        return True
-    if kind not in REFUNDABLE:
-        log.warning("a top-up was refunded at Stripe; the wallet keeps it", extra={"fields": {"id": row.payment_id}})
-        return True
-    if int(ch["amount_refunded"]) < int(ch["amount"]):
-        log.warning("a partial refund of a creator payment is not booked", extra={"fields": {"id": row.payment_id}})
-        return True
-    _reverse(row, refund_id_for(row.payment_id))
+    for refund in stripe_refunds.charge_refunds(charge_id):
+        if refund["status"] in STRIPE_APPLIED:
+            reverse_charge(target, str(refund["metadata"].get("refund_id") or refund["id"]), int(refund["amount"]))
+    return True
+
+
+def on_dispute(payment_intent_id: str | None, dispute: dict[str, Any], phase: str) -> bool:
+    """A dispute of one of our creator charges (False: not ours). Lost: booked as a refund of the disputed
+    amount (by the dispute's id: once). Open: logged only, the earning stays where it is (on hold, or available);
+    won: nothing."""
+    from chalicelib.payments import stripe_refunds
+
+    if not payment_intent_id:
+        return False
+    target = _charge_target(stripe_refunds.payment_intent(payment_intent_id))
+    if target is None:
+        return False
+    log.warning(
+        f"dispute {phase} of a creator charge", extra={"fields": {"dispute_id": dispute["id"], **target.describe()}}
+    )
+    if phase == "lost":
+        reverse_charge(target, str(dispute["id"]), int(dispute["amount"]))
     return True

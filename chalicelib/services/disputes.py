@@ -102,6 +102,11 @@ def sync(dispute_id: str) -> str | None:
     )
     order = refunds.order_of_payment_intent(pi_id)
     target = phase(dispute["status"])
+    if order is None and target is not None:
+        from chalicelib.services import creator_payments
+
+        if creator_payments.on_dispute(pi_id, dispute, target):  # a tip, purchase, top-up or subscription's
+            return target
     if order is None or target is None:
         log.info("dispute for no order of ours, or of an unknown status", extra={"fields": {"dispute_id": dispute_id}})
         return None

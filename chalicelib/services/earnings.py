@@ -16,6 +16,9 @@ so a replayed webhook or job posts nothing (``False``):
   then available, then a receivable the next earnings repay). A wallet-paid earning is refunded to the wallet.
 - ``top_up(top_up_id, user, amount, ...)``: a paid card top-up (``top_up:<id>``: clearing -> wallet).
 - ``deposit(deposit_id, user, amount, ...)``: a staff deposit (``deposit:<id>``: platform:deposits -> wallet).
+  Both repay first what the user owes (``wallet:<user>:receivable:<cur>``), the rest goes to the wallet.
+- ``reverse_top_up(reversal_id, top_up_id, user, amount, ...)``: a top-up refunded or charged back
+  (``refund:<reversal_id>``: -> clearing, from the wallet as far as it holds it, the rest owed).
 
 The caller's own rows that change with the money (a tip's status, a purchase entry, a subscription period) go in
 ``extra``: the same TransactWrite, so the money and what it bought commit together or not at all.
@@ -193,10 +196,50 @@ def _credit(
     at: datetime | None,
     extra: Extra | None,
 ) -> bool:
+    """A wallet credit; what the user owes (``wallet:<user>:receivable:<cur>``, a reversed top-up already spent)
+    is repaid first, from a consistent read the write is conditioned on (two racing credits never repay one debt
+    twice)."""
     if amount <= 0:
         raise ValueError("a wallet credit is a positive amount")
-    entries = [(source_account, -amount), (money.wallet(user_id, currency), amount)]
-    return ledger.post(tx, entries, kind, ref, at or now(), extra, currency=currency)
+    when = at or now()
+    receivable = money.wallet_receivable(user_id, currency)
+
+    def compute() -> ledger.Posting:
+        owed = _consistent_balance(receivable)
+        entries = money.wallet_credit(
+            source_account, user_id, amount=amount, currency=currency, receivable_balance=owed
+        )
+        return ledger.Posting(tx, kind, ref, entries, when, extra, pinned={receivable: owed})
+
+    return ledger._post(compute, currency=currency)
+
+
+def _consistent_balance(account: str) -> int:
+    row = store.accounts([account]).get(account)
+    return int(row.balance or 0) if row is not None else 0
+
+
+def reverse_top_up(
+    reversal_id: str, top_up_id: str, user_id: str, amount: int, currency: str, *, at: datetime | None = None
+) -> bool:
+    """A top-up refunded at Stripe or lost in a dispute (``refund:<reversal_id>``, kind ``top_up_reversal``): the
+    money goes back to clearing; the wallet gives what it holds (the write is conditioned on the balance read, so
+    a concurrent spend makes it compute again), the rest is owed (``wallet:<user>:receivable:<cur>``, repaid by
+    the next credits). False if booked before."""
+    if amount <= 0:
+        raise ValueError("a reversal is a positive amount")
+    when = at or now()
+    account = money.wallet(user_id, currency)
+
+    def compute() -> ledger.Posting | None:
+        tx = f"refund:{reversal_id}"
+        if store.transaction(tx) is not None:
+            return None
+        held = _consistent_balance(account)
+        entries = money.top_up_reversal(user_id, currency, amount, held)
+        return ledger.Posting(tx, "top_up_reversal", top_up_id, entries, when, None, pinned={account: held})
+
+    return ledger._post(compute, currency=currency)
 
 
 def top_up(
@@ -218,6 +261,18 @@ def deposit(
 
 
 # ---- reads -----------------------------------------------------------------------------------------------
+
+
+def refundable(source: str, ref: str, earner_id: str) -> int | None:
+    """What is left to reverse of a booked earning (None: not booked)."""
+    key = hold_id(source, ref, earner_id)
+    row = store.holds([key]).get(key)
+    return None if row is None else ledger._pure(row).refundable
+
+
+def wallet_owed(user_id: str, currency: str) -> int:
+    """What the user owes (a reversed top-up that was already spent): repaid by the next credit of the wallet."""
+    return max(0, -ledger.balance(money.wallet_receivable(user_id, currency)))
 
 
 def wallet_balance(user_id: str, currency: str) -> int:

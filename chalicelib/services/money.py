@@ -60,6 +60,11 @@ def wallet(user_id: str, currency: str) -> str:
     return f"wallet:{user_id}:{currency}"
 
 
+def wallet_receivable(user_id: str, currency: str) -> str:
+    """Minus what a user owes the platform: a top-up refunded or charged back after its money was spent."""
+    return f"wallet:{user_id}:receivable:{currency}"
+
+
 def deposits(currency: str) -> str:
     """What staff gave to wallets (the platform's expense): goes negative by what was deposited."""
     return f"platform:deposits:{currency}"
@@ -70,6 +75,41 @@ def may_go_negative(account: str) -> bool:
 
 
 # ---- arithmetic -------------------------------------------------------------------------------------------
+
+
+def clawback_split(amount: int, wallet_balance: int) -> tuple[int, int]:
+    """A reversed top-up of ``amount``: (taken from the wallet, owed by the user). The wallet gives what it holds
+    (never below zero), the rest is owed."""
+    if amount < 0:
+        raise ValueError("amount must not be negative")
+    from_wallet = min(amount, max(0, wallet_balance))
+    return from_wallet, amount - from_wallet
+
+
+def top_up_reversal(user_id: str, currency: str, amount: int, wallet_balance: int) -> list[Entry]:
+    """A top-up refunded or lost in a dispute: clearing +amount (the money goes back to the card); the wallet
+    -what it still holds of it; ``wallet:<user>:receivable:<cur>`` -the rest (the user owes it)."""
+    from_wallet, owed = clawback_split(amount, wallet_balance)
+    entries = [
+        (clearing(currency), amount),
+        (wallet(user_id, currency), -from_wallet),
+        (wallet_receivable(user_id, currency), -owed),
+    ]
+    return aggregate(entries)
+
+
+def wallet_credit(source: str, user_id: str, currency: str, amount: int, receivable_balance: int) -> list[Entry]:
+    """A credit of a wallet (top-up, deposit) from ``source``: it repays what the user owes first
+    (``receivable_balance`` is that account's balance, negative by the debt), the rest goes to the wallet."""
+    if amount <= 0:
+        raise ValueError("a wallet credit is a positive amount")
+    repay = min(amount, max(0, -receivable_balance))
+    entries = [
+        (source, -amount),
+        (wallet_receivable(user_id, currency), repay),
+        (wallet(user_id, currency), amount - repay),
+    ]
+    return aggregate(entries)
 
 
 def _half_up(numerator: int, denominator: int) -> int:

@@ -62,9 +62,9 @@ def on_refunds_event(event: dict[str, Any]) -> None:
     if event["type"] == "charge.refunded":
         from chalicelib.services import creator_payments
 
-        if not creator_payments.on_charge_refunded(event):  # a tip's or purchase's charge, else an order's
-            refunds.on_charge_refunded(event)
-    else:
+        if not creator_payments.on_charge_refunded(event):  # a tip, purchase, top-up or subscription invoice, else
+            refunds.on_charge_refunded(event)  # an order's
+    else:  # disputes.sync: an order's, else creator_payments.on_dispute
         disputes.sync(str(event["data"]["object"]["id"]))
 
 
