@@ -198,7 +198,7 @@ def view_urls(photo: Photo, variants: Iterable[str], *, locked: bool = False) ->
     """``urls`` of a photo view. Locked (a premium item the caller is not entitled to): the decision allowed
     only ``PREVIEW``, and a video's blurred frame ``preview_poster`` is shown under the name ``poster`` (its
     clean poster is never signed for that caller). Whoever may play a video also gets its preview clip."""
-    if not locked and photo.kind == "video" and "stream" in variants:
+    if not locked and "stream" in variants and photo.kind == "video":  # a photo's preview is only for locked
         variants = {*variants, "preview"}  # a ready video's urls are poster, preview and stream for whoever plays it
     signed = urls(photo, variants)
     if locked:
@@ -245,7 +245,9 @@ def event_listing(principal: Any, event_id: str, ordering: str) -> tuple[Any, st
 
 
 # ---- avatars -----------------------------------------------------------------------------------------------
-# A user's profile picture is one of their own ready photos, shown to everyone as its thumb.
+# A user's profile picture is one of their own ready photos, shown to everyone as its thumb; a premium item
+# (access not free) as its preview only (a video's: its blurred frame), the same for everyone, so an avatar
+# never hands out what a lock withholds.
 
 
 def is_ready_photo_of(photo_id: str, user_id: str) -> bool:
@@ -260,11 +262,21 @@ def avatar_thumb_url(photo_id: str) -> str | None:
     from chalicelib.services import photos
 
     photo = photos.get_photo(photo_id)
-    return sign(photo, "thumb") if photo is not None and photo.status == READY else None
+    return _avatar(photo) if photo is not None else None
+
+
+def _avatar(photo: Photo) -> str | None:
+    if photo.status != READY:
+        return None
+    if item_of(photo).access == "free":
+        return sign(photo, "thumb")
+    variant = "preview_poster" if photo.kind == "video" else "preview"
+    return sign(photo, variant) if variant in (photo.variant_keys or ()) else None
 
 
 def avatar_urls(wanted: Mapping[str, str]) -> dict[str, str]:
-    """Thumb URLs of avatar photos (user id -> avatar photo id) with one BatchGetItem; not-ready ones left out."""
+    """Avatar URLs (user id -> avatar photo id; thumb, or preview when premium) with one BatchGetItem;
+    not-ready ones left out."""
     from chalicelib.services import photos
 
     if not wanted:
@@ -273,6 +285,7 @@ def avatar_urls(wanted: Mapping[str, str]) -> dict[str, str]:
     out = {}
     for user_id, photo_id in wanted.items():
         photo = found.get(photo_id)
-        if photo is not None and photo.status == READY:
-            out[user_id] = sign(photo, "thumb")
+        url = _avatar(photo) if photo is not None else None
+        if url is not None:
+            out[user_id] = url
     return out
