@@ -49,6 +49,38 @@ def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
+_TABLES_SNAPSHOT: dict = {}  # moto's DynamoDB tables right after ensure_resources, made once per process
+
+
+def _restore_tables() -> bool:
+    """Put a copy of the empty tables into moto's fresh backend (~15 ms instead of ~1 s of CreateTable calls);
+    False the first time, when there is no snapshot yet."""
+    import copy
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.config import get_settings
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+    if not _TABLES_SNAPSHOT:
+        return False
+    backend.tables.update(copy.deepcopy(_TABLES_SNAPSHOT["tables"]))
+    return True
+
+
+def _snapshot_tables() -> None:
+    import copy
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.config import get_settings
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+    _TABLES_SNAPSHOT["tables"] = copy.deepcopy(backend.tables)
+
+
 @pytest.fixture
 def aws_mock():
     with mock_aws():
@@ -57,7 +89,11 @@ def aws_mock():
         aws.reset()
         from chalicelib.resources import ensure_resources
 
-        ensure_resources()
+        if _restore_tables():
+            ensure_resources(tables=False)
+        else:
+            ensure_resources()
+            _snapshot_tables()
         yield
         aws.reset()
 
