@@ -47,6 +47,9 @@ class WalletEntryOut(Out):
 class WalletOut(Out):
     balance_cents: int
     currency: str
+    owed_cents: int = Field(
+        0, description="What the user owes: a top-up charged back after it was spent; the next credits repay it first"
+    )
     entries: Page[WalletEntryOut]
 
 

@@ -634,6 +634,7 @@ def wallet(user_id: str, currency: str, limit: int, cursor: str | None) -> dict[
     return {
         "balance_cents": earnings.wallet_balance(user_id, currency),
         "currency": currency,
+        "owed_cents": earnings.wallet_owed(user_id, currency),
         "entries": {"items": items, "next_cursor": next_cursor},
     }
 

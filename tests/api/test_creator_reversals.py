@@ -107,6 +107,7 @@ def test_a_spent_top_up_charged_back_leaves_a_debt_the_next_credit_repays(api, c
     assert balance(api, fan) == 0
     dispute = lose_dispute(api, stripe_server, stripe, pi)
     assert balance(api, fan) == 0 and owed(fan) == 10_000  # the user owes what the card took back
+    assert api.get("/wallet?currency=eur", token=fan["access"]).data["owed_cents"] == 10_000  # and sees it
     from chalicelib.models import ledger as store
 
     assert store.transaction(f"refund:{dispute['id']}").entries.as_dict() == {
@@ -118,6 +119,7 @@ def test_a_spent_top_up_charged_back_leaves_a_debt_the_next_credit_repays(api, c
     assert balance(api, fan) == 0 and owed(fan) == 7_000
     card_top_up(api, fan, 8_000, key="tu2")
     assert balance(api, fan) == 1_000 and owed(fan) == 0
+    assert api.get("/wallet?currency=eur", token=fan["access"]).data["owed_cents"] == 0
     assert ledger_balanced(api, staff)
 
 

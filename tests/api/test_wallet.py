@@ -28,7 +28,12 @@ def _confirm(api, user, top_up_id, pm=None):
 def test_empty_wallet(api, people):
     r = api.get("/wallet", token=people["fan"]["access"])
     assert r.status_code == 200
-    assert r.data == {"balance_cents": 0, "currency": "eur", "entries": {"items": [], "next_cursor": None}}
+    assert r.data == {
+        "balance_cents": 0,
+        "currency": "eur",
+        "owed_cents": 0,
+        "entries": {"items": [], "next_cursor": None},
+    }
     assert api.get("/wallet").status_code == 401
 
 
