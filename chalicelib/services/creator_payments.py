@@ -291,7 +291,7 @@ def fulfil(payment_id: str, pi: dict[str, Any] | None = None) -> CreatorPayment:
         if not _claim(row):
             _refund_duplicate(row, pi)
             return get_payment(payment_id) or row
-        booked = _book(row, at, _both(mark, _ppv_extra(row, at)))
+        booked = _book(row, at, earnings.both(mark, _ppv_extra(row, at)))
     fresh = get_payment(payment_id) or row
     if booked:
         _after_paid(fresh)
@@ -332,14 +332,6 @@ def _refund_duplicate(row: CreatorPayment, pi: dict[str, Any]) -> None:
 
 
 # ---- booking -------------------------------------------------------------------------------------------------
-
-
-def _both(*parts: earnings.Extra) -> earnings.Extra:
-    def extra(tx: TransactWrite) -> None:
-        for part in parts:
-            part(tx)
-
-    return extra
 
 
 def _book(row: CreatorPayment, at: Any, extra: earnings.Extra) -> bool:
@@ -429,7 +421,7 @@ def _wallet_pay(row: CreatorPayment) -> CreatorPayment:
         if not _claim(row):
             raise ConflictError("You already hold this item.", code="already_purchased")
         try:
-            booked = _book(row, at, _both(save, _ppv_extra(row, at)))
+            booked = _book(row, at, earnings.both(save, _ppv_extra(row, at)))
         except PaymentRequiredError:
             _unclaim(row)
             raise

@@ -68,7 +68,9 @@ def _stats(earner_id: str, currency: str, source: str, at: datetime, deltas: dic
     return extra
 
 
-def _both(*parts: Extra | None) -> Extra:
+def both(*parts: Extra | None) -> Extra:
+    """One ``extra`` that runs each of ``parts`` (None ones skipped) in the same TransactWrite."""
+
     def extra(tx: TransactWrite) -> None:
         for part in parts:
             if part is not None:
@@ -120,7 +122,7 @@ def book(
         tx.save(row, condition=store.LedgerHold.hold_id.does_not_exist())
 
     deltas = {"gross_cents": hold.gross, "fees_cents": hold.fee, "net_cents": hold.net, "orders": 1}
-    everything = _both(save_hold, _stats(earner_id, currency, source, at, deltas), extra)
+    everything = both(save_hold, _stats(earner_id, currency, source, at, deltas), extra)
     shares = {earner_id: {"gross": hold.gross, "fee": hold.fee, "net": hold.net, "client": payer_wallet}}
     try:
         return ledger._post(
@@ -170,13 +172,13 @@ def reverse(
     def also(shares: dict[str, dict[str, Any]], when: datetime) -> Extra:
         share = shares.get(earner_id)
         if not share:
-            return _both(extra)
+            return both(extra)
         deltas = {
             "refunds_cents": int(share["gross"]),
             "fees_cents": -int(share["fee"]),
             "net_cents": -int(share["net"]),
         }
-        return _both(_stats(earner_id, currency, source, when, deltas), extra)
+        return both(_stats(earner_id, currency, source, when, deltas), extra)
 
     def step(row: store.LedgerHold, hold: money.Hold, amt: int, balances: dict[str, int]):
         available = balances.get(money.seller(hold.seller_id, "available", hold.currency), 0)

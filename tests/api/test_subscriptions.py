@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.jobs import drain
+from tests.wallet_kit import paid_photo
 
 PRICE = 500
 
@@ -95,25 +96,8 @@ def net(creator_id: str) -> int:
 
 
 def premium_photo(owner_id: str) -> str:
-    """A ready public photo of ``owner_id`` for subscribers only (set on the model: PATCH access is the premium
-    area's)."""
-    from chalicelib.models.base import new_id
-    from chalicelib.models.photos import Photo
-
-    photo = Photo(
-        photo_id=new_id("p_"),
-        owner_id=owner_id,
-        status="ready",
-        visibility="public",
-        content_type="image/jpeg",
-        declared_size=100,
-        upload_key="uploads/x",
-        original_format="jpeg",
-        variant_keys=["thumb", "medium", "large", "watermarked", "original", "preview"],
-        access="subscribers",
-    )
-    photo.save()
-    return photo.photo_id
+    """A ready public photo of ``owner_id`` for subscribers only."""
+    return paid_photo(owner_id, access="subscribers")
 
 
 def sees(api, token: str, photo_id: str) -> tuple[bool, set[str]]:
