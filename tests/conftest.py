@@ -333,3 +333,17 @@ def _one_rate_window(monkeypatch):
 
     started = ratelimit.epoch()
     monkeypatch.setattr(ratelimit, "epoch", lambda dt=None: started)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The real local stack (``make dev``'s devstack on free ports, the web app too once ``web/dist`` is built),
+    started once per worker for every end-to-end and browser module (all in ``xdist_group("local_stack")``)."""
+    from infrastructure.local.stack import start_stack
+
+    handle = start_stack(timeout=120)
+    try:
+        yield handle
+    finally:
+        code = handle.stop()
+        assert code == 0, handle.log()[-3000:]

@@ -14,11 +14,12 @@ which then stops them as groups: SIGTERM, a grace period, SIGKILL):
    ``POST /_lab/orders/{id}/advance``);
 4. then creates tables, buckets, queues, the S3 -> SQS notification and the SES sender with the
    project's own ``chalicelib.resources.ensure_resources()``, optionally seeds (``chalicelib.cli seed``);
-5. then the app host (``app_host``): HTTP API, WebSocket gateway and SQS poller around the real handlers.
+5. then the app host (``app_host``): HTTP API, WebSocket gateway and SQS poller around the real handlers;
+6. then, once ``make web`` has built ``web/dist``, the web app (``web_host``) under the production CSP.
 
 Ports come from LIGHTBOX_API_PORT (8000), LIGHTBOX_WS_PORT (8001), LIGHTBOX_MOTO_PORT (5000),
-LIGHTBOX_STRIPE_PORT (8420) and LIGHTBOX_PRINT_LAB_PORT (8430). If any child dies, the supervisor says which,
-stops the rest and exits 1.
+LIGHTBOX_STRIPE_PORT (8420), LIGHTBOX_PRINT_LAB_PORT (8430) and LIGHTBOX_WEB_PORT (8002). If any child
+dies, the supervisor says which, stops the rest and exits 1.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RESOURCES = "chalicelib.resources:ensure_resources"
 STOP_GRACE_SECONDS = 8.0
 READY_LINE = "Lightbox local stack is up"
+WEB_DIST = REPO_ROOT / "web" / "dist"
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -57,6 +59,7 @@ class Ports:
     moto: int = 5000
     stripe: int = 8420
     print_lab: int = 8430
+    web: int = 8002
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -66,16 +69,17 @@ class Ports:
             moto=int(env.get("LIGHTBOX_MOTO_PORT", cls.moto)),
             stripe=int(env.get("LIGHTBOX_STRIPE_PORT", cls.stripe)),
             print_lab=int(env.get("LIGHTBOX_PRINT_LAB_PORT", cls.print_lab)),
+            web=int(env.get("LIGHTBOX_WEB_PORT", cls.web)),
         )
 
     @classmethod
     def free(cls) -> Ports:
-        """Five ports nothing listens on right now (for tests running stacks side by side)."""
+        """Six ports nothing listens on right now (for tests running stacks side by side)."""
         chosen: set[int] = set()
-        while len(chosen) < 5:
+        while len(chosen) < 6:
             chosen.add(free_port())
-        api, ws, moto, stripe, print_lab = sorted(chosen)
-        return cls(api=api, ws=ws, moto=moto, stripe=stripe, print_lab=print_lab)
+        api, ws, moto, stripe, print_lab, web = sorted(chosen)
+        return cls(api=api, ws=ws, moto=moto, stripe=stripe, print_lab=print_lab, web=web)
 
     def as_env(self) -> dict[str, str]:
         return {
@@ -84,6 +88,7 @@ class Ports:
             "LIGHTBOX_MOTO_PORT": str(self.moto),
             "LIGHTBOX_STRIPE_PORT": str(self.stripe),
             "LIGHTBOX_PRINT_LAB_PORT": str(self.print_lab),
+            "LIGHTBOX_WEB_PORT": str(self.web),
         }
 
     def urls(self) -> dict[str, str]:
@@ -94,6 +99,7 @@ class Ports:
             "moto": f"http://{LOOPBACK}:{self.moto}",
             "stripe": f"http://{LOOPBACK}:{self.stripe}",
             "print_lab": f"http://{LOOPBACK}:{self.print_lab}",
+            "web": f"http://{LOOPBACK}:{self.web}",
             "emails": f"http://{LOOPBACK}:{self.api}/_local/emails",
             "jobs": f"http://{LOOPBACK}:{self.api}/_local/jobs",
         }
@@ -146,7 +152,7 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
     env.setdefault("LIGHTBOX_PRINT_LAB_API_KEY", f"lab_{secrets.token_hex(8)}")  # the emulator requires it
     env.setdefault("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET", f"lab_whsec_{secrets.token_hex(16)}")  # signs its callbacks
     env.setdefault("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local")
-    web = base.get("LIGHTBOX_WEB_PORT") or "8002"  # the web app's origins, for CORS
+    web = ports.web  # the web app's origins, for CORS
     env.setdefault("LIGHTBOX_APP_ORIGINS", f"http://{LOOPBACK}:{web},http://localhost:{web}")
     return env
 
@@ -271,6 +277,7 @@ def _print_table(ports: Ports, workdir: Path, seeded: bool) -> None:
         ("Failed jobs (DLQ)", urls["jobs"]),
         ("moto (AWS)", f"{urls['moto']}   dashboard: {urls['moto']}/moto-api/"),
         ("localstripe", f"{urls['stripe']}   webhook -> {urls['api']}/webhooks/stripe"),
+        ("web app", urls["web"] if WEB_DIST.joinpath("index.html").is_file() else "not built (run `make web`)"),
         ("print lab", f"{urls['print_lab']}   POST /_lab/orders/{{id}}/advance, GET /_lab/orders/{{id}}"),
         ("logs (moto, stripe, lab)", f"{workdir}  (removed on exit)"),
         ("seed data", "loaded" if seeded else "none (run `make seed` while this runs)"),
@@ -328,6 +335,27 @@ def print_lab_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[st
         env["LIGHTBOX_PRINT_LAB_API_KEY"],
         "--step-seconds",
         env.get("LIGHTBOX_PRINT_LAB_STEP_SECONDS") or "5",
+    ]
+
+
+def web_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[str]:
+    urls = ports.urls()
+    return [
+        python,
+        "-m",
+        "infrastructure.local.web_host",
+        "--port",
+        str(ports.web),
+        "--dist",
+        str(WEB_DIST),
+        "--api-url",
+        urls["api"],
+        "--ws-url",
+        urls["ws"],
+        "--media-url",
+        urls["moto"],
+        "--stripe-js-url",
+        env["LIGHTBOX_STRIPE_JS_URL"],
     ]
 
 
@@ -437,6 +465,9 @@ def run(args: argparse.Namespace) -> int:
         host = sup.spawn("app", host_argv, env)
         _wait_for(sup, host, urls["api"] + "/", "HTTP API", START_TIMEOUT_SECONDS)
         _wait_for(sup, host, urls["ws_management"] + "/", "WebSocket gateway", START_TIMEOUT_SECONDS)
+        if WEB_DIST.joinpath("index.html").is_file():
+            web = sup.spawn("web", web_argv(python, ports, env), env)
+            _wait_for(sup, web, urls["web"] + "/app-config.json", "web app", START_TIMEOUT_SECONDS, want=200)
         _print_table(ports, workdir, args.seed)
 
         while True:

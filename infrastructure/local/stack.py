@@ -44,6 +44,7 @@ class StackHandle:
         self.moto_url = urls["moto"]
         self.stripe_url = urls["stripe"]
         self.print_lab_url = urls["print_lab"]
+        self.web_url = urls["web"]
         self.emails_url = urls["emails"]
         self.jobs_url = urls["jobs"]
         self._final_log: str | None = None

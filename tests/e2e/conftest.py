@@ -1,17 +1,2 @@
-"""The real local stack, started once per test session (per xdist worker) for every end-to-end module."""
-
-from __future__ import annotations
-
-import pytest
-
-
-@pytest.fixture(scope="session")
-def stack():
-    from infrastructure.local.stack import start_stack
-
-    handle = start_stack(timeout=120)
-    try:
-        yield handle
-    finally:
-        code = handle.stop()
-        assert code == 0, handle.log()[-3000:]
+"""End-to-end modules use the session ``stack`` fixture from ``tests/conftest.py`` (shared with ``tests/web``:
+one local stack per xdist worker, the modules marked ``xdist_group("local_stack")`` all run on it)."""

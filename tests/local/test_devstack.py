@@ -19,7 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from infrastructure.local.common import port_in_use
-from infrastructure.local.devstack import REPO_ROOT, Ports, local_env
+from infrastructure.local.devstack import REPO_ROOT, WEB_DIST, Ports, local_env
 from infrastructure.local.stack import start_stack
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -66,8 +66,14 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
     stack = start_stack(timeout=60, **STANDIN)
     children = descendants(stack.process.pid)
     try:
-        assert len(children) == 4  # moto, localstripe, print-lab emulator, app host
+        # moto, localstripe, print-lab emulator, app host, and the web app once `make web` has built it
+        assert len(children) == 4 + WEB_DIST.joinpath("index.html").is_file()
         assert requests.get(stack.api_url + "/health", timeout=5).json() == {"status": "ok", "stage": "local"}
+        if WEB_DIST.joinpath("index.html").is_file():
+            page = requests.get(stack.web_url + "/events/anything", timeout=5)  # the app's own routes: index.html
+            assert page.status_code == 200 and page.headers["Cache-Control"] == "no-cache"
+            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+            assert requests.get(stack.web_url + "/app-config.json", timeout=5).json() == {"api_url": stack.api_url}
 
         # WebSocket: refused without a good token; otherwise the handler's post_to_connection
         # (boto3, production code path) comes back as a frame.

@@ -1,0 +1,125 @@
+"""What the browser journeys share: users made through the API, logging in through the UI, the axe-core check,
+screenshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from playwright.sync_api import Page, expect
+
+REPO = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path(os.environ.get("LIGHTBOX_SCREENSHOTS") or REPO / "build" / "screenshots")
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    email: str
+    password: str
+    token: str
+    role: str
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **extra}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def call(stack, method: str, path: str, body=None, token: str | None = None, expect_status: int | None = None, **kw):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers.update(kw.pop("headers", {}))
+    r = requests.request(method, stack.api_url + path, json=body, headers=headers, timeout=30, **kw)
+    if expect_status is not None:
+        assert r.status_code == expect_status, (method, path, r.status_code, r.text)
+    return r
+
+
+def latest_code(stack, email: str, *, after: int = 0, timeout: float = 15.0) -> str:
+    """The 6-digit code of the newest mail to ``email`` among those past index ``after``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        items = requests.get(stack.emails_url, timeout=10).json()["items"]
+        for mail in reversed(items[after:]):
+            if email in mail["to"]:
+                found = re.search(r"\b(\d{6})\b", mail["text"])
+                if found:
+                    return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no mail with a code for {email}")
+
+
+def mail_count(stack) -> int:
+    return len(requests.get(stack.emails_url, timeout=10).json()["items"])
+
+
+def make_user(stack, prefix: str = "user", role: str = "member") -> User:
+    """A verified account made through the API (journeys that are not about sign-up start here)."""
+    username = unique(prefix)
+    email = f"{username}@example.com"
+    call(
+        stack,
+        "POST",
+        "/auth/signup",
+        {"email": email, "username": username, "password": PASSWORD, "role": role},
+        expect_status=201,
+    )
+    call(stack, "POST", "/auth/verify-email", {"email": email, "code": latest_code(stack, email)}, expect_status=200)
+    out = call(stack, "POST", "/auth/login", {"login": email, "password": PASSWORD}, expect_status=200).json()
+    return User(out["user"]["id"], username, email, PASSWORD, out["access_token"], out["user"]["role"])
+
+
+def make_admin(stack) -> User:
+    """An admin through the command-line tool (the only way to make the first one), unique per call."""
+    username = unique("admin")
+    email = f"{username}@example.com"
+    subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "create-admin", "--email", email, "--username", username]
+        + ["--password", PASSWORD],
+        env=dict(stack.env),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    out = call(stack, "POST", "/auth/login", {"login": username, "password": PASSWORD}, expect_status=200).json()
+    return User(out["user"]["id"], username, email, PASSWORD, out["access_token"], "admin")
+
+
+def ui_login(page: Page, user: User, next_path: str = "/") -> None:
+    """Log in through the login screen (the session is then the HttpOnly cookie plus an in-memory token)."""
+    page.goto("/login" + (f"?next={next_path}" if next_path != "/" else ""))
+    page.get_by_label("Email or username").fill(user.username)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name=user.username)).to_be_visible()
+
+
+def axe(page: Page, *, context: str = "") -> None:
+    """axe-core on the current screen: no serious or critical violation (the issue's bar)."""
+    page.evaluate(AXE.read_text())  # evaluated, not a <script> tag: the CSP forbids inline script
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{context or page.url}: " + json.dumps(
+        [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:3]]} for v in bad], indent=1
+    )
+
+
+def shot(page: Page, name: str) -> Path:
+    """A screenshot of the current screen: build/screenshots/ always, docs/screenshots/ under `make screenshots`."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
