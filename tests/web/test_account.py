@@ -3,12 +3,22 @@ refresh cookie, access token in memory only), log out."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.kit import PASSWORD, axe, call, latest_code, mail_count, make_user, shot, ui_login, unique
 
 pytestmark = pytest.mark.xdist_group("local_stack")
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 320), (200, 80, 60)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def test_sign_up_with_the_emailed_code_and_stay_logged_in_across_a_reload(page: Page, stack):
@@ -86,6 +96,13 @@ def test_settings_change_username_then_the_cooldown_and_edit_the_profile(page: P
     expect(page.get_by_label("Display name")).to_be_visible()
     axe(page, context="settings")
 
+    # A new profile picture, uploaded straight to storage by its presigned POST, then processed.
+    page.get_by_label("Upload a new picture").set_input_files(
+        {"name": "me.png", "mimeType": "image/png", "buffer": _png()}
+    )
+    expect(page.get_by_text("Profile picture updated.")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("img", name="Your current avatar")).to_be_visible()
+
     page.get_by_label("Display name").fill("Rena Mer")
     page.get_by_label("Bio").fill("Street and portraits")
     page.get_by_role("button", name="Save profile").click()
@@ -103,6 +120,9 @@ def test_settings_change_username_then_the_cooldown_and_edit_the_profile(page: P
     section.get_by_label("Password").fill(user.password)
     section.get_by_role("button", name="Change username").click()
     expect(section.get_by_role("alert")).to_contain_text("You can change your username again in 30 days")
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
 
     page.goto(f"/u/{renamed}")
     expect(page.get_by_role("heading", name="Rena Mer")).to_be_visible()

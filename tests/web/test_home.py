@@ -39,6 +39,8 @@ def test_find_a_person_follow_them_and_see_their_photo_in_the_feed(page: Page, s
     call(stack, "PATCH", "/auth/me", {"display_name": "Ann Lake", "bio": "Lakes at dawn"}, token=ann.token)
     photo_id = upload_ready_photo(stack, ann.token, "misty lake at dawn")
 
+    csp = []
+    page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     ui_login(page, me)
     expect(page.get_by_text("Your feed is empty.")).to_be_visible()
     axe(page, context="home (empty)")
@@ -77,6 +79,11 @@ def test_find_a_person_follow_them_and_see_their_photo_in_the_feed(page: Page, s
     page.get_by_role("button", name="Following").click()
     expect(page.get_by_role("button", name="Follow", exact=True)).to_be_visible()
     expect(page.get_by_test_id("follower-count")).to_have_text("0")
+
+    page.set_viewport_size({"width": 360, "height": 740})  # a small phone: nothing wider than the screen
+    expect(page.get_by_role("heading", name="Ann Lake")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    assert csp == [], csp  # avatars sized with style: directives (CSSOM), never inline style
 
 
 def test_friend_requests_on_the_friends_screen_and_empty_bookmarks(page: Page, stack):
