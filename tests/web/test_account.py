@@ -102,6 +102,7 @@ def test_settings_change_username_then_the_cooldown_and_edit_the_profile(page: P
     )
     expect(page.get_by_text("Profile picture updated.")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("img", name="Your current avatar")).to_be_visible()
+    shot(page, "settings")
 
     page.get_by_label("Display name").fill("Rena Mer")
     page.get_by_label("Bio").fill("Street and portraits")

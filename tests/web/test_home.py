@@ -60,6 +60,7 @@ def test_find_a_person_follow_them_and_see_their_photo_in_the_feed(page: Page, s
     expect(page.get_by_text("Lakes at dawn")).to_be_visible()
     expect(page.locator(f'[data-photo-id="{photo_id}"] img')).to_be_visible()  # their photos
     axe(page, context="profile")
+    shot(page, "profile")
     page.get_by_role("button", name="Follow", exact=True).click()
     expect(page.get_by_role("button", name="Following")).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_test_id("follower-count")).to_have_text("1")
