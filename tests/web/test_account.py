@@ -143,3 +143,35 @@ def test_a_revoked_session_lands_on_the_login_screen(page: Page, stack):
     expect(page.get_by_text("Your session ended. Please log in again.")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_change_email_log_out_everywhere_then_delete_the_account(page: Page, stack):
+    user = make_user(stack, "leaver")
+    ui_login(page, user, next_path="/settings")
+    email = page.get_by_role("region", name="Email")
+    new_email = f"{unique('moved')}@example.com"
+    before = mail_count(stack)
+    email.get_by_label("New email").fill(new_email)
+    email.get_by_label("Password").fill(user.password)
+    email.get_by_role("button", name="Change email").click()
+    email.get_by_label("Code from the new address").fill(latest_code(stack, new_email, after=before))
+    email.get_by_role("button", name="Confirm new email").click()
+    expect(email.get_by_text(f"Your email is now {new_email}.")).to_be_visible()
+
+    page.get_by_role("button", name="Log out of all sessions").click()
+    expect(page.get_by_text("You were logged out everywhere.")).to_be_visible()
+    page.get_by_label("Email or username").fill(new_email)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name=user.username).click()
+
+    page.get_by_role("region", name="Delete account").get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Delete my account").click()
+    dialog = page.get_by_role("dialog", name="Delete your account?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Yes, delete my account").click()
+    expect(page.get_by_text("Your account was deleted.")).to_be_visible()
+    page.get_by_label("Email or username").fill(user.username)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
