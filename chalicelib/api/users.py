@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from chalicelib.api.routing import Ctx, PublicCtx, route
+from chalicelib.api.schema_base import Out
 from chalicelib.api.schemas import PasswordIn, PublicUserOut, RoleIn, UserOut
-from chalicelib.services import accounts
+from chalicelib.services import accounts, social
 from chalicelib.services.users_view import avatar_url
 
 TAGS = ("users",)
 
 
-@route("/users/{user_id}", "GET", response=PublicUserOut, auth=False, tags=TAGS, responses=(404,))
-def get_user(ctx: PublicCtx, user_id: str) -> PublicUserOut:
-    """A public profile, by user id or username."""
+class RelationshipOut(Out):
+    """How the logged-in caller stands with this user (what a profile page's buttons need)."""
+
+    is_me: bool
+    following: bool
+    followed_by: bool
+    friendship: Literal["none", "friends", "request_sent", "request_received"]
+    friend_request_id: str | None = Field(None, description="The pending request, to accept, decline or withdraw")
+    blocked: bool = Field(description="The caller blocked this user")
+    blocked_by: bool = Field(description="This user blocked the caller")
+
+
+class ProfileOut(PublicUserOut):
+    follower_count: int
+    following_count: int
+    viewer: RelationshipOut | None = Field(None, description="Only for a logged-in caller")
+
+
+@route("/users/{user_id}", "GET", response=ProfileOut, auth="optional", tags=TAGS, responses=(404,))
+def get_user(ctx: PublicCtx, user_id: str) -> ProfileOut:
+    """A public profile, by user id or username, with follower counts and (logged in) the caller's relationship."""
     user = accounts.public_profile(user_id)
-    return PublicUserOut.of(user, avatar_url(user))
+    followers, following = social.follow_counts(user.user_id)
+    viewer = RelationshipOut(**social.relationship(ctx.principal.user_id, user.user_id)) if ctx.principal else None
+    return ProfileOut(
+        **PublicUserOut.of(user, avatar_url(user)).model_dump(),
+        follower_count=followers,
+        following_count=following,
+        viewer=viewer,
+    )
 
 
 @route("/users/me", "GET", response=PublicUserOut, tags=TAGS)

@@ -109,6 +109,14 @@ def following_of(user_id: str, limit: int | None = None, last_key: dict | None =
     return Follow.by_follower.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
+def follow_counts(user_id: str) -> tuple[int, int]:
+    """(followers, following) of the user: a COUNT Query on each keys-only index (small items, one page per
+    ~10,000 follows)."""
+    if not plausible_id(user_id):
+        return 0, 0
+    return Follow.by_followee.count(user_id), Follow.by_follower.count(user_id)
+
+
 def recent_followees(user_id: str, n: int) -> list[str]:
     """The ``n`` users ``user_id`` followed most recently (one Query)."""
     return [f.followee_id for f in following_of(user_id, limit=n)][:n]

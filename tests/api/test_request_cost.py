@@ -26,7 +26,8 @@ def test_auth_route_budgets(api, make_user, counter):
         "refresh": (lambda: api.post("/auth/token/refresh", {"refresh_token": user["refresh"]}), 200, 2),
         "token verify": (lambda: api.post("/auth/token/verify", {"token": user["access"]}), 200, 1),
         "search": (lambda: api.get("/auth/search?q=cos", token=user["access"]), 200, 3),
-        "public profile": (lambda: api.get("/users/costly"), 200, 2),
+        "public profile": (lambda: api.get("/users/costly"), 200, 4),  # + the two follow counts
+        "profile, logged in": (lambda: api.get("/users/costly", token=user["access"]), 200, 5),
         "forgot unknown": (lambda: api.post("/auth/password/forgot", {"email": "none@example.com"}), 202, 1),
     }
     report = {}

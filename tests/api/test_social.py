@@ -246,3 +246,40 @@ def test_account_deletion_cleanup(api, make_user):
     assert api.get("/users/vic/following", token=vic["access"]).data["items"] == []
     assert api.get("/friends", token=vic["access"]).data["items"] == []
     assert api.get("/conversations", token=uma["access"]).data["items"] == []
+
+
+# ---- the profile page: counts and the caller's relationship ------------------------------------------------
+
+
+def test_profile_counts_and_the_callers_relationship(api, make_user):
+    rae, sol, tom = make_user("rae"), make_user("sol"), make_user("tom")
+    anonymous = api.get("/users/rae").data
+    assert (anonymous["follower_count"], anonymous["following_count"], anonymous["viewer"]) == (0, 0, None)
+
+    assert api.post("/users/rae/follow", token=sol["access"]).status_code == 201
+    assert api.post("/users/rae/follow", token=tom["access"]).status_code == 201
+    assert api.post("/users/sol/follow", token=rae["access"]).status_code == 201
+    request = api.post("/friends/requests", {"username": "rae"}, token=sol["access"]).data
+
+    seen_by_sol = api.get("/users/rae", token=sol["access"]).data
+    assert (seen_by_sol["follower_count"], seen_by_sol["following_count"]) == (2, 1)
+    assert seen_by_sol["viewer"] == {
+        "is_me": False,
+        "following": True,
+        "followed_by": True,
+        "friendship": "request_sent",
+        "friend_request_id": request["id"],
+        "blocked": False,
+        "blocked_by": False,
+    }
+    seen_by_rae = api.get("/users/sol", token=rae["access"]).data["viewer"]
+    assert seen_by_rae["friendship"] == "request_received" and seen_by_rae["friend_request_id"] == request["id"]
+    assert api.post(f"/friends/requests/{request['id']}/accept", token=rae["access"]).status_code == 200
+    assert api.get("/users/sol", token=rae["access"]).data["viewer"]["friendship"] == "friends"
+    assert api.get("/users/rae", token=rae["access"]).data["viewer"]["is_me"] is True
+
+    assert api.post("/users/tom/block", token=rae["access"]).status_code == 201
+    assert api.get("/users/tom", token=rae["access"]).data["viewer"]["blocked"] is True
+    by_tom = api.get("/users/rae", token=tom["access"]).data
+    assert by_tom["viewer"]["blocked_by"] is True and by_tom["viewer"]["following"] is False
+    assert by_tom["follower_count"] == 1  # the block ended tom's follow
