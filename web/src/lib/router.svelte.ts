@@ -69,6 +69,17 @@ export function navigate(href: string, { replace = false } = {}): void {
   window.scrollTo(0, 0);
 }
 
+/** A `?next=` target only ever leads within the app (`/\\evil.example` and `//evil.example` are other sites). */
+export function safeNext(next: string | null, origin: string = location.origin): string {
+  if (!next) return "/";
+  try {
+    const url = new URL(next, origin);
+    return url.origin === origin ? url.pathname + url.search + url.hash : "/";
+  } catch {
+    return "/";
+  }
+}
+
 /** Set a query parameter without a new history entry (filters, tabs). */
 export function setQuery(key: string, value: string | null): void {
   const q = new URLSearchParams(location.search);

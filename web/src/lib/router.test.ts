@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 
 vi.stubGlobal("location", new URL("http://app/"));
-const { matcher } = await import("./router.svelte");
+const { matcher, safeNext } = await import("./router.svelte");
 
 const load = async () => ({ default: (() => {}) as never });
 
@@ -19,5 +19,15 @@ describe("matcher", () => {
   it("misses unknown paths", () => {
     expect(match("/nope")).toBeNull();
     expect(match("/events/a/b")).toBeNull();
+  });
+});
+
+describe("safeNext", () => {
+  it("keeps paths within the app and refuses other sites", () => {
+    expect(safeNext("/events/e1?tab=x", "http://app")).toBe("/events/e1?tab=x");
+    expect(safeNext(null, "http://app")).toBe("/");
+    expect(safeNext("https://evil.example/x", "http://app")).toBe("/");
+    expect(safeNext("//evil.example/x", "http://app")).toBe("/");
+    expect(safeNext("/\\evil.example/x", "http://app")).toBe("/");
   });
 });
