@@ -75,7 +75,7 @@ const FIELD_NAMES: Record<string, string> = {
   exp_month: "Expiry month (MM)",
   exp_year: "Expiry year (YY)",
   cvc: "CVC",
-  postal_code: "Postal code",
+  postal_code: "Card postal code",
 };
 
 /** A card element mounted in `el`; call `destroy()` when the screen closes. */
