@@ -30,7 +30,7 @@ THREE_DS = "4000002500003155"  # asks for 3-D Secure on saving and on paying
 def upload(stack, owner: User, extent: tuple[float, float, float, float], caption: str) -> str:
     buffer = io.BytesIO()
     fractal = Image.effect_mandelbrot((1200, 900), extent, 60)  # something to look at in the screenshots
-    Image.merge("RGB", (fractal, fractal.point(lambda v: 255 - v), fractal.point(lambda v: v // 2))).save(
+    Image.merge("RGB", (fractal, fractal.point(lambda v: v * 3 // 4), fractal.point(lambda v: 255 - v // 2))).save(
         buffer, "JPEG", quality=90
     )
     data = buffer.getvalue()
@@ -188,7 +188,11 @@ def test_a_client_buys_a_download_and_a_print_with_3ds_and_the_studio_shows_the_
     after = call(stack, "GET", "/gallery", token=cora.token, expect_status=200).json()["items"]
     original = requests.get(next(p for p in after if p["id"] == harbour)["urls"]["original"], timeout=30).content
     assert clean.content == original and clean.content != watermarked
-    expect(page.get_by_role("button", name="Download invoice (PDF)")).to_be_visible()
+    with page.expect_download() as invoice:
+        page.get_by_role("button", name="Download invoice (PDF)").click()
+    assert invoice.value.suggested_filename == f"invoice-{order_id}.pdf"
+    page.get_by_role("button", name="Prepare a zip of all downloads").click()
+    expect(page.get_by_role("link", name="Download all (zip)")).to_be_visible(timeout=30_000)
     axe(page, context="order")
 
     # Print tracking, live: the lab takes the print and ships it.
@@ -251,3 +255,55 @@ def test_a_client_buys_a_download_and_a_print_with_3ds_and_the_studio_shows_the_
         studio.close()
     # Stripe.js, its 3-D Secure dialog and Chart.js all worked under the production CSP.
     assert not [m for m in console if "Content Security Policy" in m], console
+
+
+def test_a_photographer_makes_a_price_sheet_and_shares_a_photo_with_a_client(page: Page, stack):
+    phil = make_user(stack, "phot", role="photographer")
+    cora = make_user(stack, "cli")
+    photo = upload(stack, phil, (-1.5, -0.5, -1.0, 0.0), "Pier")
+    wait_for(
+        lambda: call(stack, "GET", f"/photos/{photo}", token=phil.token).json()["status"],
+        lambda s: s == "ready",
+        "photo ready",
+    )
+
+    ui_login(page, phil)
+    page.get_by_role("link", name="Studio", exact=True).click()
+    page.get_by_role("navigation", name="Studio").get_by_role("link", name="Price sheets").click()
+    expect(page.get_by_text("No price sheets yet.")).to_be_visible()
+    page.get_by_role("button", name="New price sheet").click()
+    sheet = page.get_by_role("dialog")
+    sheet.get_by_label("Name").fill("Weddings")
+    first, second = sheet.get_by_role("group", name="Item 1"), sheet.get_by_role("group", name="Item 2")
+    first.get_by_label("Label").fill("Digital file")
+    first.get_by_label("SKU").fill("dl")
+    first.get_by_label("Price").fill("12.50")
+    second.get_by_label("Label").fill("A4 print")
+    second.get_by_label("SKU").fill("a4")
+    second.get_by_label("Price").fill("20")
+    second.get_by_label("Fulfilment").select_option("self")
+    axe(page, context="price sheet form")
+    sheet.get_by_role("button", name="Save price sheet").click()
+    expect(page.get_by_text("Digital file (digital, dl)")).to_be_visible()
+    expect(page.get_by_text("€12.50")).to_be_visible()
+    axe(page, context="price sheets")
+
+    page.get_by_role("navigation", name="Studio").get_by_role("link", name="Clients").click()
+    page.get_by_label("Client's email").fill(cora.email)
+    page.get_by_label("Name (optional)").fill("Cora")
+    page.get_by_role("button", name="Add client").click()
+    expect(page.get_by_role("status")).to_contain_text("they can see their gallery now")
+    row = page.locator("[data-client-id]").filter(has_text=cora.email)
+    row.get_by_label("Price sheet").select_option(label="Weddings (EUR)")
+    expect(row.get_by_role("status")).to_have_text("Price sheet saved.")
+    row.get_by_role("button", name="Assign photos").click()
+    pick = page.get_by_role("dialog")
+    pick.get_by_label("Pier").check()
+    pick.get_by_role("button", name="Assign 1 photo").click()
+    expect(row.get_by_role("status")).to_have_text("1 photo assigned.")
+    axe(page, context="clients")
+
+    gallery = call(stack, "GET", "/gallery", token=cora.token, expect_status=200).json()["items"]
+    assert [p["id"] for p in gallery] == [photo]
+    prices = call(stack, "GET", f"/photos/{photo}/prices", token=cora.token, expect_status=200).json()
+    assert {(i["sku"], i["price_cents"]) for i in prices["items"]} == {("dl", 1250), ("a4", 2000)}
