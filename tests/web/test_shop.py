@@ -140,9 +140,9 @@ def test_a_client_buys_a_download_and_a_print_with_3ds_and_the_studio_shows_the_
     axe(page, context="gallery prices")
     shot(page, "gallery")
     dialog.get_by_role("button", name="Add Full resolution to cart").click()
-    expect(dialog.get_by_role("status")).to_contain_text("Added to your cart")
+    expect(dialog.get_by_role("status")).to_contain_text("Added Full resolution to your cart")
     dialog.get_by_role("button", name="Add 8x10 lustre print to cart").click()
-    expect(dialog.get_by_role("status")).to_contain_text("Added to your cart")
+    expect(dialog.get_by_role("status")).to_contain_text("Added 8x10 lustre print to your cart")
     dialog.get_by_role("button", name="Close").click()
 
     # The cart, with one line set aside and brought back.
@@ -196,7 +196,7 @@ def test_a_client_buys_a_download_and_a_print_with_3ds_and_the_studio_shows_the_
     axe(page, context="order")
 
     # Print tracking, live: the lab takes the print and ships it.
-    at_the_lab = re.compile("Sent to the lab|Accepted|In production|Shipped")
+    at_the_lab = re.compile("Sent to the lab|Accepted|In production|Shipped|Delivered")
     expect(page.get_by_test_id("print-status")).to_have_text(at_the_lab)
     lab = wait_for(
         lambda: requests.get(f"{stack.print_lab_url}/_lab/orders?merchant_reference={order_id}", timeout=10).json(),
@@ -292,7 +292,7 @@ def test_a_photographer_makes_a_price_sheet_and_shares_a_photo_with_a_client(pag
     page.get_by_label("Client's email").fill(cora.email)
     page.get_by_label("Name (optional)").fill("Cora")
     page.get_by_role("button", name="Add client").click()
-    expect(page.get_by_role("status")).to_contain_text("they can see their gallery now")
+    expect(page.get_by_text(f"{cora.email} added: they can see their gallery now.")).to_be_visible()
     row = page.locator("[data-client-id]").filter(has_text=cora.email)
     row.get_by_label("Price sheet").select_option(label="Weddings (EUR)")
     expect(row.get_by_role("status")).to_have_text("Price sheet saved.")
