@@ -8,6 +8,7 @@ import io
 import re
 
 import pytest
+import requests
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -21,6 +22,16 @@ def jpeg(path, colour) -> str:
     Image.new("RGB", (320, 240), colour).save(buf, "JPEG", quality=80)
     path.write_bytes(buf.getvalue())
     return str(path)
+
+
+def upload_as(stack, user, event_id: str, path) -> None:
+    """What another member's app does: reserve one photo, then POST it to S3 by its presigned form."""
+    jpeg(path, "maroon")
+    data = path.read_bytes()
+    body = {"files": [{"filename": path.name, "content_type": "image/jpeg", "size": len(data)}]}
+    slot = call(stack, "POST", f"/events/{event_id}/photos/bulk-upload", body, user.token, 201).json()["uploads"][0]
+    r = requests.post(slot["upload"]["url"], data=slot["upload"]["fields"], files={"file": data}, timeout=30)
+    assert r.status_code in (200, 204), r.text
 
 
 def bulk_requests(page: Page) -> list[str]:
@@ -87,6 +98,16 @@ def test_create_an_event_upload_three_photos_watch_them_become_ready_and_add_a_m
     expect(page.get_by_role("alert")).to_have_count(0)
     axe(page, context="event")
     shot(page, "event")
+
+    # A contributor's photo shows up live on the open event page (the event_photo_added frame).
+    upload_as(stack, friend, page.url.rsplit("/", 1)[1], tmp_path / "late.jpg")
+    expect(page.locator(".photo-grid li[data-status=ready] img")).to_have_count(4, timeout=30_000)
+
+    # Usable on a 360 px phone: nothing wider than the screen.
+    page.set_viewport_size({"width": 360, "height": 740})
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    page.set_viewport_size({"width": 1280, "height": 860})
     listed = call(stack, "GET", "/events?scope=joined", token=friend.token, expect_status=200).json()["items"]
     assert [e["my_role"] for e in listed if e["name"] == name] == ["contributor"]
 
