@@ -157,3 +157,18 @@ def test_a_refused_type_is_not_sent_and_a_failed_upload_can_be_retried(page: Pag
     expect(row.get_by_role("img", name="pier.jpg")).to_be_visible(timeout=30_000)
     expect(row).to_contain_text("Ready")
     assert bulk == ["POST"]  # the same presigned POST was reused
+
+    # The owner renames the event, then deletes it after confirming; their list is empty again.
+    page.get_by_role("link", name="← Back to the event").click()
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Event name")).to_have_value("Retry me")
+    page.get_by_label("Event name").fill("Retried")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("heading", name="Retried")).to_be_visible()
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("button", name="Delete event…").click()
+    dialog = page.get_by_role("dialog", name="Delete this event?")
+    dialog.get_by_role("button", name="Delete for good").click()
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    expect(page.get_by_text("You have not created an event yet.")).to_be_visible()
+    call(stack, "GET", f"/events/{event['id']}", token=owner.token, expect_status=404)
