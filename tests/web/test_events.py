@@ -100,6 +100,7 @@ def test_create_an_event_upload_three_photos_watch_them_become_ready_and_add_a_m
     shot(page, "event")
 
     # A contributor's photo shows up live on the open event page (the event_photo_added frame).
+    expect(page.get_by_title("Live")).to_be_attached()  # the realtime connection is up
     upload_as(stack, friend, page.url.rsplit("/", 1)[1], tmp_path / "late.jpg")
     expect(page.locator(".photo-grid li[data-status=ready] img")).to_have_count(4, timeout=30_000)
 
@@ -132,6 +133,22 @@ def test_a_refused_type_is_not_sent_and_a_failed_upload_can_be_retried(page: Pag
     row = page.get_by_role("listitem").filter(has_text="notes.txt")
     expect(row).to_contain_text("Not sent")
     expect(row).to_contain_text("cannot be uploaded")
+    # Dropped files go through the same checks: events take photos, not videos.
+    drop = page.evaluate_handle(
+        "() => { const dt = new DataTransfer();"
+        " dt.items.add(new File(['x'], 'clip.mp4', {type: 'video/mp4'})); return dt; }"
+    )
+    page.get_by_role("region", name="Drop photos here").dispatch_event("drop", {"dataTransfer": drop})
+    expect(page.get_by_role("listitem").filter(has_text="clip.mp4")).to_contain_text("photos only")
+
+    # More than 100 at once is refused as a whole.
+    many = []
+    for i in range(101):
+        (tmp_path / f"m{i}.jpg").write_bytes(b"x")
+        many.append(str(tmp_path / f"m{i}.jpg"))
+    page.get_by_label("Choose photos").set_input_files(many)
+    expect(page.get_by_role("alert")).to_contain_text("at most 100 can be uploaded at once")
+    expect(page.get_by_role("listitem").filter(has_text="m0.jpg")).to_have_count(0)
     assert bulk == []
 
     failed: list[str] = []

@@ -163,6 +163,17 @@ describe("UploadQueue", () => {
     expect(c.pending).toHaveLength(0);
   });
 
+  it("spaces the polls out when many files are processing at once", async () => {
+    const t = new FakeTransport();
+    const c = clock();
+    const q = new UploadQueue(t, limits, { concurrency: 25, setTimer: c.setTimer, pollDelays: [1000] });
+    await q.add(Array.from({ length: 25 }, (_, i) => jpeg(`${i}.jpg`)));
+    t.sends.forEach((s) => s.ok());
+    await tick();
+    expect(q.counts.processing).toBe(25);
+    expect(Math.max(...c.pending.map((p) => p.ms))).toBe(3000);
+  });
+
   it("shows a rejection with its reason", async () => {
     const t = new FakeTransport();
     const c = clock();

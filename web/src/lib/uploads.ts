@@ -319,7 +319,9 @@ export class UploadQueue<F extends FileLike = FileLike> {
       return;
     }
     const d = this.o.pollDelays;
-    const delay = d[Math.min(n, d.length - 1)];
+    // Many files processing at once poll less often each, so a 100-file batch stays near 10 requests a step.
+    const processing = this.items.filter((i) => i.status === "processing").length;
+    const delay = d[Math.min(n, d.length - 1)] * Math.max(1, Math.ceil(processing / 10));
     this.timers.set(
       item.id,
       this.o.setTimer(() => {
