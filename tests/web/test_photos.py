@@ -36,8 +36,10 @@ def upload_ready_photo(stack, token: str, caption: str = "Harbour at dawn") -> s
     return slot["photo_id"]
 
 
-def open_photo(page: Page, user, photo_id: str) -> None:
+def open_photo(page: Page, user, photo_id: str, *, phone: bool = False) -> None:
     ui_login(page, user)
+    if phone:  # 360 px wide: the shell folds its menu
+        page.set_viewport_size({"width": 360, "height": 740})
     page.goto(f"/photos/{photo_id}")
     expect(page.get_by_role("heading", name="Harbour at dawn")).to_be_visible()
     # The server confirmed the live subscription: frames from now on reach this page.
@@ -160,3 +162,42 @@ def test_share_link_with_a_password_then_revoked_and_the_photo_deleted(page: Pag
     confirm.get_by_role("button", name="Delete photo").click()
     expect(page).to_have_url(re.compile(r"/$"))
     assert call(stack, "GET", f"/photos/{photo_id}", token=owner.token).status_code == 404
+
+
+# Resolves with currentTime once a seek to 2 s is done; rejects on a media error or after 20 s.
+SEEK_TO_2S = """v => new Promise((resolve, reject) => {
+    const fail = () => reject(new Error("media error " + (v.error && v.error.code)));
+    if (v.error) return fail();
+    v.addEventListener("error", fail, {once: true});
+    setTimeout(() => reject(new Error("no seek in 20 s, readyState " + v.readyState)), 20000);
+    const go = () => {
+        v.addEventListener("seeked", () => resolve(v.currentTime), {once: true});
+        v.currentTime = 2;
+    };
+    if (v.readyState >= 1) go(); else v.addEventListener("loadedmetadata", go, {once: true});
+})"""
+
+
+def test_a_video_plays_from_its_stream_with_a_poster_and_seeks(page: Page, stack, tmp_path):
+    from tests.video import media
+
+    owner = make_user(stack, "vid")
+    data = media.make(tmp_path / "clip.mp4", *media.testsrc(3), *media.sine(3), *media.X264, "-c:a", "aac")
+    body = {"filename": "clip.mp4", "content_type": "video/mp4", "size": len(data), "caption": "Harbour at dawn"}
+    slot = call(stack, "POST", "/photos/uploads", body, token=owner.token, expect_status=201).json()["uploads"][0]
+    files = {"file": ("clip.mp4", data, "video/mp4")}
+    requests.post(slot["upload"]["url"], data=slot["upload"]["fields"], files=files, timeout=30).raise_for_status()
+    deadline = time.time() + 90
+    while call(stack, "GET", f"/photos/{slot['photo_id']}", token=owner.token).json()["status"] != "ready":
+        assert time.time() < deadline, "video never became ready"
+        time.sleep(0.5)
+
+    open_photo(page, owner, slot["photo_id"], phone=True)
+    video = page.get_by_label("Harbour at dawn", exact=True).and_(page.locator("video"))
+    expect(video).to_have_attribute("src", re.compile(r"^https?://"))
+    expect(video).to_have_attribute("poster", re.compile(r"^https?://"))
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360  # nothing wider than a phone
+    # The stream answers Range requests: the browser can seek to the middle without the whole file.
+    seeked = video.evaluate(SEEK_TO_2S)
+    assert seeked == pytest.approx(2, abs=0.5)
+    axe(page, context="video")
