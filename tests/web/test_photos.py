@@ -83,6 +83,12 @@ def test_likes_and_comments_from_another_person_appear_live_and_the_owner_replie
         expect(fan_page.get_by_text("Thank you, it was 6 am")).to_be_visible()  # live on the fan's page
         shot(page, "photo")
 
+        # The owner tags the fan; the tag links to their profile.
+        page.get_by_label("Tag someone by username").fill(fan.username)
+        page.get_by_role("button", name="Tag", exact=True).click()
+        people = page.get_by_role("region", name="People in this photo")
+        expect(people.get_by_role("link", name=f"@{fan.username}")).to_have_attribute("href", f"/u/{fan.username}")
+
         # A like the API refuses rolls back, with the API's message.
         fail = {"error": {"code": "unavailable", "message": "Likes are resting for a moment."}}
         cors = {"Access-Control-Allow-Origin": stack.web_url, "Access-Control-Allow-Credentials": "true"}
@@ -108,6 +114,11 @@ def test_likes_and_comments_from_another_person_appear_live_and_the_owner_replie
         fan_page.reload()
         expect(fan_page.get_by_role("button", name="Bookmarked", exact=True)).to_have_attribute("aria-pressed", "true")
         expect(fan_page.get_by_role("button", name="Liked", exact=True)).to_have_attribute("aria-pressed", "true")
+
+        # The fan deletes their own comment.
+        fan_page.get_by_role("button", name="Delete comment: Lovely light").click()
+        expect(fan_page.get_by_text("Lovely light on the water")).to_have_count(0)
+        expect(fan_page.get_by_text("No comments yet")).to_be_visible()
     finally:
         other.close()
 
@@ -117,6 +128,13 @@ def test_share_link_with_a_password_then_revoked_and_the_photo_deleted(page: Pag
     photo_id = upload_ready_photo(stack, owner.token)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_photo(page, owner, photo_id)
+
+    page.get_by_role("button", name="Edit", exact=True).click()
+    page.get_by_label("Caption").fill("Harbour at dusk")
+    page.get_by_label("Tags").fill("harbour, #boats")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("heading", name="Harbour at dusk")).to_be_visible()
+    expect(page.get_by_role("list", name="Tags")).to_have_text(re.compile(r"#harbour\s*#boats"))
 
     page.get_by_role("button", name="Share link").click()
     dialog = page.get_by_role("dialog", name="Share links")
