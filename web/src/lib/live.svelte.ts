@@ -16,7 +16,8 @@ realtime.onStatus = (c) => {
 };
 
 realtime.on("notification", () => {
-  live.unreadNotifications += 1;
+  live.unreadNotifications += 1; // at once, then the server's count (a count started before this frame loses)
+  void refreshCounts();
 });
 realtime.on("message", () => {
   void refreshCounts();
