@@ -107,5 +107,11 @@ def test_a_chat_between_two_people_live_both_ways_with_the_unread_badge(page: Pa
         page.get_by_role("button", name="Send").click()
         expect(bob_thread.get_by_text("Great, thanks!")).to_be_visible()
         expect(bob_badge).to_have_count(0)
+
+        # On a 360 px phone the open conversation takes the screen, with a way back to the list.
+        page.set_viewport_size({"width": 360, "height": 740})
+        expect(page.get_by_role("link", name="All conversations")).to_be_visible()
+        expect(page.get_by_role("list", name="Conversations")).to_be_hidden()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     finally:
         other.close()
