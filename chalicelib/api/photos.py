@@ -476,7 +476,7 @@ def redeem_share(ctx: PublicCtx[None, ShareRedeemQuery], token: str) -> ShareRed
 
 @route("/photos/share/{token}", "DELETE", status=204, tags=TAGS, responses=(404,))
 def revoke_share(ctx: Ctx, token: str) -> None:
-    """Revoke a share link (owner)."""
+    """Revoke a share link (owner): `{token}` is the link's token, or its `id` from GET /photos/share-links."""
     sharing.revoke(ctx.principal, token)
 
 

@@ -147,8 +147,22 @@ def _link(token: str) -> ShareLink | None:
         return None
 
 
+LINK_ID_LENGTH = 16  # link_view's `id`: the first hex digits of sha256(token)
+
+
+def _own_link_by_id(user_id: str, link_id: str) -> ShareLink | None:
+    """The caller's active link whose listed `id` this is (a Query on by_owner: the caller's links only)."""
+    if len(link_id) != LINK_ID_LENGTH or any(c not in "0123456789abcdef" for c in link_id):
+        return None
+    for row in mine_query(user_id, 100, None):
+        if row.token_hash.startswith(link_id):
+            return row
+    return None
+
+
 def revoke(principal: Any, token: str) -> None:
-    link = _link(token)
+    """By the token, or by the `id` GET /photos/share-links lists (the token itself is never stored)."""
+    link = _link(token) or _own_link_by_id(principal.user_id, token)
     if link is None:
         raise NotFoundError("No such share link.")
     if link.owner_id != principal.user_id and not principal.is_staff:

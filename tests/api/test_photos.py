@@ -250,6 +250,20 @@ def test_share_links(api, make_user):
     assert api.get(f"/photos/share/{second}").status_code == 410
     assert api.get("/photos/share/not-a-token").status_code == 404
 
+
+def test_a_listed_share_link_is_revoked_by_its_id(api, make_user):
+    """The listing never shows tokens, so its `id` revokes too (the web client's share dialog does this)."""
+    owner, other = make_user("rita"), make_user("rob")
+    photo_id = upload(api, owner["access"], jpeg(400, 300))
+    body = {"variant": "watermarked", "expires_in_seconds": 600}
+    token = api.post(f"/photos/{photo_id}/share", body, token=owner["access"]).data["token"]
+    [link] = api.get("/photos/share-links", token=owner["access"]).data["items"]
+    assert api.delete(f"/photos/share/{link['id']}", token=other["access"]).status_code == 404
+    assert api.delete(f"/photos/share/{'0' * 16}", token=owner["access"]).status_code == 404
+    assert api.delete(f"/photos/share/{link['id']}", token=owner["access"]).status_code == 204
+    assert api.get(f"/photos/share/{token}").status_code == 410
+    assert api.get("/photos/share-links", token=owner["access"]).data["items"] == []
+
     from chalicelib.models.photos import ShareLink
 
     r = api.post(

@@ -16,18 +16,27 @@ realtime.onStatus = (c) => {
 };
 
 realtime.on("notification", () => {
-  live.unreadNotifications += 1;
+  live.unreadNotifications += 1; // at once, then the server's count (a count started before this frame loses)
+  void refreshCounts();
 });
 realtime.on("message", () => {
   void refreshCounts();
 });
 
+let countsSeq = 0;
+
 export async function refreshCounts(): Promise<void> {
+  // Calls overlap (a message frame and the open conversation marking itself read): the latest one wins, so an
+  // older answer that arrives last cannot bring back a badge that was just read away.
+  const mine = ++countsSeq;
   try {
     // One bounded page: the badge says "99+" beyond it.
-    const page = ok(await api.GET("/notifications", { params: { query: { unread: true, limit: 100 } } }));
+    const [page, convs] = await Promise.all([
+      api.GET("/notifications", { params: { query: { unread: true, limit: 100 } } }).then(ok),
+      api.GET("/conversations", { params: { query: { limit: 100 } } }).then(ok),
+    ]);
+    if (mine !== countsSeq) return;
     live.unreadNotifications = page.next_cursor ? 100 : page.items.length;
-    const convs = ok(await api.GET("/conversations", { params: { query: { limit: 100 } } }));
     live.unreadMessages = convs.items.reduce((n, c) => n + (c.unread_count > 0 ? 1 : 0), 0);
   } catch {
     /* the badge keeps its last value */
