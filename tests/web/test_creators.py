@@ -5,6 +5,7 @@ console, the wallet shows it, and the creator sees the earnings with the chart."
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import pytest
@@ -27,9 +28,8 @@ def post_file(upload: dict, name: str, data: bytes, content_type: str) -> None:
     assert r.status_code in (200, 201, 204), r.text
 
 
-def verified_creator(stack, admin, prefix: str = "cleo"):
+def verify(stack, admin, creator) -> None:
     """A creator verified through the API: the request, the document by its presigned POST, staff approval."""
-    creator = make_user(stack, prefix, role="creator")
     document = b"%PDF-1.4\n% passport scan\n" + b"0" * 1000
     body = {
         "legal_name": f"Cleo {creator.username}",
@@ -39,19 +39,22 @@ def verified_creator(stack, admin, prefix: str = "cleo"):
     out = call(stack, "POST", "/creators/verification", body, token=creator.token, expect_status=201).json()
     post_file(out["upload"], "passport.pdf", document, "application/pdf")
     call(stack, "POST", f"/staff/verifications/{creator.id}/approve", {}, token=admin.token, expect_status=200)
-    return creator
 
 
-def ready_photo(stack, user, caption: str) -> dict:
+def upload_photo(stack, user, caption: str) -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (900, 600), (160, 40, 120)).save(buffer, "JPEG", quality=85)
     data = buffer.getvalue()
     body = {"filename": f"{caption}.jpg", "content_type": "image/jpeg", "size": len(data), "caption": caption}
     slot = call(stack, "POST", "/photos/uploads", body, token=user.token, expect_status=201).json()["uploads"][0]
     post_file(slot["upload"], f"{caption}.jpg", data, "image/jpeg")
+    return slot["photo_id"]
+
+
+def ready_photo(stack, user, photo_id: str) -> dict:
     deadline = time.time() + 90
     while time.time() < deadline:
-        photo = call(stack, "GET", f"/photos/{slot['photo_id']}", token=user.token, expect_status=200).json()
+        photo = call(stack, "GET", f"/photos/{photo_id}", token=user.token, expect_status=200).json()
         if photo["status"] in ("ready", "rejected"):
             assert photo["status"] == "ready", photo
             return photo
@@ -59,10 +62,10 @@ def ready_photo(stack, user, caption: str) -> dict:
     raise AssertionError("the photo was not processed")
 
 
-def fill_test_card(page: Page) -> None:
+def fill_test_card(page: Page, number: str = "4242424242424242") -> None:
     """localstripe's card element: number, expiry, CVC, postal code (the fake Stripe.js's own inputs)."""
     card = page.get_by_test_id("card-element")
-    card.get_by_label("Card number").fill("4242424242424242")
+    card.get_by_label("Card number").fill(number)
     card.get_by_label("Card exp month").fill("12")
     card.get_by_label("Card exp year").fill("34")
     card.get_by_label("Card cvc").fill("123")
@@ -72,8 +75,10 @@ def fill_test_card(page: Page) -> None:
 def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earnings_chart(
     page: Page, browser: Browser, stack
 ):
+    creator = make_user(stack, "cleo", role="creator")
+    photo_id = upload_photo(stack, creator, "sunset")  # processed while the rest is set up
     admin = make_admin(stack)
-    creator = verified_creator(stack, admin)
+    verify(stack, admin, creator)
     call(
         stack,
         "PUT",
@@ -82,9 +87,9 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
         token=creator.token,
         expect_status=200,
     )
-    photo = ready_photo(stack, creator, "sunset")
-    call(stack, "PATCH", f"/photos/{photo['id']}", {"access": "subscribers"}, token=creator.token, expect_status=200)
     fan = make_user(stack, "fan")
+    photo = ready_photo(stack, creator, photo_id)
+    call(stack, "PATCH", f"/photos/{photo_id}", {"access": "subscribers"}, token=creator.token, expect_status=200)
 
     # The fan sees the creator's page: verified, the plan, the post as a locked preview.
     ui_login(page, fan)
@@ -122,7 +127,7 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     staff.get_by_label("Amount (EUR)").fill("20")
     staff.get_by_label("Reason").fill("launch credit")
     staff.get_by_role("button", name="Deposit", exact=True).click()
-    expect(staff.get_by_role("status")).to_contain_text(f"Deposited €20.00 to {fan.username}")
+    expect(staff.get_by_role("status").filter(has_text=f"Deposited €20.00 to {fan.username}")).to_be_visible()
     expect(staff.get_by_role("cell", name="launch credit")).to_be_visible()
     staff.context.close()
 
@@ -139,6 +144,20 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     expect(page.get_by_test_id("wallet-balance")).to_have_text("€17.00")
     expect(page.get_by_role("cell", name="Deposit from Lightbox")).to_be_visible()
     expect(page.get_by_role("cell", name="Tip", exact=True)).to_be_visible()
+
+    # A top-up by a card that asks for 3-D Secure: once when the card is saved, once for the payment.
+    page.get_by_label("Amount (EUR)").fill("10")
+    card = page.get_by_label("Which card")  # the card saved by the subscription is offered first
+    expect(card).to_have_value(re.compile("^pm_"))
+    card.select_option(label="A new card")
+    fill_test_card(page, "4000002760003184")
+    page.get_by_role("button", name="Top up").click()
+    page.get_by_role("button", name="Complete authentication").click()
+    expect(page.get_by_role("button", name="Complete authentication")).to_have_count(0)
+    page.get_by_role("button", name="Complete authentication").click()
+    expect(page.get_by_role("status").filter(has_text="Added €10.00 to your wallet")).to_be_visible()
+    expect(page.get_by_test_id("wallet-balance")).to_have_text("€27.00")
+    expect(page.get_by_role("cell", name="Top-up")).to_be_visible()
     axe(page, context="wallet")
     shot(page, "wallet")
     page.set_viewport_size({"width": 360, "height": 740})  # a phone: nothing wider than the screen
