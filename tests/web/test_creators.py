@@ -77,6 +77,7 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
 ):
     creator = make_user(stack, "cleo", role="creator")
     photo_id = upload_photo(stack, creator, "sunset")  # processed while the rest is set up
+    paid_id = upload_photo(stack, creator, "harbour")
     admin = make_admin(stack)
     verify(stack, admin, creator)
     call(
@@ -90,6 +91,9 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     fan = make_user(stack, "fan")
     photo = ready_photo(stack, creator, photo_id)
     call(stack, "PATCH", f"/photos/{photo_id}", {"access": "subscribers"}, token=creator.token, expect_status=200)
+    ready_photo(stack, creator, paid_id)
+    paid = {"access": "paid", "price_cents": 200, "currency": "eur"}
+    call(stack, "PATCH", f"/photos/{paid_id}", paid, token=creator.token, expect_status=200)
 
     # The fan sees the creator's page: verified, the plan, the post as a locked preview.
     ui_login(page, fan)
@@ -140,10 +144,24 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     tip.get_by_role("button", name="Send tip").click()
     expect(page.get_by_role("status").filter(has_text="Your tip of €3.00 was sent")).to_be_visible()
 
+    # A pay-per-view post (not opened by the subscription) unlocks from the wallet and opens in place.
+    bought = page.locator(f'li[data-photo-id="{paid_id}"]')
+    expect(bought).to_have_attribute("data-locked", "true")
+    bought.get_by_role("button", name="Unlock for €2.00").click()
+    unlock = page.get_by_role("dialog", name="Unlock this post")
+    unlock.get_by_label("Wallet").check()
+    unlock.get_by_role("button", name="Pay €2.00").click()
+    opened = page.get_by_role("dialog", name="harbour")
+    expect(opened.get_by_role("img", name="harbour")).to_be_visible()
+    assert "/preview" not in (opened.get_by_role("img").get_attribute("src") or "")
+    opened.get_by_role("button", name="Close").click()
+    expect(bought).to_have_attribute("data-locked", "false")
+
     page.get_by_role("link", name="Wallet").click()
-    expect(page.get_by_test_id("wallet-balance")).to_have_text("€17.00")
+    expect(page.get_by_test_id("wallet-balance")).to_have_text("€15.00")
     expect(page.get_by_role("cell", name="Deposit from Lightbox")).to_be_visible()
     expect(page.get_by_role("cell", name="Tip", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Unlocked post")).to_be_visible()
 
     # A top-up by a card that asks for 3-D Secure: once when the card is saved, once for the payment.
     page.get_by_label("Amount (EUR)").fill("10")
@@ -156,7 +174,7 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     expect(page.get_by_role("button", name="Complete authentication")).to_have_count(0)
     page.get_by_role("button", name="Complete authentication").click()
     expect(page.get_by_role("status").filter(has_text="Added €10.00 to your wallet")).to_be_visible()
-    expect(page.get_by_test_id("wallet-balance")).to_have_text("€27.00")
+    expect(page.get_by_test_id("wallet-balance")).to_have_text("€25.00")
     expect(page.get_by_role("cell", name="Top-up")).to_be_visible()
     axe(page, context="wallet")
     shot(page, "wallet")
@@ -171,11 +189,11 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     mine.get_by_role("link", name="Creator", exact=True).click()
     expect(mine.get_by_role("heading", name="Creator dashboard")).to_be_visible()
     expect(mine.get_by_test_id("verification-status")).to_contain_text("Verified")
-    expect(mine.get_by_test_id("earnings-lifetime")).to_have_text(f"€{(net(900) + net(300)) / 100:.2f}")
+    expect(mine.get_by_test_id("earnings-lifetime")).to_have_text(f"€{(net(900) + net(300) + net(200)) / 100:.2f}")
     expect(mine.get_by_test_id("earnings-chart")).to_have_attribute("data-ready", "true")
     expect(mine.get_by_role("row", name="Subscriptions")).to_contain_text(f"€{net(900) / 100:.2f}")
     expect(mine.get_by_role("cell", name="card", exact=True)).to_be_visible()  # the subscriber, paying by card
     axe(mine, context="creator dashboard")
-    mine.get_by_role("heading", name="Earnings").scroll_into_view_if_needed()
+    mine.get_by_test_id("earnings-chart").scroll_into_view_if_needed()
     shot(mine, "creator-dashboard")
     mine.context.close()
