@@ -95,6 +95,11 @@ def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earni
     paid = {"access": "paid", "price_cents": 200, "currency": "eur"}
     call(stack, "PATCH", f"/photos/{paid_id}", paid, token=creator.token, expect_status=200)
 
+    # Anyone may look; paying needs an account.
+    page.goto(f"/c/{creator.id}")
+    expect(page.get_by_role("link", name="Log in to subscribe or tip")).to_be_visible()
+    expect(page.locator(f'li[data-photo-id="{photo_id}"]')).to_have_attribute("data-locked", "true")
+
     # The fan sees the creator's page: verified, the plan, the post as a locked preview.
     ui_login(page, fan)
     page.goto(f"/c/{creator.id}")
