@@ -7,9 +7,10 @@ export type Photo = components["schemas"]["PhotoOut"];
 
 const WIDTH: Record<string, number> = { thumb: 256, medium: 1024, large: 2048, watermarked: 2048, preview: 640 };
 
-/** `src` + `srcset` for a grid cell: thumb (the preview when locked). */
-export function gridImage(urls: Record<string, string>): { src: string; srcset?: string } | null {
-  const src = urls.thumb ?? urls.preview ?? urls.poster ?? urls.preview_poster;
+/** `src` for a grid cell: thumb; a locked photo's preview; a video's poster (its `preview` is a clip, not an image). */
+export function gridImage(urls: Record<string, string>, kind: string = "photo"): { src: string; srcset?: string } | null {
+  const src =
+    kind === "video" ? (urls.thumb ?? urls.poster ?? urls.preview_poster) : (urls.thumb ?? urls.preview ?? urls.poster);
   return src ? { src } : null;
 }
 
