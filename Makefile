@@ -103,8 +103,9 @@ bench: $(STAMP) package
 package: $(STAMP)
 	$(PY) -m infrastructure.package --stage $(STAGE) --out build/$(STAGE)
 
-## Deploy STAGE to AWS (needs AWS credentials; CI never runs this). ARGS="--parameter AlarmEmail=ops@example.com"
-deploy: $(STAMP)
+## Deploy STAGE to AWS (needs AWS credentials; CI never runs this): the stack, then web/dist to the site bucket.
+## ARGS="--parameter AlarmEmail=ops@example.com"
+deploy: $(STAMP) web
 	$(PY) -m infrastructure.deploy --stage $(STAGE) $(ARGS)
 
 ## Regenerate chalicelib/api/manifest.py after adding or changing a route (a test fails while it is stale)
