@@ -130,3 +130,83 @@ def test_the_site_origin_is_the_custom_domain_or_the_distributions():
     assert deploy.desired_site_origin({}, outputs) == "https://d111111abcdef8.cloudfront.net"
     assert deploy.desired_site_origin({"SiteDomain": ""}, outputs) == "https://d111111abcdef8.cloudfront.net"
     assert deploy.desired_site_origin({"SiteDomain": "Photos.Example.com."}, outputs) == "https://photos.example.com"
+
+
+class FakeCloudFormation:
+    """Just enough of CloudFormation for deploy(): a stack whose SiteOrigin is what the last change set set."""
+
+    exceptions = boto3.client("cloudformation", region_name="us-east-1").exceptions
+
+    def __init__(self, distribution_domain: str) -> None:
+        self.domain = distribution_domain
+        self.parameters: dict[str, str] | None = None  # None: no stack yet
+        self.change_sets: list[list[dict]] = []
+
+    def describe_stacks(self, StackName):
+        if self.parameters is None:
+            raise self.exceptions.ClientError({"Error": {"Message": "Stack does not exist"}}, "DescribeStacks")
+        outputs = {"SiteBucketName": "site", "SiteDistributionId": self.distribution_id}
+        outputs |= {"SiteDistributionDomainName": self.domain, "SiteOrigin": self.parameters.get("SiteOrigin", "")}
+        return {
+            "Stacks": [
+                {
+                    "StackStatus": "CREATE_COMPLETE",
+                    "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+                    "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+                }
+            ]
+        }
+
+    def create_change_set(self, Parameters, **_):
+        self.change_sets.append(Parameters)
+        previous = self.parameters or {}
+        self.pending = {
+            p["ParameterKey"]: previous[p["ParameterKey"]] if p.get("UsePreviousValue") else p["ParameterValue"]
+            for p in Parameters
+        }
+
+    def get_waiter(self, _name):
+        return type("Waiter", (), {"wait": lambda *a, **k: None})()
+
+    def describe_change_set(self, **_):
+        return {"Changes": []}
+
+    def execute_change_set(self, **_):
+        self.parameters = {"SiteOrigin": "", **self.pending}
+
+
+def test_first_deploy_sets_the_site_origin_with_a_second_change_set(s3, dist, tmp_path, monkeypatch, dev_build):
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    cfn = FakeCloudFormation("d111111abcdef8.cloudfront.net")
+    cfn.distribution_id = _distribution(cloudfront)
+    s3.create_bucket(Bucket="site")
+    s3.create_bucket(Bucket="artifacts")
+    clients = {"s3": s3, "cloudfront": cloudfront, "cloudformation": cfn}
+
+    class Session:
+        region_name = "us-east-1"
+
+        def __init__(self, **_):
+            pass
+
+        def client(self, name):
+            return clients.get(name) or boto3.client(name, region_name="us-east-1")
+
+    monkeypatch.setattr(boto3.session, "Session", Session)
+    build = tmp_path / "build"  # deploy writes packaged.json next to the template: not into the shared build
+    build.mkdir()
+    (build / "template.json").write_bytes((dev_build / "template.json").read_bytes())
+    for name in ("deployment.zip", "layers"):
+        (build / name).symlink_to(dev_build / name)
+    argv = ["--stage", "dev", "--skip-build", "--build-dir", str(build), "--web-dist", str(dist)]
+    argv += ["--artifact-bucket", "artifacts"]
+    assert deploy.main(argv) == 0
+    first, second = cfn.change_sets
+    assert not any(p["ParameterKey"] == "SiteOrigin" for p in first)
+    assert {"ParameterKey": "SiteOrigin", "ParameterValue": "https://d111111abcdef8.cloudfront.net"} in second
+    assert json.loads(s3.get_object(Bucket="site", Key="app-config.json")["Body"].read()) == {
+        "api_url": "https://d111111abcdef8.cloudfront.net/api"
+    }
+    assert deploy.main(argv) == 0  # the next deploy: one change set, SiteOrigin kept
+    assert len(cfn.change_sets) == 3
+    assert {"ParameterKey": "SiteOrigin", "UsePreviousValue": True} in cfn.change_sets[2]
