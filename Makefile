@@ -84,8 +84,8 @@ test: $(STAMP) web chromium
 screenshots: $(STAMP) web chromium
 	LIGHTBOX_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/web
 
-## Benchmarks: printed figures, never asserted (cold start, processor, fan-out, package sizes)
-bench: $(STAMP) package
+## Benchmarks: printed figures, never asserted (cold start, processor, fan-out, package sizes, the web app)
+bench: $(STAMP) package web chromium
 	$(PIP) install -q pyvips-binary pyvips
 	$(PY) bench/bench_coldstart.py
 	$(PY) bench/bench_processor.py
@@ -97,14 +97,16 @@ bench: $(STAMP) package
 	$(PY) bench/bench_orders.py
 	$(PY) bench/bench_archive.py
 	$(PY) bench/bench_video.py
+	$(PY) bench/bench_web.py
 	$(PY) -m infrastructure.sizes build/$(STAGE)
 
 ## Deployment artifacts for STAGE (dev|prod): build/$(STAGE)/template.json, platform.json, deployment.zip, layers/*.zip
 package: $(STAMP)
 	$(PY) -m infrastructure.package --stage $(STAGE) --out build/$(STAGE)
 
-## Deploy STAGE to AWS (needs AWS credentials; CI never runs this). ARGS="--parameter AlarmEmail=ops@example.com"
-deploy: $(STAMP)
+## Deploy STAGE to AWS (needs AWS credentials; CI never runs this): the stack, then web/dist to the site bucket.
+## ARGS="--parameter AlarmEmail=ops@example.com"
+deploy: $(STAMP) web
 	$(PY) -m infrastructure.deploy --stage $(STAGE) $(ARGS)
 
 ## Regenerate chalicelib/api/manifest.py after adding or changing a route (a test fails while it is stale)

@@ -10,6 +10,15 @@ and region. CI never runs this; it runs ``make package`` and the tests.
    ``aws cloudformation package``, without needing the AWS CLI.
 3. The template goes to the same bucket (it is larger than CloudFormation's 51 KB inline limit) and a change
    set is created on stack ``lightbox-<stage>``, printed, and executed; the script waits for the stack.
+4. The site's origin: the API's functions and the buckets' CORS need it, but the distribution depends on the API
+   (a reference would be a cycle), so it is the ``SiteOrigin`` parameter. When it differs from
+   ``https://<SiteDomain>`` (a custom domain) or ``https://<SiteDistributionDomainName>`` (the stack's output),
+   a second change set sets it; that happens on the first deploy (and when the domain changes) only.
+5. The web app (``make deploy`` builds web/dist first): web/dist goes to the site bucket, hashed ``assets/*``
+   with ``Cache-Control: public, max-age=31536000, immutable`` (an existing key is not re-uploaded: names are
+   content hashes; old ones stay, for pages still open on the previous build), everything else ``no-cache``;
+   ``app-config.json`` says ``{"api_url": "<site origin>/api"}``; ``index.html`` goes last, so it never names an
+   asset not yet uploaded; then ``/``, ``/index.html`` and ``/app-config.json`` are invalidated.
 
 The artifact bucket defaults to ``lightbox-artifacts-<account>-<region>`` and is created on first use (private,
 encrypted, TLS-only, old artifacts expire after 90 days); ``--artifact-bucket`` or ``LIGHTBOX_ARTIFACT_BUCKET``
@@ -22,18 +31,34 @@ import argparse
 import copy
 import hashlib
 import json
+import mimetypes
 import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infrastructure.site import app_config
 from infrastructure.target import ROOT
+from infrastructure.web import IMMUTABLE, NO_CACHE
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 ARTIFACT_EXPIRY_DAYS = 90
 LOCAL_CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+WEB_DIST = ROOT / "web" / "dist"
+INVALIDATE = ["/", "/index.html", "/app-config.json"]
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
+    ".woff2": "font/woff2",
+}
 
 
 def log(message: str) -> None:
@@ -150,6 +175,93 @@ def stack_parameters(template: dict, overrides: dict[str, str], existing: set[st
     return params
 
 
+# ---- the web app ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteFile:
+    key: str
+    content_type: str
+    cache_control: str
+    path: Path | None = None  # a file of web/dist, or
+    body: bytes | None = None  # generated (app-config.json)
+
+    @property
+    def immutable(self) -> bool:
+        return self.cache_control == IMMUTABLE
+
+    def read(self) -> bytes:
+        if self.body is not None:
+            return self.body
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+def content_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def site_upload_plan(dist: Path, site_origin: str) -> list[SiteFile]:
+    """What goes to the site bucket, in upload order: hashed assets, other files, app-config.json, index.html."""
+    if not (dist / "index.html").is_file():
+        raise SystemExit(f"{dist}/index.html is missing: build the web app first (`make web`)")
+    assets, others = [], []
+    for path in sorted(p for p in dist.rglob("*") if p.is_file()):
+        key = path.relative_to(dist).as_posix()
+        if key in ("index.html", "app-config.json"):
+            continue  # index.html last; app-config.json is this stack's, not the build's
+        if key.startswith("assets/"):
+            assets.append(SiteFile(key, content_type(key), IMMUTABLE, path=path))
+        else:
+            others.append(SiteFile(key, content_type(key), NO_CACHE, path=path))
+    config = SiteFile("app-config.json", "application/json", NO_CACHE, body=app_config(site_origin))
+    index = SiteFile("index.html", content_type("index.html"), NO_CACHE, path=dist / "index.html")
+    return [*assets, *others, config, index]
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except s3.exceptions.ClientError:
+        return False
+
+
+def publish_site(
+    s3: Any, cloudfront: Any, bucket: str, distribution_id: str, dist: Path, site_origin: str
+) -> dict[str, int]:
+    """Upload the plan (an existing hashed asset is skipped: same name, same bytes) and invalidate the shell."""
+    counts = {"uploaded": 0, "unchanged": 0}
+    for item in site_upload_plan(dist, site_origin):
+        if item.immutable and _exists(s3, bucket, item.key):
+            counts["unchanged"] += 1
+            continue
+        s3.put_object(
+            Bucket=bucket,
+            Key=item.key,
+            Body=item.read(),
+            ContentType=item.content_type,
+            CacheControl=item.cache_control,
+        )
+        counts["uploaded"] += 1
+    cloudfront.create_invalidation(
+        DistributionId=distribution_id,
+        InvalidationBatch={
+            "Paths": {"Quantity": len(INVALIDATE), "Items": list(INVALIDATE)},
+            "CallerReference": f"lightbox-{time.time_ns()}",
+        },
+    )
+    log(f"web app: {counts['uploaded']} files uploaded, {counts['unchanged']} unchanged assets, to s3://{bucket}")
+    return counts
+
+
+def desired_site_origin(parameters: dict[str, str], outputs: dict[str, str]) -> str:
+    """``https://<SiteDomain>`` when a custom domain is set, else the distribution's own domain."""
+    domain = parameters.get("SiteDomain") or outputs["SiteDistributionDomainName"]
+    return f"https://{domain.lower().rstrip('.')}"
+
+
 def _existing_stack(cfn: Any, stack: str) -> dict | None:
     try:
         found = cfn.describe_stacks(StackName=stack)["Stacks"][0]
@@ -164,6 +276,8 @@ def deploy(args: argparse.Namespace) -> int:
     import boto3
 
     build_dir = (args.build_dir or ROOT / "build" / args.stage).resolve()
+    if not args.skip_web and not (args.web_dist / "index.html").is_file():
+        raise SystemExit(f"{args.web_dist}/index.html is missing: `make deploy` builds it (`make web`)")
     if not args.skip_build:
         subprocess.run(
             [sys.executable, "-m", "infrastructure.package", "--stage", args.stage, "--out", str(build_dir)],
@@ -192,8 +306,40 @@ def deploy(args: argparse.Namespace) -> int:
     template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
 
     cfn = session.client("cloudformation")
-    existing = _existing_stack(cfn, stack)
     overrides = dict(item.split("=", 1) for item in args.parameter)
+    if overrides.get("SiteDomain") and "SiteOrigin" not in overrides:  # known now: no second pass needed
+        overrides["SiteOrigin"] = desired_site_origin(overrides, {})
+    if not apply_change_set(cfn, stack, template_url, packaged, overrides, args):
+        return 0  # --no-execute
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    current = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    origin = desired_site_origin(current, outputs)
+    if current.get("SiteOrigin") != origin:
+        log(f"the site's origin is {origin}: second change set for SiteOrigin (API origins, cookie path, CORS)")
+        apply_change_set(cfn, stack, template_url, packaged, {"SiteOrigin": origin}, args)
+        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    if not args.skip_web:
+        publish_site(
+            s3,
+            session.client("cloudfront"),
+            outputs["SiteBucketName"],
+            outputs["SiteDistributionId"],
+            args.web_dist,
+            origin,
+        )
+    for key in sorted(outputs):
+        print(f"{key}: {outputs[key]}")
+    print(f"WebApp: {origin}/")
+    return 0
+
+
+def apply_change_set(
+    cfn: Any, stack: str, template_url: str, template: dict, overrides: dict[str, str], args: argparse.Namespace
+) -> bool:
+    """Create, print and (unless --no-execute) execute a change set; wait for the stack. False: not executed."""
+    existing = _existing_stack(cfn, stack)
     previous = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
     change_set = f"lightbox-{time.strftime('%Y%m%d-%H%M%S')}"
     cfn.create_change_set(
@@ -202,7 +348,7 @@ def deploy(args: argparse.Namespace) -> int:
         ChangeSetType="UPDATE" if existing else "CREATE",
         TemplateURL=template_url,
         Capabilities=CAPABILITIES,
-        Parameters=stack_parameters(packaged, overrides, previous),
+        Parameters=stack_parameters(template, overrides, previous),
         Tags=[{"Key": "lightbox:stage", "Value": args.stage}],
         Description=f"make deploy STAGE={args.stage}",
     )
@@ -214,9 +360,9 @@ def deploy(args: argparse.Namespace) -> int:
         described = cfn.describe_change_set(StackName=stack, ChangeSetName=change_set)
         reason = described.get("StatusReason", "")
         if "didn't contain changes" in reason or "No updates are to be performed" in reason:
-            log("no changes to deploy")
+            log("no changes to the stack")
             cfn.delete_change_set(StackName=stack, ChangeSetName=change_set)
-            return 0
+            return not args.no_execute
         raise SystemExit(f"change set failed: {reason}") from None
     described = cfn.describe_change_set(StackName=stack, ChangeSetName=change_set)
     for change in described.get("Changes", []):
@@ -225,15 +371,12 @@ def deploy(args: argparse.Namespace) -> int:
         log(f"  {rc['Action']:<7} {rc['LogicalResourceId']} {rc['ResourceType']}{replace}")
     if args.no_execute:
         log(f"change set {change_set} created, not executed (--no-execute)")
-        return 0
+        return False
     cfn.execute_change_set(StackName=stack, ChangeSetName=change_set)
     waiter = cfn.get_waiter("stack_update_complete" if existing else "stack_create_complete")
-    log("waiting for the stack (a first deploy takes a few minutes)")
+    log("waiting for the stack (a first deploy takes a few minutes: CloudFront)")
     waiter.wait(StackName=stack, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
-    outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in sorted(outputs, key=lambda o: o["OutputKey"]):
-        print(f"{output['OutputKey']}: {output['OutputValue']}")
-    return 0
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         help="template parameter override, e.g. AlarmEmail=ops@example.com (repeatable)",
     )
     parser.add_argument("--no-execute", action="store_true", help="create and print the change set only")
+    parser.add_argument("--web-dist", type=Path, default=WEB_DIST, help="the built web app (default web/dist)")
+    parser.add_argument("--skip-web", action="store_true", help="do not upload the web app")
     return deploy(parser.parse_args(argv))
 
 

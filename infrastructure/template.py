@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from infrastructure import site
 from infrastructure.target import LayerLayout
 
 Json = dict[str, Any]
@@ -497,7 +498,7 @@ def bucket_resources(ctx: StageContext) -> Json:
                     {
                         "Id": "presigned-post-from-app",
                         "AllowedMethods": ["POST"],
-                        "AllowedOrigins": ref("AppOrigins"),
+                        "AllowedOrigins": site.app_origins(),
                         "AllowedHeaders": ["*"],
                         "ExposedHeaders": ["ETag", "Location"],
                         "MaxAge": 3000,
@@ -524,7 +525,7 @@ def bucket_resources(ctx: StageContext) -> Json:
                     {
                         "Id": "presigned-get-from-app",
                         "AllowedMethods": ["GET", "HEAD"],
-                        "AllowedOrigins": ref("AppOrigins"),
+                        "AllowedOrigins": site.app_origins(),
                         "AllowedHeaders": ["*"],
                         "MaxAge": 3000,
                     }
@@ -826,12 +827,14 @@ def platform_template(ctx: StageContext, layer_zips: dict[str, str]) -> Json:
                 "Description": "Secrets Manager secret holding the FCM platform-application attributes as JSON "
                 "(empty: no FCM application)",
             },
+            **site.origin_parameters(),
         },
         "Conditions": {
             "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]},
             "HasApns": {"Fn::Not": [{"Fn::Equals": [ref("ApnsCredentialsSecretArn"), ""]}]},
             "HasFcm": {"Fn::Not": [{"Fn::Equals": [ref("FcmCredentialsSecretArn"), ""]}]},
             "HasPush": {"Fn::Or": [{"Condition": "HasApns"}, {"Condition": "HasFcm"}]},
+            **site.origin_conditions(),
         },
         "Resources": resources,
         "Outputs": outputs,
@@ -1036,7 +1039,9 @@ def function_environment(ctx: StageContext, template: Json) -> Json:
         ("FCM", "FcmPlatformApplication", "HasFcm"),
     ):
         env[f"LIGHTBOX_SNS_{platform}_ARN"] = {"Fn::If": [condition, getatt(logical, "Arn"), ""]}
-    env["LIGHTBOX_APP_ORIGINS"] = {"Fn::Join": [",", ref("AppOrigins")]}
+    # the site's origin (SiteOrigin, set by deploy.py) first: it is also where emails link (web_base_url)
+    env["LIGHTBOX_APP_ORIGINS"] = {"Fn::Join": [",", site.app_origins()]}
+    env["LIGHTBOX_PUBLIC_API_URL"] = site.public_api_url()  # <site>/api: the API under the site's origin
     if "WebsocketAPI" in template["Resources"]:
         env["LIGHTBOX_WS_ENDPOINT"] = sub(
             "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + ctx.api_gateway_stage
@@ -1210,11 +1215,15 @@ def finalize(template: Json, ctx: StageContext) -> Json:
         ws["Properties"]["Name"] = f"{ctx.prefix}-websocket"
 
     resources.update(alarm_resources(ctx, functions, template))
+    resources.update(site.site_resources(ctx, template, _retention(ctx), _tags(ctx)))
+    template["Parameters"].update(site.distribution_parameters())
+    template["Conditions"].update(site.distribution_conditions())
     if "RestAPI" in resources:
         resources.update(gateway_responses())
     outputs = template.setdefault("Outputs", {})
     for info in functions:
         outputs[f"{info.logical_id}FunctionName"] = {"Value": ref(info.logical_id)}
+    outputs.update(site.site_outputs())
     template["Metadata"] = {
         "Lightbox": {
             "stage": ctx.stage,
@@ -1243,12 +1252,13 @@ GATEWAY_ERRORS = {
 
 def gateway_cors_parameters() -> Json:
     """CORS on the errors API Gateway answers itself (unknown route, throttling, too large, 5xx), so the web app
-    can read them. A gateway response cannot choose among origins, so it names the primary (first) one of
-    AppOrigins; the app's own responses echo any allowed origin. The local server does the same
+    can read them. A gateway response cannot choose among origins, so it names the primary (first) one:
+    SiteOrigin when set (the site itself calls the API same-origin under /api), else the first of AppOrigins;
+    the app's own responses echo any allowed origin. The local server does the same
     (``infrastructure/local/api_server.py``)."""
     return {
         "gatewayresponse.header.Access-Control-Allow-Origin": {
-            "Fn::Sub": ["'${Origin}'", {"Origin": {"Fn::Select": ["0", ref("AppOrigins")]}}]
+            "Fn::Sub": ["'${Origin}'", {"Origin": {"Fn::Select": ["0", site.app_origins()]}}]
         },
         "gatewayresponse.header.Access-Control-Allow-Credentials": "'true'",
         "gatewayresponse.header.Vary": "'Origin'",

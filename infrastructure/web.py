@@ -47,6 +47,13 @@ def content_security_policy(
     return "; ".join(f"{name} {' '.join(dict.fromkeys(values))}" for name, values in directives.items())
 
 
+# Cache-Control of the site's files, the same locally (infrastructure/local/web_host.py) and in S3 (deploy.py):
+# Vite's content-hashed /assets/* never change; everything else (index.html, app-config.json) is revalidated.
+IMMUTABLE = "public, max-age=31536000, immutable"
+NO_CACHE = "no-cache"
+# HTTPS only (CloudFront; the local host is plain http and does not send it)
+HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 3600
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",

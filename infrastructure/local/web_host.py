@@ -21,10 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from infrastructure.local.common import LOOPBACK
-from infrastructure.web import SECURITY_HEADERS, content_security_policy
-
-IMMUTABLE = "public, max-age=31536000, immutable"
-NO_CACHE = "no-cache"
+from infrastructure.web import IMMUTABLE, NO_CACHE, SECURITY_HEADERS, content_security_policy
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.infra.cfn_eval import Evaluator
 from tests.infra.conftest import ROOT, STAGES, config_env_vars, function_kinds, functions_of, resources_of
 
 SUPPORTED_RUNTIMES = {"python3.12", "python3.13", "python3.14"}
@@ -193,17 +194,21 @@ def test_uploads_bucket_expires_pending_uploads_and_allows_only_app_origins(temp
     assert expiring and expiring[0]["ExpirationInDays"] <= 7 and expiring[0]["Status"] == "Enabled"
     (cors,) = props["CorsConfiguration"]["CorsRules"]
     assert cors["AllowedMethods"] == ["POST"]
-    assert cors["AllowedOrigins"] == {"Ref": "AppOrigins"}
     origins = CHALICE_CONFIG["stages"]["dev"]["environment_variables"]["LIGHTBOX_APP_ORIGINS"]
     assert template["Parameters"]["AppOrigins"]["Default"] == origins
     assert "*" not in origins.split(",")
+    site = "https://d111111abcdef8.cloudfront.net"
+    before, after = Evaluator(template), Evaluator(template, SiteOrigin=site)  # deploy.py sets SiteOrigin
+    assert before(cors["AllowedOrigins"]) == origins.split(",")
+    assert after(cors["AllowedOrigins"]) == [site, *origins.split(",")]
     for fn in functions_of(template).values():
-        assert fn["Properties"]["Environment"]["Variables"]["LIGHTBOX_APP_ORIGINS"] == {
-            "Fn::Join": [",", {"Ref": "AppOrigins"}]
-        }
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert before(env["LIGHTBOX_APP_ORIGINS"]) == origins
+        assert after(env["LIGHTBOX_APP_ORIGINS"]) == f"{site},{origins}"  # first: web_base_url, email links
     _, media = _buckets_by_key(template, facts["dev"])["media"]
     for rule in media["Properties"].get("CorsConfiguration", {}).get("CorsRules", []):
-        assert rule["AllowedOrigins"] == {"Ref": "AppOrigins"}
+        assert before(rule["AllowedOrigins"]) == origins.split(",")
+        assert after(rule["AllowedOrigins"]) == [site, *origins.split(",")]
         assert set(rule["AllowedMethods"]) <= {"GET", "HEAD"}
 
 
@@ -446,9 +451,10 @@ def test_preflight_reaches_the_app_and_gateway_errors_carry_cors(template):
         assert methods["options"]["x-amazon-apigateway-integration"]["type"] == "aws_proxy", path
     for r in _by_type(template, "AWS::ApiGateway::GatewayResponse").values():
         params = r["Properties"]["ResponseParameters"]
-        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == {
-            "Fn::Sub": ["'${Origin}'", {"Origin": {"Fn::Select": ["0", {"Ref": "AppOrigins"}]}}]
-        }
+        allow = params["gatewayresponse.header.Access-Control-Allow-Origin"]
+        primary = template["Parameters"]["AppOrigins"]["Default"].split(",")[0]
+        assert Evaluator(template)(allow) == f"'{primary}'"
+        assert Evaluator(template, SiteOrigin="https://d1.cloudfront.net")(allow) == "'https://d1.cloudfront.net'"
         assert params["gatewayresponse.header.Access-Control-Allow-Credentials"] == "'true'"
         assert params["gatewayresponse.header.Vary"] == "'Origin'"
     assert "AppOrigins" in template["Parameters"]
