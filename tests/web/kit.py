@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -123,3 +123,12 @@ def shot(page: Page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def fill_card(scope: Page | Locator, number: str = "4242424242424242") -> None:
+    """Type a test card into the card element (localstripe's fake Stripe.js inputs, named by lib/stripe.ts)."""
+    scope.get_by_label("Card number").fill(number)
+    scope.get_by_label("Expiry month (MM)").fill("12")
+    scope.get_by_label("Expiry year (YY)").fill("34")
+    scope.get_by_label("CVC").fill("123")
+    scope.get_by_label("Card postal code").fill("12345")

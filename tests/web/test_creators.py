@@ -13,7 +13,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.kit import axe, call, make_admin, make_user, shot, ui_login
+from tests.web.kit import axe, call, fill_card, make_admin, make_user, shot, ui_login
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 FEE_BPS = 1000  # the local stack's LIGHTBOX_PLATFORM_FEE_BPS
@@ -63,13 +63,7 @@ def ready_photo(stack, user, photo_id: str) -> dict:
 
 
 def fill_test_card(page: Page, number: str = "4242424242424242") -> None:
-    """localstripe's card element: number, expiry, CVC, postal code (the fake Stripe.js's own inputs)."""
-    card = page.get_by_test_id("card-element")
-    card.get_by_label("Card number").fill(number)
-    card.get_by_label("Card exp month").fill("12")
-    card.get_by_label("Card exp year").fill("34")
-    card.get_by_label("Card cvc").fill("123")
-    card.get_by_label("Card postal code").fill("12345")
+    fill_card(page.get_by_test_id("card-element"), number)
 
 
 def test_a_locked_post_unlocks_after_subscribing_then_a_wallet_tip_and_the_earnings_chart(

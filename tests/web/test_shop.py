@@ -19,7 +19,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.web.kit import User, axe, call, make_user, shot, ui_login
+from tests.web.kit import User, axe, call, fill_card, make_user, shot, ui_login
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 
@@ -95,11 +95,7 @@ def set_up_shop(stack) -> tuple[User, User, str]:
 
 
 def type_card(page: Page, number: str) -> None:
-    page.get_by_label("Card number").fill(number)
-    page.get_by_label("Expiry month (MM)").fill("12")
-    page.get_by_label("Expiry year (YY)").fill("34")
-    page.get_by_label("CVC").fill("123")
-    page.get_by_label("Card postal code").fill("D01")
+    fill_card(page, number)
 
 
 def no_overflow(page: Page, what: str) -> None:
