@@ -3,6 +3,7 @@ screenshots."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,3 +134,34 @@ def fill_card(scope: Page | Locator, number: str = "4242424242424242") -> None:
     scope.get_by_label("Expiry year (YY)").fill("34")
     scope.get_by_label("CVC").fill("123")
     scope.get_by_label("Card postal code").fill("12345")
+
+
+def upload_photo(stack, token: str, caption: str, *, colour=(40, 120, 200), size=(900, 600), **fields) -> str:
+    """A JPEG sent through its presigned POST (``POST /photos/uploads``); its id (processing starts at once)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG", quality=88)
+    data = buffer.getvalue()
+    body = {"filename": "photo.jpg", "content_type": "image/jpeg", "size": len(data), "caption": caption, **fields}
+    slot = call(stack, "POST", "/photos/uploads", body, token=token, expect_status=201).json()["uploads"][0]
+    up = slot["upload"]
+    files = {"file": ("photo.jpg", data, "image/jpeg")}
+    requests.post(up["url"], data=up["fields"], files=files, timeout=30).raise_for_status()
+    return slot["photo_id"]
+
+
+def wait_ready(stack, token: str, photo_id: str, timeout: float = 90.0) -> dict:
+    """The photo once the real S3 -> SQS -> processor path made it ``ready`` (a rejection fails at once)."""
+    deadline = time.time() + timeout
+    while True:
+        photo = call(stack, "GET", f"/photos/{photo_id}", token=token, expect_status=200).json()
+        if photo["status"] in ("ready", "rejected"):
+            assert photo["status"] == "ready", photo
+            return photo
+        assert time.time() < deadline, f"photo {photo_id} never became ready"
+        time.sleep(0.3)
+
+
+def upload_ready_photo(stack, token: str, caption: str, **fields) -> str:
+    photo_id = upload_photo(stack, token, caption, **fields)
+    wait_ready(stack, token, photo_id)
+    return photo_id

@@ -4,16 +4,14 @@ console, the wallet shows it, and the creator sees the earnings with the chart."
 
 from __future__ import annotations
 
-import io
 import re
-import time
 
 import pytest
 import requests
-from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.kit import axe, call, fill_card, make_admin, make_user, shot, ui_login
+from tests.web.kit import axe, call, fill_card, make_admin, make_user, shot, ui_login, wait_ready
+from tests.web.kit import upload_photo as kit_upload_photo
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 FEE_BPS = 1000  # the local stack's LIGHTBOX_PLATFORM_FEE_BPS
@@ -42,24 +40,11 @@ def verify(stack, admin, creator) -> None:
 
 
 def upload_photo(stack, user, caption: str) -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (900, 600), (160, 40, 120)).save(buffer, "JPEG", quality=85)
-    data = buffer.getvalue()
-    body = {"filename": f"{caption}.jpg", "content_type": "image/jpeg", "size": len(data), "caption": caption}
-    slot = call(stack, "POST", "/photos/uploads", body, token=user.token, expect_status=201).json()["uploads"][0]
-    post_file(slot["upload"], f"{caption}.jpg", data, "image/jpeg")
-    return slot["photo_id"]
+    return kit_upload_photo(stack, user.token, caption, colour=(160, 40, 120))
 
 
 def ready_photo(stack, user, photo_id: str) -> dict:
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        photo = call(stack, "GET", f"/photos/{photo_id}", token=user.token, expect_status=200).json()
-        if photo["status"] in ("ready", "rejected"):
-            assert photo["status"] == "ready", photo
-            return photo
-        time.sleep(0.5)
-    raise AssertionError("the photo was not processed")
+    return wait_ready(stack, user.token, photo_id)
 
 
 def fill_test_card(page: Page, number: str = "4242424242424242") -> None:

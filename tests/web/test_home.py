@@ -3,35 +3,12 @@ in the feed; friend requests on the friends screen; popular; bookmarks' empty st
 
 from __future__ import annotations
 
-import io
-import time
-
 import pytest
-import requests
-from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.web.kit import axe, call, make_user, shot, ui_login
+from tests.web.kit import axe, call, make_user, shot, ui_login, upload_ready_photo
 
 pytestmark = pytest.mark.xdist_group("local_stack")
-
-
-def upload_ready_photo(stack, token: str, caption: str) -> str:
-    """A photo uploaded through its presigned POST, processed to ``ready`` by the worker."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (800, 600), (40, 120, 200)).save(buffer, "JPEG", quality=90)
-    data = buffer.getvalue()
-    body = {"filename": "lake.jpg", "content_type": "image/jpeg", "size": len(data), "caption": caption}
-    slot = call(stack, "POST", "/photos/uploads", body, token=token, expect_status=201).json()["uploads"][0]
-    up = slot["upload"]
-    requests.post(
-        up["url"], data=up["fields"], files={"file": ("lake.jpg", data, "image/jpeg")}, timeout=30
-    ).raise_for_status()
-    deadline = time.time() + 60
-    while call(stack, "GET", f"/photos/{slot['photo_id']}", token=token).json()["status"] != "ready":
-        assert time.time() < deadline, "photo never became ready"
-        time.sleep(0.3)
-    return slot["photo_id"]
 
 
 def test_find_a_person_follow_them_and_see_their_photo_in_the_feed(page: Page, stack):

@@ -4,36 +4,24 @@ revoked, and the photo deleted."""
 
 from __future__ import annotations
 
-import io
 import re
 import time
 
 import pytest
 import requests
-from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.web.kit import axe, call, make_user, shot, ui_login
+from tests.web.kit import upload_ready_photo as kit_upload_ready_photo
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 
 
 def upload_ready_photo(stack, token: str, caption: str = "Harbour at dawn") -> str:
-    """A public photo through the presigned POST, once it is ready (as tests/e2e/test_commerce_stack.py does)."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (1200, 900), (30, 140, 90)).save(buffer, "JPEG", quality=90)
-    data = buffer.getvalue()
-    body = {"filename": "harbour.jpg", "content_type": "image/jpeg", "size": len(data), "caption": caption}
-    slot = call(stack, "POST", "/photos/uploads", body, token=token, expect_status=201).json()["uploads"][0]
-    up = slot["upload"]
-    files = {"file": ("harbour.jpg", data, "image/jpeg")}
-    requests.post(up["url"], data=up["fields"], files=files, timeout=30).raise_for_status()
-    deadline = time.time() + 60
-    while call(stack, "GET", f"/photos/{slot['photo_id']}", token=token).json()["status"] != "ready":
-        assert time.time() < deadline, "photo never became ready"
-        time.sleep(0.3)
-    call(stack, "PATCH", f"/photos/{slot['photo_id']}", {"visibility": "public"}, token=token, expect_status=200)
-    return slot["photo_id"]
+    """A public photo, once it is ready."""
+    photo_id = kit_upload_ready_photo(stack, token, caption, colour=(30, 140, 90), size=(1200, 900))
+    call(stack, "PATCH", f"/photos/{photo_id}", {"visibility": "public"}, token=token, expect_status=200)
+    return photo_id
 
 
 def open_photo(page: Page, user, photo_id: str, *, phone: bool = False) -> None:
