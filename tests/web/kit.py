@@ -123,6 +123,7 @@ def shot(page: Page, name: str) -> Path:
     """A screenshot of the current screen: build/screenshots/ always, docs/screenshots/ under `make screenshots`."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
+    page.evaluate("() => window.scrollTo(0, 0)")  # the top of the screen, as a person arriving sees it
     page.screenshot(path=str(path), full_page=False)
     return path
 
