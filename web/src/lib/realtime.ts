@@ -60,6 +60,12 @@ export class Realtime {
     };
   }
 
+  /** Hand a frame to its listeners (what a socket message does). */
+  dispatch(frame: Frame): void {
+    for (const h of this.handlers.get(frame.type) ?? []) h(frame);
+    for (const h of this.handlers.get("*") ?? []) h(frame);
+  }
+
   send(frame: Record<string, unknown>): boolean {
     if (this.ws?.readyState !== 1) return false;
     this.ws.send(JSON.stringify(frame));
@@ -140,8 +146,7 @@ export class Realtime {
       } catch {
         return;
       }
-      for (const h of this.handlers.get(frame.type) ?? []) h(frame);
-      for (const h of this.handlers.get("*") ?? []) h(frame);
+      this.dispatch(frame);
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
