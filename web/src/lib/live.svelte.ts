@@ -5,8 +5,13 @@ import { Realtime } from "./realtime";
 
 export const realtime = new Realtime({
   url: () => config().ws_url,
+  // Null (the API refused the refresh: no session) stops realtime; a thrown error (offline, 5xx) backs off and
+  // tries again, so a blip never silently ends live updates.
   token: async (stale) => (stale || !tokens.token ? await tokens.refresh() : tokens.token),
 });
+
+// Back online: reconnect now rather than after the rest of the backoff.
+if (typeof window !== "undefined") window.addEventListener("online", () => realtime.retryNow());
 
 export const live = $state({ connected: false, unreadNotifications: 0, unreadMessages: 0 });
 
@@ -17,11 +22,25 @@ realtime.onStatus = (c) => {
 
 realtime.on("notification", () => {
   live.unreadNotifications += 1; // at once, then the server's count (a count started before this frame loses)
-  void refreshCounts();
+  refreshCountsSoon();
 });
 realtime.on("message", () => {
-  void refreshCounts();
+  refreshCountsSoon();
 });
+
+/** Frames come in bursts: one count refresh (two list GETs) this long after the last frame of a burst. */
+export const COUNTS_DEBOUNCE_MS = 300;
+let countsTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Refresh the badges shortly (trailing debounce). Any count already in flight is outdated by now: it loses. */
+export function refreshCountsSoon(): void {
+  countsSeq += 1;
+  if (countsTimer !== null) clearTimeout(countsTimer);
+  countsTimer = setTimeout(() => {
+    countsTimer = null;
+    void refreshCounts();
+  }, COUNTS_DEBOUNCE_MS);
+}
 
 let countsSeq = 0;
 

@@ -1,6 +1,6 @@
 // One WebSocket per tab, to `GET /config`'s `ws_url` with the in-memory access token. It reconnects with
-// exponential backoff and jitter (0.5 s doubling to 30 s), refreshing the token before each attempt (a refused
-// refresh ends the session), and re-sends the photo subscriptions the open screens hold. Screens listen by frame
+// exponential backoff and jitter (0.5 s doubling to 30 s), refreshing the token before each attempt (no session:
+// it stops; a refresh that fails for a passing reason, e.g. offline: it backs off and tries again), and re-sends the photo subscriptions the open screens hold. Screens listen by frame
 // type: `const off = realtime.on("photo.stats", (f) => ...)`, and call `off()` when they close.
 
 export type Frame = { type: string; [key: string]: any };
@@ -8,12 +8,15 @@ type Handler = (frame: Frame) => void;
 
 export interface RealtimeDeps {
   url: () => string;
-  /** `stale`: the last socket closed before it opened (a refused token): get a fresh one. */
+  /** `stale`: the last socket closed before it opened (a refused token): get a fresh one. Null: no session (stop);
+   *  a rejection: a passing failure (back off and retry). */
   token: (stale: boolean) => Promise<string | null>;
   socket?: (url: string) => WebSocket;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
+  /** How long a socket must stay open before the backoff starts again from the shortest delay (ms). */
+  stableAfter?: number;
 }
 
 export function backoff(attempt: number, random: () => number = Math.random): number {
@@ -29,6 +32,9 @@ export class Realtime {
   private timer: unknown = null;
   private wanted = false;
   private opened = true;
+  private seq = 0; // one per open(): a stop() or a newer open() makes an older one's token useless
+  private opening: number | null = null; // the open() awaiting its token
+  private stableTimer: unknown = null;
   connected = false;
   onStatus: (connected: boolean) => void = () => {};
 
@@ -54,6 +60,12 @@ export class Realtime {
     };
   }
 
+  /** Hand a frame to its listeners (what a socket message does). */
+  dispatch(frame: Frame): void {
+    for (const h of this.handlers.get(frame.type) ?? []) h(frame);
+    for (const h of this.handlers.get("*") ?? []) h(frame);
+  }
+
   send(frame: Record<string, unknown>): boolean {
     if (this.ws?.readyState !== 1) return false;
     this.ws.send(JSON.stringify(frame));
@@ -62,31 +74,68 @@ export class Realtime {
 
   start(): void {
     this.wanted = true;
-    if (!this.ws && !this.timer) void this.open();
+    if (!this.ws && !this.timer && this.opening === null) void this.open();
+  }
+
+  /** Try now instead of waiting out the backoff (the browser says it is back online). */
+  retryNow(): void {
+    if (!this.wanted || this.ws || !this.timer) return;
+    this.clear("timer");
+    void this.open();
   }
 
   stop(): void {
     this.wanted = false;
-    if (this.timer) (this.deps.clearTimer ?? clearTimeout)(this.timer as number);
-    this.timer = null;
+    this.seq += 1;
+    this.opening = null;
+    this.clear("timer");
+    this.clear("stableTimer");
     const ws = this.ws;
     this.ws = null;
     ws?.close(1000);
     this.setConnected(false);
   }
 
+  private clear(which: "timer" | "stableTimer"): void {
+    if (this[which]) (this.deps.clearTimer ?? clearTimeout)(this[which] as number);
+    this[which] = null;
+  }
+
+  private retryLater(): void {
+    const delay = backoff(this.attempt++, this.deps.random);
+    this.timer = (this.deps.setTimer ?? setTimeout)(() => void this.open(), delay);
+  }
+
   private async open(): Promise<void> {
     this.timer = null;
-    const token = await this.deps.token(!this.opened);
-    this.opened = false;
-    if (!this.wanted) return;
+    const mine = ++this.seq;
+    this.opening = mine;
+    let token: string | null;
+    try {
+      token = await this.deps.token(!this.opened);
+    } catch {
+      // Offline or the API briefly down: not the end of the session.
+      if (mine !== this.seq || !this.wanted) return;
+      this.opening = null;
+      return this.retryLater();
+    }
+    if (mine !== this.seq || !this.wanted) return; // stopped (and maybe started again) meanwhile
+    this.opening = null;
     if (!token) return this.stop();
+    this.opened = false; // until this socket opens: if it never does, the next attempt gets a fresh token
     const url = `${this.deps.url()}${this.deps.url().includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
     const ws = (this.deps.socket ?? ((u) => new WebSocket(u)))(url);
     this.ws = ws;
     ws.onopen = () => {
-      this.attempt = 0;
+      if (this.ws !== ws) return;
       this.opened = true;
+      // Only a socket that stays open earns the short delay again: one that the server closes at once would
+      // otherwise reconnect every quarter second.
+      this.clear("stableTimer");
+      this.stableTimer = (this.deps.setTimer ?? setTimeout)(() => {
+        this.stableTimer = null;
+        if (this.ws === ws) this.attempt = 0;
+      }, this.deps.stableAfter ?? 5000);
       this.setConnected(true);
       for (const id of this.photos.keys()) this.send({ action: "subscribe", photo_id: id });
     };
@@ -97,16 +146,15 @@ export class Realtime {
       } catch {
         return;
       }
-      for (const h of this.handlers.get(frame.type) ?? []) h(frame);
-      for (const h of this.handlers.get("*") ?? []) h(frame);
+      this.dispatch(frame);
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.clear("stableTimer");
       this.setConnected(false);
       if (!this.wanted) return;
-      const delay = backoff(this.attempt++, this.deps.random);
-      this.timer = (this.deps.setTimer ?? setTimeout)(() => void this.open(), delay);
+      this.retryLater();
     };
   }
 

@@ -1,6 +1,7 @@
 // Who is logged in. The access token is in memory (`tokens`); a reload restores the session by spending the
 // HttpOnly refresh cookie (`restore`). A refused refresh anywhere (revoked, logged out elsewhere) lands on /login.
 import { api, ok, tokens, type components } from "./api/client";
+import { ApiError } from "./api/errors";
 import { apiBase } from "./config";
 import { navigate, router } from "./router.svelte";
 
@@ -24,12 +25,15 @@ export async function loadMe(): Promise<User> {
   return me;
 }
 
-/** On start: a session cookie, if any, becomes an access token and the user. */
+/** On start: a session cookie, if any, becomes an access token and the user. No session: the login screen. The
+ *  API unreachable or failing (network error, 5xx, 429): this rejects, and the shell shows that error with a retry
+ *  instead of pretending the user is logged out. */
 export async function restore(): Promise<void> {
   try {
     if (await tokens.refresh()) await loadMe();
-  } catch {
+  } catch (e) {
     session.user = null;
+    if (!(e instanceof ApiError && (e.status === 401 || e.status === 403))) throw e;
   } finally {
     session.ready = true;
   }

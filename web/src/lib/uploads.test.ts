@@ -266,3 +266,35 @@ describe("UploadQueue", () => {
     expect(t.sends).toHaveLength(1);
   });
 });
+
+describe("UploadQueue.dispose", () => {
+  it("a poll in flight does not re-arm after dispose; queued files never start", async () => {
+    const t = new FakeTransport();
+    const c = clock();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((ok) => (release = ok));
+    const status = t.status.bind(t);
+    t.status = async (id) => {
+      await gate; // this poll is still in flight when the screen closes
+      return status(id);
+    };
+    const q = new UploadQueue(t, limits, { concurrency: 1, setTimer: c.setTimer, clearTimer: c.clearTimer });
+    await q.add([jpeg("a.jpg"), jpeg("b.jpg"), jpeg("c.jpg")]);
+    t.sends[0].ok();
+    await tick();
+    expect(t.sends).toHaveLength(2); // b.jpg started, c.jpg queued
+    c.fireAll(); // a.jpg's first poll starts
+    await tick();
+    q.dispose();
+    release();
+    await tick();
+    expect(c.pending).toHaveLength(0); // no new poll timer
+    t.sends[1].ok(); // the S3 POST under way may finish...
+    await tick();
+    expect(c.pending).toHaveLength(0); // ...but nothing polls it
+    expect(t.sends).toHaveLength(2); // and c.jpg never starts
+    q.nudge("p_1");
+    await tick();
+    expect(t.statusCalls).toEqual(["p_1"]);
+  });
+});

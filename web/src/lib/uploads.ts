@@ -138,6 +138,7 @@ export class UploadQueue<F extends FileLike = FileLike> {
   private timers = new Map<number, unknown>();
   private polls = new Map<number, number>();
   private inflight = new Set<number>();
+  private disposed = false;
   private readonly o: Required<QueueOptions>;
 
   constructor(
@@ -207,6 +208,7 @@ export class UploadQueue<F extends FileLike = FileLike> {
 
   /** Poll this photo now (a realtime frame said something changed). */
   nudge(photoId: string): void {
+    if (this.disposed) return;
     const item = this.items.find((i) => i.photoId === photoId);
     if (!item || (item.status !== "processing" && item.status !== "stalled")) return;
     const t = this.timers.get(item.id);
@@ -216,8 +218,10 @@ export class UploadQueue<F extends FileLike = FileLike> {
     void this.poll(item);
   }
 
-  /** Stop every timer (the screen closed); uploads under way finish on their own. */
+  /** The screen closed: stop every timer and poll; queued files never start; uploads under way may finish their
+   *  S3 POST, but nothing polls after. */
   dispose(): void {
+    this.disposed = true;
     for (const t of this.timers.values()) this.o.clearTimer(t);
     this.timers.clear();
     this.onChange = () => {};
@@ -280,7 +284,7 @@ export class UploadQueue<F extends FileLike = FileLike> {
   }
 
   private pump(): void {
-    while (this.active < this.o.concurrency) {
+    while (!this.disposed && this.active < this.o.concurrency) {
       const next = this.items.find((i) => i.status === "queued");
       if (!next) return;
       void this.upload(next);
@@ -312,6 +316,7 @@ export class UploadQueue<F extends FileLike = FileLike> {
   }
 
   private schedule(item: UploadItem<F>): void {
+    if (this.disposed) return;
     const n = this.polls.get(item.id) ?? 0;
     if (n >= this.o.maxPolls) {
       item.status = "stalled";
@@ -332,7 +337,7 @@ export class UploadQueue<F extends FileLike = FileLike> {
   }
 
   private async poll(item: UploadItem<F>): Promise<void> {
-    if (this.inflight.has(item.id)) return;
+    if (this.disposed || this.inflight.has(item.id)) return;
     this.inflight.add(item.id);
     try {
       await this.pollOnce(item);

@@ -71,3 +71,38 @@ describe("TokenKeeper", () => {
     expect(k.token).toBeNull();
   });
 });
+
+describe("TokenKeeper: a passing refresh failure is not a logout", () => {
+  for (const [what, answer] of [
+    ["a 503", async () => json(503, { error: { code: "unavailable", message: "Try again soon." } })],
+    ["a 429", async () => json(429, { error: { code: "rate_limited", message: "Slow down." } })],
+    ["a network error", async () => Promise.reject(new TypeError("Failed to fetch"))],
+  ] as const) {
+    it(`keeps the session on ${what}, and the caller sees an error`, async () => {
+      let expired = 0;
+      const k = new TokenKeeper(() => "http://api/auth/token/refresh", async (r) =>
+        r.url.endsWith("/refresh") ? answer() : json(401, {}), noLock);
+      k.onExpired = () => (expired += 1);
+      k.set("old");
+      await expect(k.refresh()).rejects.toBeInstanceOf(Error);
+      await expect(k.authorizedFetch(new Request("http://api/z"))).rejects.toBeInstanceOf(Error);
+      expect(expired).toBe(0);
+      expect(k.token).toBe("old");
+    });
+  }
+
+  it("the error of a 5xx refresh carries the API's message", async () => {
+    const k = new TokenKeeper(() => "http://api/auth/token/refresh", async () =>
+      json(503, { error: { code: "unavailable", message: "Try again soon." } }), noLock);
+    await expect(k.refresh()).rejects.toMatchObject({ name: "ApiError", status: 503, message: "Try again soon." });
+  });
+
+  it("no session cookie (400) or a refused one (403) means no session: null", async () => {
+    for (const status of [400, 403]) {
+      const k = new TokenKeeper(() => "http://api/auth/token/refresh", async () => json(status, {}), noLock);
+      k.set("x");
+      expect(await k.refresh()).toBeNull();
+      expect(k.token).toBeNull();
+    }
+  });
+});
