@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ApiError } from "./api/errors";
 import {
   UploadQueue,
   refusal,
@@ -256,6 +257,17 @@ describe("UploadQueue", () => {
     expect(t.reserves.map((r) => r.key)).toEqual(["k1", "k1"]);
     expect(q.batchError).toBeNull();
     expect(t.sends).toHaveLength(2);
+  });
+
+  it("a stored 4xx answer to the bulk-upload request: its retry takes a new Idempotency-Key", async () => {
+    const t = new FakeTransport();
+    t.reserveError = new ApiError(403, "quota_exceeded", "Your storage is full.");
+    let k = 0;
+    const q = new UploadQueue(t, limits, { newKey: () => `k${++k}` });
+    await q.add([jpeg("a.jpg"), jpeg("b.jpg")]);
+    t.reserveError = null;
+    await q.batchError!.retry();
+    expect(t.reserves.map((r) => r.key)).toEqual(["k1", "k2"]);
   });
 
   it("ignores retry on a file that has not failed", async () => {

@@ -8,6 +8,7 @@
 //
 // States: refused (failed the client-side check, never sent) | reserving | queued | uploading | failed
 //         | processing | ready | rejected | stalled (still processing after the polling budget).
+import { keepsKey } from "./idempotency";
 
 export const MAX_FILES = 100;
 
@@ -265,6 +266,8 @@ export class UploadQueue<F extends FileLike = FileLike> {
         item.status = "failed";
         item.error = message;
       }
+      // lib/idempotency's rule: no answer, 5xx, 429 or a transient 409 keep the key; a stored 4xx needs a new one.
+      const retryKey = keepsKey(e) ? key : this.o.newKey();
       if (items.length > 1)
         this.batchError = {
           message,
@@ -275,7 +278,7 @@ export class UploadQueue<F extends FileLike = FileLike> {
               item.error = null;
             }
             this.changed();
-            await this.reserve(items, key); // same files, same key: the API answers the first success again
+            await this.reserve(items, retryKey); // same files, same key: the API answers the first success again
           },
         };
     }
