@@ -57,3 +57,16 @@ def test_vitest(vitest_case: str):
         pytest.fail("web/node_modules is missing: `make test` installs it (make web)")
     case = results[vitest_case]
     assert case["status"] == "passed", "\n".join(case.get("failureMessages") or [])
+
+
+def test_the_clients_retry_codes_are_the_servers():
+    """web/src/lib/idempotency.ts keeps a key after exactly the 409s the server does not store for it."""
+    import re
+
+    from chalicelib.services.idempotency import TRANSIENT_CONFLICT_CODES
+
+    source = (WEB / "src" / "lib" / "idempotency.ts").read_text()
+    block = re.search(r"TRANSIENT_CONFLICT_CODES[^=]*=\s*new Set\(\[(.*?)\]\)", source, re.S)
+    assert block, "idempotency.ts no longer declares TRANSIENT_CONFLICT_CODES as a Set literal"
+    client = set(re.findall(r'"([a-z_]+)"', block.group(1))) - {"idempotency_key_in_progress"}
+    assert client == set(TRANSIENT_CONFLICT_CODES) - {"idempotency_key_in_progress"}
