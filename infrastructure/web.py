@@ -20,24 +20,47 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# What Stripe's security guide (docs.stripe.com/security/guide#content-security-policy) lists for Stripe.js and
+# its Elements: Stripe.js's own scripts and frames (the card element is a frame on *.js.stripe.com; 3-D Secure
+# challenges are frames on hooks.stripe.com) and its calls to the API. Only when the page loads the real Stripe.js;
+# locally localstripe's fake one lives on its single origin. (maps.googleapis.com is only for the Address Element,
+# which the app does not use.)
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+STRIPE_SOURCES = {
+    "script-src": [STRIPE_JS_ORIGIN, "https://*.js.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+    "frame-src": [STRIPE_JS_ORIGIN, "https://*.js.stripe.com", "https://hooks.stripe.com"],
+}
+
+
+def stripe_sources(stripe_js_url: str, directive: str) -> list[str]:
+    """The CSP sources a directive needs for the Stripe.js at this URL: its origin, plus Stripe's documented
+    hosts when it is Stripe's own."""
+    stripe = origin(stripe_js_url)
+    if stripe != STRIPE_JS_ORIGIN:
+        return [stripe]
+    return [stripe, *STRIPE_SOURCES.get(directive, [])]
+
+
 def content_security_policy(
     *, api: Iterable[str], media: Iterable[str], stripe_js_url: str, extra_connect: Iterable[str] = ()
 ) -> str:
-    """A strict CSP: scripts only from the site and Stripe.js's origin, no inline script or style, no eval,
+    """A strict CSP: scripts only from the site and Stripe.js (``stripe_sources``), no inline script or style, no eval,
     no plugins, not framable. ``api``: the API and WebSocket origins; ``media``: where presigned photo, video
     and upload URLs point (S3)."""
     stripe = origin(stripe_js_url)
     api_list = sorted({origin(u) for u in api})
     media_list = sorted({origin(u) for u in media})
-    connect = ["'self'", *api_list, *media_list, stripe, *sorted({origin(u) for u in extra_connect})]
+    extra = sorted({origin(u) for u in extra_connect})
+    connect = ["'self'", *api_list, *media_list, *stripe_sources(stripe_js_url, "connect-src"), *extra]
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", stripe],
+        "script-src": ["'self'", *stripe_sources(stripe_js_url, "script-src")],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:", *media_list, stripe],
         "media-src": ["'self'", "blob:", *media_list],
         "connect-src": connect,
-        "frame-src": [stripe],
+        "frame-src": stripe_sources(stripe_js_url, "frame-src"),
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],

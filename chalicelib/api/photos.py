@@ -269,7 +269,7 @@ class ShareRedeemOut(Out):
 
 
 class ShareLinkOut(Out):
-    id: str
+    id: str = Field(description="Revokes the link: DELETE /photos/share/{id} (the token is shown only once)")
     photo_id: str
     variant: str
     expires_at: str

@@ -24,7 +24,6 @@ class RelationshipOut(Out):
     friendship: Literal["none", "friends", "request_sent", "request_received"]
     friend_request_id: str | None = Field(None, description="The pending request, to accept, decline or withdraw")
     blocked: bool = Field(description="The caller blocked this user")
-    blocked_by: bool = Field(description="This user blocked the caller")
 
 
 class ProfileOut(PublicUserOut):
@@ -37,7 +36,7 @@ class ProfileOut(PublicUserOut):
 def get_user(ctx: PublicCtx, user_id: str) -> ProfileOut:
     """A public profile, by user id or username, with follower counts and (logged in) the caller's relationship."""
     user = accounts.public_profile(user_id)
-    followers, following = social.follow_counts(user.user_id)
+    followers, following = social.follow_counts(user)
     viewer = RelationshipOut(**social.relationship(ctx.principal.user_id, user.user_id)) if ctx.principal else None
     return ProfileOut(
         **PublicUserOut.of(user, avatar_url(user)).model_dump(),

@@ -11,6 +11,7 @@ Access patterns:
                                                ``Photo.tag_count`` changes with the tag in one transaction)
 - photos a user is tagged in ................. PhotoTags GSI by_user (user_id, created_at)
 - share link by token ........................ ShareLinks GetItem(sha256(token))
+- share link by its listed id (revoke) ....... ShareLinks GetItem(id): the id is sha256(token), the key
 - my share links ............................. ShareLinks GSI by_owner (owner_id, created_at)
 Pending uploads carry a TTL (``expires_at``) that is removed once the upload is processed.
 """

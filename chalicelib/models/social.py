@@ -2,6 +2,8 @@
 
 Access patterns (every listing is a Query on a key or an index):
 - does A follow B ............................ Follows GetItem(follower_id=A, followee_id=B)
+- how many follow A / whom A follows ....... Users GetItem(A): follower_count / following_count, ADDed in
+                                               the transaction that puts or deletes the follow
 - A's followers, newest first ................ Follows GSI by_followee (followee_id, created_at), keys only
 - whom A follows, newest first ............... Follows GSI by_follower (follower_id, created_at), keys only
                                                (also: the feed's N most recently followed users)
@@ -67,28 +69,61 @@ class Follow(Model):
     by_follower = keys_only_index("social", "by_follower", "follower_id", "created_at")
 
 
+FOLLOW_TX_ATTEMPTS = 3  # a popular user's item is in many follows' transactions: retry a conflict, then 409
+
+
+def _follow_tx(follower_id: str, followee_id: str, delta: int) -> bool:
+    """Put (``delta`` 1) or delete (-1) the follow, and ADD ``delta`` to the followee's ``follower_count``
+    and the follower's ``following_count``, in one transaction: the follow row's condition (not there yet /
+    still there) makes a replay, or a race of two, change nothing, so the counters never double-count.
+    False if the condition failed (already following / not following)."""
+    from chalicelib.models.users import User
+
+    if follower_id == followee_id:
+        return False  # nobody follows themselves (and one transaction cannot update one item twice)
+    row = Follow(follower_id=follower_id, followee_id=followee_id)
+    for attempt in range(FOLLOW_TX_ATTEMPTS):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                if delta > 0:
+                    tx.save(row, condition=Follow.followee_id.does_not_exist())
+                else:
+                    tx.delete(row, condition=Follow.followee_id.exists())
+                # users are never deleted (an account deletion anonymises): the condition only keeps a bad id
+                # from creating a ghost user item
+                tx.update(
+                    User(user_id=followee_id),
+                    actions=[User.follower_count.add(delta)],
+                    condition=User.user_id.exists(),
+                )
+                tx.update(
+                    User(user_id=follower_id),
+                    actions=[User.following_count.add(delta)],
+                    condition=User.user_id.exists(),
+                )
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False
+            if "ConditionalCheckFailed" in codes:
+                raise NotFoundError("No such user.") from exc
+            if "TransactionConflict" in codes and attempt + 1 < FOLLOW_TX_ATTEMPTS:
+                continue
+            raise ConflictError("The follow could not be changed; retry.") from exc
+        return True
+    return False  # not reached: the last attempt returns or raises
+
+
 def add_follow(follower_id: str, followee_id: str) -> bool:
-    """Follow; False if the follow already existed (idempotent)."""
-    try:
-        Follow(follower_id=follower_id, followee_id=followee_id).save(condition=Follow.followee_id.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    """Follow and count it; False (nothing written) if the follow already existed (idempotent)."""
+    return _follow_tx(follower_id, followee_id, 1)
 
 
 def remove_follow(follower_id: str, followee_id: str) -> bool:
-    """Unfollow; False if there was no follow."""
+    """Unfollow and uncount it; False (nothing written) if there was no follow."""
     if not (plausible_id(follower_id) and plausible_id(followee_id)):
         return False
-    try:
-        Follow(follower_id=follower_id, followee_id=followee_id).delete(condition=Follow.followee_id.exists())
-    except DeleteError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _follow_tx(follower_id, followee_id, -1)
 
 
 def is_following(follower_id: str, followee_id: str) -> bool:
@@ -109,12 +144,12 @@ def following_of(user_id: str, limit: int | None = None, last_key: dict | None =
     return Follow.by_follower.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def follow_counts(user_id: str) -> tuple[int, int]:
-    """(followers, following) of the user: a COUNT Query on each keys-only index (small items, one page per
-    ~10,000 follows)."""
-    if not plausible_id(user_id):
-        return 0, 0
-    return Follow.by_followee.count(user_id), Follow.by_follower.count(user_id)
+def follow_counts(user: object) -> tuple[int, int]:
+    """(followers, following) of a user item already read: its counters (missing reads as 0; never below 0,
+    which a follow from before the counters, removed after, could otherwise make)."""
+    followers = getattr(user, "follower_count", None) or 0
+    following = getattr(user, "following_count", None) or 0
+    return max(0, int(followers)), max(0, int(following))
 
 
 def recent_followees(user_id: str, n: int) -> list[str]:
@@ -123,12 +158,12 @@ def recent_followees(user_id: str, n: int) -> list[str]:
 
 
 def delete_follows_of(user_id: str, limit: int | None = None) -> int:
-    """Account deletion: follows from and to the user (up to ``limit`` of each); returns the most found of either."""
+    """Account deletion: follows from and to the user (up to ``limit`` of each), each with its counters (the
+    other users' counts drop); returns the most found of either."""
     mine = [(f.follower_id, f.followee_id) for f in Follow.query(user_id, limit=limit)]
     theirs = [(f.follower_id, f.followee_id) for f in followers_of(user_id, limit=limit)]
-    with Follow.batch_write() as batch:
-        for follower_id, followee_id in dict.fromkeys(mine + theirs):
-            batch.delete(Follow(follower_id=follower_id, followee_id=followee_id))
+    for follower_id, followee_id in dict.fromkeys(mine + theirs):
+        remove_follow(follower_id, followee_id)
     return max(len(mine), len(theirs))
 
 

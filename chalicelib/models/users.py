@@ -8,6 +8,7 @@ Access patterns (see docs/data-model.md):
 - a session by family id ................ Sessions GetItem(family_id)
 - pending code for (purpose, user) ...... Otps GetItem("<purpose>#<user_id>"), TTL-expired
 - login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
+- a user's follower / following counts .. Users GetItem(user_id): counters kept by the follow transactions
 - who the admins are (last-admin guard) . Claims GetItem("roster#admin"), versioned; every change to or
                                           from the admin role writes it in the user's transaction
 """
@@ -77,6 +78,11 @@ class User(Model):
     creator_verification = UnicodeAttribute(default="none")
     # checkout: the user's Stripe customer (saved cards, PaymentIntents), created once with a conditional update
     stripe_customer_id = UnicodeAttribute(null=True)
+    # How many follow this user / whom they follow: ADDed in the transaction that writes or deletes the follow
+    # (models/social.py), so the profile reads them with its GetItem. Missing (users from before the counters,
+    # and new users until their first follow) reads as 0.
+    follower_count = NumberAttribute(null=True)
+    following_count = NumberAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:

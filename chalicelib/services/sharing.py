@@ -147,22 +147,23 @@ def _link(token: str) -> ShareLink | None:
         return None
 
 
-LINK_ID_LENGTH = 16  # link_view's `id`: the first hex digits of sha256(token)
+LINK_ID_LENGTH = 64  # link_view's `id`: the row's key, sha256(token) in hex (no way back to the token)
 
 
-def _own_link_by_id(user_id: str, link_id: str) -> ShareLink | None:
-    """The caller's active link whose listed `id` this is (a Query on by_owner: the caller's links only)."""
+def _link_by_id(link_id: str) -> ShareLink | None:
+    """The link whose listed `id` this is: a GetItem on its key (whoever owns it: the caller checks)."""
     if len(link_id) != LINK_ID_LENGTH or any(c not in "0123456789abcdef" for c in link_id):
         return None
-    for row in mine_query(user_id, 100, None):
-        if row.token_hash.startswith(link_id):
-            return row
-    return None
+    try:
+        return ShareLink.get(link_id, consistent_read=True)
+    except ShareLink.DoesNotExist:
+        return None
 
 
 def revoke(principal: Any, token: str) -> None:
-    """By the token, or by the `id` GET /photos/share-links lists (the token itself is never stored)."""
-    link = _link(token) or _own_link_by_id(principal.user_id, token)
+    """By the token, or by the `id` GET /photos/share-links lists (the token itself is never stored); either
+    way one GetItem, any link of the caller's however old, and 404 for anyone else's (staff may revoke any)."""
+    link = _link(token) or _link_by_id(token)
     if link is None:
         raise NotFoundError("No such share link.")
     if link.owner_id != principal.user_id and not principal.is_staff:
@@ -183,7 +184,7 @@ def mine_query(user_id: str, limit: int, last_key: dict | None):
 
 def link_view(link: ShareLink) -> dict[str, Any]:
     return {
-        "id": link.token_hash[:16],
+        "id": link.token_hash,
         "photo_id": link.photo_id,
         "variant": link.variant,
         "expires_at": iso(at_epoch(int(link.valid_until))),

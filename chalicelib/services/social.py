@@ -116,15 +116,16 @@ def following(principal: Any, ref: str, limit: int, cursor: str | None) -> tuple
     return _listed(rows, "followee_id", "created_at"), next_cursor
 
 
-def follow_counts(user_id: str) -> tuple[int, int]:
-    """(followers, following) of a user."""
-    return store.follow_counts(user_id)
+def follow_counts(user: Any) -> tuple[int, int]:
+    """(followers, following) of a user item already read (its counters: no query)."""
+    return store.follow_counts(user)
 
 
 def relationship(viewer_id: str, other_id: str) -> dict[str, Any]:
     """How the viewer stands with another user, for their profile page: following, followed back, the
-    friendship (``none | friends | request_sent | request_received`` with the pending request's id) and blocks
-    (``blocked``: the viewer blocked them; ``blocked_by``: they blocked the viewer)."""
+    friendship (``none | friends | request_sent | request_received`` with the pending request's id) and
+    ``blocked`` (the viewer blocked them). Whether they blocked the viewer is not said: the actions a block
+    refuses answer 403 ``blocked`` as they would anyway."""
     if viewer_id == other_id:
         return {
             "is_me": True,
@@ -133,7 +134,6 @@ def relationship(viewer_id: str, other_id: str) -> dict[str, Any]:
             "friendship": "none",
             "friend_request_id": None,
             "blocked": False,
-            "blocked_by": False,
         }
     pair = store.friendship(viewer_id, other_id)
     state = {REQUESTED: "request_sent", RECEIVED: "request_received", FRIENDS: "friends"}.get(
@@ -144,16 +144,13 @@ def relationship(viewer_id: str, other_id: str) -> dict[str, Any]:
         rid = request_id(viewer_id, other_id)
     elif state == "request_received":
         rid = request_id(other_id, viewer_id)
-    pairs = [(viewer_id, other_id), (other_id, viewer_id)]
-    blocks = {(b.blocker_id, b.blocked_id) for b in store.Block.batch_get(pairs)}
     return {
         "is_me": False,
         "following": store.is_following(viewer_id, other_id),
         "followed_by": store.is_following(other_id, viewer_id),
         "friendship": state,
         "friend_request_id": rid,
-        "blocked": (viewer_id, other_id) in blocks,
-        "blocked_by": (other_id, viewer_id) in blocks,
+        "blocked": any(True for _ in store.Block.batch_get([(viewer_id, other_id)])),
     }
 
 

@@ -4,6 +4,7 @@ search, share links, user tags, deletion. Event permissions are in test_photo_pe
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 import json
 import time
@@ -250,20 +251,6 @@ def test_share_links(api, make_user):
     assert api.get(f"/photos/share/{second}").status_code == 410
     assert api.get("/photos/share/not-a-token").status_code == 404
 
-
-def test_a_listed_share_link_is_revoked_by_its_id(api, make_user):
-    """The listing never shows tokens, so its `id` revokes too (the web client's share dialog does this)."""
-    owner, other = make_user("rita"), make_user("rob")
-    photo_id = upload(api, owner["access"], jpeg(400, 300))
-    body = {"variant": "watermarked", "expires_in_seconds": 600}
-    token = api.post(f"/photos/{photo_id}/share", body, token=owner["access"]).data["token"]
-    [link] = api.get("/photos/share-links", token=owner["access"]).data["items"]
-    assert api.delete(f"/photos/share/{link['id']}", token=other["access"]).status_code == 404
-    assert api.delete(f"/photos/share/{'0' * 16}", token=owner["access"]).status_code == 404
-    assert api.delete(f"/photos/share/{link['id']}", token=owner["access"]).status_code == 204
-    assert api.get(f"/photos/share/{token}").status_code == 410
-    assert api.get("/photos/share-links", token=owner["access"]).data["items"] == []
-
     from chalicelib.models.photos import ShareLink
 
     r = api.post(
@@ -281,6 +268,51 @@ def test_a_listed_share_link_is_revoked_by_its_id(api, make_user):
         ).status_code
         == 400
     )
+
+
+def test_a_listed_share_link_is_revoked_by_its_id(api, make_user):
+    """The listing never shows tokens, so its `id` revokes too (the web client's share dialog does this)."""
+    owner, other = make_user("rita"), make_user("rob")
+    photo_id = upload(api, owner["access"], jpeg(400, 300))
+    body = {"variant": "watermarked", "expires_in_seconds": 600}
+    token = api.post(f"/photos/{photo_id}/share", body, token=owner["access"]).data["token"]
+    [link] = api.get("/photos/share-links", token=owner["access"]).data["items"]
+    assert api.delete(f"/photos/share/{link['id']}", token=other["access"]).status_code == 404  # not theirs
+    assert api.get(f"/photos/share/{token}").status_code == 200  # still open
+    assert api.delete(f"/photos/share/{'0' * 64}", token=owner["access"]).status_code == 404
+    assert api.delete(f"/photos/share/{link['id'][:16]}", token=owner["access"]).status_code == 404
+    assert api.delete(f"/photos/share/{link['id']}", token=owner["access"]).status_code == 204
+    assert api.get(f"/photos/share/{token}").status_code == 410
+    assert api.get("/photos/share-links", token=owner["access"]).data["items"] == []
+    assert api.delete(f"/photos/share/{link['id']}", token=owner["access"]).status_code == 204  # again: still 204
+
+
+def test_an_old_share_link_is_revoked_by_its_id_past_the_newest_hundred(api, make_user):
+    """The id resolves with a GetItem: a link behind 100 newer ones (the dialog lists up to 500) revokes too."""
+    from chalicelib.models.photos import ShareLink
+
+    owner = make_user("olly")
+    photo_id = upload(api, owner["access"], jpeg(400, 300))
+    body = {"variant": "watermarked", "expires_in_seconds": 600}
+    oldest = api.post(f"/photos/{photo_id}/share", body, token=owner["access"]).data["token"]
+    [listed] = api.get("/photos/share-links", token=owner["access"]).data["items"]
+    template = ShareLink.get(listed["id"])
+    with ShareLink.batch_write() as batch:  # 100 newer links, written straight into the table
+        for i in range(100):
+            batch.save(
+                ShareLink(
+                    token_hash=f"{i:064x}",
+                    photo_id=photo_id,
+                    owner_id=owner["id"],
+                    variant="watermarked",
+                    valid_until=template.valid_until,
+                    created_at=template.created_at + datetime.timedelta(seconds=1 + i),
+                )
+            )
+    newest = api.get("/photos/share-links?limit=100", token=owner["access"]).data
+    assert listed["id"] not in [link["id"] for link in newest["items"]] and newest["next_cursor"]
+    assert api.delete(f"/photos/share/{listed['id']}", token=owner["access"]).status_code == 204
+    assert api.get(f"/photos/share/{oldest}").status_code == 410
 
 
 def test_share_link_download_cap_is_exact_under_concurrency(api, make_user):

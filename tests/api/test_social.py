@@ -244,6 +244,8 @@ def test_account_deletion_cleanup(api, make_user):
         assert consumer({"user_id": uma["id"]}, None, 100) is None  # done in one chunk
     assert api.get("/users/vic/followers", token=vic["access"]).data["items"] == []
     assert api.get("/users/vic/following", token=vic["access"]).data["items"] == []
+    vic_profile = api.get("/users/vic").data  # the deleted follows left vic's counters
+    assert (vic_profile["follower_count"], vic_profile["following_count"]) == (0, 0)
     assert api.get("/friends", token=vic["access"]).data["items"] == []
     assert api.get("/conversations", token=uma["access"]).data["items"] == []
 
@@ -270,7 +272,6 @@ def test_profile_counts_and_the_callers_relationship(api, make_user):
         "friendship": "request_sent",
         "friend_request_id": request["id"],
         "blocked": False,
-        "blocked_by": False,
     }
     seen_by_rae = api.get("/users/sol", token=rae["access"]).data["viewer"]
     assert seen_by_rae["friendship"] == "request_received" and seen_by_rae["friend_request_id"] == request["id"]
@@ -281,5 +282,35 @@ def test_profile_counts_and_the_callers_relationship(api, make_user):
     assert api.post("/users/tom/block", token=rae["access"]).status_code == 201
     assert api.get("/users/tom", token=rae["access"]).data["viewer"]["blocked"] is True
     by_tom = api.get("/users/rae", token=tom["access"]).data
-    assert by_tom["viewer"]["blocked_by"] is True and by_tom["viewer"]["following"] is False
+    # tom is not told he was blocked (no `blocked_by`); his actions are refused as before
+    assert "blocked_by" not in by_tom["viewer"] and by_tom["viewer"]["following"] is False
+    assert api.post("/users/rae/follow", token=tom["access"]).status_code == 403
     assert by_tom["follower_count"] == 1  # the block ended tom's follow
+
+
+def test_follow_counts_are_counters_that_a_replay_does_not_move(api, make_user):
+    """The counters change in the follow's own transaction: a repeated follow or unfollow (a retry, a double
+    click) changes nothing; an unfollow that was never a follow does not go below 0."""
+    ida, joe, kim = make_user("ida"), make_user("joe"), make_user("kim")
+
+    def counts(username):
+        profile = api.get(f"/users/{username}").data
+        return profile["follower_count"], profile["following_count"]
+
+    assert api.delete("/users/ida/follow", token=joe["access"]).status_code == 204  # not following: no change
+    assert counts("ida") == (0, 0) and counts("joe") == (0, 0)
+    for _ in range(3):
+        assert api.post("/users/ida/follow", token=joe["access"]).status_code == 201
+    assert api.post("/users/ida/follow", token=kim["access"]).status_code == 201
+    assert api.post("/users/joe/follow", token=ida["access"]).status_code == 201
+    assert counts("ida") == (2, 1) and counts("joe") == (1, 1) and counts("kim") == (0, 1)
+    for _ in range(2):
+        assert api.delete("/users/ida/follow", token=joe["access"]).status_code == 204
+    assert counts("ida") == (1, 1) and counts("joe") == (1, 0)
+    assert api.delete("/users/kim/follow", token=kim["access"]).status_code == 204  # never oneself
+    assert counts("kim") == (0, 1)
+    # a block ends both follows, and their counts
+    assert api.post("/users/joe/block", token=ida["access"]).status_code == 201
+    assert counts("ida") == (1, 0) and counts("joe") == (0, 0)
+    assert api.post("/users/ida/follow", token=joe["access"]).status_code == 403
+    assert counts("ida") == (1, 0)

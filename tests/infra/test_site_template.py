@@ -158,6 +158,13 @@ def test_security_headers_are_the_local_hosts(template):
     csp = headers["ContentSecurityPolicy"]
     assert csp == {"ContentSecurityPolicy": {"Fn::Sub": expected}, "Override": True}
     assert "'unsafe-inline'" not in expected and "'unsafe-eval'" not in expected
+    # real Stripe.js: its API, its element and 3-D Secure frames, its scripts (Stripe's documented CSP)
+    directives = {d.split(" ")[0]: d.split(" ")[1:] for d in expected.split("; ")}
+    assert "https://api.stripe.com" in directives["connect-src"]
+    assert {"https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"} <= set(
+        directives["frame-src"]
+    )
+    assert {"https://js.stripe.com", "https://*.js.stripe.com"} <= set(directives["script-src"])
     # every placeholder is something Fn::Sub can resolve in this template
     for name in {p.split(".")[0] for p in re.findall(r"\$\{([^}]+)\}", expected)}:
         assert name.startswith("AWS::") or name in template["Resources"], name
@@ -202,3 +209,14 @@ def test_custom_domain_uses_its_certificate(template):
     }
     assert custom(config["Aliases"]) == ["photos.example.com"]
     assert custom(config["ViewerCertificate"])["AcmCertificateArn"] == "arn"
+
+
+def test_only_the_real_stripe_js_gets_stripes_hosts():
+    """localstripe's fake Stripe.js (locally) is one origin for scripts, frames and calls; nothing of Stripe's."""
+    local = content_security_policy(
+        api=["http://localhost:8000"],
+        media=["http://localhost:5000"],
+        stripe_js_url="http://localhost:8420/js.stripe.com/v3/",
+    )
+    assert "stripe.com" not in local
+    assert "script-src 'self' http://localhost:8420;" in local and "frame-src http://localhost:8420;" in local

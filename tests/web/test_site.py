@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from infrastructure.local.devstack import WEB_DIST
 from infrastructure.web import IMMUTABLE, NO_CACHE, SECURITY_HEADERS, content_security_policy
+from tests.web.kit import fill_card, make_user, ui_login
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 
@@ -87,3 +88,20 @@ def test_the_app_loads_under_the_csp_without_violations(page: Page):
     page.evaluate("() => { const s = document.createElement('script'); s.textContent = '1'; document.head.append(s); }")
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("window.__cspViolations[0].directive").startswith("script-src")
+
+
+def test_the_card_element_and_a_card_payment_run_under_the_csp_without_violations(stack, page: Page):
+    """Stripe.js (localstripe's fake one here) loaded by a script element, its card element mounted, a card saved
+    and charged: the wallet's top-up form, a new user's, which has no saved card and so mounts the element."""
+    page.context.add_init_script(CSP_LISTENER)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text))
+    ui_login(page, make_user(stack, "csp"), "/wallet")
+    element = page.get_by_test_id("card-element")
+    expect(element.get_by_label("Card number")).to_be_visible()
+    page.get_by_label("Amount (EUR)").fill("1")
+    fill_card(element)
+    page.get_by_role("button", name="Top up").click()
+    expect(page.get_by_role("status").filter(has_text="Added €1.00 to your wallet")).to_be_visible()
+    assert page.evaluate("window.__cspViolations") == []
+    assert not [m for m in console if "Content Security Policy" in m], console
