@@ -38,6 +38,21 @@ from typing import Any
 
 from infrastructure.web import HSTS_MAX_AGE_SECONDS, SECURITY_HEADERS, content_security_policy
 
+# Every bucket of the stack: no public access of any kind, ACLs disabled, encrypted at rest.
+PRIVATE_BUCKET: dict[str, Any] = {
+    "PublicAccessBlockConfiguration": {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    },
+    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+    "BucketEncryption": {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    },
+}
+
+
 Json = dict[str, Any]
 
 # AWS managed policies (the same ids in every account)
@@ -180,16 +195,7 @@ def site_resources(ctx: Any, template: Json, retention: Json, tags: list[Json]) 
             **retention,
             "Properties": {
                 "BucketName": _sub(f"{prefix}-web-${{AWS::AccountId}}-${{AWS::Region}}"),
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True,
-                },
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
+                **PRIVATE_BUCKET,
                 "LifecycleConfiguration": {
                     "Rules": [
                         {

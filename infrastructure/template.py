@@ -445,16 +445,7 @@ def bucket_resources(ctx: StageContext) -> Json:
         ]
         props: Json = {
             "BucketName": bucket_name(ctx, key),
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": True,
-                "BlockPublicPolicy": True,
-                "IgnorePublicAcls": True,
-                "RestrictPublicBuckets": True,
-            },
-            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
+            **site.PRIVATE_BUCKET,
             "LifecycleConfiguration": {"Rules": rules},
             "Tags": _tags(ctx),
         }
