@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from infrastructure.local.devstack import WEB_DIST
 from infrastructure.web import IMMUTABLE, NO_CACHE, SECURITY_HEADERS, content_security_policy
-from tests.web.kit import fill_card, make_user, ui_login
+from tests.web.kit import axe, fill_card, make_user, ui_login
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 
@@ -105,3 +105,16 @@ def test_the_card_element_and_a_card_payment_run_under_the_csp_without_violation
     expect(page.get_by_role("status").filter(has_text="Added €1.00 to your wallet")).to_be_visible()
     assert page.evaluate("window.__cspViolations") == []
     assert not [m for m in console if "Content Security Policy" in m], console
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_theme_follows_the_system_setting_and_stays_readable(page: Page, stack, scheme: str):
+    """Light and dark come from prefers-color-scheme; axe-core's contrast check passes in both."""
+    page.emulate_media(color_scheme=scheme)
+    ui_login(page, make_user(stack, "theme"), "/events")
+    page.goto("/events")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    background = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+    r, g, b = (int(v) for v in re.findall(r"\d+", background)[:3])
+    assert (r + g + b < 150) if scheme == "dark" else (r + g + b > 600), background
+    axe(page, context=f"events in the {scheme} theme")
