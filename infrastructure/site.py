@@ -53,6 +53,18 @@ PRIVATE_BUCKET: dict[str, Any] = {
 }
 
 
+def deny_insecure_transport(bucket_arn: Any, objects_arn: Any) -> dict[str, Any]:
+    """The bucket-policy statement every bucket of the stack has: nothing over plain HTTP."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, objects_arn],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 Json = dict[str, Any]
 
 # AWS managed policies (the same ids in every account)
@@ -215,17 +227,7 @@ def site_resources(ctx: Any, template: Json, retention: Json, tags: list[Json]) 
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [
-                                _getatt("SiteBucket", "Arn"),
-                                _sub("${SiteBucket.Arn}/*"),
-                            ],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
+                        deny_insecure_transport(_getatt("SiteBucket", "Arn"), _sub("${SiteBucket.Arn}/*")),
                         {
                             "Sid": "ReadFromThisDistributionOnly",
                             "Effect": "Allow",

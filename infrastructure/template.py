@@ -533,17 +533,9 @@ def bucket_resources(ctx: StageContext) -> Json:
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [
-                                getatt(logical, "Arn"),
-                                sub("${BucketArn}/*", {"BucketArn": getatt(logical, "Arn")}),
-                            ],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
+                        site.deny_insecure_transport(
+                            getatt(logical, "Arn"), sub("${BucketArn}/*", {"BucketArn": getatt(logical, "Arn")})
+                        )
                     ],
                 },
             },
