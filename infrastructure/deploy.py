@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infrastructure.site import app_config
+from infrastructure.site import app_config, deny_insecure_transport
 from infrastructure.target import ROOT
 from infrastructure.web import IMMUTABLE, NO_CACHE
 
@@ -120,14 +120,7 @@ def ensure_artifact_bucket(s3: Any, bucket: str, region: str) -> None:
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
+                    deny_insecure_transport(f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"),
                 ],
             }
         ),
