@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api import session_cookie
-from chalicelib.api.routing import Ctx, PublicCtx, route
+from chalicelib.api.routing import AnyCtx, Ctx, PublicCtx, route
 from chalicelib.api.schemas import (
     Accepted,
     ChangeEmailIn,
@@ -14,6 +14,7 @@ from chalicelib.api.schemas import (
     CodeIn,
     EmailIn,
     LoginIn,
+    LoginOut,
     MeOut,
     Ok,
     Page,
@@ -25,6 +26,12 @@ from chalicelib.api.schemas import (
     SignupIn,
     TokenInfoOut,
     TokenOut,
+    TwoFactorChallengeOut,
+    TwoFactorCodeIn,
+    TwoFactorDisableIn,
+    TwoFactorEnableOut,
+    TwoFactorSetupOut,
+    TwoFactorVerifyIn,
     UpdateMeIn,
     UserEnvelope,
     UserOut,
@@ -32,7 +39,7 @@ from chalicelib.api.schemas import (
     VerifyTokenIn,
 )
 from chalicelib.pagination import decode, encode
-from chalicelib.services import accounts, tokens
+from chalicelib.services import accounts, tokens, twofactor
 from chalicelib.services.users_view import avatar_url, avatar_urls, check_avatar
 
 TAGS = ("auth",)
@@ -73,20 +80,79 @@ def resend_email_otp(ctx: PublicCtx[EmailIn]) -> Accepted:
     return Accepted()
 
 
-@route("/auth/login", "POST", body=LoginIn, response=TokenOut, auth=False, tags=TAGS, responses=(401, 403, 429))
-def login(ctx: PublicCtx[LoginIn]) -> TokenOut | Response:
-    """Log in with email or username; returns an access and a refresh token (``session: "cookie"``: the
-    refresh token is set as an HttpOnly cookie instead of returned)."""
-    pair = accounts.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent)
+def signed_in(
+    ctx: AnyCtx, result: accounts.TokenPair | accounts.Challenge, session_mode: str
+) -> TokenOut | TwoFactorChallengeOut | Response:
+    """The answer of every sign-in (login, 2FA verify, OIDC): the two-factor challenge, or the tokens, whose
+    refresh token goes into the session cookie instead of the body when ``session_mode`` is "cookie"."""
+    if isinstance(result, accounts.Challenge):
+        return TwoFactorChallengeOut(challenge_token=result.challenge_token, expires_in=result.expires_in)
     out = TokenOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_in=pair.expires_in,
-        user=_me(pair.user),
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        expires_in=result.expires_in,
+        user=_me(result.user),
     )
-    if ctx.body.session == "cookie":
-        return session_cookie.respond(ctx.request, out, refresh_token=pair.refresh_token)
+    if session_mode == "cookie":
+        return session_cookie.respond(ctx.request, out, refresh_token=result.refresh_token)
     return out
+
+
+@route("/auth/login", "POST", body=LoginIn, response=LoginOut, auth=False, tags=TAGS, responses=(401, 403, 429))
+def login(ctx: PublicCtx[LoginIn]) -> TokenOut | TwoFactorChallengeOut | Response:
+    """Log in with email or username; returns an access and a refresh token (``session: "cookie"``: the
+    refresh token is set as an HttpOnly cookie instead of returned), or, with two-factor auth on, a challenge
+    for ``POST /auth/2fa/verify``."""
+    b = ctx.body
+    result = accounts.login(
+        b.login, b.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent, session_mode=b.session
+    )
+    return signed_in(ctx, result, b.session)
+
+
+@route(
+    "/auth/2fa/verify",
+    "POST",
+    body=TwoFactorVerifyIn,
+    response=LoginOut,
+    auth=False,
+    tags=TAGS,
+    responses=(400, 401, 429),
+)
+def verify_two_factor(ctx: PublicCtx[TwoFactorVerifyIn]) -> TokenOut | TwoFactorChallengeOut | Response:
+    """Complete a login of an account with two-factor auth: the challenge token and a TOTP or recovery code.
+    Answers like the login (the session mode it asked for included)."""
+    pair, session_mode = accounts.complete_two_factor(
+        ctx.body.challenge_token, ctx.body.code, source_ip=ctx.source_ip, user_agent=ctx.user_agent
+    )
+    return signed_in(ctx, pair, session_mode)
+
+
+@route("/auth/2fa/setup", "POST", response=TwoFactorSetupOut, tags=TAGS, responses=(409,))
+def setup_two_factor(ctx: Ctx) -> TwoFactorSetupOut:
+    """Start (or restart) a two-factor setup: the TOTP secret and its otpauth:// URI, pending until enabled."""
+    secret, uri = twofactor.setup(ctx.principal.user)
+    return TwoFactorSetupOut(secret=secret, otpauth_uri=uri)
+
+
+@route(
+    "/auth/2fa/enable",
+    "POST",
+    body=TwoFactorCodeIn,
+    response=TwoFactorEnableOut,
+    tags=TAGS,
+    responses=(400, 409, 429),
+)
+def enable_two_factor(ctx: Ctx[TwoFactorCodeIn]) -> TwoFactorEnableOut:
+    """Turn two-factor auth on with a code of the pending setup; returns ten one-time recovery codes."""
+    codes = twofactor.enable(ctx.principal.user, ctx.body.code, source_ip=ctx.source_ip)
+    return TwoFactorEnableOut(recovery_codes=codes)
+
+
+@route("/auth/2fa", "DELETE", body=TwoFactorDisableIn, status=204, tags=TAGS, responses=(400, 403, 409, 429))
+def disable_two_factor(ctx: Ctx[TwoFactorDisableIn]) -> None:
+    """Turn two-factor auth off: the password and a TOTP or recovery code."""
+    twofactor.disable(ctx.principal.user, ctx.body.password, ctx.body.code, source_ip=ctx.source_ip)
 
 
 @route(

@@ -2,6 +2,10 @@
 chalicelib.api.MODULES. Do not edit; tests/api/test_openapi.py fails while it is stale."""
 
 ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("/auth/2fa", "DELETE", "chalicelib.api.auth"),
+    ("/auth/2fa/enable", "POST", "chalicelib.api.auth"),
+    ("/auth/2fa/setup", "POST", "chalicelib.api.auth"),
+    ("/auth/2fa/verify", "POST", "chalicelib.api.auth"),
     ("/auth/email/change", "POST", "chalicelib.api.auth"),
     ("/auth/email/verify", "POST", "chalicelib.api.auth"),
     ("/auth/login", "POST", "chalicelib.api.auth"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field, RootModel
 
 # CleanText, Username and Page live in schema_base (a route that needs no user or auth schema imports only that);
 # they can still be imported from here.
@@ -84,6 +84,7 @@ class UserOut(PublicUserOut):
         "none", description="The identity verification a creator needs before earning anything"
     )
     avatar_photo_id: str | None = None
+    two_factor_enabled: bool = Field(False, description="Logins need a TOTP or recovery code (POST /auth/2fa/verify)")
 
     @classmethod
     def of(cls, user, avatar_url: str | None = None) -> UserOut:
@@ -99,6 +100,7 @@ class UserOut(PublicUserOut):
             creator_verification=user.creator_verification or "none",
             avatar_url=avatar_url,
             avatar_photo_id=user.avatar_photo_id,
+            two_factor_enabled=bool(user.two_factor_enabled),
             created_at=iso(user.created_at),
         )
 
@@ -147,6 +149,46 @@ class TokenOut(Out):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
     user: UserOut
+
+
+class TwoFactorChallengeOut(Out):
+    two_factor_required: Literal[True] = True
+    challenge_token: str = Field(description="For POST /auth/2fa/verify, with a code; single use")
+    expires_in: int = Field(description="Seconds the challenge stays valid")
+
+
+class LoginOut(RootModel[TokenOut | TwoFactorChallengeOut]):
+    """Tokens, or (two-factor auth on) a challenge that ``POST /auth/2fa/verify`` completes."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+TwoFactorCode = Annotated[
+    str, Field(min_length=1, max_length=32, description="The 6-digit code of the authenticator app, or a recovery code")
+]
+
+
+class TwoFactorSetupOut(Out):
+    secret: str = Field(description="Base32 TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s)")
+    otpauth_uri: str = Field(description="otpauth://totp/... for a QR code")
+
+
+class TwoFactorCodeIn(Body):
+    code: TwoFactorCode
+
+
+class TwoFactorEnableOut(Out):
+    recovery_codes: list[str] = Field(description="Ten one-time codes, shown only now")
+
+
+class TwoFactorVerifyIn(Body):
+    challenge_token: Token
+    code: TwoFactorCode
+
+
+class TwoFactorDisableIn(Body):
+    password: Password
+    code: TwoFactorCode
 
 
 class RefreshIn(Body):

@@ -23,6 +23,7 @@ from chalicelib.models import sales_stats as _sales_stats  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
 from chalicelib.models import social as _social  # noqa: F401
 from chalicelib.models import subscriptions as _subscriptions  # noqa: F401
+from chalicelib.models import twofactor as _twofactor  # noqa: F401
 from chalicelib.models import users as _users  # noqa: F401
 
 

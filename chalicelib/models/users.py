@@ -83,6 +83,9 @@ class User(Model):
     # and new users until their first follow) reads as 0.
     follower_count = NumberAttribute(null=True)
     following_count = NumberAttribute(null=True)
+    # Two-factor auth is on (models/twofactor.py holds the secret): set in the transaction that enables it,
+    # so the login's GetItem of the user knows whether a challenge is due.
+    two_factor_enabled = BooleanAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:

@@ -40,7 +40,7 @@ from chalicelib.models.users import (
     user_by_login,
     user_id_by_claim,
 )
-from chalicelib.services import mailer, otp, passwords, ratelimit, tokens
+from chalicelib.services import mailer, otp, passwords, ratelimit, tokens, twofactor
 
 if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
@@ -56,6 +56,14 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     user: User
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A second factor is due: ``POST /auth/2fa/verify`` with this token and a code completes the sign-in."""
+
+    challenge_token: str
+    expires_in: int
 
 
 def normalize_email(email: str) -> str:
@@ -130,7 +138,26 @@ def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
     return TokenPair(access, refresh, ttl, user)
 
 
-def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "") -> TokenPair:
+def sign_in(user: User, *, source_ip: str, user_agent: str = "", session_mode: str = "body") -> TokenPair | Challenge:
+    """Every way of signing in (password login, OIDC) ends here, once the user is known and allowed: a new
+    session, or, for an account with two-factor auth, a challenge that remembers ``session_mode``."""
+    if twofactor.is_enabled(user):
+        token, ttl = twofactor.issue_challenge(user, session_mode)
+        return Challenge(challenge_token=token, expires_in=ttl)
+    return _start_session(user, source_ip, user_agent)
+
+
+def complete_two_factor(
+    challenge_token: str, code: str, *, source_ip: str, user_agent: str = ""
+) -> tuple[TokenPair, str]:
+    """The second step of :func:`sign_in`: (the new session, the session mode the sign-in asked for)."""
+    user, session_mode = twofactor.redeem_challenge(challenge_token, code, source_ip=source_ip)
+    return _start_session(user, source_ip, user_agent), session_mode
+
+
+def login(
+    login_id: str, password: str, *, source_ip: str, user_agent: str = "", session_mode: str = "body"
+) -> TokenPair | Challenge:
     # Failures count per account and, with a much higher limit, per address (see services/ratelimit). The
     # account's counter is keyed by the login as typed, not the user id: a shared counter for an email and
     # a username would tell a stranger that the two belong to one account.
@@ -147,7 +174,7 @@ def login(login_id: str, password: str, *, source_ip: str, user_agent: str = "")
         raise ForbiddenError("Verify your email address first.", code="email_not_verified")
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
-    return _start_session(user, source_ip, user_agent)
+    return sign_in(user, source_ip=source_ip, user_agent=user_agent, session_mode=session_mode)
 
 
 def refresh(refresh_token: str) -> TokenPair:
@@ -452,6 +479,7 @@ def forget_user(payload: dict) -> None:
         return
     revoke_all(user)
     push.disconnect_user(user.user_id)
+    twofactor.forget(user.user_id)
     old_terms = search_index.user_terms(payload["username"], payload.get("display_name") or "")
     search_index.index_user(user.user_id, old_terms, set())
     user.update(
@@ -463,6 +491,7 @@ def forget_user(payload: dict) -> None:
             User.avatar_photo_id.remove(),
             User.notification_prefs.set({}),
             User.password_hash.set("!deleted"),
+            User.two_factor_enabled.remove(),
         ]
     )
 
