@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -21,6 +22,10 @@ Tag = Annotated[str, Field(min_length=1, max_length=40)]
 Access = Literal["free", "subscribers", "paid"]
 PriceCents = Annotated[int, Field(ge=0, description="For `paid`: the pay-per-view price")]
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", description="For `paid`; default eur")]
+PUBLISHED = (
+    "false: a draft, seen by its owner and staff only (no listing, search, feed or share link) until "
+    "PATCH /photos/{id} publishes it"
+)
 UPLOAD_ACCESS = (
     "Verified creators: who sees the whole item once it is ready (others see its preview); the same rule as "
     "PATCH /photos/{id}, applied before anything is reserved, so a premium item is never public. Default free."
@@ -36,6 +41,7 @@ class FileIn(Body):
     access: Access | None = Field(None, description=UPLOAD_ACCESS)
     price_cents: PriceCents | None = None
     currency: Currency | None = None
+    published: bool = Field(True, description=PUBLISHED)
 
     def spec(self) -> FileSpec:
         return FileSpec(
@@ -47,6 +53,7 @@ class FileIn(Body):
             self.access,
             self.price_cents,
             self.currency,
+            self.published,
         )
 
 
@@ -66,13 +73,14 @@ class SingleUploadIn(Body):
     access: Access | None = Field(None, description=UPLOAD_ACCESS)
     price_cents: PriceCents | None = None
     currency: Currency | None = None
+    published: bool = Field(True, description=PUBLISHED)
 
     @model_validator(mode="after")
     def _one_form(self) -> SingleUploadIn:
         flat = any(
             v is not None
             for v in (self.filename, self.content_type, self.size, self.access, self.price_cents, self.currency)
-        )
+        ) or ("published" in self.model_fields_set)
         if self.files is None and not (self.filename and self.content_type and self.size):
             raise ValueError("give filename, content_type and size (or files with one file)")
         if self.files is not None and flat:
@@ -92,6 +100,7 @@ class SingleUploadIn(Body):
             self.access,
             self.price_cents,
             self.currency,
+            self.published,
         )
 
 
@@ -150,6 +159,7 @@ class PhotoOut(Out):
     )
     camera_model: str | None = None
     visibility: str
+    published: bool = Field(True, description="false: a draft, seen by its owner and staff only")
     access: Literal["free", "subscribers", "paid"] = "free"
     price_cents: int | None = Field(None, description="`paid` items: the pay-per-view price")
     currency: str | None = Field(None, description="`paid` items: the price's currency")
@@ -185,8 +195,9 @@ class PatchPhotoIn(Body):
     )
     price_cents: PriceCents | None = None
     currency: Currency | None = None
+    published: bool | None = Field(None, description="false makes it a draft (owner and staff only); true publishes")
 
-    @field_validator("tags", "visibility", "access")
+    @field_validator("tags", "visibility", "access", "published")
     @classmethod
     def _not_null(cls, value):
         if value is None:
@@ -194,10 +205,29 @@ class PatchPhotoIn(Body):
         return value
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # the contract's timestamps are UTC
+    return value
+
+
 class ListQuery(PageQuery):
     owner: Annotated[str, Field(max_length=64)] | None = None
     event_id: Annotated[str, Field(max_length=64)] | None = None
-    ordering: Literal["recent", "popular"] = "recent"
+    ordering: Literal["recent", "oldest", "popular"] = Field(
+        "recent", description="`recent` newest first, `oldest` oldest first, `popular` most liked first"
+    )
+    created_after: datetime | None = Field(
+        None, description="ISO 8601 (UTC if no offset): only photos created after it (not with `popular`)"
+    )
+    created_before: datetime | None = Field(
+        None, description="ISO 8601 (UTC if no offset): only photos created before it (not with `popular`)"
+    )
+
+    _in_utc = field_validator("created_after", "created_before")(_utc)
+
+    def window(self) -> photos.CreatedWindow:
+        return photos.CreatedWindow(self.created_after, self.created_before)
 
 
 class EventPhotosQuery(PageQuery):
@@ -311,10 +341,14 @@ def _page(
 
 
 def _event_page(
-    ctx: PublicCtx[None, PageQuery], event_id: str, ordering: str, owner_id: str | None = None
+    ctx: PublicCtx[None, PageQuery],
+    event_id: str,
+    ordering: str,
+    owner_id: str | None = None,
+    window: photos.CreatedWindow | None = None,
 ) -> PhotoPage:
     """One page of an event's photos through the index that fits the caller (see photos_access.event_listing)."""
-    event, role, index = photos_access.event_listing(ctx.principal, event_id, ordering)
+    event, role, index = photos_access.event_listing(ctx.principal, event_id, ordering, window)
     return _page(
         ctx,
         f"event-photos:{event_id}:{index.name}:{owner_id}:{_who(ctx)}",
@@ -390,20 +424,23 @@ def event_photos(ctx: PublicCtx[None, EventPhotosQuery], event_id: str) -> Photo
 
 @route("/photos", "GET", query=ListQuery, response=PhotoPage, auth="optional", tags=TAGS, responses=(404,))
 def list_photos(ctx: PublicCtx[None, ListQuery]) -> PhotoPage:
-    """Photos by owner, by event, or public ones; ``ordering=recent|popular``."""
+    """Photos by owner, by event, or public ones; ``ordering=recent|oldest|popular``, ``created_after`` and
+    ``created_before`` (key conditions on the index: pages stay full). Drafts: their owner's and staff's only."""
     q = ctx.query
+    window = q.window()
+    photos.check_listing(q.ordering, window)  # before anything is read
     owner_id = None
     if q.owner:
         from chalicelib.services.accounts import public_profile
 
         owner_id = ctx.principal.user_id if q.owner == "me" and ctx.principal else public_profile(q.owner).user_id
     if q.event_id:  # with both filters the event's index is read and the owner filtered within the page
-        return _event_page(ctx, q.event_id, q.ordering, owner_id)
-    scope = f"photos:{owner_id}:None:{q.ordering}:{_who(ctx)}"
+        return _event_page(ctx, q.event_id, q.ordering, owner_id, window)
+    scope = f"photos:{owner_id}:None:{q.ordering}:{window.scope}:{_who(ctx)}"
     return _page(
         ctx,
         scope,
-        lambda last: photos.list_query(owner_id, None, q.ordering, q.limit, last),
+        lambda last: photos.list_query(owner_id, None, q.ordering, q.limit, last, window),
         lambda keys: [k.photo_id for k in keys],
     )
 
@@ -488,7 +525,8 @@ def get_photo(ctx: PublicCtx, photo_id: str) -> dict[str, Any]:
 
 @route("/photos/{photo_id}", "PATCH", body=PatchPhotoIn, response=PhotoOut, tags=TAGS, responses=(403, 404, 409))
 def patch_photo(ctx: Ctx[PatchPhotoIn], photo_id: str) -> dict[str, Any]:
-    """Edit caption, keyword tags, (outside events) visibility, or (verified creators) access and price."""
+    """Edit caption, keyword tags, (outside events) visibility, ``published`` (false: a draft), or (verified
+    creators) access and price."""
     fields = {name: getattr(ctx.body, name) for name in ctx.body.model_fields_set}
     return photos.update_photo(ctx.principal, photo_id, fields)
 

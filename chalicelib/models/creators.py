@@ -144,6 +144,7 @@ def count_post(photo_id: str, owner_id: str) -> bool:
     from chalicelib.models.photos import READY, Photo
 
     public = (Photo.visibility.does_not_exist() | (Photo.visibility == "public")) & Photo.event_id.does_not_exist()
+    public &= Photo.published.does_not_exist() | (Photo.published == True)  # noqa: E712 - not a draft
 
     def write(tx: Any) -> None:
         tx.update(
@@ -188,16 +189,17 @@ def uncount_post(photo_id: str, owner_id: str) -> None:
 
 
 def unpublish_post(photo_id: str, owner_id: str) -> bool:
-    """A counted post made private: out of ``post_count``, and the mark cleared so making it public again
-    counts it again; conditioned on the mark and on the stored visibility (a racing edit back to public, or a
-    deletion, wins: nothing changes). False if it was not counted."""
+    """A counted post made private (or a draft): out of ``post_count``, and the mark cleared so making it public
+    again counts it again; conditioned on the mark and on the stored visibility or draft state (a racing edit
+    back, or a deletion, wins: nothing changes). False if it was not counted."""
     from chalicelib.models.photos import Photo
 
     def write(tx: Any) -> None:
         tx.update(
             Photo(photo_id=photo_id),
             actions=[Photo.post_counted.remove()],
-            condition=(Photo.post_counted == True) & (Photo.visibility == "private"),  # noqa: E712
+            condition=(Photo.post_counted == True)  # noqa: E712
+            & ((Photo.visibility == "private") | (Photo.published == False)),  # noqa: E712
         )
         tx.update(
             CreatorProfile(user_id=owner_id),

@@ -6,7 +6,9 @@ Access patterns:
                                                by_owner_popular (owner_id, like_count)
 - photos of an event, newest / most liked .... GSI by_event (event_id, created_at) /
                                                by_event_popular (event_id, like_count)
-- public photos, newest / most liked ......... GSI public_recent / public_popular (public_bucket = "public", sparse)
+- public photos, newest / most liked ......... GSI public_recent / public_popular (public_bucket = "public", sparse:
+                                               set on published public photos only, never on drafts)
+- photos created in a window ................. the created_at indexes above with a key condition on created_at
 - users tagged in a photo, a page ............ PhotoTags Query(photo_id) (at most ``MAX_TAGS`` rows per photo:
                                                ``Photo.tag_count`` changes with the tag in one transaction)
 - photos a user is tagged in ................. PhotoTags GSI by_user (user_id, created_at)
@@ -57,6 +59,9 @@ class Photo(Model):
     keywords: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]  # pynamodb types `of` as the item type; it takes the item's Attribute class
     search_terms = UnicodeSetAttribute(null=True)
     visibility = UnicodeAttribute(default="public")  # photos outside events: public | private
+    # False: a draft, seen by its owner and staff only, with no public_bucket and no search rows (so the public
+    # indexes and search never hold it); missing or True: published.
+    published = BooleanAttribute(null=True)
     public_bucket = UnicodeAttribute(null=True)  # "public" when anyone may see it: sparse GSIs
     filename = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute()

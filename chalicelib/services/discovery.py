@@ -55,8 +55,9 @@ def posts_query(user_id: str, limit: int, last_key: dict | None) -> Any:
 
 
 def is_public_post(photo: Any) -> bool:
-    """What ``post_count`` counts (``models/creators.count_post`` checks the same in its condition)."""
-    return photo.event_id is None and (photo.visibility or "public") == "public"
+    """What ``post_count`` counts (``models/creators.count_post`` checks the same in its condition): drafts not."""
+    published = getattr(photo, "published", None) is not False
+    return photo.event_id is None and (photo.visibility or "public") == "public" and published
 
 
 def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
@@ -84,4 +85,13 @@ def on_visibility_changed(photo: Any, visibility: str) -> None:
     if visibility == "public" and photo.post_counted is None:
         on_photo_ready({"photo_id": photo.photo_id}, None, 1)
     elif visibility == "private" and photo.post_counted is True:
+        unpublish_post(photo.photo_id, photo.owner_id)
+
+
+def on_unpublished(photo: Any) -> None:
+    """A counted post made a draft leaves its creator's ``post_count`` (published again, the ``photo.ready``
+    consumer counts it again)."""
+    from chalicelib.models.creators import unpublish_post
+
+    if photo.event_id is None and photo.post_counted is True:
         unpublish_post(photo.photo_id, photo.owner_id)

@@ -17,6 +17,8 @@ Grant sources and what each gives (a union), before the item's access policy res
 
 Restrictions:
 - before ``ready`` only the uploader and staff see a photo at all (rejection reason included);
+- a draft (``published`` false) likewise: no other grant (event role, public policy, share link, purchase,
+  assignment, subscription) shows it, and it is never public (so it is kept out of the public indexes);
 - an item's access policy ``subscribers|paid`` cuts what viewer membership and public policy would give down
   to ``preview`` (``locked``) unless a subscription (``subscribers``) or a purchase unlocks it. Ownership, event
   roles that may contribute, share links, assignments and purchases are explicit grants and are not cut.
@@ -74,6 +76,7 @@ class Item:
     event_id: str | None = None
     visibility: str = "public"  # photos outside events: public | private
     access: Access = "free"
+    published: bool = True  # False: a draft (the uploader and staff only)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ DENIED = Decision(NONE, listed=False)
 
 def is_public(item: Item, event: EventPolicy | None) -> bool:
     """Whether anonymous callers may discover it: its place in the public listings."""
+    if not item.published:
+        return False
     if item.event_id:
         return event is not None and event.visibility == "public"
     return item.visibility == "public"
@@ -131,8 +136,8 @@ def decide(caller: Caller, item: Item, facts: Facts) -> Decision:
     """The decision for one item. Pure: the same inputs always give the same answer."""
     if caller.is_staff or (caller.user_id is not None and caller.user_id == item.owner_id):
         return Decision(ALL, listed=True)
-    if item.status != READY:
-        return DENIED  # only the uploader and staff see a photo before it is processed
+    if item.status != READY or not item.published:
+        return DENIED  # only the uploader and staff see a photo before it is processed, or while a draft
     event, role, grants = facts.event, facts.role, facts.grants
     if item.event_id and event is None:
         return DENIED  # the event is gone

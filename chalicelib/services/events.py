@@ -313,6 +313,8 @@ def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
     if event is None:
         return None
     state = cursor or {}
+    if not state and _is_draft(payload["photo_id"]):
+        return None  # nobody hears of a draft; publishing it publishes this again
     recipients = [] if state else [event.owner_id]
     page = store.members_of(event.event_id, limit, state.get("key"))
     members = [m.user_id for m in page]
@@ -327,6 +329,17 @@ def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
         )
     last = page.last_evaluated_key
     return {"key": last} if len(members) >= limit and last else None
+
+
+def _is_draft(photo_id: str) -> bool:
+    from chalicelib.models.photos import Photo
+    from chalicelib.services import photos_access
+
+    try:  # consistent: the job of a photo published just now must see it published
+        photo = Photo.get(photo_id, consistent_read=True, attributes_to_get=["photo_id", "published"])
+    except Photo.DoesNotExist:
+        return False
+    return not photos_access.is_published(photo)
 
 
 # ---- listings ----------------------------------------------------------------------------------------------

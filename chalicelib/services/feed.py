@@ -115,5 +115,6 @@ def _visible(principal: Any, photo_ids: list[str]) -> list[dict[str, Any]]:
     """Views of the photos the caller may see, from owners with no block between them and the caller."""
     found = photos.photos_by_ids(photo_ids)
     blocked = blocks.blocked_among(principal.user_id, {p.owner_id for p in found})
-    shown = [p for p in found if p.owner_id not in blocked and p.status == READY]  # not even your own unprocessed
+    # not even your own unprocessed photos or drafts (others' drafts the decision leaves out anyway)
+    shown = [p for p in found if p.owner_id not in blocked and p.status == READY and p.published is not False]
     return photos.views(principal, shown, discovery=True)

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import storage
@@ -97,6 +98,7 @@ class FileSpec:
     access: str | None = None  # verified creators: premium from the start (services/premium), default free
     price_cents: int | None = None
     currency: str | None = None
+    published: bool = True  # False: a draft (owner and staff only) until PATCHed published
 
 
 def _upload_pricing(principal: Any, files: list[FileSpec]) -> list[Any]:
@@ -175,6 +177,7 @@ def create_uploads(principal: Any, files: list[FileSpec], event_id: str | None =
                 access=None if price.access == "free" else price.access,  # locked before it is ever ready
                 price_cents=price.price_cents,
                 currency=price.currency,
+                published=None if f.published else False,  # missing means published
             )
             photo.expires_at = at_epoch(epoch() + PENDING_UPLOAD_TTL)
             batch.save(photo)
@@ -259,6 +262,7 @@ def photo_view(
         "taken_at_offset": photo.taken_at_offset,
         "camera_model": photo.camera_model,
         "visibility": photo.visibility,
+        "published": photos_access.is_published(photo),
         "access": access,
         "price_cents": int(photo.price_cents) if access == "paid" and photo.price_cents is not None else None,
         "currency": (photo.currency or "eur") if access == "paid" else None,
@@ -340,6 +344,10 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
                 "An event photo follows its event's visibility.", details={"visibility": "not for event photos"}
             )
         actions.append(Photo.visibility.set(fields["visibility"]))
+    was_published = photos_access.is_published(photo)
+    publishing = "published" in fields and fields["published"] != was_published
+    if publishing:
+        actions.append(Photo.published.remove() if fields["published"] else Photo.published.set(False))
     condition = None
     if any(f in fields for f in ("access", "price_cents", "currency")):
         pricing_actions = _pricing_actions(principal, photo, fields)
@@ -361,7 +369,25 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
             from chalicelib.services import discovery
 
             discovery.on_visibility_changed(photo, fields["visibility"])
+        if publishing:
+            _on_published_changed(photo, event, was_published)
     return view_one(principal, photo_id)
+
+
+def _on_published_changed(photo: Photo, event: Any, was_published: bool) -> None:
+    """A ready draft published: what readiness does for a published photo (the event's members are notified,
+    a creator's post counted: the ``photo.ready`` consumers, idempotent), once per photo; a published photo
+    made a draft leaves its creator's ``post_count``."""
+    from chalicelib import jobs
+    from chalicelib.services import discovery
+
+    if photos_access.is_published(photo):
+        payload = {"photo_id": photo.photo_id, "owner_id": photo.owner_id, "event_id": photo.event_id}
+        jobs.publish("photo.ready", f"photo.published:{photo.photo_id}", payload)  # once: notifications
+        if photo.post_counted is None and photo.event_id is None:  # published again after being a draft
+            discovery.on_photo_ready({"photo_id": photo.photo_id}, None, 1)
+    elif was_published:
+        discovery.on_unpublished(photo)
 
 
 def _pricing_actions(principal: Any, photo: Photo, fields: dict[str, Any]) -> list:
@@ -406,9 +432,15 @@ def _update_unbought(photo: Photo, actions: list, condition: Any) -> None:
         ) from exc
 
 
+def listed_terms(photo: Photo) -> set[str]:
+    """The search terms a photo is found by: none while it is a draft (it has no search rows then)."""
+    return search_terms(photo.caption, photo.keywords or []) if photos_access.is_published(photo) else set()
+
+
 def listing_actions(photo: Photo, event: Any) -> list:
-    """Update actions for the derived attributes: the search terms and the public-listing flag."""
-    terms = search_terms(photo.caption, photo.keywords or [])
+    """Update actions for the derived attributes: the search terms and the public-listing flag (neither on a
+    draft, so the public indexes and search never hold one)."""
+    terms = listed_terms(photo)
     return [
         Photo.search_terms.set(terms) if terms else Photo.search_terms.remove(),
         Photo.public_bucket.set("public") if photos_access.is_public(photo, event) else Photo.public_bucket.remove(),
@@ -518,7 +550,77 @@ def on_event_visibility_changed(payload: dict[str, Any], cursor: Any, limit: int
 # ---- listings and search -------------------------------------------------------------------------------------
 
 
-def list_query(owner_id: str | None, event_id: str | None, ordering: str, limit: int, last_key: dict | None):
+ORDERINGS = ("recent", "oldest", "popular")
+
+
+@dataclass(frozen=True)
+class CreatedWindow:
+    """``created_after`` < created_at < ``created_before`` (either may be open): a key condition on the
+    ``created_at`` indexes, never a filter after the read. Not with ``ordering=popular`` (those indexes are keyed
+    by likes)."""
+
+    after: datetime | None = None
+    before: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return self.after is not None or self.before is not None
+
+    @property
+    def scope(self) -> str:
+        return f"{iso_us(self.after)}~{iso_us(self.before)}"
+
+    def condition(self) -> Any:
+        """The range key condition (strict bounds: one microsecond in, the attribute's precision), or None;
+        ``EMPTY`` when no instant fits."""
+        tick = timedelta(microseconds=1)
+        low = self.after + tick if self.after is not None else None
+        high = self.before - tick if self.before is not None else None
+        if low is not None and high is not None:
+            return Photo.created_at.between(low, high) if low <= high else EMPTY
+        if low is not None:
+            return Photo.created_at >= low
+        if high is not None:
+            return Photo.created_at <= high
+        return None
+
+
+EMPTY = object()  # a window no photo can be in
+
+
+def check_listing(ordering: str, window: CreatedWindow) -> None:
+    if window and ordering == "popular":
+        raise ValidationError(
+            "created_after and created_before need ordering=recent or oldest.",
+            details={"ordering": "popular cannot be combined with created_after/created_before"},
+        )
+    if window.after is not None and window.before is not None and window.after >= window.before:
+        raise ValidationError(
+            "created_after must be before created_before.", details={"created_after": "not before created_before"}
+        )
+
+
+def iso_us(dt: datetime | None) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if dt is not None else ""
+
+
+class _NoResults(list):
+    """An empty page (a query result's shape: iterable with no last key)."""
+
+    last_evaluated_key = None
+
+
+def list_query(
+    owner_id: str | None,
+    event_id: str | None,
+    ordering: str,
+    limit: int,
+    last_key: dict | None,
+    window: CreatedWindow | None = None,
+):
+    """One page of photo keys: of the event, else of the owner, else the public ones; newest first (``recent``),
+    oldest first (``oldest``) or most liked first (``popular``), within ``window`` (a key condition)."""
+    window = window or CreatedWindow()
+    check_listing(ordering, window)
     popular = ordering == "popular"
     if event_id:
         index, key = (Photo.by_event_popular if popular else Photo.by_event), event_id
@@ -526,7 +628,16 @@ def list_query(owner_id: str | None, event_id: str | None, ordering: str, limit:
         index, key = (Photo.by_owner_popular if popular else Photo.by_owner), owner_id
     else:
         index, key = (Photo.public_popular if popular else Photo.public_recent), "public"
-    return index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+    condition = window.condition()
+    if condition is EMPTY:
+        return _NoResults()
+    return index.query(
+        key,
+        range_key_condition=condition,
+        scan_index_forward=ordering == "oldest",
+        limit=limit,
+        last_evaluated_key=last_key,
+    )
 
 
 def search_query(term: str, limit: int, last_key: dict | None):

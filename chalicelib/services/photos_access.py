@@ -101,7 +101,13 @@ def item_of(photo: Photo) -> Item:
         event_id=photo.event_id,
         visibility=photo.visibility or "public",
         access=access if access in ent.ACCESS_POLICIES else "paid",  # unknown: the most restrictive
+        published=is_published(photo),
     )
+
+
+def is_published(photo: Photo) -> bool:
+    """Not a draft (``published`` missing means published: photos from before drafts)."""
+    return getattr(photo, "published", None) is not False
 
 
 def policy_of(event: Any) -> EventPolicy:
@@ -220,9 +226,12 @@ def download(principal: Any, photo: Photo, variant: str, *, share: frozenset[str
 # ---- listing an event's photos -----------------------------------------------------------------------------
 
 
-def event_listing(principal: Any, event_id: str, ordering: str) -> tuple[Any, str | None, PhotoIndex]:
+def event_listing(
+    principal: Any, event_id: str, ordering: str, window: Any = None
+) -> tuple[Any, str | None, PhotoIndex]:
     """(event, caller's role, the index to page through) for ``GET /events/{id}/photos``; 404 when the caller
-    may not read the event and no listing source grants them any of its photos."""
+    may not read the event and no listing source grants them any of its photos. ``window``: a
+    ``photos.CreatedWindow`` (the event's own index only; the listing sources have no created_at key)."""
     from chalicelib.services import events as events_service
     from chalicelib.services import photos
 
@@ -234,12 +243,19 @@ def event_listing(principal: Any, event_id: str, ordering: str) -> tuple[Any, st
     if event.visibility != "private" or role is not None or caller.is_staff:
 
         def query(limit: int, last: dict | None) -> Any:
-            return photos.list_query(None, event_id, ordering, limit, last)
+            return photos.list_query(None, event_id, ordering, limit, last, window)
 
-        return event, role, PhotoIndex(f"event:{ordering}", query)
+        return event, role, PhotoIndex(f"event:{ordering}:{window.scope if window else ''}", query)
     for source in LISTING_SOURCES:
         index = source(caller, event, ordering)
         if index is not None:
+            if window:
+                from chalicelib.errors import ValidationError
+
+                raise ValidationError(
+                    "This listing cannot be filtered by creation time.",
+                    details={"created_after": "not for this listing"},
+                )
             return event, role, index
     raise NotFoundError("No such event.")
 
@@ -254,7 +270,7 @@ def is_ready_photo_of(photo_id: str, user_id: str) -> bool:
     from chalicelib.services import photos
 
     photo = photos.get_photo(photo_id)
-    return photo is not None and photo.owner_id == user_id and photo.status == READY
+    return photo is not None and photo.owner_id == user_id and photo.status == READY and is_published(photo)
 
 
 def avatar_thumb_url(photo_id: str) -> str | None:
@@ -266,7 +282,7 @@ def avatar_thumb_url(photo_id: str) -> str | None:
 
 
 def _avatar(photo: Photo) -> str | None:
-    if photo.status != READY:
+    if photo.status != READY or not is_published(photo):  # everyone sees an avatar: never a draft
         return None
     if item_of(photo).access == "free":
         return sign(photo, "thumb")

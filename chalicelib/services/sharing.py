@@ -71,6 +71,8 @@ def create(
         raise ForbiddenError("Only the photo's owner can share it.")
     if photo.status != READY:
         raise ConflictError("The photo is not processed yet.", code="photo_not_ready")
+    if not photos_access.is_published(photo):
+        raise ConflictError("Publish the photo before sharing it.", code="photo_not_published")
     valid_until = epoch() + expires_in
     token = _mint(valid_until)
     link = ShareLink(

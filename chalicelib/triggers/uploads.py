@@ -279,7 +279,7 @@ def mark_ready(photo: Photo, actions: list[Any]) -> None:
         log.info("upload of a deleted event; purging it", extra={"fields": {"photo_id": photo.photo_id}})
         photos_service.purge([photo])
         return
-    photos_service._index_terms(photo, set(), photos_service.search_terms(photo.caption, photo.keywords or []))
+    photos_service._index_terms(photo, set(), photos_service.listed_terms(photo))
     try:
         photo.update(
             actions=[

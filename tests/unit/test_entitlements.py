@@ -78,6 +78,20 @@ CASES = [
         False,
     ),
     ("viewer, pending", STRANGER, event_photo(status="pending_upload"), Facts(PRIVATE, "viewer"), NONE, False, False),
+    # drafts: the uploader and staff only, whatever else would grant it
+    ("uploader sees own draft", UPLOADER, photo(published=False), Facts(), ALL, True, False),
+    ("staff see drafts", STAFF, event_photo(published=False), Facts(PRIVATE), ALL, True, False),
+    ("anonymous: public draft", ANONYMOUS, photo(published=False), Facts(), NONE, False, False),
+    ("event owner: draft", STRANGER, event_photo(published=False), Facts(PUBLIC, "owner"), NONE, False, False),
+    (
+        "share link, draft",
+        ANONYMOUS,
+        photo(published=False),
+        Facts(grants=Grants(share=frozenset({"original"}), purchased=FULL, assigned=True)),
+        NONE,
+        False,
+        False,
+    ),
     # share links: exactly the shared variant, never listed
     (
         "share link, private photo",
@@ -301,3 +315,10 @@ def test_a_subscription_to_one_creator_unlocks_nothing_of_another():
 def test_a_purchase_unlocks_a_paid_video_whole():
     decision = decide(STRANGER, photo(access="paid"), Facts(grants=Grants(purchased=FULL)))
     assert not decision.locked and decision.variants >= VIDEO_ONLY and not decision.variants & PREVIEW
+
+
+def test_a_draft_is_never_public():
+    from chalicelib.services.entitlements import is_public
+
+    assert is_public(photo(), None) and not is_public(photo(published=False), None)
+    assert is_public(event_photo(), PUBLIC) and not is_public(event_photo(published=False), PUBLIC)
