@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api import session_cookie
-from chalicelib.api.routing import Ctx, PublicCtx, route
+from chalicelib.api.routing import AnyCtx, Ctx, PublicCtx, route
 from chalicelib.api.schemas import (
     Accepted,
     ChangeEmailIn,
@@ -78,13 +78,19 @@ def login(ctx: PublicCtx[LoginIn]) -> TokenOut | Response:
     """Log in with email or username; returns an access and a refresh token (``session: "cookie"``: the
     refresh token is set as an HttpOnly cookie instead of returned)."""
     pair = accounts.login(ctx.body.login, ctx.body.password, source_ip=ctx.source_ip, user_agent=ctx.user_agent)
+    return token_answer(ctx, pair, ctx.body.session)
+
+
+def token_answer(ctx: AnyCtx, pair: accounts.TokenPair, session: str) -> TokenOut | Response:
+    """The answer of a started session (password login, Google or Apple sign-in): the token pair, or with
+    ``session: "cookie"`` the access token, the refresh token going into the session cookie instead."""
     out = TokenOut(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
         user=_me(pair.user),
     )
-    if ctx.body.session == "cookie":
+    if session == "cookie":
         return session_cookie.respond(ctx.request, out, refresh_token=pair.refresh_token)
     return out
 
