@@ -56,6 +56,8 @@ def link(user: User, provider: str, sub: str, email: str) -> None:
     """Link (provider, sub) to ``user`` as read (consistently). ``identity_conflict`` (409) when the account
     already has another identity of this provider; :class:`Raced` when either side changed meanwhile."""
     current = identities_of(user)
+    if provider in current and current[provider].get("sub") == sub:
+        return  # a concurrent first sign-in of this identity linked it (or created the account) a moment ago
     if provider in current:
         raise ConflictError(
             f"This account is already linked to another {provider.title()} account.", code="identity_conflict"
@@ -91,7 +93,7 @@ def create_with_identity(user: User, provider: str, sub: str, email: str) -> Non
                 Claim(claim=identity_key(provider, sub), user_id=user.user_id), condition=Claim.claim.does_not_exist()
             )
     except TransactWriteError as exc:
-        codes = cancellation_codes(exc)
+        codes = cancellation_codes(exc)  # all puts, in the order above: user, email, username, identity
         if len(codes) >= 4 and codes[2] == "ConditionalCheckFailed" and codes[1] != "ConditionalCheckFailed":
             raise ConflictError("That username is taken.", code="username_taken") from exc
         raise Raced() from exc
@@ -117,8 +119,8 @@ def unlink(user: User, provider: str) -> None:
             )
             tx.delete(Claim(claim=identity_key(provider, entry["sub"])), condition=Claim.user_id == user.user_id)
     except TransactWriteError as exc:
-        codes = cancellation_codes(exc)
-        if codes and codes[0] == "ConditionalCheckFailed":
+        codes = cancellation_codes(exc)  # PynamoDB sends deletes before updates: the user's update is last
+        if codes and codes[-1] == "ConditionalCheckFailed":
             user.refresh(consistent_read=True)
             if provider in identities_of(user):
                 raise ConflictError(
