@@ -417,3 +417,22 @@ def test_a_deleted_account_releases_its_identities(api, issuer, make_user):
     drain()
     fresh = sign_in(api, issuer.mint(email=mo["email"], sub="g-mo"))
     assert fresh.status_code == 200 and fresh.data["user"]["id"] != mo["id"]
+
+
+def test_hostile_strings_are_clear_4xx_errors(api, issuer):
+    from tests.api.test_bad_input import NASTY_STRINGS
+
+    weird_headers = [{"alg": "RS256", "kid": k} for k in (123, {"x": 1}, ["a"], "", "k" * 300)] + [{"alg": ["RS256"]}]
+    tokens = [*NASTY_STRINGS, *(f"{_b64(h)}.{_b64({'sub': 1})}.c2ln" for h in weird_headers), "a.b.c", "..", "e30.e30."]
+    good = issuer.mint(email="nia@example.com", sub="g-nia", nonce="n")
+    for provider in ("google", "apple"):
+        for value in tokens:
+            r = sign_in(api, value, provider)
+            assert 400 <= r.status_code < 500 and r.data["error"]["code"] in ("validation_error", "invalid_id_token"), (
+                value[:40],
+                r.body,
+            )
+        for nonce in NASTY_STRINGS:
+            r = sign_in(api, good, nonce=nonce)
+            assert 400 <= r.status_code < 500 and r.data["error"]["code"] in ("validation_error", "invalid_id_token")
+    assert owner("google", "g-nia") is None
