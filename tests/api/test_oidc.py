@@ -436,3 +436,20 @@ def test_hostile_strings_are_clear_4xx_errors(api, issuer):
             r = sign_in(api, good, nonce=nonce)
             assert 400 <= r.status_code < 500 and r.data["error"]["code"] in ("validation_error", "invalid_id_token")
     assert owner("google", "g-nia") is None
+
+
+def test_request_costs_are_bounded_and_never_scan(api, issuer, counter):
+    """A sign-in of a known identity: its claim, its user, the session; a first one: the identity and email claims,
+    one transaction (user and claims), the search index, the session; listing: the authenticating GetItem."""
+    first = sign_in(api, issuer.mint(email="oli@example.com", sub="g-oli"))
+    token = first.data["access_token"]
+    budgets = {
+        "first sign-in": (lambda: sign_in(api, issuer.mint(email="pia@example.com", sub="g-pia")), 200, 5),
+        "known identity": (lambda: sign_in(api, issuer.mint(email="oli@example.com", sub="g-oli")), 200, 3),
+        "list": (lambda: api.get("/auth/identities", token=token), 200, 1),
+    }
+    for name, (call, status, budget) in budgets.items():
+        response, calls = counter.measure(call)
+        assert response.status_code == status, (name, response.body)
+        assert not any(c.endswith(".Scan") for c in calls), (name, calls)
+        assert len([c for c in calls if c.startswith("dynamodb.")]) <= budget, (name, calls)
