@@ -90,21 +90,17 @@ class _KeySet:
 _lock = threading.Lock()
 _discovery: dict[str, _Discovery] = {}  # by discovery URL
 _jwks: dict[str, _KeySet] = {}  # by JWKS URL
-fetches: list[str] = []  # every URL fetched (tests count them); bounded below
 
 
 def reset_caches() -> None:
     with _lock:
         _discovery.clear()
         _jwks.clear()
-        fetches.clear()
 
 
 def _fetch_json(url: str) -> dict[str, Any]:
     if not url.startswith(("https://", "http://")):
         raise IdentityProviderUnavailable(f"The identity provider's URL is not http(s): {url[:80]}")
-    del fetches[:-50]
-    fetches.append(url)
     request = urlrequest.Request(url, headers={"Accept": "application/json", "User-Agent": "lightbox-oidc"})
     try:
         with urlrequest.urlopen(request, timeout=get_settings().oidc_timeout) as response:
@@ -129,9 +125,10 @@ def _provider_endpoints(discovery_url: str) -> _Discovery:
     try:
         document = _fetch_json(discovery_url)
     except IdentityProviderUnavailable:
-        if cached is not None:  # a stale copy beats no sign-in
-            return cached
-        raise
+        if cached is None:
+            raise
+        cached.fetched_at = _clock()  # a stale copy beats no sign-in; try again in an hour, not on every request
+        return cached
     issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str) or not issuer or not jwks_uri:
         raise IdentityProviderUnavailable("The identity provider's discovery document names no issuer or JWKS.")
@@ -214,6 +211,9 @@ def verify(provider: str, id_token: str, nonce: str | None) -> VerifiedIdentity:
     import jwt
 
     discovery_url, client_ids = _provider(provider)
+    if not jwt.algorithms.has_crypto:  # RS256 needs the cryptography package (requirements.txt, the core layer)
+        log.error("PyJWT has no RSA support: the cryptography package is missing")
+        raise IdentityProviderUnavailable("Sign-in with an identity provider is not available on this server.")
     try:
         header = jwt.get_unverified_header(id_token)
     except jwt.PyJWTError:
