@@ -129,6 +129,17 @@ class Settings:
     video_preset: str = "veryfast"  # libx264 preset of the stream and preview encodes (tests: ultrafast)
     video_queue_name: str = ""  # S3 -> SQS -> the video function (chalicelib/triggers/videos.py)
     video_dlq_name: str = ""
+    # sign in with Google and Apple (docs/sign-in.md): each provider's OpenID discovery document and the client
+    # ids (audiences) its ID tokens must name; a provider with no client id is not offered (503)
+    oidc_google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    oidc_google_client_ids: tuple[str, ...] = ()
+    oidc_apple_discovery_url: str = "https://appleid.apple.com/.well-known/openid-configuration"
+    oidc_apple_client_ids: tuple[str, ...] = ()
+    oidc_timeout: float = 5.0  # seconds per fetch of a discovery document or a JWKS
+
+    def oidc_provider(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """(discovery URL, client ids) of ``google`` or ``apple``."""
+        return getattr(self, f"oidc_{name}_discovery_url"), getattr(self, f"oidc_{name}_client_ids")
 
     @property
     def is_local(self) -> bool:
@@ -227,6 +238,16 @@ def load_settings() -> Settings:
         stripe_webhook_secret=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET"),
         stripe_webhook_secret_param=_env("LIGHTBOX_STRIPE_WEBHOOK_SECRET_PARAM"),
         order_expiry_minutes=_int("LIGHTBOX_ORDER_EXPIRY_MINUTES", 60),
+        # sign in with Google and Apple
+        oidc_google_discovery_url=_env(
+            "LIGHTBOX_OIDC_GOOGLE_DISCOVERY_URL", "https://accounts.google.com/.well-known/openid-configuration"
+        ),
+        oidc_google_client_ids=_list("LIGHTBOX_OIDC_GOOGLE_CLIENT_IDS"),
+        oidc_apple_discovery_url=_env(
+            "LIGHTBOX_OIDC_APPLE_DISCOVERY_URL", "https://appleid.apple.com/.well-known/openid-configuration"
+        ),
+        oidc_apple_client_ids=_list("LIGHTBOX_OIDC_APPLE_CLIENT_IDS"),
+        oidc_timeout=float(_env("LIGHTBOX_OIDC_TIMEOUT", "5")),
     )
 
 

@@ -7,6 +7,7 @@
 MODULES = (
     "chalicelib.api.meta",
     "chalicelib.api.auth",
+    "chalicelib.api.identities",
     "chalicelib.api.users",
     "chalicelib.api.events",
     "chalicelib.api.photos",

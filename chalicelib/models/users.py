@@ -9,6 +9,7 @@ Access patterns (see docs/data-model.md):
 - pending code for (purpose, user) ...... Otps GetItem("<purpose>#<user_id>"), TTL-expired
 - login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
 - a user's follower / following counts .. Users GetItem(user_id): counters kept by the follow transactions
+- the account of a sign-in identity ..... Claims GetItem("oidc#<provider>#<sub>") -> user_id (models/identities)
 - who the admins are (last-admin guard) . Claims GetItem("roster#admin"), versioned; every change to or
                                           from the admin role writes it in the user's transaction
 """
@@ -86,10 +87,21 @@ class User(Model):
     # Two-factor auth is on (models/twofactor.py holds the secret): set in the transaction that enables it,
     # so the login's GetItem of the user knows whether a challenge is due.
     two_factor_enabled = BooleanAttribute(null=True)
+    # Sign-in identities linked to the account (models/identities.py): {"google"|"apple": {"sub", "email",
+    # "linked_at"}}; each (provider, sub) is also a claim, so it belongs to one account. An account created by
+    # such a sign-in has no password: ``password_hash`` is NO_PASSWORD, which no password verifies.
+    identities: MapAttribute[str, Any] = MapAttribute(default=dict)
 
     @property
     def creator_verified(self) -> bool:
         return self.role == "creator" and self.creator_verification == "approved"
+
+    @property
+    def has_password(self) -> bool:
+        return not self.password_hash.startswith("!")  # "!none" (never set), "!deleted" (a deleted account)
+
+
+NO_PASSWORD = "!none"
 
 
 def claim_key(kind: str, value: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -22,6 +22,7 @@ from chalicelib.errors import (
     ValidationError,
 )
 from chalicelib.logs import get_logger
+from chalicelib.models import identities
 from chalicelib.models import search as search_index
 from chalicelib.models.base import UpdateError, at_epoch, condition_failed, epoch, new_id, now
 from chalicelib.models.users import (
@@ -165,6 +166,9 @@ def login(
     ratelimit.reserve(keys, ratelimit.login_limits())  # counted as a failure unless released below
     user = user_by_login(login_id.strip(), consistent=True)  # consistent: its session generation is current
     if user is None:
+        passwords.burn_time(password)
+        raise UnauthorizedError("Wrong login or password.", code="invalid_credentials")
+    if not user.has_password:  # a Google/Apple account: refused as slowly as a wrong password
         passwords.burn_time(password)
         raise UnauthorizedError("Wrong login or password.", code="invalid_credentials")
     if not passwords.verify(user.password_hash, password):
@@ -343,6 +347,11 @@ def users_by_ids(ids: list[str]) -> dict[str, User]:
 
 
 def _require_password(user: User, password: str) -> None:
+    if not user.has_password:  # created by a Google or Apple sign-in (services/oidc.py)
+        raise ForbiddenError(
+            "This account has no password yet: set one with POST /auth/password/forgot and /auth/password/reset.",
+            code="password_not_set",
+        )
     if not passwords.verify(user.password_hash, password):
         raise ForbiddenError("The password is wrong.", code="invalid_password")
 
@@ -456,8 +465,9 @@ def delete_account(principal: tokens.Principal, password: str) -> None:
     _require_password(user, password)
     if user.role == "admin":  # the last admin cannot leave (409 last_admin); others leave the roster first
         _demote_admin(principal, user, "member")
-    payload = {"user_id": user.user_id, "email": user.email, "username": user.username}
+    payload: dict[str, Any] = {"user_id": user.user_id, "email": user.email, "username": user.username}
     payload["display_name"] = user.display_name
+    payload["identity_claims"] = identities.claim_keys(user)  # Google/Apple sign-ins, released with the rest
     with jobs.transaction() as tx:  # the tombstone and its event commit together (the relay sends it if we die)
         tx.update(User(user_id=user.user_id), actions=[User.deleted.set(True)], condition=User.user_id.exists())
         row = jobs.publish_in(tx, "user.deleted", f"user.deleted:{user.user_id}", payload)
@@ -492,6 +502,7 @@ def forget_user(payload: dict) -> None:
             User.notification_prefs.set({}),
             User.password_hash.set("!deleted"),
             User.two_factor_enabled.remove(),
+            User.identities.set({}),
         ]
     )
 
@@ -505,6 +516,7 @@ def finish_deletion(payload: dict) -> None:
     """``user.deleted`` completed: every consumer removed (or anonymised) its part; free the claims."""
     user = User(user_id=payload["user_id"])
     release_claims(user, email=payload["email"], username=payload["username"])
+    identities.release(user.user_id, payload.get("identity_claims") or [])
 
 
 def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:

@@ -11,15 +11,16 @@ which then stops them as groups: SIGTERM, a grace period, SIGKILL):
    API's ``/webhooks/stripe`` (``LIGHTBOX_STRIPE_WEBHOOK_SECRET``), so payments reach the real handler;
 3. the print-lab emulator on 127.0.0.1 (``print_lab``: Prodigi-shaped orders, signed callbacks to the API's
    ``/webhooks/print-lab``, a step every ``LIGHTBOX_PRINT_LAB_STEP_SECONDS``, default 5; 0: only on
-   ``POST /_lab/orders/{id}/advance``);
+   ``POST /_lab/orders/{id}/advance``), and the OIDC issuer standing in for Google and Apple (``oidc_issuer``:
+   discovery documents, JWKS, ``POST /{provider}/id-token``; the API's ``LIGHTBOX_OIDC_*`` settings point at it);
 4. then creates tables, buckets, queues, the S3 -> SQS notification and the SES sender with the
    project's own ``chalicelib.resources.ensure_resources()``, optionally seeds (``chalicelib.cli seed``);
 5. then the app host (``app_host``): HTTP API, WebSocket gateway and SQS poller around the real handlers;
 6. then, once ``make web`` has built ``web/dist``, the web app (``web_host``) under the production CSP.
 
 Ports come from LIGHTBOX_API_PORT (8000), LIGHTBOX_WS_PORT (8001), LIGHTBOX_MOTO_PORT (5000),
-LIGHTBOX_STRIPE_PORT (8420), LIGHTBOX_PRINT_LAB_PORT (8430) and LIGHTBOX_WEB_PORT (8002). If any child
-dies, the supervisor says which, stops the rest and exits 1.
+LIGHTBOX_STRIPE_PORT (8420), LIGHTBOX_PRINT_LAB_PORT (8430), LIGHTBOX_OIDC_PORT (8440) and LIGHTBOX_WEB_PORT
+(8002). If any child dies, the supervisor says which, stops the rest and exits 1.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from infrastructure.local.common import LOOPBACK, free_port, http_status, port_in_use, wait_until
+from infrastructure.local.oidc_issuer import DEFAULT_CLIENT_IDS as OIDC_CLIENT_IDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RESOURCES = "chalicelib.resources:ensure_resources"
@@ -60,6 +62,7 @@ class Ports:
     stripe: int = 8420
     print_lab: int = 8430
     web: int = 8002
+    oidc: int = 8440
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
@@ -70,16 +73,17 @@ class Ports:
             stripe=int(env.get("LIGHTBOX_STRIPE_PORT", cls.stripe)),
             print_lab=int(env.get("LIGHTBOX_PRINT_LAB_PORT", cls.print_lab)),
             web=int(env.get("LIGHTBOX_WEB_PORT", cls.web)),
+            oidc=int(env.get("LIGHTBOX_OIDC_PORT", cls.oidc)),
         )
 
     @classmethod
     def free(cls) -> Ports:
-        """Six ports nothing listens on right now (for tests running stacks side by side)."""
+        """Seven ports nothing listens on right now (for tests running stacks side by side)."""
         chosen: set[int] = set()
-        while len(chosen) < 6:
+        while len(chosen) < 7:
             chosen.add(free_port())
-        api, ws, moto, stripe, print_lab, web = sorted(chosen)
-        return cls(api=api, ws=ws, moto=moto, stripe=stripe, print_lab=print_lab, web=web)
+        api, ws, moto, stripe, print_lab, web, oidc = sorted(chosen)
+        return cls(api=api, ws=ws, moto=moto, stripe=stripe, print_lab=print_lab, web=web, oidc=oidc)
 
     def as_env(self) -> dict[str, str]:
         return {
@@ -89,6 +93,7 @@ class Ports:
             "LIGHTBOX_STRIPE_PORT": str(self.stripe),
             "LIGHTBOX_PRINT_LAB_PORT": str(self.print_lab),
             "LIGHTBOX_WEB_PORT": str(self.web),
+            "LIGHTBOX_OIDC_PORT": str(self.oidc),
         }
 
     def urls(self) -> dict[str, str]:
@@ -100,6 +105,7 @@ class Ports:
             "stripe": f"http://{LOOPBACK}:{self.stripe}",
             "print_lab": f"http://{LOOPBACK}:{self.print_lab}",
             "web": f"http://{LOOPBACK}:{self.web}",
+            "oidc": f"http://{LOOPBACK}:{self.oidc}",
             "emails": f"http://{LOOPBACK}:{self.api}/_local/emails",
             "jobs": f"http://{LOOPBACK}:{self.api}/_local/jobs",
         }
@@ -140,6 +146,9 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
             "LIGHTBOX_WS_URL": urls["ws"],
             "LIGHTBOX_PUBLIC_API_URL": urls["api"],  # absolute links the API hands out (download_url)
             "LIGHTBOX_PRINT_LAB_URL": urls["print_lab"],
+            # Sign in with Google and Apple against the local issuer (infrastructure/local/oidc_issuer.py)
+            "LIGHTBOX_OIDC_GOOGLE_DISCOVERY_URL": f"{urls['oidc']}/google/.well-known/openid-configuration",
+            "LIGHTBOX_OIDC_APPLE_DISCOVERY_URL": f"{urls['oidc']}/apple/.well-known/openid-configuration",
             "AWS_XRAY_SDK_ENABLED": "false",
             # Safety nets: a boto3 client created without endpoint_url still lands on moto / the gateway.
             "AWS_ENDPOINT_URL": urls["moto"],
@@ -152,6 +161,8 @@ def local_env(ports: Ports, base: Mapping[str, str] = os.environ) -> dict[str, s
     env.setdefault("LIGHTBOX_PRINT_LAB_API_KEY", f"lab_{secrets.token_hex(8)}")  # the emulator requires it
     env.setdefault("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET", f"lab_whsec_{secrets.token_hex(16)}")  # signs its callbacks
     env.setdefault("LIGHTBOX_EMAIL_SENDER", "no-reply@lightbox.local")
+    env.setdefault("LIGHTBOX_OIDC_GOOGLE_CLIENT_IDS", OIDC_CLIENT_IDS["google"])  # the issuer's default audiences
+    env.setdefault("LIGHTBOX_OIDC_APPLE_CLIENT_IDS", OIDC_CLIENT_IDS["apple"])
     web = ports.web  # the web app's origins, for CORS
     env.setdefault("LIGHTBOX_APP_ORIGINS", f"http://{LOOPBACK}:{web},http://localhost:{web}")
     return env
@@ -279,7 +290,8 @@ def _print_table(ports: Ports, workdir: Path, seeded: bool) -> None:
         ("localstripe", f"{urls['stripe']}   webhook -> {urls['api']}/webhooks/stripe"),
         ("web app", urls["web"] if WEB_DIST.joinpath("index.html").is_file() else "not built (run `make web`)"),
         ("print lab", f"{urls['print_lab']}   POST /_lab/orders/{{id}}/advance, GET /_lab/orders/{{id}}"),
-        ("logs (moto, stripe, lab)", f"{workdir}  (removed on exit)"),
+        ("OIDC issuer", f"{urls['oidc']}/{{google,apple}}   POST /{{provider}}/id-token {{email, sub, nonce?}}"),
+        ("logs (moto, stripe, lab, oidc)", f"{workdir}  (removed on exit)"),
         ("seed data", "loaded" if seeded else "none (run `make seed` while this runs)"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -336,6 +348,16 @@ def print_lab_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[st
         "--step-seconds",
         env.get("LIGHTBOX_PRINT_LAB_STEP_SECONDS") or "5",
     ]
+
+
+def oidc_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[str]:
+    """The issuer mints tokens for the first client id the API accepts (its default audience)."""
+    argv = [python, "-m", "infrastructure.local.oidc_issuer", "--port", str(ports.oidc)]
+    for provider in OIDC_CLIENT_IDS:
+        client_ids = env.get(f"LIGHTBOX_OIDC_{provider.upper()}_CLIENT_IDS", "").split(",")
+        if client_ids[0].strip():
+            argv += ["--client-id", f"{provider}={client_ids[0].strip()}"]
+    return argv
 
 
 def web_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[str]:
@@ -416,9 +438,11 @@ def run(args: argparse.Namespace) -> int:
             log_to_file=True,
         )
         lab = sup.spawn("print-lab", print_lab_argv(python, ports, env), env, log_to_file=True)
+        oidc = sup.spawn("oidc-issuer", oidc_argv(python, ports, env), env, log_to_file=True)
         _wait_for(sup, moto, urls["moto"] + "/moto-api/config", "moto", START_TIMEOUT_SECONDS)
         _wait_for(sup, stripe, urls["stripe"] + "/v1/customers", "localstripe", START_TIMEOUT_SECONDS)
         _wait_for(sup, lab, urls["print_lab"] + "/_lab/health", "print-lab emulator", START_TIMEOUT_SECONDS, want=200)
+        _wait_for(sup, oidc, urls["oidc"] + "/_oidc/health", "OIDC issuer", START_TIMEOUT_SECONDS, want=200)
         register_stripe_webhook(ports, env["LIGHTBOX_STRIPE_WEBHOOK_SECRET"])
 
         os.environ.update(env)  # ensure_resources reads its settings from the environment

@@ -7,6 +7,7 @@
         websockets.sync.client.connect(stack.ws_url + "/?token=...")
         requests.get(stack.emails_url).json()["items"]
         requests.post(stack.print_lab_url + "/_lab/orders/<id>/advance")
+        requests.post(stack.oidc_url + "/google/id-token", json={"email": ..., "sub": ...})
 
 The stack runs as ``python -m infrastructure.local.devstack`` in its own session; ``stop()`` sends it
 SIGTERM (it stops its children as process groups) and SIGKILLs whatever is left after a timeout.
@@ -44,6 +45,7 @@ class StackHandle:
         self.moto_url = urls["moto"]
         self.stripe_url = urls["stripe"]
         self.print_lab_url = urls["print_lab"]
+        self.oidc_url = urls["oidc"]
         self.web_url = urls["web"]
         self.emails_url = urls["emails"]
         self.jobs_url = urls["jobs"]

@@ -218,3 +218,20 @@ def test_account_deletion_cascade_finishes_through_the_worker(stack):
     call(stack, "GET", f"/events/{event['id']}", expect=404)
     failed = requests.get(stack.jobs_url, timeout=10).json()
     assert failed == {"count": 0, "items": []}, failed
+
+
+def test_sign_in_with_the_local_oidc_issuer(stack):
+    """Google and Apple sign-in as a client does it locally: the token from the stack's issuer, then the API."""
+    for provider, sub in (("google", "e2e-g-1"), ("apple", "e2e-a-1")):
+        minted = requests.post(
+            f"{stack.oidc_url}/{provider}/id-token",
+            json={"email": "oidc-e2e@example.com", "sub": sub, "nonce": "e2e-nonce"},
+            timeout=10,
+        )
+        assert minted.status_code == 200, minted.text
+        body = {"id_token": minted.json()["id_token"], "nonce": "e2e-nonce"}
+        r = call(stack, "POST", f"/auth/oidc/{provider}", body, expect=200)
+        user_id = r.json()["user"]["id"]
+    identities = call(stack, "GET", "/auth/identities", token=r.json()["access_token"], expect=200).json()["items"]
+    assert [i["provider"] for i in identities] == ["apple", "google"]  # the second provider linked to the account
+    assert call(stack, "GET", "/auth/me", token=r.json()["access_token"], expect=200).json()["id"] == user_id

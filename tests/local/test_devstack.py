@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import boto3
+import jwt
 import pytest
 import requests
 from websockets.exceptions import InvalidStatus
@@ -66,8 +67,8 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
     stack = start_stack(timeout=60, **STANDIN)
     children = descendants(stack.process.pid)
     try:
-        # moto, localstripe, print-lab emulator, app host, and the web app once `make web` has built it
-        assert len(children) == 4 + WEB_DIST.joinpath("index.html").is_file()
+        # moto, localstripe, print-lab emulator, OIDC issuer, app host, and the web app once `make web` built it
+        assert len(children) == 5 + WEB_DIST.joinpath("index.html").is_file()
         assert requests.get(stack.api_url + "/health", timeout=5).json() == {"status": "ok", "stage": "local"}
         if WEB_DIST.joinpath("index.html").is_file():
             page = requests.get(stack.web_url + "/events/anything", timeout=5)  # the app's own routes: index.html
@@ -114,6 +115,19 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
             timeout=5,
         )
         assert order.status_code == 400 and order.json()["outcome"] == "ValidationFailed"
+
+        # The OIDC issuer serves both providers where the app's settings say, and mints tokens for their client ids.
+        for provider in ("google", "apple"):
+            discovery_url = stack.env[f"LIGHTBOX_OIDC_{provider.upper()}_DISCOVERY_URL"]
+            assert discovery_url == f"{stack.oidc_url}/{provider}/.well-known/openid-configuration"
+            discovery = requests.get(discovery_url, timeout=5).json()
+            assert discovery["issuer"] == f"{stack.oidc_url}/{provider}"
+            assert requests.get(discovery["jwks_uri"], timeout=5).json()["keys"][0]["alg"] == "RS256"
+            minted = requests.post(
+                f"{stack.oidc_url}/{provider}/id-token", json={"email": "a@example.com", "sub": "1"}, timeout=5
+            )
+            claims = jwt.decode(minted.json()["id_token"], options={"verify_signature": False})
+            assert claims["aud"] == stack.env[f"LIGHTBOX_OIDC_{provider.upper()}_CLIENT_IDS"]
     finally:
         os.kill(stack.process.pid, signal.SIGINT)  # what Ctrl-C delivers
         stack.process.wait(20)
@@ -208,3 +222,6 @@ def test_local_env_points_everything_at_loopback_and_drops_real_credentials():
     assert env["LIGHTBOX_PRINT_LAB_URL"] == "http://127.0.0.1:8430"
     assert env["LIGHTBOX_PRINT_LAB_API_KEY"] and env["LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET"]
     assert env["LIGHTBOX_STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
+    assert env["LIGHTBOX_OIDC_GOOGLE_DISCOVERY_URL"] == "http://127.0.0.1:8440/google/.well-known/openid-configuration"
+    assert env["LIGHTBOX_OIDC_APPLE_DISCOVERY_URL"] == "http://127.0.0.1:8440/apple/.well-known/openid-configuration"
+    assert env["LIGHTBOX_OIDC_GOOGLE_CLIENT_IDS"] and env["LIGHTBOX_OIDC_APPLE_CLIENT_IDS"]
