@@ -25,4 +25,5 @@ MODULES = (
     "chalicelib.api.wallet",
     "chalicelib.api.verification",
     "chalicelib.api.discovery",
+    "chalicelib.api.moderation",
 )

@@ -99,6 +99,9 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "client.email_verified": {"invitations": "chalicelib.services.clients:on_email_verified_job"},
     # payload: photographer_id, client_id, event_id, key (the event index's page key after the inline page)
     "client.assign_event": {"photos": "chalicelib.services.clients:on_assign_event"},
+    # payload: target_key, report_id, resolution, actor_id: the target's other open reports beyond the request's
+    # bound, resolved with report_id (chalicelib/services/moderation.py)
+    "report.resolved": {"siblings": "chalicelib.services.moderation:on_report_resolved"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {"checkout": "chalicelib.services.checkout:on_orders_expire"},
     "earnings.release": {
