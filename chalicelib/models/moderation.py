@@ -11,7 +11,7 @@ Access patterns (docs/moderation.md):
                                               conditional put, a repeat is 409
 - the staff queue in a status ............... Reports GSI by_status (status, status_key = "<at>#<id>"), either
                                               direction; ``at`` is when the report entered the status
-- the open reports of one target ............ Reports GSI by_target (target_key, status_key)
+- the open reports of one target ............ Reports GSI by_target (target_key, target_status) begins_with "open#"
 
 The audit table is written only by ``put`` (never updated or deleted by the application), so it is
 append-only; in AWS the API role may additionally be denied UpdateItem/DeleteItem on it.
@@ -23,7 +23,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -111,6 +111,7 @@ class Report(Model):
     reason = UnicodeAttribute()
     status = UnicodeAttribute(default=OPEN)
     status_key = UnicodeAttribute()  # sort_key(when it entered the status, report_id)
+    target_status = UnicodeAttribute()  # "<status>#<status_key>": a target's open reports are one key prefix
     created_at = UTCDateTimeAttribute(default=now)
     resolved_at = UTCDateTimeAttribute(null=True)
     resolved_by = UnicodeAttribute(null=True)
@@ -119,7 +120,7 @@ class Report(Model):
     resolved_with = UnicodeAttribute(null=True)  # the report whose resolution closed this one too
 
     by_status = _index("reports", "by_status", "status", "status_key")
-    by_target = _index("reports", "by_target", "target_key", "status_key")
+    by_target = _index("reports", "by_target", "target_key", "target_status")
 
 
 def get_report(report_id: str, *, consistent: bool = False) -> Report | None:
@@ -135,5 +136,16 @@ def reports_in(status: str, newest_first: bool, limit: int, last_key: dict | Non
     return Report.by_status.query(status, scan_index_forward=not newest_first, limit=limit, last_evaluated_key=last_key)
 
 
-def reports_of_target(key: str, limit: int):
-    return Report.by_target.query(key, limit=limit)
+def open_reports_of_target(key: str, limit: int):
+    return Report.by_target.query(key, Report.target_status.startswith(f"{OPEN}#"), limit=limit)
+
+
+@register
+class StatMark(Model):
+    """ "This was counted": ``order:<order_id>`` once its buyer's ``orders_count`` has it (services/user_stats.py).
+    Kept past any redelivery of the event that counts it (the outbox's retention), then expired."""
+
+    Meta = table_meta("stat_marks")
+
+    mark = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -190,6 +190,7 @@ def create_report(
         reason=reason,
         status=OPEN,
         status_key=sort_key(t, report_id),
+        target_status=f"{OPEN}#{sort_key(t, report_id)}",
         created_at=t,
     )
     try:
@@ -232,9 +233,11 @@ def reports_page(status: str, newest_first: bool, limit: int, cursor: str | None
 
 def _resolution_actions(resolution: str, actor_id: str, note: str | None, report_id: str, primary: str | None):
     t = now()
+    key = sort_key(t, report_id)
     return [
         Report.status.set(RESOLVED),
-        Report.status_key.set(sort_key(t, report_id)),
+        Report.status_key.set(key),
+        Report.target_status.set(f"{RESOLVED}#{key}"),
         Report.resolved_at.set(t),
         Report.resolved_by.set(actor_id),
         Report.resolution.set(resolution),
@@ -301,21 +304,20 @@ def _resolve_siblings(report: Report, resolution: str, actor_id: str) -> None:
 
 
 def resolve_open_of_target(key: str, primary: str, resolution: str, actor_id: str, limit: int) -> bool:
-    """Resolve (each by a condition on ``open``) the open reports of a target among the next ``limit`` of its
-    reports; True if there may be more."""
-    rows = list(store.reports_of_target(key, limit))
+    """Resolve (each by a condition on ``open``) up to ``limit`` open reports of a target with ``primary``; True
+    if there may be more. Resolved reports leave the index's ``open#`` prefix, so re-reading from the start
+    finds what is left."""
+    rows = [r for r in store.open_reports_of_target(key, limit + 1) if r.report_id != primary][:limit]
     for row in rows:
-        if row.status != OPEN or row.report_id == primary:
-            continue
         try:
             row.update(
                 actions=_resolution_actions(resolution, actor_id, None, row.report_id, primary),
                 condition=Report.status == OPEN,
             )
-        except Exception as exc:
+        except UpdateError as exc:
             if not condition_failed(exc):
                 raise
-    return len(rows) >= limit and any(r.status == OPEN and r.report_id != primary for r in rows)
+    return len(rows) >= limit
 
 
 def on_report_resolved(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
@@ -373,7 +375,7 @@ def _remove_message(conversation_id: str, message_id: str) -> None:
                 actions=[chat.ConversationMember.last_preview.set(REMOVED_MESSAGE)],
                 condition=chat.ConversationMember.last_message_id == message_id,
             )
-        except Exception as exc:
+        except UpdateError as exc:
             if not condition_failed(exc):
                 raise
 
