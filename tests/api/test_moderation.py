@@ -282,3 +282,32 @@ def test_many_reports_of_one_target_are_resolved_together_beyond_the_inline_boun
 def test_report_bad_input(api, scene, body):
     r = api.post("/reports", body, token=scene["reporter"]["access"])
     assert r.status_code == 400, r.body
+
+
+def test_concurrent_repeats_give_one_report_one_resolution_and_one_suspension(api, scene, staff):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.errors import ConflictError
+    from chalicelib.models.moderation import AuditEntry
+    from chalicelib.services import moderation, tokens
+
+    reporter, staffer = tokens.authenticate(scene["reporter"]["access"]), tokens.authenticate(staff["access"])
+
+    def once(fn):
+        def attempt(_):
+            try:
+                fn()
+            except ConflictError:
+                return 409
+            return 200
+
+        with ThreadPoolExecutor(4) as pool:
+            return sorted(pool.map(attempt, range(8)))
+
+    assert once(lambda: moderation.create_report(reporter, "photo", scene["photo"], "dup")) == [200] + [409] * 7
+    [open_report] = api.get("/staff/reports", token=staff["access"]).data["items"]
+    assert once(lambda: moderation.resolve(staffer, open_report["id"], "dismiss", None)) == [200] + [409] * 7
+    owner_id = scene["owner"]["id"]
+    assert once(lambda: moderation.suspend(staffer, owner_id, "x")) == [200] + [409] * 7
+    actions = [e.action for e in AuditEntry.by_actor.query(staff["id"])]
+    assert sorted(actions) == ["report.resolve", "user.suspend"]
