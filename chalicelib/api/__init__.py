@@ -26,4 +26,5 @@ MODULES = (
     "chalicelib.api.wallet",
     "chalicelib.api.verification",
     "chalicelib.api.discovery",
+    "chalicelib.api.moderation",
 )

@@ -47,6 +47,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "photo.ready": {
         "event_members": "chalicelib.services.events:on_photo_ready",
         "post_count": "chalicelib.services.discovery:on_photo_ready",  # the creator's post_count, once
+        "photo_count": "chalicelib.services.user_stats:on_photo_ready",  # the owner's photo_count, once
     },
     # payload: photo_ids (rows already gone): likes, comments and live subscriptions of those photos
     "photos.purged": {"engagement": "chalicelib.services.engagement:on_photos_purged"},
@@ -64,6 +65,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "ledger": "chalicelib.services.ledger:on_order_paid",  # tx sale:<order_id>, holds for the release sweep
         "sales_stats": "chalicelib.services.sales_stats:on_order_paid",  # reads back sale:<order_id>
         "clients": "chalicelib.services.clients:on_order_paid",  # a client's orders_count and spend
+        "buyer_stats": "chalicelib.services.user_stats:on_order_paid",  # the buyer's orders_count, once
     },
     # payload: order_id, buyer_id, item_ids, tracking {carrier, number, url} | None, at. Published once per
     # shipment (id "order.item_shipped:<order_id>:<hash of the item ids>") with the write that marks them shipped.
@@ -99,6 +101,9 @@ CONSUMERS: dict[str, dict[str, str]] = {
     "client.email_verified": {"invitations": "chalicelib.services.clients:on_email_verified_job"},
     # payload: photographer_id, client_id, event_id, key (the event index's page key after the inline page)
     "client.assign_event": {"photos": "chalicelib.services.clients:on_assign_event"},
+    # payload: target_key, report_id, resolution, actor_id: the target's other open reports beyond the request's
+    # bound, resolved with report_id (chalicelib/services/moderation.py)
+    "report.resolved": {"siblings": "chalicelib.services.moderation:on_report_resolved"},
     # Sweeps (chalicelib/jobs/sweeps.py), published by the minute schedule. payload: period, minutes
     "orders.expire": {"checkout": "chalicelib.services.checkout:on_orders_expire"},
     "earnings.release": {

@@ -88,6 +88,9 @@ class Photo(Model):
     # In its creator's ``post_count``: missing (not yet), True (counted), False (uncounted on deletion: never
     # counted again). Changes with the counter in one transaction (models/creators.py count_post/uncount_post).
     post_counted = BooleanAttribute(null=True)
+    # In its owner's ``User.photo_count`` (the staff users listing): the same three states as ``post_counted``
+    # (services/user_stats.py count_photo/uncount_photo).
+    owner_counted = BooleanAttribute(null=True)
     comment_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute(default=now)
     processed_at = UTCDateTimeAttribute(null=True)

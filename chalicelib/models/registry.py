@@ -15,6 +15,7 @@ from chalicelib.models import galleries as _galleries  # noqa: F401
 from chalicelib.models import idempotency as _idempotency  # noqa: F401
 from chalicelib.models import jobs as _jobs  # noqa: F401
 from chalicelib.models import ledger as _ledger  # noqa: F401
+from chalicelib.models import moderation as _moderation  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import orders as _orders  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401

@@ -10,12 +10,14 @@ Access patterns (see docs/data-model.md):
 - login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
 - a user's follower / following counts .. Users GetItem(user_id): counters kept by the follow transactions
 - the account of a sign-in identity ..... Claims GetItem("oidc#<provider>#<sub>") -> user_id (models/identities)
+- users of a role, newest first .......... Users GSI by_role (role, created_at), keys only, then BatchGet
 - who the admins are (last-admin guard) . Claims GetItem("roster#admin"), versioned; every change to or
                                           from the admin role writes it in the user's transaction
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.attributes import (
@@ -38,6 +40,7 @@ from chalicelib.models.base import (
     cancellation_codes,
     condition_failed,
     connection,
+    keys_only_index,
     now,
     register,
     table_meta,
@@ -91,6 +94,23 @@ class User(Model):
     # "linked_at"}}; each (provider, sub) is also a claim, so it belongs to one account. An account created by
     # such a sign-in has no password: ``password_hash`` is NO_PASSWORD, which no password verifies.
     identities: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # Suspension (services/moderation.py): set with a session-generation cut in one transaction; login and
+    # refresh answer 403 account_suspended while it is set. Missing: active.
+    suspended_at = UTCDateTimeAttribute(null=True)
+    suspended_by = UnicodeAttribute(null=True)
+    suspension_reason = UnicodeAttribute(null=True)
+    # Staff stats (GET /staff/users). last_activity_at: written at a session start or refresh at most once per
+    # ACTIVITY_GRANULARITY (a conditional update), never per request. photo_count: ready photos, ADDed with the
+    # photo's ``owner_counted`` mark; orders_count: paid orders as buyer, ADDed with the order's mark. Missing
+    # (accounts and content from before the counters, until a backfill) reads as 0.
+    last_activity_at = UTCDateTimeAttribute(null=True)
+    photo_count = NumberAttribute(null=True)
+    orders_count = NumberAttribute(null=True)
+    by_role = keys_only_index("users", "by_role", "role", "created_at")
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
     @property
     def creator_verified(self) -> bool:
@@ -289,14 +309,24 @@ def admins_among(user_ids: set[str]) -> set[str]:
     return {u.user_id for u in users if u.role == "admin" and not u.deleted}
 
 
-def change_role(user: User, role: str, *, admins_after: set[str] | None = None, roster_version: int = 0) -> None:
+def change_role(
+    user: User,
+    role: str,
+    *,
+    admins_after: set[str] | None = None,
+    roster_version: int = 0,
+    extra: Callable[[TransactWrite], None] | None = None,
+) -> None:
     """Set the user's role, conditioned on the role that was read, in one transaction with the admin
     roster: a new admin is added to it; a demoted admin's roster becomes ``admins_after`` (never empty),
-    conditioned on ``roster_version``. 409 when anything changed in between."""
+    conditioned on ``roster_version``. ``extra`` adds to the transaction (the audit entry). 409 when anything
+    changed in between."""
     old = user.role
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.update(user, actions=[User.role.set(role)], condition=User.role == old)
+            if extra is not None:
+                extra(tx)
             if old == "admin" and role != "admin":
                 if not admins_after:
                     raise ValueError("admins_after must name the remaining admins")

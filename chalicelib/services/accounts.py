@@ -44,7 +44,10 @@ from chalicelib.models.users import (
 from chalicelib.services import mailer, otp, passwords, ratelimit, tokens, twofactor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pynamodb.expressions.update import Action
+    from pynamodb.transactions import TransactWrite
 
 log = get_logger(__name__)
 
@@ -120,7 +123,10 @@ def resend_email_otp(email: str) -> None:
 
 def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
     """The login belongs to the session generation of ``user`` as read (consistently) before anything is
-    written: a logout-all or password reset that commits after that read ends it too, however they interleave."""
+    written: a logout-all or password reset that commits after that read ends it too, however they interleave.
+    Every sign-in path starts its session here, so a suspended account (``403 account_suspended``) gets none;
+    a suspension committing after the read cuts the generation, which ends this login too."""
+    _refuse_suspended(user)
     s = get_settings()
     generation = int(user.session_gen or 0)
     family_id = new_id("f_")
@@ -136,12 +142,42 @@ def _start_session(user: User, source_ip: str, user_agent: str) -> TokenPair:
     session.expires_at = at_epoch(epoch() + s.refresh_token_ttl)
     session.save(condition=Session.family_id.does_not_exist())
     access, _, ttl = tokens.issue(user, family_id, "access", generation=generation)
+    touch_activity(user)
     return TokenPair(access, refresh, ttl, user)
+
+
+ACTIVITY_GRANULARITY = timedelta(minutes=15)
+
+
+def _refuse_suspended(user: User) -> None:
+    if user.suspended:
+        raise ForbiddenError("This account is suspended.", code="account_suspended")
+
+
+def touch_activity(user: User) -> None:
+    """``last_activity_at`` at a session start or refresh, at most once per ``ACTIVITY_GRANULARITY``: skipped
+    when the user as read is recent enough, else one update conditioned on the stored value being older (so
+    racing refreshes write it once). Never a write per request."""
+    t = now()
+    horizon = t - ACTIVITY_GRANULARITY
+    if user.last_activity_at is not None and user.last_activity_at > horizon:
+        return
+    try:
+        User(user_id=user.user_id).update(
+            actions=[User.last_activity_at.set(t)],
+            condition=User.user_id.exists()
+            & (User.last_activity_at.does_not_exist() | (User.last_activity_at < horizon)),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+    user.last_activity_at = t
 
 
 def sign_in(user: User, *, source_ip: str, user_agent: str = "", session_mode: str = "body") -> TokenPair | Challenge:
     """Every way of signing in (password login, OIDC) ends here, once the user is known and allowed: a new
     session, or, for an account with two-factor auth, a challenge that remembers ``session_mode``."""
+    _refuse_suspended(user)  # before a challenge: a suspended account learns nothing more from its code
     if twofactor.is_enabled(user):
         token, ttl = twofactor.issue_challenge(user, session_mode)
         return Challenge(challenge_token=token, expires_in=ttl)
@@ -187,6 +223,7 @@ def refresh(refresh_token: str) -> TokenPair:
     user = user_by_id(claims["sub"], consistent=True)
     if user is None:
         raise UnauthorizedError("The session has ended.", code="session_revoked")
+    _refuse_suspended(user)
     generation = tokens.generation_of(claims)
     if not tokens.state_of(user).alive(family_id, generation):
         _mark_session_revoked(family_id)  # lazily: the generation cut ended it already
@@ -212,6 +249,7 @@ def refresh(refresh_token: str) -> TokenPair:
     # Issued under the generation the check above read: a cut that committed since ends these tokens too.
     refresh_token_new, _, _ = tokens.issue(user, family_id, "refresh", jti=new_jti)
     access, _, ttl = tokens.issue(user, family_id, "access")
+    touch_activity(user)
     return TokenPair(access, refresh_token_new, ttl, user)
 
 
@@ -532,14 +570,23 @@ def set_role(actor: tokens.Principal, user_id: str, role: str) -> User:
         raise ForbiddenError("Only admins grant, change or remove the staff and admin roles.")
     if role == user.role:
         return user
+    from chalicelib.services import audit
+
+    row = audit.entry(actor.user_id, "user.role_change", "user", user.user_id, {"from": user.role, "to": role})
+
+    def extra(tx: TransactWrite) -> None:
+        audit.add_to(tx, row)
+
     if user.role == "admin":
-        _demote_admin(actor, user, role)
+        _demote_admin(actor, user, role, extra=extra)
     else:
-        change_role(user, role)
+        change_role(user, role, extra=extra)
     return user
 
 
-def _demote_admin(actor: tokens.Principal, user: User, role: str) -> None:
+def _demote_admin(
+    actor: tokens.Principal, user: User, role: str, *, extra: Callable[[TransactWrite], None] | None = None
+) -> None:
     """The remaining admins are read from the roster, checked against the users themselves (so an entry
     the roster lacks, e.g. an admin from before it existed, or one it wrongly keeps, is corrected), and the
     demotion commits only if the roster has not changed since: two concurrent demotions of the last two
@@ -553,7 +600,7 @@ def _demote_admin(actor: tokens.Principal, user: User, role: str) -> None:
             code="last_admin",
             details={"role": "last admin"},
         )
-    change_role(user, role, admins_after=remaining, roster_version=version)
+    change_role(user, role, admins_after=remaining, roster_version=version, extra=extra)
 
 
 def require_verified_creator(principal: tokens.Principal) -> None:

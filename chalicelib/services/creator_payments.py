@@ -585,8 +585,14 @@ def deposit(
         at=at,
     )
 
+    from chalicelib.services import audit as audit_log
+
+    details = {"deposit_id": deposit_id, "amount_cents": amount, "currency": currency, "reason": reason}
+    entry = audit_log.entry(principal.user_id, "wallet.deposit", "user", user_id, details)
+
     def save(tx: TransactWrite) -> None:
         tx.save(audit)
+        audit_log.add_to(tx, entry)
 
     earnings.deposit(deposit_id, user_id, amount, currency, at=at, extra=save)
     return audit_view(audit) | {"balance_cents": earnings.wallet_balance(user_id, currency)}
@@ -653,7 +659,21 @@ def refund(principal: Any, kind: str, payment_id: str) -> CreatorPayment:
             metadata={"kind": kind, META_ID[kind]: payment_id, "refund_id": refund_id},
         )
     _reverse(row, refund_id)
+    _audit_refund(principal, row, refund_id)
     return get_payment(payment_id) or row
+
+
+def _audit_refund(principal: Any, row: CreatorPayment, refund_id: str) -> None:
+    """Recorded after the refund (Stripe's and the ledger's steps are not one transaction), once per refund id."""
+    from chalicelib.services import audit
+
+    details = {"kind": row.kind, "amount_cents": int(row.amount_cents), "currency": row.currency}
+    details |= {"refund_id": refund_id, "payment_method": row.payment_method}
+    audit.record(
+        audit.entry(
+            principal.user_id, "payment.refund", row.kind, row.payment_id, details, audit_id=f"refund:{refund_id}"
+        )
+    )
 
 
 def _reverse(row: CreatorPayment, refund_id: str) -> None:

@@ -481,10 +481,13 @@ def purge(photos: list[Photo]) -> None:
         event_id = "photos.purged:" + hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
         jobs.publish("photos.purged", event_id, {"photos": engaged})
     from chalicelib.models import creators
+    from chalicelib.services import user_stats
 
     for photo in photos:  # out of the creator's post_count first (and never counted by a late photo.ready)
         if photo.status == READY:
             creators.uncount_post(photo.photo_id, photo.owner_id)
+            if photo.owner_counted is not False:
+                user_stats.uncount_photo(photo.photo_id, photo.owner_id)  # and out of the owner's photo_count
     storage.delete_media([k for p in photos for k in storage.all_variant_keys(p.photo_id)])
     storage.delete_keys(get_settings().uploads_bucket, [p.upload_key for p in photos])
     with SearchEntry.batch_write() as batch:

@@ -212,7 +212,7 @@ def create(
         status="pending",
         requested_by=principal.user_id,
     )
-    _claim(order, refund)
+    _claim(order, refund, staff=principal.user_id if principal.is_staff else None)
     return _send(order, refund)
 
 
@@ -234,13 +234,20 @@ def _send(order: Order, refund: Refund) -> Refund:
     return book(order.order_id, refund.refund_id, stripe_refund_id=made["id"])
 
 
-def _claim(order: Order, refund: Refund) -> None:
+def _claim(order: Order, refund: Refund, *, staff: str | None = None) -> None:
+    """The pending refund row and the order's claim in one transaction; a staff member's refund is audited in it."""
+    from chalicelib.services import audit
+
     order.pending_refund_id = refund.refund_id
     order.pending_refund_at = now()
     try:
         with jobs.transaction() as tx:
             tx.save(order)  # the version condition: nobody changed the order since it was read
             tx.save(refund, condition=Refund.refund_id.does_not_exist())
+            if staff is not None:
+                details = {"refund_id": refund.refund_id, "amount_cents": int(refund.amount_cents)}
+                details |= {"currency": refund.currency, "reason": refund.reason}
+                audit.add_to(tx, audit.entry(staff, "order.refund", "order", order.order_id, details))
     except TransactWriteError:
         raise ConflictError("The order changed meanwhile; retry.", code="refund_in_progress") from None
 

@@ -157,7 +157,7 @@ def revocation_retention() -> int:
 class LoginState:
     """A user's revocation state, read once for any number of their logins (e.g. one per open socket)."""
 
-    active: bool  # the account exists and is not deleted
+    active: bool  # the account exists and is neither deleted nor suspended
     revoked: frozenset[str]  # single logouts (and replayed refresh tokens): these families only
     generation: int = 0  # logins of an older generation have ended (logout-all, password change, deletion)
     kept: str | None = None  # ... except this one, kept by the last such cut
@@ -177,7 +177,7 @@ DEAD = LoginState(active=False, revoked=frozenset())
 def state_of(user: User) -> LoginState:
     revoked = user.revoked_families.as_dict() if user.revoked_families else {}
     return LoginState(
-        active=not user.deleted,
+        active=not user.deleted and user.suspended_at is None,
         revoked=frozenset(revoked),
         generation=int(user.session_gen or 0),
         kept=user.session_gen_kept,

@@ -151,6 +151,12 @@ def decide(staff: Any, user_id: str, approve: bool, reason: str | None) -> dict[
             code="document_missing",
         )
     status = APPROVED if approve else REJECTED
+    from chalicelib.services import audit
+
+    entry = audit.entry(
+        staff.user_id, f"verification.{'approve' if approve else 'reject'}", "user", user_id,
+        {"request_id": row.request_id, "reason": reason},
+    )  # fmt: skip
     actions: list[Action] = [
         CreatorVerification.status.set(status),
         CreatorVerification.decided_at.set(now()),
@@ -169,6 +175,7 @@ def decide(staff: Any, user_id: str, approve: bool, reason: str | None) -> dict[
                 actions=[User.creator_verification.set(status)],
                 condition=User.user_id.exists() & (User.creator_verification == PENDING),
             )
+            audit.add_to(tx, entry)
     except TransactWriteError as exc:
         if "ConditionalCheckFailed" in cancellation_codes(exc):
             raise ConflictError("This request was decided meanwhile.", code="verification_decided") from exc

@@ -244,6 +244,7 @@ def test_a_thousand_member_events_photo_ready_notifications_go_through_jobs(api,
     assert list(Notification.query("u_member0999")) == []
     assert sorted((j["type"], j["consumer"], j["step"]) for j in queued()) == [
         ("photo.ready", "event_members", 0),
+        ("photo.ready", "photo_count", 0),
         ("photo.ready", "post_count", 0),
     ]
     batches = drain()
