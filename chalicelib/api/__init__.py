@@ -9,6 +9,8 @@ MODULES = (
     "chalicelib.api.auth",
     "chalicelib.api.users",
     "chalicelib.api.events",
+    "chalicelib.api.rsvp",
+    "chalicelib.api.ratings",
     "chalicelib.api.photos",
     "chalicelib.api.engagement",
     "chalicelib.api.social",

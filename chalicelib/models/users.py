@@ -9,6 +9,8 @@ Access patterns (see docs/data-model.md):
 - pending code for (purpose, user) ...... Otps GetItem("<purpose>#<user_id>"), TTL-expired
 - login failures in the current window .. RateCounters BatchGet(keys), TTL-expired
 - a user's follower / following counts .. Users GetItem(user_id): counters kept by the follow transactions
+- a user's reputation ................... Users GetItem(user_id): rating_count / rating_sum (the rating's
+                                          transaction), events_hosted / events_attended (event and RSVP ones)
 - who the admins are (last-admin guard) . Claims GetItem("roster#admin"), versioned; every change to or
                                           from the admin role writes it in the user's transaction
 """
@@ -83,6 +85,13 @@ class User(Model):
     # and new users until their first follow) reads as 0.
     follower_count = NumberAttribute(null=True)
     following_count = NumberAttribute(null=True)
+    # Reputation (services/ratings.py): ratings received (count and sum, ADDed in the rating's own transaction),
+    # events created (ADDed with the event) and events gone to (+1 / -1 with each RSVP to or from ``going``).
+    # Missing reads as 0.
+    rating_count = NumberAttribute(null=True)
+    rating_sum = NumberAttribute(null=True)
+    events_hosted = NumberAttribute(null=True)
+    events_attended = NumberAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:
