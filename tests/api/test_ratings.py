@@ -96,6 +96,7 @@ def test_attendees_rate_each_other_and_the_profile_shows_it(api, met):
 
 def test_bad_ratings_are_refused_and_change_nothing(api, met, make_user):
     ann, bob, cat, dan, host, eid = met["ann"], met["bob"], met["cat"], met["dan"], met["host"], met["event"]
+
     def aggregates(user_id):
         row = user_row(user_id)
         return (row.rating_count, row.rating_sum)
