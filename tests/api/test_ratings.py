@@ -239,3 +239,18 @@ def test_many_raters_at_once_count_exactly(api, make_user):
     rep = api.get(f"/users/{host['id']}").data["reputation"]
     assert rep["count"] == 30 and rep["average"] == round(expected_sum / 30, 2)
     assert rep["trust_level"]["title"] == "Participant"  # average 3.0 with 30 ratings
+
+
+def test_deleting_a_user_removes_the_ratings_they_received(api, met):
+    from tests.conftest import PASSWORD
+    from tests.jobs import drain
+
+    ann, bob, eid = met["ann"], met["bob"], met["event"]
+    assert rate(api, ann, bob["id"], eid, 5).status_code == 201
+    assert rate(api, bob, ann["id"], eid, 4).status_code == 201
+    assert api.delete("/users/me", {"password": PASSWORD}, token=bob["access"]).status_code == 204
+    drain()
+    assert rating_rows(bob["id"]) == []
+    assert api.get(f"/users/{bob['id']}/ratings").status_code == 404
+    [given] = api.get(f"/users/{ann['id']}/ratings").data["items"]  # what bob gave stays, from a deleted user
+    assert given["rating"] == 4 and given["rater"]["id"] == bob["id"]
