@@ -36,6 +36,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
         "verification": "chalicelib.services.verification:on_user_deleted",  # request row and document
         "ratings": "chalicelib.services.ratings:on_user_deleted",  # the ratings the user received
+        "rsvps": "chalicelib.services.rsvp:on_user_deleted",  # withdraw the user's RSVPs (seats free)
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {

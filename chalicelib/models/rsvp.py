@@ -6,6 +6,7 @@ Access patterns (every listing is a Query on a key or an index):
                                       "<0 going | 1 interested>#<responded_at>#<user_id>"); ``?status=`` is
                                       ``begins_with("0#")`` or ``("1#")`` on the same index
 - every RSVP of an event (cleanup) .. Rsvps Query(event_id), keys only
+- a (deleted) user's RSVPs .......... Rsvps GSI by_user (user_id, responded_at), keys only
 
 Counters live on the rows they count and change in the same TransactWrite as the RSVP row:
 ``events.going_count`` and ``events.interested_count`` (a change to ``going`` is conditioned on
@@ -24,7 +25,7 @@ from datetime import datetime
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -53,6 +54,15 @@ class RsvpsByStatus(GlobalSecondaryIndex):
     status_order = UnicodeAttribute(range_key=True)
 
 
+class RsvpsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    responded_at = UTCDateTimeAttribute(range_key=True)
+
+
 @register
 class Rsvp(Model):
     """``user_id``'s answer to ``event_id``: at most one row per pair."""
@@ -66,6 +76,7 @@ class Rsvp(Model):
     responded_at = UTCDateTimeAttribute(default=now)
 
     by_status = RsvpsByStatus()
+    by_user = RsvpsByUser()
 
 
 class EventCounts(Model):
@@ -156,6 +167,12 @@ def change(event_id: str, user_id: str, previous: str | None, status: str | None
 def attendees(event_id: str, status: str | None, limit: int | None = None, last_key: dict | None = None):
     condition = Rsvp.status_order.startswith(f"{_ORDER[status]}#") if status else None
     return Rsvp.by_status.query(event_id, range_key_condition=condition, limit=limit, last_evaluated_key=last_key)
+
+
+def rsvps_of_user(user_id: str, limit: int | None = None) -> list[Rsvp]:
+    """Up to ``limit`` of the user's RSVPs (keys from the index, then the rows, for their status)."""
+    keys = [(r.event_id, r.user_id) for r in Rsvp.by_user.query(user_id, limit=limit)]
+    return list(Rsvp.batch_get(keys)) if keys else []
 
 
 def delete_rsvps(event_id: str, limit: int | None = None) -> int:

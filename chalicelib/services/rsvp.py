@@ -135,6 +135,18 @@ def attendees(
 # ---- background jobs (chalicelib/jobs/registry.py) ----------------------------------------------------------
 
 
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted``: withdraw the user's RSVPs, so their seats free (each in its own counting
+    transaction, whatever the event's end; a row already gone or changed is simply read again next run)."""
+    user_id = payload["user_id"]
+    rows = store.rsvps_of_user(user_id, limit)
+    for row in rows:
+        codes, _ = store.change(row.event_id, user_id, row.status, None)
+        if codes and codes[0] != FAILED and codes[1] == FAILED:  # the event is gone: its job removes the row
+            row.delete()
+    return {} if len(rows) >= limit else None
+
+
 def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
     """``event.deleted``: the RSVP rows of the deleted event, a chunk at a time."""
     return {} if store.delete_rsvps(payload["event_id"], limit) >= limit else None

@@ -307,3 +307,18 @@ def test_creating_events_counts_them_as_hosted(api, people):
         create(api, host["access"])
     assert user_row(host["id"]).events_hosted == 3
     assert api.get(f"/users/{host['id']}").data["reputation"]["events_hosted"] == 3
+
+
+def test_deleting_an_account_frees_its_seats(api, people):
+    from tests.conftest import PASSWORD
+
+    host, ann, bob = people["host"], people["ann"], people["bob"]
+    full = create(api, host["access"], capacity=1)["id"]
+    other = create(api, host["access"])["id"]
+    assert rsvp(api, ann, full).status_code == 200 and rsvp(api, ann, other, "interested").status_code == 200
+    assert rsvp(api, bob, full).data["error"]["code"] == "event_full"
+    assert api.delete("/users/me", {"password": PASSWORD}, token=ann["access"]).status_code == 204
+    drain()
+    assert rsvp_rows(full) == rsvp_rows(other) == {}
+    assert (event_row(full).going_count, event_row(other).interested_count) == (0, 0)
+    assert rsvp(api, bob, full).status_code == 200
