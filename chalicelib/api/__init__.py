@@ -10,6 +10,8 @@ MODULES = (
     "chalicelib.api.identities",
     "chalicelib.api.users",
     "chalicelib.api.events",
+    "chalicelib.api.rsvp",
+    "chalicelib.api.ratings",
     "chalicelib.api.photos",
     "chalicelib.api.engagement",
     "chalicelib.api.social",

@@ -45,6 +45,8 @@ Description = Annotated[str, Field(max_length=2000), AfterValidator(_text_block)
 Visibility = Literal["public", "unlisted", "private"]
 Variants = Literal["full", "watermarked"]
 WatermarkText = Annotated[CleanText, Field(max_length=40, description='Text of the watermark; null: "Lightbox"')]
+EventType = Literal["study", "party", "business", "other"]
+Capacity = Annotated[int, Field(ge=1, le=1_000_000, description="The most attendees `going`; null: unlimited")]
 
 
 class LocationIn(Body):
@@ -88,6 +90,8 @@ class EventIn(_EventBody):
     watermark_text: WatermarkText | None = None
     viewer_variants: Variants = Field("full", description="What members see: full-size or watermarked images")
     public_variants: Variants = Field("full", description="What everybody else sees")
+    event_type: EventType = "other"
+    capacity: Capacity | None = None
 
 
 class EventPatchIn(_EventBody):
@@ -102,11 +106,16 @@ class EventPatchIn(_EventBody):
     watermark_text: WatermarkText | None = None
     viewer_variants: Variants | None = None
     public_variants: Variants | None = None
+    event_type: EventType | None = None
+    capacity: Capacity | None = Field(
+        None, description="Null: unlimited. Below going_count: nobody is dropped, nobody new may go"
+    )
     version: int | None = Field(None, description="If given, the change applies only to this version (else 409)")
 
 
 class EventsQuery(PageQuery):
     scope: Literal["mine", "joined", "public"] = Field("mine", description="Owned, joined, or public events")
+    event_type: EventType | None = Field(None, description="Only public events of this type (scope=public)")
 
 
 class NearbyQuery(PageQuery):
@@ -158,6 +167,10 @@ class EventOut(Out):
     public_variants: Variants
     watermark_text: str | None = Field(None, description="Shown to those who may change the event")
     version: int
+    event_type: EventType = "other"
+    capacity: int | None = Field(None, description="The most attendees going; null: unlimited")
+    going_count: int = 0
+    interested_count: int = 0
 
     @classmethod
     def fields_of(
@@ -184,6 +197,10 @@ class EventOut(Out):
             public_variants=event.public_variants,
             watermark_text=event.watermark_text if can_edit else None,
             version=event.version or 1,
+            event_type=event.event_type or "other",
+            capacity=int(event.capacity) if event.capacity is not None else None,
+            going_count=max(0, int(event.going_count or 0)),
+            interested_count=max(0, int(event.interested_count or 0)),
         )
 
 
@@ -237,6 +254,8 @@ def create_event(ctx: Ctx[EventIn]) -> EventOut:
         watermark_text=b.watermark_text,
         viewer_variants=b.viewer_variants,
         public_variants=b.public_variants,
+        event_type=b.event_type,
+        capacity=b.capacity,
     )
     return _event_out(event, "owner", ctx.principal)
 
@@ -244,7 +263,8 @@ def create_event(ctx: Ctx[EventIn]) -> EventOut:
 @route("/events", "GET", query=EventsQuery, response=Page[EventOut], auth="optional", tags=TAGS, responses=(400, 401))
 def list_events(ctx: PublicCtx[None, EventsQuery]) -> Page[EventOut]:
     """The caller's events (scope=mine, the default), events they joined, or public events, newest first."""
-    pairs, cursor = events_service.list_events(ctx.principal, ctx.query.scope, ctx.query.limit, ctx.query.cursor)
+    q = ctx.query
+    pairs, cursor = events_service.list_events(ctx.principal, q.scope, q.limit, q.cursor, q.event_type)
     return Page[EventOut](items=[EventOut(**f) for f in _fields(pairs, ctx.principal)], next_cursor=cursor)
 
 

@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from chalicelib.api.ratings import ReputationOut
 from chalicelib.api.routing import Ctx, PublicCtx, route
 from chalicelib.api.schema_base import Out
 from chalicelib.api.schemas import PasswordIn, PublicUserOut, RoleIn, UserOut
-from chalicelib.services import accounts, social
+from chalicelib.services import accounts, ratings, social
 from chalicelib.services.users_view import avatar_url
 
 TAGS = ("users",)
@@ -29,6 +30,7 @@ class RelationshipOut(Out):
 class ProfileOut(PublicUserOut):
     follower_count: int
     following_count: int
+    reputation: ReputationOut = Field(description="Ratings received, trust level, events hosted and attended")
     viewer: RelationshipOut | None = Field(None, description="Only for a logged-in caller")
 
 
@@ -42,6 +44,7 @@ def get_user(ctx: PublicCtx, user_id: str) -> ProfileOut:
         **PublicUserOut.of(user, avatar_url(user)).model_dump(),
         follower_count=followers,
         following_count=following,
+        reputation=ReputationOut(**ratings.reputation(user)),
         viewer=viewer,
     )
 

@@ -35,11 +35,14 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "notifications": "chalicelib.services.notifications:on_user_deleted",
         "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
         "verification": "chalicelib.services.verification:on_user_deleted",  # request row and document
+        "ratings": "chalicelib.services.ratings:on_user_deleted",  # the ratings the user received
+        "rsvps": "chalicelib.services.rsvp:on_user_deleted",  # withdraw the user's RSVPs (seats free)
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
         "photos": "chalicelib.services.photos:on_event_deleted",
         "members": "chalicelib.services.events:on_event_deleted",
+        "rsvps": "chalicelib.services.rsvp:on_event_deleted",
     },
     # payload: event_id
     "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},

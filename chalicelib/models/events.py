@@ -5,6 +5,8 @@ Access patterns (every listing is a Query on a key or an index):
 - events of an owner, newest first ....... Events GSI by_owner (owner_id, created_at)
 - public events, newest first ............ Events GSI public_recent (public_bucket, created_at); sparse:
                                             public_bucket is set ("public") only on public events
+- public events of one type, newest first  Events GSI public_by_type (public_type = "public#<event_type>",
+                                            created_at); sparse: set only on public events
 - public events in a geohash cell ........ Events GSI geo (geo_cell = geohash[:3], geohash) with
                                             begins_with(cell prefix); sparse: only public events with a location
 - a member of an event ................... EventMembers GetItem(event_id, user_id)
@@ -12,7 +14,9 @@ Access patterns (every listing is a Query on a key or an index):
 - events a user joined, newest first ..... EventMembers GSI by_user (user_id, joined_at)
 - the caller's role in several events .... EventMembers BatchGet((event_id, user_id) ...)
 
-The owner is not stored as a member: ownership is ``Event.owner_id``.
+The owner is not stored as a member: ownership is ``Event.owner_id``. RSVPs and their counters on the event
+(``going_count``, ``interested_count``, bounded by ``capacity``) are in ``models/rsvp.py``. Creating an event
+counts it on the owner's ``users.events_hosted`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from chalicelib.models.base import (
     TransactWriteError,
     cancellation_codes,
     condition_failed,
+    connection,
     now,
     register,
     table_meta,
@@ -43,6 +48,8 @@ VARIANTS = ("full", "watermarked")
 PUBLIC_BUCKET = "public"
 GEOHASH_PRECISION = 9  # ~5 m
 GEO_CELL_PRECISION = 3  # the geo index's partition key: ~156 km cells
+EVENT_TYPES = ("study", "party", "business", "other")
+DEFAULT_EVENT_TYPE = "other"
 
 
 class EventsByOwner(GlobalSecondaryIndex):
@@ -60,6 +67,15 @@ class PublicRecent(GlobalSecondaryIndex):
         projection = AllProjection()
 
     public_bucket = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class PublicByType(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "public_by_type"
+        projection = AllProjection()
+
+    public_type = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
@@ -92,12 +108,18 @@ class Event(Model):
     watermark_text = UnicodeAttribute(null=True)  # None: the default "Lightbox"
     viewer_variants = UnicodeAttribute(default="full")  # "full" | "watermarked"
     public_variants = UnicodeAttribute(default="full")  # "full" | "watermarked"
+    event_type = UnicodeAttribute(null=True)  # EVENT_TYPES; missing (events from before types) reads as "other"
+    public_type = UnicodeAttribute(null=True)  # "public#<event_type>" only for public events (public_by_type)
+    capacity = NumberAttribute(null=True)  # the most attendees going; missing: unlimited
+    going_count = NumberAttribute(null=True)  # models/rsvp.py keeps these two; missing reads as 0
+    interested_count = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)
     updated_at = UTCDateTimeAttribute(default=now)
     version = VersionAttribute()
 
     by_owner = EventsByOwner()
     public_recent = PublicRecent()
+    public_by_type = PublicByType()
     geo = EventsByGeo()
 
     @property
@@ -145,8 +167,20 @@ def event_by_id(event_id: str, *, consistent: bool = False) -> Event | None:
 
 
 def create_event(event: Event) -> None:
-    with translate_conflicts("An event with this id exists; retry."):
-        event.save(condition=Event.event_id.does_not_exist())
+    """Store a new event and count it on its owner's ``events_hosted``, in one transaction."""
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.models.users import User
+
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(event, condition=Event.event_id.does_not_exist())
+            owner = User(user_id=event.owner_id)
+            tx.update(owner, actions=[User.events_hosted.add(1)], condition=User.user_id.exists())
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in cancellation_codes(exc):
+            raise ConflictError("An event with this id exists, or its owner is gone; retry.") from exc
+        raise
 
 
 def update_event(event: Event, actions: list) -> None:
@@ -206,6 +240,12 @@ def events_of_owner(owner_id: str, limit: int | None = None, last_key: dict | No
 
 def public_events(limit: int | None = None, last_key: dict | None = None):
     return Event.public_recent.query(PUBLIC_BUCKET, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+
+
+def public_events_of_type(event_type: str, limit: int | None = None, last_key: dict | None = None):
+    return Event.public_by_type.query(
+        f"{PUBLIC_BUCKET}#{event_type}", scan_index_forward=False, limit=limit, last_evaluated_key=last_key
+    )
 
 
 def public_events_in_cell(prefix: str) -> list[Event]:

@@ -19,7 +19,9 @@ from chalicelib.models import moderation as _moderation  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401
 from chalicelib.models import orders as _orders  # noqa: F401
 from chalicelib.models import photos as _photos  # noqa: F401
+from chalicelib.models import ratings as _ratings  # noqa: F401
 from chalicelib.models import realtime as _realtime  # noqa: F401
+from chalicelib.models import rsvp as _rsvp  # noqa: F401
 from chalicelib.models import sales_stats as _sales_stats  # noqa: F401
 from chalicelib.models import search as _search  # noqa: F401
 from chalicelib.models import social as _social  # noqa: F401

@@ -11,6 +11,8 @@ Access patterns (see docs/data-model.md):
 - a user's follower / following counts .. Users GetItem(user_id): counters kept by the follow transactions
 - the account of a sign-in identity ..... Claims GetItem("oidc#<provider>#<sub>") -> user_id (models/identities)
 - users of a role, newest first .......... Users GSI by_role (role, created_at), keys only, then BatchGet
+- a user's reputation ................... Users GetItem(user_id): rating_count / rating_sum (the rating's
+                                          transaction), events_hosted / events_attended (event and RSVP ones)
 - who the admins are (last-admin guard) . Claims GetItem("roster#admin"), versioned; every change to or
                                           from the admin role writes it in the user's transaction
 """
@@ -111,6 +113,13 @@ class User(Model):
     @property
     def suspended(self) -> bool:
         return self.suspended_at is not None
+    # Reputation (services/ratings.py): ratings received (count and sum, ADDed in the rating's own transaction),
+    # events created (ADDed with the event) and events gone to (+1 / -1 with each RSVP to or from ``going``).
+    # Missing reads as 0.
+    rating_count = NumberAttribute(null=True)
+    rating_sum = NumberAttribute(null=True)
+    events_hosted = NumberAttribute(null=True)
+    events_attended = NumberAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:

@@ -148,16 +148,19 @@ class _IndexAttrs(TypedDict):
     geohash: str | None
     geo_cell: str | None
     public_bucket: str | None
+    public_type: str | None
 
 
-def _derived(visibility: str, lat: float | None, lon: float | None) -> _IndexAttrs:
-    """Index attributes: the geo index holds public events with a location, public_recent public events."""
+def _derived(visibility: str, lat: float | None, lon: float | None, event_type: str | None = None) -> _IndexAttrs:
+    """Index attributes: the geo index holds public events with a location, public_recent public events,
+    public_by_type public events under their type."""
     public = visibility == "public"
     geohash = geo.encode(lat, lon, store.GEOHASH_PRECISION) if public and lat is not None and lon is not None else None
     return {
         "geohash": geohash,
         "geo_cell": geohash[: store.GEO_CELL_PRECISION] if geohash else None,
         "public_bucket": store.PUBLIC_BUCKET if public else None,
+        "public_type": f"{store.PUBLIC_BUCKET}#{event_type or store.DEFAULT_EVENT_TYPE}" if public else None,
     }
 
 
@@ -173,6 +176,8 @@ def create_event(
     watermark_text: str | None = None,
     viewer_variants: str = "full",
     public_variants: str = "full",
+    event_type: str = store.DEFAULT_EVENT_TYPE,
+    capacity: int | None = None,
 ) -> Event:
     if not principal.user.email_verified:
         raise ForbiddenError("Verify your email address first.", code="email_not_verified")
@@ -193,9 +198,11 @@ def create_event(
         watermark_text=watermark_text or None,
         viewer_variants=viewer_variants,
         public_variants=public_variants,
+        event_type=event_type,
+        capacity=capacity,
         created_at=t,
         updated_at=t,
-        **_derived(visibility, lat, lon),
+        **_derived(visibility, lat, lon, event_type),
     )
     store.create_event(event)
     return event
@@ -210,8 +217,10 @@ _PLAIN_FIELDS = (
     "watermark_text",
     "viewer_variants",
     "public_variants",
+    "event_type",
+    "capacity",  # lowering it below going_count is allowed: nobody is dropped, nobody new gets `going`
 )
-_REQUIRED_FIELDS = ("name", "visibility", "viewer_variants", "public_variants")
+_REQUIRED_FIELDS = ("name", "visibility", "viewer_variants", "public_variants", "event_type")
 
 
 def update_event(
@@ -248,8 +257,9 @@ def update_event(
             actions.append(attr.set(value) if value is not None else attr.remove())
     old_visibility = event.visibility
     new_visibility = changes.get("visibility") or old_visibility
+    new_type = changes.get("event_type") or event.event_type
     if actions:
-        for name, value in _derived(new_visibility, lat, lon).items():
+        for name, value in _derived(new_visibility, lat, lon, new_type).items():
             attr = getattr(Event, name)
             actions.append(attr.set(value) if value is not None else attr.remove())
         actions.append(Event.updated_at.set(now()))
@@ -346,11 +356,16 @@ def _is_draft(photo_id: str) -> bool:
 
 
 def list_events(
-    principal: Any, scope: str, limit: int, cursor: str | None
+    principal: Any, scope: str, limit: int, cursor: str | None, event_type: str | None = None
 ) -> tuple[list[tuple[Event, str | None]], str | None]:
-    """scope "mine" (owned), "joined" (member of, not owned), "public" (public events, newest first)."""
+    """scope "mine" (owned), "joined" (member of, not owned), "public" (public events, newest first);
+    ``event_type`` (scope "public" only) reads the public_by_type index, so every page is full."""
     if scope in ("mine", "joined") and not principal:
         raise UnauthorizedError("Log in to list your events.")
+    if event_type is not None and scope != "public":
+        raise ValidationError(
+            "Filter by event_type only with scope=public.", details={"event_type": "needs scope=public"}
+        )
     if scope == "mine":
         key = f"events:mine:{principal.user_id}"
         events, next_cursor = page(key, store.events_of_owner(principal.user_id, limit, decode(key, cursor)), limit)
@@ -362,8 +377,13 @@ def list_events(
         )
         found = store.events_by_ids(m.event_id for m in members)
         return [(found[m.event_id], m.role) for m in members if m.event_id in found], next_cursor
-    key = "events:public"
-    events, next_cursor = page(key, store.public_events(limit, decode(key, cursor)), limit)
+    key = f"events:public:{event_type}" if event_type else "events:public"
+    found = (
+        store.public_events_of_type(event_type, limit, decode(key, cursor))
+        if event_type
+        else store.public_events(limit, decode(key, cursor))
+    )
+    events, next_cursor = page(key, found, limit)
     roles = roles_in(events, principal)
     return [(e, roles[e.event_id]) for e in events], next_cursor
 

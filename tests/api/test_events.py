@@ -588,7 +588,11 @@ def test_delete_publishes_the_event_then_jobs_remove_members(api, cast):
     assert api.delete(f"/events/{event['id']}", token=cast["viewer"]["access"]).status_code == 403
     assert queued() == []
     assert api.delete(f"/events/{event['id']}", token=cast["owner"]["access"]).status_code == 204
-    assert {(j["type"], j["consumer"]) for j in queued()} == {("event.deleted", "photos"), ("event.deleted", "members")}
+    assert {(j["type"], j["consumer"]) for j in queued()} == {
+        ("event.deleted", "photos"),
+        ("event.deleted", "members"),
+        ("event.deleted", "rsvps"),
+    }
     assert api.get("/events?scope=joined", token=cast["viewer"]["access"]).data["items"] == []  # at once
     drain()
     assert list(EventMember.query(event["id"])) == []
