@@ -9,6 +9,7 @@ MODULES = (
     "chalicelib.api.auth",
     "chalicelib.api.users",
     "chalicelib.api.events",
+    "chalicelib.api.invitations",
     "chalicelib.api.photos",
     "chalicelib.api.engagement",
     "chalicelib.api.social",

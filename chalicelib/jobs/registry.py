@@ -35,12 +35,18 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "notifications": "chalicelib.services.notifications:on_user_deleted",
         "clients": "chalicelib.services.clients:on_user_deleted",  # clients, assignments, price sheets
         "verification": "chalicelib.services.verification:on_user_deleted",  # request row and document
+        "invitations": "chalicelib.services.invitations:on_user_deleted",  # pending invitations
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
         "photos": "chalicelib.services.photos:on_event_deleted",
-        "members": "chalicelib.services.events:on_event_deleted",
+        "members": "chalicelib.services.events:on_event_deleted",  # each chunk gets the live "deleted" frame
+        "invitations": "chalicelib.services.invitations:on_event_deleted",  # the same for pending invitees
     },
+    # payload: event_id, inviter_id, user_ids (the invitees beyond the inline bound): their event_invite
+    "event.invited": {"notify": "chalicelib.services.invitations:on_invited"},
+    # payload: event_id, change (updated | rsvp): the live event.updated frame to members and pending invitees
+    "event.updated": {"live": "chalicelib.services.event_updates:on_updated"},
     # payload: event_id
     "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},
     # payload: photo_id, owner_id, event_id (or None)

@@ -13,6 +13,7 @@ from chalicelib.models import engagement as _engagement  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
 from chalicelib.models import galleries as _galleries  # noqa: F401
 from chalicelib.models import idempotency as _idempotency  # noqa: F401
+from chalicelib.models import invitations as _invitations  # noqa: F401
 from chalicelib.models import jobs as _jobs  # noqa: F401
 from chalicelib.models import ledger as _ledger  # noqa: F401
 from chalicelib.models import notifications as _notifications  # noqa: F401

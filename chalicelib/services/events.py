@@ -84,9 +84,16 @@ def access(principal: Any, event_id: str, *, consistent: bool = False) -> tuple[
     """The event and the caller's role in it; 404 if it does not exist or the caller may not read it."""
     event = store.event_by_id(event_id, consistent=consistent)
     role = member_role(event, principal.user_id if principal else None) if event else None
-    if event is None or not _readable(event, role, principal):
+    if event is None or not (_readable(event, role, principal) or _invited(event, principal)):
         raise NotFoundError("No such event.")
     return event, role
+
+
+def _invited(event: Event, principal: Any) -> bool:
+    """A pending invitation lets its invitee read the event (one GetItem, asked only when nothing else does)."""
+    from chalicelib.services import invitations
+
+    return bool(principal) and invitations.can_read(event, principal.user_id)
 
 
 def require_readable(principal: Any, event_id: str) -> Event:
@@ -253,6 +260,9 @@ def update_event(
             attr = getattr(Event, name)
             actions.append(attr.set(value) if value is not None else attr.remove())
         actions.append(Event.updated_at.set(now()))
+        from chalicelib.services import event_updates
+
+        live = event_updates.outbox_row(event.event_id, "updated", (event.version or 0) + 1)
         if new_visibility != old_visibility:
             event = store.update_event_and_publish(
                 event,
@@ -260,15 +270,20 @@ def update_event(
                 "event.visibility_changed",
                 f"event.visibility_changed:{event.event_id}:{(event.version or 0) + 1}",
                 {"event_id": event.event_id},
+                also=[live],
             )
         else:
-            store.update_event(event, actions)
+            store.update_event_with_outbox(event, actions, [live])
+        event_updates.dispatch(live)
     return event, role
 
 
 def delete_event(principal: Any, event_id: str) -> None:
-    _require_manager(principal, event_id)
+    from chalicelib.services import event_updates
+
+    event, _ = _require_manager(principal, event_id)
     _delete(event_id)
+    event_updates.send_now(event_id, "deleted", [event.owner_id])  # members and invitees: event.deleted jobs
 
 
 def _delete(event_id: str) -> None:
@@ -298,8 +313,13 @@ def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
 
 
 def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
-    """``event.deleted``: the members of the deleted event."""
-    return {} if store.delete_members(payload["event_id"], limit) >= limit else None
+    """``event.deleted``: the members of the deleted event (each chunk gets the live ``deleted`` frame first)."""
+    from chalicelib.services import event_updates
+
+    def announce(members: list[EventMember]) -> None:
+        event_updates.send_now(payload["event_id"], "deleted", [m.user_id for m in members])
+
+    return {} if store.delete_members(payload["event_id"], limit, before=announce) >= limit else None
 
 
 def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
