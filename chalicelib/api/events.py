@@ -158,6 +158,8 @@ class EventOut(Out):
     public_variants: Variants
     watermark_text: str | None = Field(None, description="Shown to those who may change the event")
     version: int
+    like_count: int = 0
+    comment_count: int = 0
 
     @classmethod
     def fields_of(
@@ -184,6 +186,8 @@ class EventOut(Out):
             public_variants=event.public_variants,
             watermark_text=event.watermark_text if can_edit else None,
             version=event.version or 1,
+            like_count=int(event.like_count or 0),
+            comment_count=int(event.comment_count or 0),
         )
 
 

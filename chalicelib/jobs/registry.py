@@ -42,6 +42,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "photos": "chalicelib.services.photos:on_event_deleted",
         "members": "chalicelib.services.events:on_event_deleted",  # each chunk gets the live "deleted" frame
         "invitations": "chalicelib.services.invitations:on_event_deleted",  # the same for pending invitees
+        "engagement": "chalicelib.services.engagement:on_event_deleted",  # the event's likes and comments
     },
     # payload: event_id, inviter_id, user_ids (the invitees beyond the inline bound): their event_invite
     "event.invited": {"notify": "chalicelib.services.invitations:on_invited"},

@@ -92,6 +92,9 @@ class Event(Model):
     watermark_text = UnicodeAttribute(null=True)  # None: the default "Lightbox"
     viewer_variants = UnicodeAttribute(default="full")  # "full" | "watermarked"
     public_variants = UnicodeAttribute(default="full")  # "full" | "watermarked"
+    # engagement counters, changed only through models/engagement.py (EventCounts: no version bump)
+    like_count = NumberAttribute(null=True)
+    comment_count = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)
     updated_at = UTCDateTimeAttribute(default=now)
     version = VersionAttribute()
