@@ -47,6 +47,20 @@ Variants = Literal["full", "watermarked"]
 WatermarkText = Annotated[CleanText, Field(max_length=40, description='Text of the watermark; null: "Lightbox"')]
 
 
+def _terms(values: list[str]) -> list[str]:
+    from chalicelib.services.autoinvite import normalise_terms
+
+    return normalise_terms(values)
+
+
+InterestTerm = Annotated[CleanText, Field(min_length=1, max_length=32)]
+InterestTags = Annotated[
+    list[InterestTerm],
+    Field(max_length=10, description="Up to 10 terms (lower-cased); auto-invite matches users' interests"),
+    AfterValidator(_terms),
+]
+
+
 class LocationIn(Body):
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
@@ -88,6 +102,10 @@ class EventIn(_EventBody):
     watermark_text: WatermarkText | None = None
     viewer_variants: Variants = Field("full", description="What members see: full-size or watermarked images")
     public_variants: Variants = Field("full", description="What everybody else sees")
+    interest_tags: InterestTags | None = None
+    auto_invite: bool | None = Field(
+        None, description="A public event with a location and interest_tags invites matching users (up to 200)"
+    )
 
 
 class EventPatchIn(_EventBody):
@@ -102,6 +120,8 @@ class EventPatchIn(_EventBody):
     watermark_text: WatermarkText | None = None
     viewer_variants: Variants | None = None
     public_variants: Variants | None = None
+    interest_tags: InterestTags | None = None
+    auto_invite: bool | None = None
     version: int | None = Field(None, description="If given, the change applies only to this version (else 409)")
 
 
@@ -160,6 +180,8 @@ class EventOut(Out):
     version: int
     like_count: int = 0
     comment_count: int = 0
+    interest_tags: list[str] = []
+    auto_invite: bool = False
 
     @classmethod
     def fields_of(
@@ -188,6 +210,8 @@ class EventOut(Out):
             version=event.version or 1,
             like_count=int(event.like_count or 0),
             comment_count=int(event.comment_count or 0),
+            interest_tags=sorted(event.interest_tags or ()),
+            auto_invite=bool(event.auto_invite),
         )
 
 
@@ -241,6 +265,8 @@ def create_event(ctx: Ctx[EventIn]) -> EventOut:
         watermark_text=b.watermark_text,
         viewer_variants=b.viewer_variants,
         public_variants=b.public_variants,
+        interest_tags=b.interest_tags,
+        auto_invite=b.auto_invite,
     )
     return _event_out(event, "owner", ctx.principal)
 

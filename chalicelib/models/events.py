@@ -20,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -95,6 +102,9 @@ class Event(Model):
     # engagement counters, changed only through models/engagement.py (EventCounts: no version bump)
     like_count = NumberAttribute(null=True)
     comment_count = NumberAttribute(null=True)
+    # auto-invite (services/autoinvite.py); the job's count of invitations is ``auto_invited`` (AutoInvited)
+    interest_tags = UnicodeSetAttribute(null=True)
+    auto_invite = BooleanAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)
     updated_at = UTCDateTimeAttribute(default=now)
     version = VersionAttribute()

@@ -2,6 +2,7 @@
 
 Each ``noqa: F401`` below: the module is imported for its side effect, registering its models."""
 
+from chalicelib.models import autoinvite as _autoinvite  # noqa: F401
 from chalicelib.models import base
 from chalicelib.models import cart as _cart  # noqa: F401
 from chalicelib.models import chat as _chat  # noqa: F401

@@ -83,6 +83,12 @@ class User(Model):
     # and new users until their first follow) reads as 0.
     follower_count = NumberAttribute(null=True)
     following_count = NumberAttribute(null=True)
+    # auto-invite (services/autoinvite.py): interest terms, home, radius and the opt-in; indexed in interest_cells
+    interests = UnicodeSetAttribute(null=True)
+    home_lat = NumberAttribute(null=True)
+    home_lon = NumberAttribute(null=True)
+    radius_km = NumberAttribute(null=True)
+    auto_invite = BooleanAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:

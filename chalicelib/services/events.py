@@ -180,6 +180,8 @@ def create_event(
     watermark_text: str | None = None,
     viewer_variants: str = "full",
     public_variants: str = "full",
+    interest_tags: list[str] | None = None,
+    auto_invite: bool | None = None,
 ) -> Event:
     if not principal.user.email_verified:
         raise ForbiddenError("Verify your email address first.", code="email_not_verified")
@@ -200,11 +202,16 @@ def create_event(
         watermark_text=watermark_text or None,
         viewer_variants=viewer_variants,
         public_variants=public_variants,
+        interest_tags=set(interest_tags) if interest_tags else None,
+        auto_invite=auto_invite or None,
         created_at=t,
         updated_at=t,
         **_derived(visibility, lat, lon),
     )
     store.create_event(event)
+    from chalicelib.services import autoinvite
+
+    autoinvite.request(event)
     return event
 
 
@@ -217,6 +224,8 @@ _PLAIN_FIELDS = (
     "watermark_text",
     "viewer_variants",
     "public_variants",
+    "interest_tags",
+    "auto_invite",
 )
 _REQUIRED_FIELDS = ("name", "visibility", "viewer_variants", "public_variants")
 
@@ -237,6 +246,13 @@ def update_event(
     if nulls:
         raise ValidationError("The request body is not valid.", details={f: "must not be null" for f in nulls})
     _check_times(changes.get("starts_at", event.starts_at), changes.get("ends_at", event.ends_at))
+    from chalicelib.services import autoinvite
+
+    if "interest_tags" in changes:
+        changes["interest_tags"] = set(changes["interest_tags"] or ()) or None
+    if changes.get("auto_invite") is False:
+        changes["auto_invite"] = None
+    was_auto = autoinvite.qualifies(event)
     actions = []
     for field in _PLAIN_FIELDS:
         if field in changes and changes[field] != getattr(event, field):
@@ -275,6 +291,7 @@ def update_event(
         else:
             store.update_event_with_outbox(event, actions, [live])
         event_updates.dispatch(live)
+        autoinvite.request(event, was_auto)
     return event, role
 
 
