@@ -335,7 +335,7 @@ class EventLike(Model):
     event_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute(range_key=True)
     created_at = UTCDateTimeAttribute(default=now)
-    by_user = _index("event_likes_by_user", "user_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+    by_user = _index("by_user", "user_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
 
 
 @register
@@ -353,8 +353,8 @@ class EventComment(Model):
     reply_count = NumberAttribute(default=0)
     closing = BooleanAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)
-    top_level = _index("event_top_level", "thread_event_id", "comment_id", UnicodeAttribute, AllProjection())
-    by_parent = _index("event_by_parent", "parent_id", "comment_id", UnicodeAttribute, AllProjection())
+    top_level = _index("top_level", "thread_event_id", "comment_id", UnicodeAttribute, AllProjection())
+    by_parent = _index("by_parent", "parent_id", "comment_id", UnicodeAttribute, AllProjection())
 
 
 class EventCounts(Model):

@@ -208,7 +208,7 @@ def _invite_one(event_id: str, user_id: str) -> str:
     row = invitations_store.new_invitation(event_id, user_id, None, source="auto")
     counter = AutoInvited(event_id=event_id)
     try:
-        with TransactWrite(connection=AutoInvited._get_connection().connection) as tx:
+        with TransactWrite(connection=invitations_store.Invitation._get_connection().connection) as tx:
             tx.save(row, condition=invitations_store.Invitation.user_id.does_not_exist())
             tx.update(
                 counter,
