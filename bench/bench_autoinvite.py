@@ -56,12 +56,11 @@ def run(n: int, matching: int) -> dict:
         from chalicelib.models.autoinvite import InterestCell
         from chalicelib.models.base import new_id
         from chalicelib.models.invitations import Invitation
+        from chalicelib.models.registry import all_models
         from chalicelib.models.users import User
         from chalicelib.resources import ensure_resources
         from chalicelib.services import accounts, autoinvite
         from tests.jobs import drain
-
-        from chalicelib.models.registry import all_models
 
         aws.reset()
         for model in all_models():
@@ -116,14 +115,16 @@ def main() -> int:
         results.append(res)
         ops = collections.Counter(c.split(".", 1)[1] for c in res["calls"])
         print(
-            f"  N={n:>6}: invited {res['invited']:>4}   job {res['job_s']:6.2f} s   {len(res['calls']):>5} DynamoDB calls"
+            f"  N={n:>6}: invited {res['invited']:>4}   job {res['job_s']:6.2f} s"
+            f"   {len(res['calls']):>5} DynamoDB calls"
             f"  ({', '.join(f'{op} {k}' for op, k in ops.most_common())})   index rows {res['rows']}"
             f" written in {res['setup_s']:.1f} s"
         )
     if len(results) > 1:
         a, b = results[0], results[-1]
         print(
-            f"  {b['n']} vs {a['n']} users ({b['n'] / a['n']:.0f}x): DynamoDB calls x{len(b['calls']) / len(a['calls']):.2f},"
+            f"  {b['n']} vs {a['n']} users ({b['n'] / a['n']:.0f}x):"
+            f" DynamoDB calls x{len(b['calls']) / len(a['calls']):.2f},"
             f" job time x{b['job_s'] / a['job_s']:.2f}, invited x{b['invited'] / max(1, a['invited']):.2f}"
         )
     return 0
