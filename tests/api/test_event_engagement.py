@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.api.test_events import create
+from tests.api.test_tips import threaded_api  # noqa: F401  (fixture: one Chalice request per thread)
 from tests.jobs import drain
 
 
@@ -40,6 +41,7 @@ def test_likes_are_idempotent_and_counted(api, scene):
     assert api.patch(f"/events/{public}", {"name": "Renamed"}, token=host["access"]).data["like_count"] == 1
 
 
+@pytest.mark.usefixtures("threaded_api")
 def test_concurrent_likes_count_exactly(api, make_user, scene):
     public = scene["public"]["id"]
     fans = [make_user(f"liker{i}") for i in range(8)]
