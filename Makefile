@@ -93,6 +93,7 @@ bench: $(STAMP) package web chromium
 	$(PY) bench/bench_locked_listing.py
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_deletion.py
+	$(PY) bench/bench_autoinvite.py
 	$(PY) bench/bench_sales_summary.py
 	$(PY) bench/bench_orders.py
 	$(PY) bench/bench_archive.py

@@ -116,11 +116,14 @@ def _grid(lat: float, lon: float, radius_km: float, precision: int) -> tuple[ran
     return rows, list(dict.fromkeys(j % cols_total for j in range(first, last + 1)))
 
 
-def cells_for_radius(lat: float, lon: float, radius_km: float) -> tuple[int, list[str]]:
-    """(precision, cell prefixes) covering the circle: the finest precision (3..6) that needs at most a 3x3
-    block of cells, else (far from the equator, where cells narrow) the precision that needs the fewest."""
+def cells_for_radius(
+    lat: float, lon: float, radius_km: float, min_precision: int = MIN_PRECISION
+) -> tuple[int, list[str]]:
+    """(precision, cell prefixes) covering the circle: the finest precision (``min_precision``..6) that needs at
+    most a 3x3 block of cells, else (far from the equator, where cells narrow) the precision that needs the
+    fewest."""
     best: tuple[int, int] | None = None
-    for precision in range(MAX_PRECISION, MIN_PRECISION - 1, -1):
+    for precision in range(MAX_PRECISION, min_precision - 1, -1):
         rows, cols = _grid(lat, lon, radius_km, precision)
         count = len(rows) * len(cols)
         if best is None or count < best[1]:

@@ -12,6 +12,7 @@ MODULES = (
     "chalicelib.api.events",
     "chalicelib.api.rsvp",
     "chalicelib.api.ratings",
+    "chalicelib.api.invitations",
     "chalicelib.api.photos",
     "chalicelib.api.engagement",
     "chalicelib.api.social",

@@ -211,6 +211,11 @@ def patch_me(ctx: Ctx[UpdateMeIn]) -> UserOut:
     """Change display name, bio or avatar (one of your own processed photos; null removes it)."""
     if ctx.body.avatar_photo_id:
         check_avatar(ctx.principal, ctx.body.avatar_photo_id)
+    auto_fields = {"interests", "home", "radius_km", "auto_invite"} & ctx.body.model_fields_set
+    if auto_fields:
+        from chalicelib.services import autoinvite
+
+        autoinvite.update_settings(ctx.principal.user, {f: getattr(ctx.body, f) for f in auto_fields})
     user = accounts.update_profile(
         ctx.principal.user,
         display_name=ctx.body.display_name,

@@ -1,5 +1,6 @@
 """Likes, comments and bookmarks: /photos/{id}/like(s), /likes/*, /photos/{id}/comments, /comments/{id}/children,
-/photos/{id}/bookmark, /bookmarks. The live side (WebSocket subscribe) is in chalicelib.services.livestats."""
+/photos/{id}/bookmark, /bookmarks; the same likes and comments on events: /events/{id}/like, /events/{id}/comments.
+The live side (WebSocket subscribe) is in chalicelib.services.livestats."""
 
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ class CommentAuthor(Out):
 
 class CommentOut(Out):
     id: str
-    photo_id: str
+    photo_id: str | None = Field(None, description="The photo commented on (absent on event comments)")
+    event_id: str | None = Field(None, description="The event commented on (absent on photo comments)")
     parent_id: str | None
     author: CommentAuthor
     body: str
@@ -216,6 +218,68 @@ def replies(ctx: PublicCtx[None, PageQuery], comment_id: str) -> CommentPage:
 def delete_comment(ctx: Ctx, photo_id: str, comment_id: str) -> None:
     """Delete a comment (author, photo owner or staff); a top-level comment's replies go with it."""
     engagement.delete_comment(ctx.principal, photo_id, comment_id)
+
+
+# ---- events ------------------------------------------------------------------------------------------------
+
+
+class EventLikeOut(Out):
+    event_id: str
+    liked: bool
+
+
+@route("/events/{event_id}/like", "POST", response=EventLikeOut, status=201, tags=TAGS, responses=(403, 404))
+def like_event(ctx: Ctx, event_id: str) -> EventLikeOut:
+    """Like an event you can see (idempotent); the event shows ``like_count``."""
+    engagement.like(ctx.principal, event_id, kind="event")
+    return EventLikeOut(event_id=event_id, liked=True)
+
+
+@route("/events/{event_id}/like", "DELETE", status=204, tags=TAGS, responses=(404,))
+def unlike_event(ctx: Ctx, event_id: str) -> None:
+    """Withdraw a like of an event (idempotent)."""
+    engagement.unlike(ctx.principal, event_id, kind="event")
+
+
+@route(
+    "/events/{event_id}/comments",
+    "POST",
+    body=CommentIn,
+    response=CommentOut,
+    status=201,
+    tags=TAGS,
+    responses=(403, 404),
+    idempotency="accepted",
+)
+def add_event_comment(ctx: Ctx[CommentIn], event_id: str) -> dict[str, Any]:
+    """Comment on an event you can see, or reply (``parent_id``) to a top-level comment; a reply to a reply is
+    400. Replies are listed at /comments/{comment_id}/children."""
+    return engagement.add_comment(ctx.principal, event_id, ctx.body.body, ctx.body.parent_id, kind="event")
+
+
+@route(
+    "/events/{event_id}/comments",
+    "GET",
+    query=PageQuery,
+    response=CommentPage,
+    auth="optional",
+    tags=TAGS,
+    responses=(404,),
+)
+def event_comments(ctx: PublicCtx[None, PageQuery], event_id: str) -> CommentPage:
+    """An event's top-level comments, newest first, each with its ``reply_count``."""
+    found, cursor = _keys_page(
+        ctx,
+        f"event-comments:{event_id}:{_who(ctx)}",
+        lambda last: engagement.comments_query(ctx.principal, event_id, ctx.query.limit, last, kind="event"),
+    )
+    return CommentPage(items=engagement.comment_views(found), next_cursor=cursor)
+
+
+@route("/events/{event_id}/comments/{comment_id}", "DELETE", status=204, tags=TAGS, responses=(403, 404))
+def delete_event_comment(ctx: Ctx, event_id: str, comment_id: str) -> None:
+    """Delete a comment (author, event owner or staff); a top-level comment's replies go with it."""
+    engagement.delete_comment(ctx.principal, event_id, comment_id, kind="event")
 
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------

@@ -49,6 +49,20 @@ EventType = Literal["study", "party", "business", "other"]
 Capacity = Annotated[int, Field(ge=1, le=1_000_000, description="The most attendees `going`; null: unlimited")]
 
 
+def _terms(values: list[str]) -> list[str]:
+    from chalicelib.services.autoinvite import normalise_terms
+
+    return normalise_terms(values)
+
+
+InterestTerm = Annotated[CleanText, Field(min_length=1, max_length=32)]
+InterestTags = Annotated[
+    list[InterestTerm],
+    Field(max_length=10, description="Up to 10 terms (lower-cased); auto-invite matches users' interests"),
+    AfterValidator(_terms),
+]
+
+
 class LocationIn(Body):
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
@@ -92,6 +106,10 @@ class EventIn(_EventBody):
     public_variants: Variants = Field("full", description="What everybody else sees")
     event_type: EventType = "other"
     capacity: Capacity | None = None
+    interest_tags: InterestTags | None = None
+    auto_invite: bool | None = Field(
+        None, description="A public event with a location and interest_tags invites matching users (up to 200)"
+    )
 
 
 class EventPatchIn(_EventBody):
@@ -110,6 +128,8 @@ class EventPatchIn(_EventBody):
     capacity: Capacity | None = Field(
         None, description="Null: unlimited. Below going_count: nobody is dropped, nobody new may go"
     )
+    interest_tags: InterestTags | None = None
+    auto_invite: bool | None = None
     version: int | None = Field(None, description="If given, the change applies only to this version (else 409)")
 
 
@@ -171,6 +191,10 @@ class EventOut(Out):
     capacity: int | None = Field(None, description="The most attendees going; null: unlimited")
     going_count: int = 0
     interested_count: int = 0
+    like_count: int = 0
+    comment_count: int = 0
+    interest_tags: list[str] = []
+    auto_invite: bool = False
 
     @classmethod
     def fields_of(
@@ -201,6 +225,10 @@ class EventOut(Out):
             capacity=int(event.capacity) if event.capacity is not None else None,
             going_count=max(0, int(event.going_count or 0)),
             interested_count=max(0, int(event.interested_count or 0)),
+            like_count=int(event.like_count or 0),
+            comment_count=int(event.comment_count or 0),
+            interest_tags=sorted(event.interest_tags or ()),
+            auto_invite=bool(event.auto_invite),
         )
 
 
@@ -256,6 +284,8 @@ def create_event(ctx: Ctx[EventIn]) -> EventOut:
         public_variants=b.public_variants,
         event_type=b.event_type,
         capacity=b.capacity,
+        interest_tags=b.interest_tags,
+        auto_invite=b.auto_invite,
     )
     return _event_out(event, "owner", ctx.principal)
 

@@ -31,6 +31,7 @@ NotificationType = Literal[
     "subscribed",  # creators
     "purchase",  # creators
     "verification",  # creators
+    "event_invite",  # invitations
 ]
 assert set(get_args(NotificationType)) == set(TYPES)  # one list of types
 

@@ -85,6 +85,10 @@ class UserOut(PublicUserOut):
     )
     avatar_photo_id: str | None = None
     two_factor_enabled: bool = Field(False, description="Logins need a TOTP or recovery code (POST /auth/2fa/verify)")
+    interests: list[str] = []
+    home: dict[str, float] | None = None
+    radius_km: int | None = None
+    auto_invite: bool = False
 
     @classmethod
     def of(cls, user, avatar_url: str | None = None) -> UserOut:
@@ -102,6 +106,10 @@ class UserOut(PublicUserOut):
             avatar_photo_id=user.avatar_photo_id,
             two_factor_enabled=bool(user.two_factor_enabled),
             created_at=iso(user.created_at),
+            interests=sorted(user.interests or ()),
+            home={"lat": float(user.home_lat), "lon": float(user.home_lon)} if user.home_lat is not None else None,
+            radius_km=int(user.radius_km) if user.radius_km is not None else None,
+            auto_invite=bool(user.auto_invite),
         )
 
 
@@ -215,10 +223,32 @@ class TokenInfoOut(Out):
     exp: int
 
 
+class HomeIn(Body):
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+def _interest_terms(values: list[str]) -> list[str]:
+    from chalicelib.services.autoinvite import normalise_terms
+
+    return normalise_terms(values)
+
+
 class UpdateMeIn(Body):
     display_name: Annotated[CleanText, Field(max_length=64)] | None = None
     bio: Annotated[str, Field(max_length=500)] | None = None
     avatar_photo_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    interests: (
+        Annotated[
+            list[Annotated[CleanText, Field(min_length=1, max_length=32)]],
+            Field(max_length=10, description="Up to 10 terms, lower-cased (auto-invite)"),
+            AfterValidator(_interest_terms),
+        ]
+        | None
+    ) = None
+    home: HomeIn | None = Field(None, description="Where you are, for auto-invite (null removes it)")
+    radius_km: Annotated[int, Field(ge=1, le=500)] | None = Field(None, description="Auto-invite radius, 1-500 km")
+    auto_invite: bool | None = Field(None, description="Be invited to public events matching your interests nearby")
 
 
 class SearchQuery(PageQuery):

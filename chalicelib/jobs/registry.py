@@ -37,13 +37,25 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "verification": "chalicelib.services.verification:on_user_deleted",  # request row and document
         "ratings": "chalicelib.services.ratings:on_user_deleted",  # the ratings the user received
         "rsvps": "chalicelib.services.rsvp:on_user_deleted",  # withdraw the user's RSVPs (seats free)
+        "invitations": "chalicelib.services.invitations:on_user_deleted",  # pending invitations
+        "autoinvite": "chalicelib.services.autoinvite:on_user_deleted",  # the user's interest index rows
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {
         "photos": "chalicelib.services.photos:on_event_deleted",
-        "members": "chalicelib.services.events:on_event_deleted",
+        "members": "chalicelib.services.events:on_event_deleted",  # each chunk gets the live "deleted" frame
         "rsvps": "chalicelib.services.rsvp:on_event_deleted",
+        "invitations": "chalicelib.services.invitations:on_event_deleted",  # the same for pending invitees
+        "engagement": "chalicelib.services.engagement:on_event_deleted",  # the event's likes and comments
     },
+    # payload: event_id, inviter_id, user_ids (the invitees beyond the inline bound): their event_invite
+    "event.invited": {"notify": "chalicelib.services.invitations:on_invited"},
+    # payload: event_id, change (updated | rsvp): the live event.updated frame to members and pending invitees
+    "event.updated": {"live": "chalicelib.services.event_updates:on_updated"},
+    # payload: event_id (a public event with auto_invite and interest_tags): invite matching users, up to 200
+    "event.auto_invite": {"invitations": "chalicelib.services.autoinvite:on_auto_invite"},
+    # payload: user_id: rewrite the user's interest index rows from their current settings
+    "user.autoinvite_changed": {"index": "chalicelib.services.autoinvite:on_settings_changed"},
     # payload: event_id
     "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},
     # payload: photo_id, owner_id, event_id (or None)

@@ -15,6 +15,10 @@ Access patterns (every listing is a Query on a key or an index):
 - connections subscribed to a photo ............ PhotoSubscriptions Query(photo_id); rows expire by TTL and are
                                                   deleted when a push finds the connection gone
 
+The same tables' shapes serve events (``event_likes``, ``event_comments``, keyed by ``event_id``): every function
+takes a :class:`Target` (``PHOTO`` by default, or ``EVENT``), which names the like and comment models and the row
+holding the counters (``Photo``, or the event's row through ``EventCounts``, which never touches its version).
+
 Counters live on the rows they count and change in the same transaction as the row that is counted:
 ``Photo.like_count`` with the like, ``Photo.comment_count`` (every comment, replies included) and the parent's
 ``reply_count`` with the comment. Concurrent transactions on one photo (a popular one) are cancelled by
@@ -27,6 +31,8 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -111,28 +117,30 @@ class Like(Model):
     by_user = _index("by_user", "user_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
 
 
-def add_like(photo_id: str, user_id: str) -> bool:
-    """Like and count it, atomically. False (and nothing changed) if the like existed; 404 if the photo is gone
-    or not ready."""
+def add_like(photo_id: str, user_id: str, target: Target | None = None) -> bool:
+    """Like and count it, atomically. False (and nothing changed) if the like existed; 404 if the photo (the
+    target) is gone or not ready."""
+    t = target or PHOTO
 
     def build(tx: TransactWrite) -> None:
-        tx.save(Like(photo_id=photo_id, user_id=user_id), condition=Like.user_id.does_not_exist())
-        tx.update(Photo(photo_id=photo_id), actions=[Photo.like_count.add(1)], condition=_photo_ready())
+        tx.save(t.like(photo_id, user_id), condition=t.likes.user_id.does_not_exist())
+        tx.update(t.row(photo_id), actions=[t.counted.like_count.add(1)], condition=t.ready())
 
     codes = _commit(build)
     if not codes:
         return True
     if codes[0] == FAILED:
         return False
-    raise NotFoundError("No such photo.")
+    raise NotFoundError(t.missing)
 
 
-def remove_like(photo_id: str, user_id: str) -> bool:
+def remove_like(photo_id: str, user_id: str, target: Target | None = None) -> bool:
     """Unlike and uncount, atomically. False (and nothing changed) if there was no like."""
+    t = target or PHOTO
 
     def build(tx: TransactWrite) -> None:
-        tx.delete(Like(photo_id=photo_id, user_id=user_id), condition=Like.user_id.exists())
-        tx.update(Photo(photo_id=photo_id), actions=[Photo.like_count.add(-1)], condition=Photo.photo_id.exists())
+        tx.delete(t.like(photo_id, user_id), condition=t.likes.user_id.exists())
+        tx.update(t.row(photo_id), actions=[t.counted.like_count.add(-1)], condition=t.exists())
 
     codes = _commit(build)
     if not codes:
@@ -140,24 +148,26 @@ def remove_like(photo_id: str, user_id: str) -> bool:
     if codes[0] == FAILED:
         return False
     # The photo is gone but its like row is not: delete the orphan, so a walk over the user's likes moves on.
-    Like(photo_id=photo_id, user_id=user_id).delete()
-    raise NotFoundError("No such photo.")
+    t.like(photo_id, user_id).delete()
+    raise NotFoundError(t.missing)
 
 
-def liked_among(user_id: str, photo_ids: Iterable[str]) -> set[str]:
-    """Which of the photos ``user_id`` likes: one BatchGetItem per 100 ids."""
+def liked_among(user_id: str, photo_ids: Iterable[str], target: Target | None = None) -> set[str]:
+    """Which of the photos (targets) ``user_id`` likes: one BatchGetItem per 100 ids."""
+    t = target or PHOTO
     keys = [(p, user_id) for p in dict.fromkeys(photo_ids) if plausible_id(p)]
     if not keys or not plausible_id(user_id):
         return set()
-    return {row.photo_id for row in Like.batch_get(keys, attributes_to_get=["photo_id", "user_id"])}
+    return {t.id_of(row) for row in t.likes.batch_get(keys, attributes_to_get=[t.key, "user_id"])}
 
 
 def likes_of_photo(photo_id: str, limit: int | None = None, last_key: dict | None = None):
     return Like.by_photo.query(photo_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def likes_of_user(user_id: str, limit: int | None = None, last_key: dict | None = None):
-    return Like.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+def likes_of_user(user_id: str, limit: int | None = None, last_key: dict | None = None, target: Target | None = None):
+    likes = (target or PHOTO).likes
+    return likes.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
 # ---- comments ----------------------------------------------------------------------------------------------
@@ -187,63 +197,76 @@ def new_comment_id(photo_id: str) -> str:
 
 
 def photo_of_comment(comment_id: str) -> str | None:
-    """The photo a comment id belongs to, or None if the id is not one we mint."""
+    """The photo (or event) a comment id belongs to, or None if the id is not one we mint."""
     match = _COMMENT_ID.match(comment_id or "")
     return match.group(1) if match else None
 
 
-def get_comment(photo_id: str, comment_id: str) -> Comment | None:
+def target_of_comment(comment_id: str) -> tuple[Target, str] | None:
+    """What a comment id belongs to: (``EVENT`` or ``PHOTO``, its id), or None if it is not one we mint."""
+    target_id = photo_of_comment(comment_id)
+    if target_id is None:
+        return None
+    return (EVENT if target_id.startswith(EVENT_ID_PREFIX) else PHOTO), target_id
+
+
+def get_comment(photo_id: str, comment_id: str, target: Target | None = None) -> Any:
+    t = target or PHOTO
     if not (plausible_id(photo_id) and photo_of_comment(comment_id) == photo_id):
         return None
     try:
-        return Comment.get(photo_id, comment_id, consistent_read=True)
-    except Comment.DoesNotExist:
+        return t.comments.get(photo_id, comment_id, consistent_read=True)
+    except t.comments.DoesNotExist:
         return None
 
 
-def add_comment(comment: Comment) -> None:
+def add_comment(comment: Any, target: Target | None = None) -> None:
     """Store a comment and count it (and, for a reply, count it on its parent) in one transaction.
 
-    404 if the photo is gone or not ready; 404 ``comment_not_found`` if the parent was deleted meanwhile."""
-    photo_id = comment.photo_id
+    404 if the photo (target) is gone or not ready; 404 ``comment_not_found`` if the parent was deleted meanwhile."""
+    t = target or PHOTO
+    photo_id = t.id_of(comment)
+    model = t.comments
 
     def build(tx: TransactWrite) -> None:
-        tx.save(comment, condition=Comment.comment_id.does_not_exist())
+        tx.save(comment, condition=model.comment_id.does_not_exist())
         if comment.parent_id:
             tx.update(
-                Comment(photo_id=photo_id, comment_id=comment.parent_id),
-                actions=[Comment.reply_count.add(1)],
-                condition=Comment.comment_id.exists() & Comment.closing.does_not_exist(),
+                t.comment(photo_id, comment.parent_id),
+                actions=[model.reply_count.add(1)],
+                condition=model.comment_id.exists() & model.closing.does_not_exist(),
             )
-        tx.update(Photo(photo_id=photo_id), actions=[Photo.comment_count.add(1)], condition=_photo_ready())
+        tx.update(t.row(photo_id), actions=[t.counted.comment_count.add(1)], condition=t.ready())
 
     codes = _commit(build)
     if not codes:
         return
     if comment.parent_id and codes[1] == FAILED:
         raise NotFoundError("The comment you reply to was deleted.", code="comment_not_found")
-    raise NotFoundError("No such photo.")
+    raise NotFoundError(t.missing)
 
 
-def remove_comments(photo_id: str, comment_ids: list[str], parent_id: str | None) -> int:
+def remove_comments(photo_id: str, comment_ids: list[str], parent_id: str | None, target: Target | None = None) -> int:
     """Delete comments that still exist (each by its own condition) and uncount exactly those, in one
     transaction per call (at most 98 ids). Returns how many were deleted."""
+    t = target or PHOTO
+    model = t.comments
     remaining = list(comment_ids)
     while remaining:
 
         def build(tx: TransactWrite, remaining: list[str] = remaining) -> None:
             for cid in remaining:
-                tx.delete(Comment(photo_id=photo_id, comment_id=cid), condition=Comment.comment_id.exists())
+                tx.delete(t.comment(photo_id, cid), condition=model.comment_id.exists())
             if parent_id:
                 tx.update(
-                    Comment(photo_id=photo_id, comment_id=parent_id),
-                    actions=[Comment.reply_count.add(-len(remaining))],
-                    condition=Comment.comment_id.exists(),
+                    t.comment(photo_id, parent_id),
+                    actions=[model.reply_count.add(-len(remaining))],
+                    condition=model.comment_id.exists(),
                 )
             tx.update(
-                Photo(photo_id=photo_id),
-                actions=[Photo.comment_count.add(-len(remaining))],
-                condition=Photo.photo_id.exists(),
+                t.row(photo_id),
+                actions=[t.counted.comment_count.add(-len(remaining))],
+                condition=t.exists(),
             )
 
         codes = _commit(build)
@@ -256,27 +279,28 @@ def remove_comments(photo_id: str, comment_ids: list[str], parent_id: str | None
     return 0
 
 
-def remove_top_level_if_childless(comment: Comment) -> bool:
+def remove_top_level_if_childless(comment: Any, target: Target | None = None) -> bool:
     """Delete a top-level comment that has no replies, with its count. False if it has replies (or gained one)."""
+    t = target or PHOTO
+    model = t.comments
 
     def build(tx: TransactWrite) -> None:
-        tx.delete(comment, condition=Comment.comment_id.exists() & (Comment.reply_count == 0))
-        tx.update(
-            Photo(photo_id=comment.photo_id), actions=[Photo.comment_count.add(-1)], condition=Photo.photo_id.exists()
-        )
+        tx.delete(comment, condition=model.comment_id.exists() & (model.reply_count == 0))
+        tx.update(t.row(t.id_of(comment)), actions=[t.counted.comment_count.add(-1)], condition=t.exists())
 
     codes = _commit(build)
     if not codes:
         return True
     if codes[0] == FAILED:
         return False
-    raise NotFoundError("No such photo.")
+    raise NotFoundError(t.missing)
 
 
-def close_comment(comment: Comment) -> bool:
+def close_comment(comment: Any, target: Target | None = None) -> bool:
     """Refuse further replies to ``comment`` (it is being deleted). False if it is already gone."""
+    model = (target or PHOTO).comments
     try:
-        comment.update(actions=[Comment.closing.set(True)], condition=Comment.comment_id.exists())
+        comment.update(actions=[model.closing.set(True)], condition=model.comment_id.exists())
     except UpdateError as exc:
         if condition_failed(exc):
             return False
@@ -284,16 +308,122 @@ def close_comment(comment: Comment) -> bool:
     return True
 
 
-def top_level_comments(photo_id: str, limit: int | None = None, last_key: dict | None = None):
-    return Comment.top_level.query(photo_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
+def top_level_comments(
+    photo_id: str, limit: int | None = None, last_key: dict | None = None, target: Target | None = None
+):
+    model = (target or PHOTO).comments
+    return model.top_level.query(photo_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def replies_to(comment_id: str, limit: int | None = None, last_key: dict | None = None):
-    return Comment.by_parent.query(comment_id, limit=limit, last_evaluated_key=last_key)
+def replies_to(comment_id: str, limit: int | None = None, last_key: dict | None = None, target: Target | None = None):
+    return (target or PHOTO).comments.by_parent.query(comment_id, limit=limit, last_evaluated_key=last_key)
 
 
 def comments_of_photo(photo_id: str):
     return Comment.query(photo_id, attributes_to_get=["photo_id", "comment_id"])
+
+
+# ---- events: the same shapes, keyed by event ----------------------------------------------------------------
+
+
+@register
+class EventLike(Model):
+    """``user_id`` likes ``event_id``: at most one row per pair (as :class:`Like`)."""
+
+    Meta = table_meta("event_likes")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+    created_at = UTCDateTimeAttribute(default=now)
+    by_user = _index("by_user", "user_id", "created_at", UTCDateTimeAttribute, KeysOnlyProjection())
+
+
+@register
+class EventComment(Model):
+    """A comment on an event, or a reply to a top-level one (as :class:`Comment`; ids ``c_<time>.<event_id>``)."""
+
+    Meta = table_meta("event_comments")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    comment_id = UnicodeAttribute(range_key=True)
+    author_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    parent_id = UnicodeAttribute(null=True)
+    thread_event_id = UnicodeAttribute(null=True)  # top-level only: the top_level index
+    reply_count = NumberAttribute(default=0)
+    closing = BooleanAttribute(null=True)
+    created_at = UTCDateTimeAttribute(default=now)
+    top_level = _index("top_level", "thread_event_id", "comment_id", UnicodeAttribute, AllProjection())
+    by_parent = _index("by_parent", "parent_id", "comment_id", UnicodeAttribute, AllProjection())
+
+
+class EventCounts(Model):
+    """The event row's engagement counters (``Event.like_count``, ``Event.comment_count``). Not registered: it
+    lives in the events table; updating through it leaves the event's version alone (a like is not an edit)."""
+
+    Meta = table_meta("events")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    like_count = NumberAttribute(null=True)
+    comment_count = NumberAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What likes and comments attach to: the models of its likes and comments, the row holding its counters
+    and the hash key they share."""
+
+    kind: str  # "photo" | "event"
+    key: str  # the hash key attribute of the likes, comments and counted rows
+    likes: Any
+    comments: Any
+    counted: Any
+    exists: Callable[[], Any]  # condition: the counted row is there
+    ready: Callable[[], Any]  # condition: it may take new likes and comments
+    missing: str
+
+    def id_of(self, row: Any) -> str:
+        return getattr(row, self.key)
+
+    def like(self, target_id: str, user_id: str) -> Any:
+        return self.likes(**{self.key: target_id, "user_id": user_id})
+
+    def comment(self, target_id: str, comment_id: str) -> Any:
+        return self.comments(**{self.key: target_id, "comment_id": comment_id})
+
+    def new_comment(self, target_id: str, **fields: Any) -> Any:
+        thread = {f"thread_{self.key}": None if fields.get("parent_id") else target_id}
+        return self.comments(**{self.key: target_id, **thread, **fields})
+
+    def row(self, target_id: str) -> Any:
+        return self.counted(**{self.key: target_id})
+
+
+EVENT_ID_PREFIX = "e_"
+PHOTO = Target(
+    "photo", "photo_id", Like, Comment, Photo, lambda: Photo.photo_id.exists(), _photo_ready, "No such photo."
+)
+EVENT = Target(
+    "event",
+    "event_id",
+    EventLike,
+    EventComment,
+    EventCounts,
+    lambda: EventCounts.event_id.exists(),
+    lambda: EventCounts.event_id.exists(),
+    "No such event.",
+)
+
+
+def delete_target_rows(target: Target, target_id: str, limit: int | None = None) -> int:
+    """Remove a deleted target's likes and comments, up to ``limit`` of each kind; returns the most found."""
+    like_rows = list(target.likes.query(target_id, attributes_to_get=[target.key, "user_id"], limit=limit))
+    comment_rows = list(target.comments.query(target_id, attributes_to_get=[target.key, "comment_id"], limit=limit))
+    for model, rows in ((target.likes, like_rows), (target.comments, comment_rows)):
+        with model.batch_write() as batch:
+            for row in rows:
+                batch.delete(row)
+    return max(len(like_rows), len(comment_rows))
 
 
 # ---- bookmarks ---------------------------------------------------------------------------------------------

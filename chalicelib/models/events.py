@@ -24,7 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -113,6 +120,12 @@ class Event(Model):
     capacity = NumberAttribute(null=True)  # the most attendees going; missing: unlimited
     going_count = NumberAttribute(null=True)  # models/rsvp.py keeps these two; missing reads as 0
     interested_count = NumberAttribute(null=True)
+    # engagement counters, changed only through models/engagement.py (EventCounts: no version bump)
+    like_count = NumberAttribute(null=True)
+    comment_count = NumberAttribute(null=True)
+    # auto-invite (services/autoinvite.py); the job's count of invitations is ``auto_invited`` (AutoInvited)
+    interest_tags = UnicodeSetAttribute(null=True)
+    auto_invite = BooleanAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=now)
     updated_at = UTCDateTimeAttribute(default=now)
     version = VersionAttribute()
@@ -190,22 +203,66 @@ def update_event(event: Event, actions: list) -> None:
 
 
 def update_event_and_publish(
-    event: Event, actions: list, event_type: str, job_event_id: str, payload: dict[str, Any]
+    event: Event, actions: list, event_type: str, job_event_id: str, payload: dict[str, Any], also: Iterable = ()
 ) -> Event:
     """``update_event`` and the domain event it causes, in one transaction (version-checked); the event's
-    row as it is now."""
+    row as it is now. ``also``: more outbox rows to commit with it (their caller sends their jobs)."""
     from chalicelib import jobs
+    from chalicelib.models.jobs import JobEvent
 
     try:
         with jobs.transaction() as tx:
             tx.update(event, actions=actions)
             row = jobs.publish_in(tx, event_type, job_event_id, payload)
+            for extra in also:
+                tx.save(extra, condition=JobEvent.event_id.does_not_exist())
     except TransactWriteError as exc:
         if "ConditionalCheckFailed" in cancellation_codes(exc):
             raise ConflictError("The event changed concurrently; reload it and retry.") from exc
         raise
     jobs.dispatch(row)
     return Event.get(event.event_id, consistent_read=True)
+
+
+def update_event_with_outbox(event: Event, actions: list, rows: Iterable) -> None:
+    """``update_event`` and outbox rows (whose caller sends their jobs) in one transaction, version-checked.
+    ``event`` is brought up to date in memory from ``actions`` (no re-read)."""
+    from chalicelib import jobs
+    from chalicelib.models.jobs import JobEvent
+
+    applied = list(actions)  # before the transaction appends its version increment (applied locally by it)
+    try:
+        with jobs.transaction() as tx:
+            tx.update(event, actions=actions)
+            for row in rows:
+                tx.save(row, condition=JobEvent.event_id.does_not_exist())
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" in cancellation_codes(exc):
+            raise ConflictError("The event changed concurrently; reload it and retry.") from exc
+        raise
+    apply_locally(event, applied)
+
+
+def apply_locally(model: Any, actions: list) -> None:
+    """Apply SET / REMOVE / numeric ADD update actions to the model in memory (what DynamoDB did to the row)."""
+    from pynamodb.expressions.operand import Path, Value
+    from pynamodb.expressions.update import AddAction, RemoveAction, SetAction
+
+    names = {attr.attr_name: name for name, attr in model.get_attributes().items()}
+    for action in actions:
+        path = action.values[0]
+        if not isinstance(path, Path) or len(path.path) != 1 or path.path[0] not in names:
+            raise ValueError(f"cannot apply {action!r} locally")
+        name = names[path.path[0]]
+        attr = model.get_attributes()[name]
+        if isinstance(action, RemoveAction):
+            setattr(model, name, None)
+        elif isinstance(action, SetAction) and isinstance(action.values[1], Value):
+            setattr(model, name, attr.deserialize(attr.get_value(action.values[1].value)))
+        elif isinstance(action, AddAction) and isinstance(action.values[1], Value):
+            setattr(model, name, (getattr(model, name) or 0) + attr.deserialize(attr.get_value(action.values[1].value)))
+        else:
+            raise ValueError(f"cannot apply {action!r} locally")
 
 
 def delete_event_and_publish(event_id: str, event_type: str, job_event_id: str, payload: dict[str, Any]) -> None:
@@ -307,9 +364,12 @@ def memberships_of_user(user_id: str, limit: int | None = None, last_key: dict |
     return EventMember.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
 
 
-def delete_members(event_id: str, limit: int | None = None) -> int:
-    """Delete up to ``limit`` of the event's memberships; returns how many there were."""
+def delete_members(event_id: str, limit: int | None = None, before: Any = None) -> int:
+    """Delete up to ``limit`` of the event's memberships; returns how many there were. ``before`` is called
+    with the members about to go."""
     members = list(EventMember.query(event_id, attributes_to_get=["event_id", "user_id"], limit=limit))
+    if before is not None:
+        before(members)
     with EventMember.batch_write() as batch:
         for member in members:
             batch.delete(member)

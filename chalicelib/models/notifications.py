@@ -35,6 +35,7 @@ TYPES = (
     "subscribed",  # creators: a new subscriber
     "purchase",  # creators: an item was bought pay-per-view
     "verification",  # creators: staff approved or rejected the identity verification
+    "event_invite",  # invitations: the owner (or auto-invite) invited you to an event
 )
 
 

@@ -2,6 +2,7 @@
 
 Each ``noqa: F401`` below: the module is imported for its side effect, registering its models."""
 
+from chalicelib.models import autoinvite as _autoinvite  # noqa: F401
 from chalicelib.models import base
 from chalicelib.models import cart as _cart  # noqa: F401
 from chalicelib.models import chat as _chat  # noqa: F401
@@ -13,6 +14,7 @@ from chalicelib.models import engagement as _engagement  # noqa: F401
 from chalicelib.models import events as _events  # noqa: F401
 from chalicelib.models import galleries as _galleries  # noqa: F401
 from chalicelib.models import idempotency as _idempotency  # noqa: F401
+from chalicelib.models import invitations as _invitations  # noqa: F401
 from chalicelib.models import jobs as _jobs  # noqa: F401
 from chalicelib.models import ledger as _ledger  # noqa: F401
 from chalicelib.models import moderation as _moderation  # noqa: F401

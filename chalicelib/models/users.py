@@ -120,6 +120,12 @@ class User(Model):
     rating_sum = NumberAttribute(null=True)
     events_hosted = NumberAttribute(null=True)
     events_attended = NumberAttribute(null=True)
+    # auto-invite (services/autoinvite.py): interest terms, home, radius and the opt-in; indexed in interest_cells
+    interests = UnicodeSetAttribute(null=True)
+    home_lat = NumberAttribute(null=True)
+    home_lon = NumberAttribute(null=True)
+    radius_km = NumberAttribute(null=True)
+    auto_invite = BooleanAttribute(null=True)
 
     @property
     def creator_verified(self) -> bool:

@@ -8,6 +8,10 @@ on or bookmarks a photo they cannot see (404, as if it did not exist).
 - After every change the photo's live subscribers get the new counts (:mod:`chalicelib.services.livestats`),
   and the photo owner (or the parent comment's author) is notified: ``liked`` (once per liker and photo, however
   often they like and unlike), ``commented``, ``replied``.
+
+Events take likes and comments through the same code (``kind="event"``, the store's ``EVENT`` target): whoever
+may read the event may like it and comment; the event row holds ``like_count`` and ``comment_count``. Event
+engagement sends no notifications and no live stats (those are photo features).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.models import engagement as store
 from chalicelib.models.base import iso
-from chalicelib.models.engagement import Comment
+from chalicelib.models.engagement import EVENT, PHOTO, Target
 from chalicelib.models.photos import READY, Photo
 from chalicelib.services import livestats, notifications, photos, photos_access
 
@@ -44,6 +48,19 @@ def _ready(principal: Any, photo_id: str) -> Photo:
     return photo
 
 
+def _open(principal: Any, kind: str, target_id: str, *, ready: bool = False) -> tuple[Target, str]:
+    """The target the caller may see and its owner's id (404 if they may not; a photo not processed yet 409
+    when ``ready``)."""
+    if kind == "event":
+        from chalicelib.services import events
+
+        if not store.plausible_id(target_id):
+            raise NotFoundError("No such event.")
+        return EVENT, events.require_readable(principal, target_id).owner_id
+    photo = _ready(principal, target_id) if ready else readable(principal, target_id)
+    return PHOTO, photo.owner_id
+
+
 def _visible(principal: Any, found: list[Photo]) -> list[Photo]:
     """The photos the caller may see (the same decision as ``photos.readable_photo``), for a whole page."""
     decisions = photos_access.decide(principal, found)
@@ -53,16 +70,18 @@ def _visible(principal: Any, found: list[Photo]) -> list[Photo]:
 # ---- likes -------------------------------------------------------------------------------------------------
 
 
-def like(principal: Any, photo_id: str) -> bool:
-    """Like a photo; False if the caller already liked it (nothing changes)."""
+def like(principal: Any, photo_id: str, kind: str = "photo") -> bool:
+    """Like a photo (or an event); False if the caller already liked it (nothing changes)."""
     from chalicelib.services.blocks import require_not_blocked
 
-    photo = _ready(principal, photo_id)
-    require_not_blocked(principal.user_id, photo.owner_id)
-    if not store.add_like(photo_id, principal.user_id):
+    target, owner_id = _open(principal, kind, photo_id, ready=True)
+    require_not_blocked(principal.user_id, owner_id)
+    if not store.add_like(photo_id, principal.user_id, target):
         return False
+    if target is EVENT:
+        return True
     notifications.notify(
-        photo.owner_id,
+        owner_id,
         "liked",
         actor_id=principal.user_id,
         target={"kind": "photo", "id": photo_id},
@@ -72,12 +91,13 @@ def like(principal: Any, photo_id: str) -> bool:
     return True
 
 
-def unlike(principal: Any, photo_id: str) -> bool:
+def unlike(principal: Any, photo_id: str, kind: str = "photo") -> bool:
     """Withdraw a like; False if there was none (nothing changes)."""
-    readable(principal, photo_id)
-    if not store.remove_like(photo_id, principal.user_id):
+    target, _ = _open(principal, kind, photo_id)
+    if not store.remove_like(photo_id, principal.user_id, target):
         return False
-    livestats.publish_stats(photo_id)
+    if target is PHOTO:
+        livestats.publish_stats(photo_id)
     return True
 
 
@@ -117,11 +137,12 @@ def public_users(user_ids: list[str]) -> dict[str, tuple[Any, str | None]]:
 # ---- comments ----------------------------------------------------------------------------------------------
 
 
-def comment_view(comment: Comment, authors: dict[str, Any]) -> dict[str, Any]:
+def comment_view(comment: Any, authors: dict[str, Any]) -> dict[str, Any]:
     author = authors.get(comment.author_id)
+    on = {"event_id": comment.event_id} if hasattr(comment, "event_id") else {"photo_id": comment.photo_id}
     return {
         "id": comment.comment_id,
-        "photo_id": comment.photo_id,
+        **on,
         "parent_id": comment.parent_id,
         "author": {
             "id": comment.author_id,
@@ -134,7 +155,7 @@ def comment_view(comment: Comment, authors: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def comment_views(comments: Iterable[Comment]) -> list[dict[str, Any]]:
+def comment_views(comments: Iterable[Any]) -> list[dict[str, Any]]:
     from chalicelib.services.accounts import users_by_ids
 
     comments = list(comments)
@@ -142,15 +163,17 @@ def comment_views(comments: Iterable[Comment]) -> list[dict[str, Any]]:
     return [comment_view(c, authors) for c in comments]
 
 
-def add_comment(principal: Any, photo_id: str, body: str, parent_id: str | None = None) -> dict[str, Any]:
-    """Comment on a photo, or reply to one of its top-level comments. 403 ``blocked`` if the photo's owner (or
-    the author replied to) and the caller have blocked each other."""
+def add_comment(
+    principal: Any, photo_id: str, body: str, parent_id: str | None = None, kind: str = "photo"
+) -> dict[str, Any]:
+    """Comment on a photo (or an event), or reply to one of its top-level comments. 403 ``blocked`` if the
+    photo's owner (or the author replied to) and the caller have blocked each other."""
     from chalicelib.services.blocks import blocked_among
 
-    photo = _ready(principal, photo_id)
+    target, owner_id = _open(principal, kind, photo_id, ready=True)
     parent = None
     if parent_id is not None:
-        parent = store.get_comment(photo_id, parent_id)
+        parent = store.get_comment(photo_id, parent_id, target)
         if parent is None:
             raise NotFoundError("The comment you reply to does not exist.", code="comment_not_found")
         if parent.parent_id:
@@ -158,86 +181,89 @@ def add_comment(principal: Any, photo_id: str, body: str, parent_id: str | None 
                 "Replies are one level deep: reply to the top-level comment.",
                 details={"parent_id": "is a reply; reply to its parent instead"},
             )
-    others = [photo.owner_id] + ([parent.author_id] if parent is not None else [])
+    others = [owner_id] + ([parent.author_id] if parent is not None else [])
     if blocked_among(principal.user_id, others):
         raise ForbiddenError("You cannot comment here.", code="blocked")
-    comment = Comment(
-        photo_id=photo_id,
+    comment = target.new_comment(
+        photo_id,
         comment_id=store.new_comment_id(photo_id),
         author_id=principal.user_id,
         body=body,
         parent_id=parent_id,
-        thread_photo_id=None if parent_id else photo_id,
     )
-    store.add_comment(comment)
+    store.add_comment(comment, target)
     view = comment_view(comment, {principal.user_id: principal.user})
-    target = {"kind": "comment", "id": comment.comment_id, "photo_id": photo_id}
+    if target is EVENT:
+        return view
+    about = {"kind": "comment", "id": comment.comment_id, "photo_id": photo_id}
     if parent is not None:
         notifications.notify(
             parent.author_id,
             "replied",
             actor_id=principal.user_id,
-            target={**target, "parent_id": parent.comment_id},
+            target={**about, "parent_id": parent.comment_id},
             dedupe=comment.comment_id,
         )
-    if parent is None or parent.author_id != photo.owner_id:
-        notifications.notify(
-            photo.owner_id, "commented", actor_id=principal.user_id, target=target, dedupe=comment.comment_id
-        )
+    if parent is None or parent.author_id != owner_id:
+        notifications.notify(owner_id, "commented", actor_id=principal.user_id, target=about, dedupe=comment.comment_id)
     livestats.publish_comment(photo_id, view)
     return view
 
 
-def comments_query(principal: Any, photo_id: str, limit: int, last_key: dict | None):
-    """Top-level comments of a photo, newest first."""
-    readable(principal, photo_id)
-    return store.top_level_comments(photo_id, limit, last_key)
+def comments_query(principal: Any, photo_id: str, limit: int, last_key: dict | None, kind: str = "photo"):
+    """Top-level comments of a photo (or an event), newest first."""
+    target, _ = _open(principal, kind, photo_id)
+    return store.top_level_comments(photo_id, limit, last_key, target)
 
 
 def replies_query(principal: Any, comment_id: str, limit: int, last_key: dict | None):
-    """Replies to a comment, oldest first (a reply has none)."""
-    photo_id = store.photo_of_comment(comment_id)
+    """Replies to a comment (of a photo or an event: the id says which), oldest first (a reply has none)."""
+    found = store.target_of_comment(comment_id)
     missing = NotFoundError("No such comment.", code="comment_not_found")
-    if photo_id is None:
+    if found is None:
         raise missing
+    target, target_id = found
     try:
-        readable(principal, photo_id)
+        _open(principal, target.kind, target_id)
     except NotFoundError:
         raise missing from None
-    if store.get_comment(photo_id, comment_id) is None:
+    if store.get_comment(target_id, comment_id, target) is None:
         raise missing
-    return store.replies_to(comment_id, limit, last_key)
+    return store.replies_to(comment_id, limit, last_key, target)
 
 
-def delete_comment(principal: Any, photo_id: str, comment_id: str) -> None:
-    """Delete a comment (its author, the photo's owner or staff); a top-level comment takes its replies along."""
-    photo = readable(principal, photo_id)
-    comment = store.get_comment(photo_id, comment_id)
+def delete_comment(principal: Any, photo_id: str, comment_id: str, kind: str = "photo") -> None:
+    """Delete a comment (its author, the photo's (event's) owner or staff); a top-level comment takes its
+    replies along."""
+    target, owner_id = _open(principal, kind, photo_id)
+    comment = store.get_comment(photo_id, comment_id, target)
     if comment is None:
         raise NotFoundError("No such comment.", code="comment_not_found")
-    if principal.user_id not in (comment.author_id, photo.owner_id) and not principal.is_staff:
-        raise ForbiddenError("Only the comment's author, the photo's owner or staff can delete it.")
+    if principal.user_id not in (comment.author_id, owner_id) and not principal.is_staff:
+        raise ForbiddenError(f"Only the comment's author, the {target.kind}'s owner or staff can delete it.")
     if comment.parent_id:
-        store.remove_comments(photo_id, [comment_id], comment.parent_id)
+        store.remove_comments(photo_id, [comment_id], comment.parent_id, target)
     else:
-        _delete_thread(comment)
-    livestats.publish_stats(photo_id)
+        _delete_thread(comment, target)
+    if target is PHOTO:
+        livestats.publish_stats(photo_id)
 
 
-def _delete_thread(comment: Comment) -> None:
+def _delete_thread(comment: Any, target: Target = PHOTO) -> None:
     """Close the comment to new replies, delete its replies (counting each down), then the comment itself once
     its reply count is zero. The replies index is eventually consistent, hence the rounds."""
-    if store.remove_top_level_if_childless(comment) or not store.close_comment(comment):
+    if store.remove_top_level_if_childless(comment, target) or not store.close_comment(comment, target):
         return
+    target_id = target.id_of(comment)
     for attempt in range(THREAD_DELETE_ROUNDS):
-        replies = [r.comment_id for r in store.replies_to(comment.comment_id)]
+        replies = [r.comment_id for r in store.replies_to(comment.comment_id, target=target)]
         for start in range(0, len(replies), REPLIES_PER_TRANSACTION):
             store.remove_comments(
-                comment.photo_id, replies[start : start + REPLIES_PER_TRANSACTION], comment.comment_id
+                target_id, replies[start : start + REPLIES_PER_TRANSACTION], comment.comment_id, target
             )
-        if store.remove_top_level_if_childless(comment):
+        if store.remove_top_level_if_childless(comment, target):
             return
-        if store.get_comment(comment.photo_id, comment.comment_id) is None:
+        if store.get_comment(target_id, comment.comment_id, target) is None:
             return  # deleted concurrently
         time.sleep(0.1 * (attempt + 1))
     raise ConflictError("The comment is still being deleted; retry.", code="retry")
@@ -273,8 +299,17 @@ def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
         with contextlib.suppress(NotFoundError):  # the photo is gone
             if store.remove_like(row.photo_id, user_id):
                 livestats.publish_stats(row.photo_id)
+    event_likes = list(store.likes_of_user(user_id, limit=limit, target=EVENT))
+    for row in event_likes:
+        with contextlib.suppress(NotFoundError):  # the event is gone
+            store.remove_like(row.event_id, user_id, EVENT)
     bookmarks = store.delete_bookmarks_of(user_id, limit)
-    return {} if len(rows) >= limit or bookmarks >= limit else None
+    return {} if max(len(rows), len(event_likes), bookmarks) >= limit else None
+
+
+def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``event.deleted`` consumer: the deleted event's likes and comments, ``limit`` of each kind per run."""
+    return {} if store.delete_target_rows(EVENT, payload["event_id"], limit) >= limit else None
 
 
 def on_photos_purged(payload: dict[str, Any], cursor: Any, limit: int) -> Any:

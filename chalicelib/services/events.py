@@ -84,9 +84,16 @@ def access(principal: Any, event_id: str, *, consistent: bool = False) -> tuple[
     """The event and the caller's role in it; 404 if it does not exist or the caller may not read it."""
     event = store.event_by_id(event_id, consistent=consistent)
     role = member_role(event, principal.user_id if principal else None) if event else None
-    if event is None or not _readable(event, role, principal):
+    if event is None or not (_readable(event, role, principal) or _invited(event, principal)):
         raise NotFoundError("No such event.")
     return event, role
+
+
+def _invited(event: Event, principal: Any) -> bool:
+    """A pending invitation lets its invitee read the event (one GetItem, asked only when nothing else does)."""
+    from chalicelib.services import invitations
+
+    return bool(principal) and invitations.can_read(event, principal.user_id)
 
 
 def require_readable(principal: Any, event_id: str) -> Event:
@@ -178,6 +185,8 @@ def create_event(
     public_variants: str = "full",
     event_type: str = store.DEFAULT_EVENT_TYPE,
     capacity: int | None = None,
+    interest_tags: list[str] | None = None,
+    auto_invite: bool | None = None,
 ) -> Event:
     if not principal.user.email_verified:
         raise ForbiddenError("Verify your email address first.", code="email_not_verified")
@@ -200,11 +209,16 @@ def create_event(
         public_variants=public_variants,
         event_type=event_type,
         capacity=capacity,
+        interest_tags=set(interest_tags) if interest_tags else None,
+        auto_invite=auto_invite or None,
         created_at=t,
         updated_at=t,
         **_derived(visibility, lat, lon, event_type),
     )
     store.create_event(event)
+    from chalicelib.services import autoinvite
+
+    autoinvite.request(event)
     return event
 
 
@@ -219,6 +233,8 @@ _PLAIN_FIELDS = (
     "public_variants",
     "event_type",
     "capacity",  # lowering it below going_count is allowed: nobody is dropped, nobody new gets `going`
+    "interest_tags",
+    "auto_invite",
 )
 _REQUIRED_FIELDS = ("name", "visibility", "viewer_variants", "public_variants", "event_type")
 
@@ -239,6 +255,13 @@ def update_event(
     if nulls:
         raise ValidationError("The request body is not valid.", details={f: "must not be null" for f in nulls})
     _check_times(changes.get("starts_at", event.starts_at), changes.get("ends_at", event.ends_at))
+    from chalicelib.services import autoinvite
+
+    if "interest_tags" in changes:
+        changes["interest_tags"] = set(changes["interest_tags"] or ()) or None
+    if changes.get("auto_invite") is False:
+        changes["auto_invite"] = None
+    was_auto = autoinvite.qualifies(event)
     actions = []
     for field in _PLAIN_FIELDS:
         if field in changes and changes[field] != getattr(event, field):
@@ -263,6 +286,9 @@ def update_event(
             attr = getattr(Event, name)
             actions.append(attr.set(value) if value is not None else attr.remove())
         actions.append(Event.updated_at.set(now()))
+        from chalicelib.services import event_updates
+
+        live = event_updates.outbox_row(event.event_id, "updated", (event.version or 0) + 1)
         if new_visibility != old_visibility:
             event = store.update_event_and_publish(
                 event,
@@ -270,15 +296,21 @@ def update_event(
                 "event.visibility_changed",
                 f"event.visibility_changed:{event.event_id}:{(event.version or 0) + 1}",
                 {"event_id": event.event_id},
+                also=[live],
             )
         else:
-            store.update_event(event, actions)
+            store.update_event_with_outbox(event, actions, [live])
+        event_updates.dispatch(live)
+        autoinvite.request(event, was_auto)
     return event, role
 
 
 def delete_event(principal: Any, event_id: str) -> None:
-    _require_manager(principal, event_id)
+    from chalicelib.services import event_updates
+
+    event, _ = _require_manager(principal, event_id)
     _delete(event_id)
+    event_updates.send_now(event_id, "deleted", [event.owner_id])  # members and invitees: event.deleted jobs
 
 
 def _delete(event_id: str) -> None:
@@ -308,8 +340,13 @@ def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
 
 
 def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
-    """``event.deleted``: the members of the deleted event."""
-    return {} if store.delete_members(payload["event_id"], limit) >= limit else None
+    """``event.deleted``: the members of the deleted event (each chunk gets the live ``deleted`` frame first)."""
+    from chalicelib.services import event_updates
+
+    def announce(members: list[EventMember]) -> None:
+        event_updates.send_now(payload["event_id"], "deleted", [m.user_id for m in members])
+
+    return {} if store.delete_members(payload["event_id"], limit, before=announce) >= limit else None
 
 
 def on_photo_ready(payload: dict[str, Any], cursor: Any, limit: int) -> Any:

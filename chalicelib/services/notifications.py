@@ -21,7 +21,9 @@ log = get_logger(__name__)
 
 # Defaults when a user has not said: email is opt-in, push is on for what needs a reply or concerns you.
 DEFAULT_EMAIL = {t: False for t in TYPES}
-DEFAULT_PUSH = {t: t in ("tagged", "commented", "replied", "friend_request", "message", "rejected") for t in TYPES}
+DEFAULT_PUSH = {
+    t: t in ("tagged", "commented", "replied", "friend_request", "message", "rejected", "event_invite") for t in TYPES
+}
 UNREAD_COUNT_CAP = 100
 
 SUBJECTS = {
@@ -35,6 +37,7 @@ SUBJECTS = {
     "message": "New message from {actor}",
     "rejected": "A photo you uploaded could not be processed",
     "order_paid": "{actor} bought your photos",
+    "event_invite": "{actor} invited you to an event",
 }
 
 
