@@ -113,6 +113,7 @@ class User(Model):
     @property
     def suspended(self) -> bool:
         return self.suspended_at is not None
+
     # Reputation (services/ratings.py): ratings received (count and sum, ADDed in the rating's own transaction),
     # events created (ADDed with the event) and events gone to (+1 / -1 with each RSVP to or from ``going``).
     # Missing reads as 0.

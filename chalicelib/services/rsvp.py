@@ -65,7 +65,10 @@ def _open_event(principal: Any, event_id: str) -> Event:
 
 def _rsvp_changed(event: Event, user_id: str, status: str | None) -> None:
     """The one place an RSVP change (status None: cancelled) has committed: members and invitees get an
-    ``event.updated`` frame with ``change: "rsvp"`` from here (the event publisher, issue 12)."""
+    ``event.updated`` frame with ``change: "rsvp"`` from here (inline for a few, else an ``event.updated`` job)."""
+    from chalicelib.services import event_updates
+
+    event_updates.publish(event.event_id, "rsvp")
 
 
 def set_rsvp(principal: Any, event_id: str, status: str) -> tuple[Rsvp, Event]:
