@@ -56,7 +56,7 @@ export async function login(loginName: string, password: string): Promise<LoginO
 
 /** The second step of a login with two-factor auth on: the challenge and a TOTP or recovery code. */
 export async function verifyTwoFactor(challenge_token: string, code: string): Promise<LoginOutcome> {
-  return settle(ok(await api.POST("/auth/2fa/verify", { body: { challenge_token, code, session: "cookie" } })));
+  return settle(ok(await api.POST("/auth/2fa/verify", { body: { challenge_token, code } })));
 }
 
 /** Sign in with a provider's ID token (Google, Apple; locally the stack's stand-in issuer). */

@@ -12,11 +12,13 @@ describe("readCode", () => {
   it("refuses digits of the wrong length instead of sending them", () => {
     expect(readCode("12345")).toMatchObject({ ok: false });
     expect(readCode("1234567")).toMatchObject({ ok: false });
+    expect(readCode("12345-67890")).toEqual({ ok: true, code: "12345-67890", recovery: true });
     expect(readCode("")).toMatchObject({ ok: false });
     expect(readCode("   ")).toMatchObject({ ok: false });
   });
 
   it("anything else of letters, digits and dashes is a recovery code, sent as typed", () => {
+    expect(readCode("AB2CD-EF3GH")).toEqual({ ok: true, code: "AB2CD-EF3GH", recovery: true });
     expect(readCode("ab12-cd34-ef")).toEqual({ ok: true, code: "ab12-cd34-ef", recovery: true });
     expect(readCode(" K7QF2MZP9A ")).toEqual({ ok: true, code: "K7QF2MZP9A", recovery: true });
     expect(readCode("<script>")).toMatchObject({ ok: false });

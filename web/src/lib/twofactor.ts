@@ -12,10 +12,11 @@ export function readCode(input: string): CodeInput {
   const digits = text.replace(/[\s-]/g, "");
   if (/^\d+$/.test(digits)) {
     if (digits.length === 6) return { ok: true, code: digits, recovery: false };
-    return { ok: false, message: "An authenticator code has 6 digits." };
+    // A recovery code (XXXXX-XXXXX) may happen to be all digits.
+    if (digits.length < 8) return { ok: false, message: "An authenticator code has 6 digits." };
   }
   const recovery = text.replace(/\s+/g, "");
-  if (/^[A-Za-z0-9-]{6,64}$/.test(recovery)) return { ok: true, code: recovery, recovery: true };
+  if (/^[A-Za-z0-9-]{6,32}$/.test(recovery)) return { ok: true, code: recovery, recovery: true };
   return { ok: false, message: "That is neither a 6-digit code nor a recovery code." };
 }
 
