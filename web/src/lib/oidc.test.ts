@@ -44,9 +44,11 @@ describe("local sign-in", () => {
 
   it("the issuer refusing is an error with its message", async () => {
     const fetcher = (async () =>
-      new Response(JSON.stringify({ error: { code: "validation_error", message: "email is required" } }), {
+      new Response(JSON.stringify({ error: "invalid_request", error_description: 'Send {"email", "sub"}' }), {
         status: 400,
       })) as unknown as typeof fetch;
-    await expect(mintLocal("http://iss", "google", "", "n", fetcher)).rejects.toBeInstanceOf(ApiError);
+    const err = await mintLocal("http://iss", "google", "", "n", fetcher).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.message).toBe('Send {"email", "sub"}');
   });
 });

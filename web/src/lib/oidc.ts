@@ -3,7 +3,7 @@
 // JS: not loaded yet, so `/app-config.json` names no provider there and no button shows). Locally the stack runs a
 // stand-in issuer for both (`POST {issuer}/{provider}/id-token {"email", "sub", "nonce"}` mints a signed token),
 // and the buttons ask for an email address instead of showing the provider's page.
-import { errorFrom } from "./api/errors";
+import { ApiError, errorFrom } from "./api/errors";
 
 export type Provider = "google" | "apple";
 
@@ -29,12 +29,18 @@ export async function mintLocal(
   fetcher: typeof fetch = fetch,
 ): Promise<string> {
   const address = email.trim();
+  // A CORS "simple" request (text/plain: no preflight); the issuer reads the body as JSON whatever its type.
   const res = await fetcher(`${issuer}/${provider}/id-token`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "text/plain" },
     body: JSON.stringify({ email: address, sub: localSubject(address), nonce }),
   });
-  if (!res.ok) throw await errorFrom(res);
+  if (!res.ok) {
+    // The issuer answers errors OAuth-style: {"error": "invalid_request", "error_description": "..."}
+    const body = (await res.clone().json().catch(() => null)) as { error_description?: unknown } | null;
+    if (typeof body?.error_description === "string") throw new ApiError(res.status, "oidc_issuer", body.error_description);
+    throw await errorFrom(res);
+  }
   const body = (await res.json()) as { id_token?: unknown };
   if (typeof body.id_token !== "string" || !body.id_token) throw new Error("The local issuer answered without a token.");
   return body.id_token;
