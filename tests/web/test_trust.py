@@ -25,7 +25,9 @@ def test_sign_in_with_the_local_google_issuer_and_see_the_linked_sign_in(page: P
     axe(page, context="local sign-in dialog")
     dialog.get_by_label("Email at Google").fill(email)
     dialog.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()  # signed in: a new account for that email
+    expect(
+        page.get_by_role("button", name="Log out", exact=True)
+    ).to_be_visible()  # signed in: a new account for that email
 
     page.goto("/settings")
     linked = page.get_by_role("region", name="Linked sign-ins")
@@ -55,7 +57,7 @@ def test_two_factor_set_up_in_settings_then_log_in_with_a_code(page: Page, stack
     page.get_by_role("button", name="I saved them").click()
     expect(page.get_by_text("Logging in asks for a code from your authenticator app")).to_be_visible()
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
     page.goto("/login?next=/settings")
     page.get_by_label("Email or username").fill(user.username)
     page.get_by_label("Password").fill(user.password)
