@@ -378,6 +378,8 @@ def web_argv(python: str, ports: Ports, env: Mapping[str, str]) -> list[str]:
         urls["moto"],
         "--stripe-js-url",
         env["LIGHTBOX_STRIPE_JS_URL"],
+        # the local OIDC issuer, for the web app's Google / Apple buttons (app-config.json and the CSP)
+        *(["--oidc-issuer", urls["oidc"]] if "oidc" in urls else []),
     ]
 
 

@@ -1,11 +1,12 @@
 """The web app's local host: ``web/dist`` on ``LIGHTBOX_WEB_PORT`` (8002), the way CloudFront serves it.
 
-- ``/app-config.json``: where the API is (written in AWS by the deploy next to ``index.html``);
+- ``/app-config.json``: where the API is (written in AWS by the deploy next to ``index.html``), and locally the
+  OIDC issuer standing in for Google and Apple (``oidc``: the sign-in buttons mint their ID tokens there);
 - hashed ``/assets/*``: a year's immutable cache; ``index.html`` (and every unknown path: the app's own routes)
   ``no-cache``;
 - every response carries the production Content Security Policy and security headers
   (``infrastructure.web``), built for the local API, WebSocket, moto (presigned S3 URLs) and localstripe
-  (Stripe.js), so the browser tests prove the app works under it.
+  (Stripe.js), plus the local OIDC issuer in ``connect-src``, so the browser tests prove the app works under it.
 """
 
 from __future__ import annotations
@@ -73,11 +74,34 @@ class Handler(BaseHTTPRequestHandler):
         self._serve(head=True)
 
 
+OIDC_PROVIDERS = ("google", "apple")
+
+
+def site_config(api_url: str, oidc_issuer: str | None = None) -> dict[str, object]:
+    """``/app-config.json``: the API, and (local stage only) the OIDC issuer the sign-in buttons use."""
+    config: dict[str, object] = {"api_url": api_url}
+    if oidc_issuer:
+        config["oidc"] = {"local_issuer": oidc_issuer, "providers": list(OIDC_PROVIDERS)}
+    return config
+
+
 def make_server(
-    port: int, dist: Path, *, api_url: str, ws_url: str, media_url: str, stripe_js_url: str
+    port: int,
+    dist: Path,
+    *,
+    api_url: str,
+    ws_url: str,
+    media_url: str,
+    stripe_js_url: str,
+    oidc_issuer: str | None = None,
 ) -> ThreadingHTTPServer:
-    csp = content_security_policy(api=[api_url, ws_url], media=[media_url], stripe_js_url=stripe_js_url)
-    app_config = json.dumps({"api_url": api_url}).encode()
+    csp = content_security_policy(
+        api=[api_url, ws_url],
+        media=[media_url],
+        stripe_js_url=stripe_js_url,
+        extra_connect=[oidc_issuer] if oidc_issuer else [],
+    )
+    app_config = json.dumps(site_config(api_url, oidc_issuer)).encode()
     handler = partial(Handler, dist=dist, app_config=app_config, csp=csp)
     server = ThreadingHTTPServer((LOOPBACK, port), handler)
     server.daemon_threads = True
@@ -92,9 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ws-url", required=True)
     p.add_argument("--media-url", required=True, help="where presigned S3 URLs point (moto)")
     p.add_argument("--stripe-js-url", required=True)
+    p.add_argument("--oidc-issuer", default=None, help="the local OIDC issuer (sign in with Google / Apple)")
     a = p.parse_args(argv)
     server = make_server(
-        a.port, a.dist, api_url=a.api_url, ws_url=a.ws_url, media_url=a.media_url, stripe_js_url=a.stripe_js_url
+        a.port,
+        a.dist,
+        api_url=a.api_url,
+        ws_url=a.ws_url,
+        media_url=a.media_url,
+        stripe_js_url=a.stripe_js_url,
+        oidc_issuer=a.oidc_issuer,
     )
     print(f"web app on http://{LOOPBACK}:{a.port} from {a.dist}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -74,7 +74,8 @@ def test_stack_serves_http_ws_queue_and_emails_then_stops_clean_on_ctrl_c():
             page = requests.get(stack.web_url + "/events/anything", timeout=5)  # the app's own routes: index.html
             assert page.status_code == 200 and page.headers["Cache-Control"] == "no-cache"
             assert "script-src 'self'" in page.headers["Content-Security-Policy"]
-            assert requests.get(stack.web_url + "/app-config.json", timeout=5).json() == {"api_url": stack.api_url}
+            site = requests.get(stack.web_url + "/app-config.json", timeout=5).json()
+            assert site["api_url"] == stack.api_url and set(site) <= {"api_url", "oidc"}
 
         # WebSocket: refused without a good token; otherwise the handler's post_to_connection
         # (boto3, production code path) comes back as a frame.

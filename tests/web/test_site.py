@@ -24,9 +24,18 @@ def _get(stack, path: str) -> requests.Response:
     return requests.get(stack.web_url + path, timeout=10)
 
 
+def _oidc_issuer(stack) -> str | None:
+    """The stack's local OIDC issuer (sign in with Google / Apple), when it runs one."""
+    return getattr(stack, "oidc_url", None)
+
+
 def _expected_csp(stack) -> str:
+    issuer = _oidc_issuer(stack)
     return content_security_policy(
-        api=[stack.api_url, stack.ws_url], media=[stack.moto_url], stripe_js_url=stack.env["LIGHTBOX_STRIPE_JS_URL"]
+        api=[stack.api_url, stack.ws_url],
+        media=[stack.moto_url],
+        stripe_js_url=stack.env["LIGHTBOX_STRIPE_JS_URL"],
+        extra_connect=[issuer] if issuer else [],
     )
 
 
@@ -53,7 +62,10 @@ def test_hashed_assets_are_immutable_and_the_shell_is_never_cached(stack):
     assert root.status_code == 200 and root.headers["Cache-Control"] == NO_CACHE
     assert root.headers["Content-Type"].startswith("text/html") and root.content == index
     config = _get(stack, "/app-config.json")
-    assert config.headers["Cache-Control"] == NO_CACHE and config.json() == {"api_url": stack.api_url}
+    assert config.headers["Cache-Control"] == NO_CACHE and config.json()["api_url"] == stack.api_url
+    issuer = _oidc_issuer(stack)
+    if issuer:  # the sign-in buttons mint their ID tokens there
+        assert config.json()["oidc"] == {"local_issuer": issuer, "providers": ["google", "apple"]}
 
 
 @needs_build

@@ -3,10 +3,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 const fake = vi.hoisted(() => ({
   gets: [] as { path: string; answer: (data: unknown) => void }[],
+  tokens: { token: "a" as string | null, refresh: async (): Promise<string | null> => "a", onExpired: () => {} },
 }));
 
 vi.mock("./api/client", () => ({
-  tokens: { token: "a", refresh: async () => "a" },
+  tokens: fake.tokens,
   api: {
     GET: (path: string) =>
       new Promise((ok) =>
@@ -17,7 +18,7 @@ vi.mock("./api/client", () => ({
 }));
 vi.mock("./config", () => ({ config: () => ({ ws_url: "ws://x" }) }));
 
-const { live, realtime, refreshCounts, COUNTS_DEBOUNCE_MS } = await import("./live.svelte");
+const { live, realtime, refreshCounts, socketToken, COUNTS_DEBOUNCE_MS } = await import("./live.svelte");
 
 const flush = async () => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
@@ -63,5 +64,38 @@ describe("live badges", () => {
     vi.advanceTimersByTime(COUNTS_DEBOUNCE_MS);
     await answerAll(1, []);
     expect(live.unreadNotifications).toBe(1);
+  });
+});
+
+describe("socket token", () => {
+  afterEach(() => {
+    fake.tokens.token = "a";
+    fake.tokens.refresh = async () => "a";
+    fake.tokens.onExpired = () => {};
+  });
+
+  it("reuses the access token until a socket is refused, then refreshes", async () => {
+    let refreshes = 0;
+    fake.tokens.refresh = async () => (refreshes++, "b");
+    expect(await socketToken(false)).toBe("a");
+    expect(await socketToken(true)).toBe("b");
+    expect(refreshes).toBe(1);
+  });
+
+  it("a session ended while open (suspended, revoked): the refresh is refused and the tab goes to login", async () => {
+    const ended = vi.fn();
+    fake.tokens.onExpired = ended;
+    fake.tokens.refresh = async () => ((fake.tokens.token = null), null);
+    expect(await socketToken(true)).toBeNull();
+    expect(ended).toHaveBeenCalledTimes(1);
+  });
+
+  it("nobody was logged in: no session is no news", async () => {
+    const ended = vi.fn();
+    fake.tokens.onExpired = ended;
+    fake.tokens.token = null;
+    fake.tokens.refresh = async () => null;
+    expect(await socketToken(false)).toBeNull();
+    expect(ended).not.toHaveBeenCalled();
   });
 });

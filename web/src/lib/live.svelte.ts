@@ -5,10 +5,20 @@ import { Realtime } from "./realtime";
 
 export const realtime = new Realtime({
   url: () => config().ws_url,
-  // Null (the API refused the refresh: no session) stops realtime; a thrown error (offline, 5xx) backs off and
-  // tries again, so a blip never silently ends live updates.
-  token: async (stale) => (stale || !tokens.token ? await tokens.refresh() : tokens.token),
+  token: (stale) => socketToken(stale),
 });
+
+/** The socket's token. Null (the API refused the refresh: no session) stops realtime; a thrown error (offline,
+ *  5xx) backs off and tries again, so a blip never silently ends live updates. A session that ended while the tab
+ *  was open (revoked, suspended: the server closes the socket and the old token no longer opens one) lands on the
+ *  login screen now, not at the next click. */
+export async function socketToken(stale: boolean): Promise<string | null> {
+  if (!stale && tokens.token) return tokens.token;
+  const had = !!tokens.token;
+  const token = await tokens.refresh();
+  if (!token && had) tokens.onExpired();
+  return token;
+}
 
 // Back online: reconnect now rather than after the rest of the backoff.
 if (typeof window !== "undefined") window.addEventListener("online", () => realtime.retryNow());
