@@ -12,7 +12,7 @@ export interface CommentTarget {
 
 /** Whether a live `comment` frame belongs to this target: photo frames name `photo_id`, event ones `event_id`
  *  and no photo (a comment on a photo inside an event is not a comment on the event). */
-export function frameIsFor(target: CommentTarget, frame: { photo_id?: unknown; event_id?: unknown }): boolean {
+export function frameIsFor(target: CommentTarget, frame: { [key: string]: unknown }): boolean {
   if (target.kind === "photo") return frame.photo_id === target.id;
   return frame.event_id === target.id && !frame.photo_id;
 }
