@@ -73,7 +73,7 @@ const REASONS: Record<string, string> = {
   already_invited: "already invited",
   already_member: "already a member",
   member: "already a member",
-  owner: "that's you",
+  owner: "the event's owner",
   self: "that's you",
   blocked: "can't be invited",
   declined: "declined before",
