@@ -3,7 +3,8 @@
 import { api, idem, ok } from "../../lib/api/client";
 import type { PhotoState, Reserved, Slot, UploadTransport } from "../../lib/uploads";
 
-export function eventTransport(eventId: string): UploadTransport<File> {
+/** `published()`: whether the files reserved now are published at once (false: drafts only their owner sees). */
+export function eventTransport(eventId: string, published: () => boolean = () => true): UploadTransport<File> {
   return {
     async reserve(files: File[], key: string): Promise<Reserved[]> {
       const out = ok(
@@ -18,6 +19,7 @@ export function eventTransport(eventId: string): UploadTransport<File> {
             access: null,
             price_cents: null,
             currency: null,
+            published: published(),
           })) },
         }),
       );

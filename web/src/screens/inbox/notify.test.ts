@@ -21,4 +21,12 @@ suite("notifications", () => {
     expect(targetHref({ type: "followed", actor, target: { kind: "user", id: "u1" } })).toBe("/u/ana");
     expect(targetHref({ type: "verification", actor: null, target: { kind: "verification" } })).toBeNull();
   });
+
+  it("says who invited you to which event and links to the invitations", () => {
+    const n = { type: "event_invite", actor, target: { kind: "event", id: "e1", name: "Harbour day" } };
+    expect(describe(n)).toBe("ana invited you to “Harbour day”");
+    expect(describe({ ...n, target: { kind: "event", id: "e1" } })).toBe("ana invited you to an event");
+    expect(targetHref(n)).toBe("/invitations");
+    expect(targetHref({ type: "other", actor, target: { kind: "event", id: "e1" } })).toBe("/events/e1");
+  });
 });

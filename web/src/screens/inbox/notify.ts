@@ -23,6 +23,8 @@ export function describe(n: NotificationLike): string {
       return `${who} replied to your comment`;
     case "event_photo_added":
       return `${who} added a photo to your event`;
+    case "event_invite":
+      return `${who} invited you to ${str(t.name) ? `“${t.name}”` : "an event"}`;
     case "followed":
       return `${who} started following you`;
     case "friend_request":
@@ -55,7 +57,10 @@ export function targetHref(n: NotificationLike): string | null {
   const t = n.target;
   const id = str(t.id);
   const actor = n.actor?.username ? `/u/${encodeURIComponent(n.actor.username)}` : null;
+  if (n.type === "event_invite") return "/invitations"; // accept or decline there
   switch (t.kind) {
+    case "event":
+      return id ? `/events/${id}` : null;
     case "photo":
       return id ? `/photos/${id}` : null;
     case "comment":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addComment, type CommentLike } from "./comments";
+import { addComment, frameIsFor, type CommentLike } from "./comments";
 
 const c = (id: string, parent_id: string | null = null, created_at = "2026-01-01T00:00:00Z", reply_count = 0): CommentLike => ({
   id,
@@ -30,5 +30,17 @@ describe("addComment", () => {
     const s = addComment({ top: [c("p", null, "2026-01-01T00:00:00Z", 3)], replies: {} }, c("r", "p"));
     expect(s.top[0].reply_count).toBe(4);
     expect((s.replies as Record<string, { done: boolean }>).p.done).toBe(false);
+  });
+});
+
+describe("frameIsFor", () => {
+  it("tells a photo's comment frames from an event's", () => {
+    const photo = { kind: "photo" as const, id: "p1", ownerId: "u" };
+    const event = { kind: "event" as const, id: "e1", ownerId: "u" };
+    expect(frameIsFor(photo, { photo_id: "p1" })).toBe(true);
+    expect(frameIsFor(photo, { photo_id: "p2" })).toBe(false);
+    expect(frameIsFor(event, { event_id: "e1" })).toBe(true);
+    // a comment on a photo inside the event is not a comment on the event
+    expect(frameIsFor(event, { event_id: "e1", photo_id: "p1" })).toBe(false);
   });
 });

@@ -1,5 +1,21 @@
 // Merging comments from the API, the poster's own POST answer and the WebSocket's `comment` frames, which can
-// arrive in any order and twice for the same comment: each comment counts once.
+// arrive in any order and twice for the same comment: each comment counts once. The same logic (and
+// Comments.svelte) serves a photo's and an event's comments: a `CommentTarget` says which.
+
+/** What the comments are on: the routes are `/photos/{id}/comments` or `/events/{id}/comments`. */
+export interface CommentTarget {
+  kind: "photo" | "event";
+  id: string;
+  /** The photo's or event's owner (who may delete any comment on it). */
+  ownerId: string;
+}
+
+/** Whether a live `comment` frame belongs to this target: photo frames name `photo_id`, event ones `event_id`
+ *  and no photo (a comment on a photo inside an event is not a comment on the event). */
+export function frameIsFor(target: CommentTarget, frame: { [key: string]: unknown }): boolean {
+  if (target.kind === "photo") return frame.photo_id === target.id;
+  return frame.event_id === target.id && !frame.photo_id;
+}
 export interface CommentLike {
   id: string;
   parent_id: string | null;
