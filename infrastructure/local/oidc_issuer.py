@@ -143,6 +143,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        # The web app's local sign-in buttons mint tokens from the page (a simple text/plain POST, no preflight):
+        # a local test fixture, so any origin may read its answers.
+        self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         self.wfile.write(data)
 
