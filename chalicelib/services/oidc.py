@@ -21,9 +21,11 @@ is ``503 identity_provider_unavailable``, never a 500.
 from __future__ import annotations
 
 import hmac
+import importlib
 import http.client
 import json
 import secrets
+import sys
 import threading
 import time
 import unicodedata
@@ -207,10 +209,32 @@ def _provider(provider: str) -> tuple[str, tuple[str, ...]]:
     return discovery_url, client_ids
 
 
-def verify(provider: str, id_token: str, nonce: str | None) -> VerifiedIdentity:
+_rsa_lock = threading.Lock()
+
+
+def _jwt_with_rsa() -> Any:
+    """PyJWT with its RSA backend. ``tokens._load_jwt`` loads PyJWT with ``cryptography`` hidden (HS256 needs
+    only hmac, and that keeps cryptography's imports off every cold start); the first Google/Apple sign-in in
+    such a container loads cryptography and re-runs PyJWT's algorithm-dependent modules once, in place (the
+    exception classes are not reloaded, so ``except jwt.X`` elsewhere still matches)."""
     import jwt
 
+    if jwt.algorithms.has_crypto:
+        return jwt
+    with _rsa_lock:
+        if not jwt.algorithms.has_crypto:
+            try:
+                import cryptography  # noqa: F401
+            except ImportError:
+                return jwt
+            for name in ("jwt.algorithms", "jwt.api_jwk", "jwt.api_jws", "jwt.api_jwt", "jwt.jwks_client", "jwt"):
+                importlib.reload(sys.modules[name])
+    return jwt
+
+
+def verify(provider: str, id_token: str, nonce: str | None) -> VerifiedIdentity:
     discovery_url, client_ids = _provider(provider)
+    jwt = _jwt_with_rsa()
     if not jwt.algorithms.has_crypto:  # RS256 needs the cryptography package (requirements.txt, the core layer)
         log.error("PyJWT has no RSA support: the cryptography package is missing")
         raise IdentityProviderUnavailable("Sign-in with an identity provider is not available on this server.")

@@ -93,3 +93,29 @@ def test_photo_and_event_routes_build_no_user_or_auth_schema():
         " if m in sys.modules))"
     )
     assert loaded.split() == []
+
+
+def test_a_google_sign_in_after_hs256_tokens_still_gets_rsa():
+    """A warm container has loaded PyJWT without cryptography (above) before its first Google/Apple sign-in:
+    the sign-in loads the RSA backend then, RS256 ID tokens verify, and HS256 tokens keep working."""
+    out = _fresh(
+        "from chalicelib.config import get_settings\n"
+        "from chalicelib.services import oidc, tokens\n"
+        "s = get_settings()\n"
+        "claims = {'iss': s.jwt_issuer, 'aud': s.jwt_audience, 'sub': 'u1', 'role': 'member', 'iat': 1,\n"
+        "          'exp': 2**40, 'jti': 'j', 'typ': 'access', 'fam': 'f'}\n"
+        "token = tokens._encode(claims)\n"
+        "import jwt\n"
+        "assert not jwt.algorithms.has_crypto\n"
+        "jwt = oidc._jwt_with_rsa()\n"
+        "from cryptography.hazmat.primitives.asymmetric import rsa\n"
+        "key = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n"
+        "signed = jwt.encode({'sub': 'g'}, key, algorithm='RS256')\n"
+        "assert jwt.decode(signed, key.public_key(), algorithms=['RS256'])['sub'] == 'g'\n"
+        "assert tokens.decode(token, 'access')['sub'] == 'u1'\n"
+        "try:\n"
+        "    tokens.decode(token + 'x', 'access')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    assert out.strip() == "UnauthorizedError"
