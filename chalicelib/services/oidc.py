@@ -21,8 +21,8 @@ is ``503 identity_provider_unavailable``, never a 500.
 from __future__ import annotations
 
 import hmac
-import importlib
 import http.client
+import importlib
 import json
 import secrets
 import sys
