@@ -132,13 +132,14 @@ def build(stage: str, out: Path, *, run_lint: bool = True, wheelhouse: Path | No
         (out / stale).unlink(missing_ok=True)
     shutil.rmtree(out / "layers", ignore_errors=True)
 
-    wheels = dependencies.resolve(layout, wheelhouse=wheelhouse or dependencies.DEFAULT_WHEELHOUSE, log=log)
+    wheelhouse = wheelhouse or dependencies.DEFAULT_WHEELHOUSE
+    wheels = dependencies.resolve(layout, wheelhouse=wheelhouse, log=log)
     plan = dependencies.plan(wheels, layout)
     if plan.unpinned:
         raise RuntimeError(f"not pinned in requirements.lock: {', '.join(plan.unpinned)} (run `make lock`)")
     staging = out / "chalice-project"
     stage_project(staging)
-    layer_zips = dependencies.build(plan, layout, staging / "vendor", out / "layers")
+    layer_zips = dependencies.build(plan, layout, staging / "vendor", out / "layers", cache_dir=wheelhouse / "layers")
     log(
         f"layers: {', '.join(f'{k} ({len(plan.layers[k])} wheels)' for k in layer_zips)}; "
         f"function package: {len(plan.function)} pure wheels"

@@ -36,7 +36,7 @@ from collections.abc import Iterator  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from tests import moto_atomic  # noqa: E402
+from infrastructure.local import moto_atomic  # noqa: E402
 from tests.stripe_server import stripe_process, stripe_server  # noqa: E402, F401  (localstripe fixtures)
 
 # Every DynamoDB request against moto is atomic, as in DynamoDB, in every test (concurrency tests rely on it).
@@ -304,7 +304,8 @@ def live(monkeypatch):
 
 @pytest.fixture
 def atomic_moto():
-    """Kept for old call sites: DynamoDB's per-request atomicity is now on for every test (tests/moto_atomic.py)."""
+    """Kept for old call sites: DynamoDB's per-request atomicity is now on for every test
+    (infrastructure/local/moto_atomic.py)."""
     assert moto_atomic._installed
 
 

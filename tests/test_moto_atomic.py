@@ -1,5 +1,6 @@
-"""The atomicity guard every concurrency test relies on (tests/moto_atomic.py): on without asking for it, and it
-covers each whole DynamoDB request (not just the backend call inside it)."""
+"""The atomicity guard every concurrency test and the local stack's moto server rely on
+(infrastructure/local/moto_atomic.py): on without asking for it, and it covers each whole DynamoDB request (not just
+the backend call inside it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from tests import moto_atomic
+from infrastructure.local import moto_atomic
 
 
 @pytest.fixture

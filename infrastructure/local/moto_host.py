@@ -4,7 +4,9 @@ moto keeps sent mail in memory (``/moto-api/data.json`` lists it under ``ses``) 
 This host stamps ``sent_at`` (ISO 8601 UTC) and ``sent_seq`` (send order) on each stored message, so
 ``GET /_local/emails`` can show when mail went out, and adds ``GET /moto-api/lightbox/ses-messages``:
 the same ``ses`` section of ``data.json`` without serialising every other model (``data.json`` reads
-every S3 object's bytes on each call). Everything else is stock ``moto.server``.
+every S3 object's bytes on each call). Each DynamoDB request is atomic, as in DynamoDB
+(``infrastructure/local/moto_atomic.py``: stock moto server loses writes under concurrent transactions).
+Everything else is stock ``moto.server``.
 
     python -m infrastructure.local.moto_host --port 5000
 """
@@ -17,6 +19,7 @@ import itertools
 import json
 from typing import Any
 
+from infrastructure.local import moto_atomic
 from infrastructure.local.common import LOOPBACK, iso_utc
 
 _sequence = itertools.count(1)
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     stamp_ses_messages()
     add_ses_messages_route()
+    moto_atomic.install()
     from moto import server
 
     server.main(["--host", LOOPBACK, "--port", str(args.port)])

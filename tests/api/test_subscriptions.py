@@ -481,6 +481,38 @@ def test_concurrent_deliveries_count_the_transition_once(api, creator, fan, stri
     assert net(creator["id"]) == PRICE - PRICE * 10 // 100
 
 
+def test_every_path_of_the_first_invoice_racing_books_it_once(api, creator, fan, stripe_server):
+    """The first invoice reaches the booking from the subscribe retry (the confirm path), customer.subscription.*,
+    invoice.paid and invoice.payment_succeeded (each twice, one a replay), all at once: one ledger transaction
+    (ref: the invoice id), and the creator's pending balance equals their per-source earnings to the cent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.services import payouts
+
+    key, pm = uuid.uuid4().hex, card(stripe_server, "4000002760003184")
+    r = subscribe(api, fan["access"], creator["id"], pm=pm, key=key)
+    payment = r.data["payment"]
+    stripe_server.authenticate(payment["payment_intent_id"], payment["client_secret"])
+    sub_id = row(fan["id"], creator["id"]).stripe_subscription_id
+    invoice = stripe_server.get(f"/v1/subscriptions/{sub_id}")["latest_invoice"]
+    calls = [
+        lambda: subscribe(api, fan["access"], creator["id"], pm=pm, key=key),
+        lambda: deliver(api, stripe_server, "customer.subscription.updated", sub_id),
+        lambda: deliver(api, stripe_server, "customer.subscription.updated", sub_id),
+        lambda: deliver(api, stripe_server, "invoice.paid", invoice, event_id="evt_race_paid"),
+        lambda: deliver(api, stripe_server, "invoice.paid", invoice, event_id="evt_race_paid"),
+        lambda: deliver(api, stripe_server, "invoice.payment_succeeded", invoice),
+        lambda: deliver(api, stripe_server, "invoice.payment_succeeded", invoice),
+    ]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        results = list(pool.map(lambda call: call(), calls))
+    assert results[0].status_code == 201, results[0].body
+    one = PRICE - PRICE * 10 // 100
+    assert booked(invoice) and row(fan["id"], creator["id"]).status == "active" and count(creator["id"]) == 1
+    earned = payouts.earnings(creator["id"], "eur")
+    assert earned["by_source"]["subscriptions"] == earned["pending_cents"] == earned["lifetime_cents"] == one
+
+
 def test_concurrent_wallet_subscribes_charge_once(api, creator, fan, stripe_server):
     from concurrent.futures import ThreadPoolExecutor
 
