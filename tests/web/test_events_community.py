@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.kit import axe, call, make_user, ui_login, unique, upload_ready_photo
+from tests.web.kit import axe, call, make_user, shot, ui_login, unique, upload_ready_photo
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 
@@ -70,6 +70,7 @@ def test_invite_accept_take_the_last_seat_live_count_and_event_full(page: Page, 
         attendees = guest_page.get_by_role("list", name="Attendees")
         expect(attendees.get_by_role("listitem").filter(has_text=guest.username)).to_contain_text("going")
         axe(guest_page, context="event with RSVP")
+        shot(guest_page, "event-rsvp")
 
         # The owner's open page follows without a reload (event.updated, change "rsvp").
         expect(page.get_by_test_id("going-count")).to_have_text("1/1 going")

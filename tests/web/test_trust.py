@@ -99,6 +99,7 @@ def test_report_remove_suspend_and_the_audit_log(page: Page, browser: Browser, s
     report = staff.get_by_role("article").filter(has_text="Spam or scam").filter(has_text=photo_id)
     expect(report).to_be_visible()
     axe(staff, context="reports queue")
+    shot(staff, "moderation")
     report.get_by_label("Remove the photo").check()
     report.get_by_label("Note").fill("spam")
     report.get_by_role("button", name="Resolve: Remove the photo").click()
