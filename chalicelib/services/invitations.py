@@ -175,14 +175,17 @@ def accept(principal: Any, event_id: str) -> Invitation:
 
 def decline(principal: Any, event_id: str) -> Invitation:
     """Decline (remembered: the user is not invited to this event again). Declining again changes nothing;
-    after accepting, 409 (leave the event instead)."""
-    row, _ = _own(principal, event_id)
+    after accepting, 409 (leave the event instead). An RSVP to a private event goes with the invitation."""
+    row, event = _own(principal, event_id)
     if row.status == ACCEPTED:
         raise ConflictError("You accepted this invitation; leave the event instead.", code="invitation_accepted")
     if row.status == PENDING and not store.answer(row, DECLINED):
         row = store.invitation(event_id, principal.user_id) or row
         if row.status == ACCEPTED:
             raise ConflictError("You accepted this invitation; leave the event instead.", code="invitation_accepted")
+    from chalicelib.services import rsvp
+
+    rsvp.access_lost(event, principal.user_id)
     return row
 
 
