@@ -3,11 +3,10 @@
     python bench/bench_autoinvite.py [--sizes 1000,10000] [--matching 150]
 
 For each size N: N opted-in users' rows and interest index rows (written directly, as the
-``user.autoinvite_changed`` job would), of which ``--matching`` live within their radius of Paris with the
-interest "jazz"; of the rest, about a third live near Paris with other interests and the others are spread
-over the world (jazz or not,
-radius 5-50 km). A public event in Paris with ``interest_tags: [jazz, blues]`` and ``auto_invite`` is created
-through the API and its job drained through the worker. Printed per N: users invited, DynamoDB calls (by
+``user.autoinvite_changed`` job would), of which ``--matching`` live within their radius of Paris with the interest
+"jazz"; of the rest, about a third live near Paris with other interests and the others are spread over the world
+(jazz or not, radius 5-50 km). A public event in Paris with ``interest_tags: [jazz, blues]`` and ``auto_invite`` is
+created through the API and its job drained through the worker. Printed per N: users invited, DynamoDB calls (by
 operation) and time of the job; then the ratios between the sizes: the cost follows the users invited and the
 candidates near the event, not all users. Figures are printed, never asserted.
 """
