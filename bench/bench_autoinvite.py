@@ -2,11 +2,11 @@
 
     python bench/bench_autoinvite.py [--sizes 1000,10000] [--matching 150]
 
-For each size N: N opted-in users' interest index rows (written directly, as the ``user.autoinvite_changed``
-job would), of which ``--matching`` live within their radius of Paris with the interest "jazz"; of the rest,
-about a third live near Paris with other interests and the others are spread over the world (jazz or not,
-radius 5-50 km). A public event in Paris with ``interest_tags: [jazz, blues]`` and ``auto_invite`` is created
-through the API and its job drained through the worker. Printed per N: users invited, DynamoDB calls (by
+For each size N: N opted-in users' rows and interest index rows (written directly, as the
+``user.autoinvite_changed`` job would), of which ``--matching`` live within their radius of Paris with the interest
+"jazz"; of the rest, about a third live near Paris with other interests and the others are spread over the world
+(jazz or not, radius 5-50 km). A public event in Paris with ``interest_tags: [jazz, blues]`` and ``auto_invite`` is
+created through the API and its job drained through the worker. Printed per N: users invited, DynamoDB calls (by
 operation) and time of the job; then the ratios between the sizes: the cost follows the users invited and the
 candidates near the event, not all users. Figures are printed, never asserted.
 """
@@ -69,10 +69,13 @@ def run(n: int, matching: int) -> dict:
         rng = random.Random(12)
         t = time.perf_counter()
         rows = 0
-        with InterestCell.batch_write() as batch:
+        with InterestCell.batch_write() as batch, User.batch_write() as people:
             for lat, lon, radius, interests in users(n, matching, rng):
-                person = User(user_id=new_id("u_"), auto_invite=True, interests=interests)
+                uid = new_id("u_")
+                person = User(user_id=uid, email=f"{uid}@example.com", username=uid, password_hash="-")
+                person.auto_invite, person.interests = True, interests
                 person.home_lat, person.home_lon, person.radius_km = lat, lon, radius
+                people.save(person)  # the job reads each candidate's row again before inviting
                 for row in autoinvite.wanted_rows(person):
                     batch.save(row)
                     rows += 1

@@ -6,6 +6,7 @@ Works against whatever the environment points at: the local stack (``LIGHTBOX_AW
   create-admin --email E --username U [--password P]   (password prompted, or LIGHTBOX_ADMIN_PASSWORD)
   seed                                                 demo users of every role (local stack only)
   reindex-photo-search                                 rewrite every ready photo's search rows (backfill)
+  backfill-event-types                                 index public events from before event types by type
 """
 
 from __future__ import annotations
@@ -137,6 +138,13 @@ def reindex_photo_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def backfill_event_types(args: argparse.Namespace) -> int:
+    from chalicelib.models import events
+
+    _out(f"indexed {events.backfill_public_types()} public events by type")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=seed)
     p = sub.add_parser("reindex-photo-search", help="rewrite every ready photo's search rows (after the 40-term cap)")
     p.set_defaults(func=reindex_photo_search)
+    p = sub.add_parser("backfill-event-types", help="index public events from before event types by their type")
+    p.set_defaults(func=backfill_event_types)
     args = parser.parse_args(argv)
     from chalicelib import logs
 

@@ -19,7 +19,7 @@ from chalicelib.services.users_view import avatar_urls
 TAGS = ("invitations",)
 MAX_INVITES = 100
 
-SkipReason = Literal["unknown_user", "owner", "already_member", "already_invited", "declined", "blocked"]
+SkipReason = Literal["unknown_user", "owner", "already_member", "already_invited", "declined", "unavailable"]
 
 
 class InviteIn(Body):
@@ -76,8 +76,9 @@ def _state(row: Invitation) -> InvitationStateOut:
     idempotency="accepted",
 )
 def invite(ctx: Ctx[InviteIn], event_id: str) -> InviteOut:
-    """Invite up to 100 users by username (the owner); unknown, blocked, declined or existing members are
-    reported in ``skipped``. Each invitee gets an ``event_invite`` notification."""
+    """Invite up to 100 users by username (the owner); unknown, declined or existing members and users who
+    cannot be invited (``unavailable``: a block, either way) are reported in ``skipped``. Each invitee gets an
+    ``event_invite`` notification."""
     result = invitations.invite(ctx.principal, event_id, ctx.body.usernames)
     users = result["invited"]
     avatars = avatar_urls(users)
@@ -120,7 +121,7 @@ def list_invitations(ctx: Ctx[None, PageQuery]) -> Page[InvitationOut]:
     return Page[InvitationOut](items=items, next_cursor=cursor)
 
 
-@route("/invitations/{event_id}/accept", "POST", response=InvitationStateOut, tags=TAGS, responses=(404, 409))
+@route("/invitations/{event_id}/accept", "POST", response=InvitationStateOut, tags=TAGS, responses=(403, 404, 409))
 def accept(ctx: Ctx, event_id: str) -> InvitationStateOut:
     """Accept: you become a viewer of the event (accepting again changes nothing)."""
     return _state(invitations.accept(ctx.principal, event_id))

@@ -5,6 +5,7 @@ The rules (who may rate whom, when) and the trust table are in ``services/rating
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -46,45 +47,52 @@ class ReputationOut(Out):
     count: int = Field(description="Ratings received")
     trust_level: TrustLevelOut
     events_hosted: int
-    events_attended: int
+    events_attended: int = Field(description="Events the user RSVPed going to, upcoming ones included")
 
 
 class RatedEventOut(Out):
     id: str
-    name: str | None = Field(None, description="Shown when the caller may read the event")
+    name: str
 
 
 class RatingOut(Out):
-    id: str
+    id: str = Field(description="Stable and opaque")
     rater: EventUserOut
     rated_id: str
-    event: RatedEventOut
+    event: RatedEventOut | None = Field(
+        description="null when the caller may not read the event (private, or deleted): not even its id is shown"
+    )
     rating: int
     reference: str | None
     created_at: str
 
 
+def rating_id(row: Rating) -> str:
+    """Stable and opaque: the row's key holds the event's id, which not every reader may see."""
+    return "r_" + hashlib.sha256(f"{row.rated_id}.{row.rating_key}".encode()).hexdigest()[:24]
+
+
 def _outs(rows: list[Rating], principal) -> list[RatingOut]:
     """Raters in one BatchGetItem (and their avatars in one more), events in one, the caller's roles in one;
-    a private event's name only for those who may read it."""
+    a private (or deleted) event only for those who may read it."""
     raters = accounts.users_by_ids([r.rater_id for r in rows])
     avatars = avatar_urls(u for u in raters.values() if u is not None)
     events = events_service.events_by_ids([r.event_id for r in rows])
     roles = events_service.roles_in(list(events.values()), principal)
     staff = bool(principal) and principal.is_staff
 
-    def name(event_id: str) -> str | None:
+    def shown(event_id: str) -> RatedEventOut | None:
         event = events.get(event_id)
         if event is None or (event.visibility == "private" and roles.get(event_id) is None and not staff):
             return None
-        return event.name
+        return RatedEventOut(id=event.event_id, name=event.name)
 
     return [
         RatingOut(
-            id=f"{r.rated_id}.{r.rating_key}",
+            id=rating_id(r),
             rater=EventUserOut.of(raters.get(r.rater_id), r.rater_id, avatars),
             rated_id=r.rated_id,
-            event=RatedEventOut(id=r.event_id, name=name(r.event_id)),
+            event=shown(r.event_id),
             rating=int(r.rating),
             reference=r.reference,
             created_at=iso(r.created_at) or "",

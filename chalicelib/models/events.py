@@ -40,6 +40,7 @@ from chalicelib.models.base import (
     DeleteError,
     PutError,
     TransactWriteError,
+    UpdateError,
     cancellation_codes,
     condition_failed,
     connection,
@@ -374,3 +375,36 @@ def delete_members(event_id: str, limit: int | None = None, before: Any = None) 
         for member in members:
             batch.delete(member)
     return len(members)
+
+
+class _EventTypeKey(Model):
+    """The index attributes of an ``events`` row, without ``Event``'s version: a backfill does not change the
+    event's version (a PATCH made from an earlier read still applies). Not registered: it lives in ``events``."""
+
+    Meta = table_meta("events")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    visibility = UnicodeAttribute(null=True)
+    public_type = UnicodeAttribute(null=True)
+
+
+def backfill_public_types() -> int:
+    """Operator backfill (``python -m chalicelib.cli backfill-event-types``), never on a request path: give every
+    public event written before ``public_by_type`` existed its ``public_type`` (``public#<event_type or
+    other>``), so the type filter finds it. A Scan, the one place that walks the table; each write is
+    conditioned on the event still being public and still without one. Returns how many it set."""
+    count = 0
+    missing = Event.visibility == "public"
+    for event in Event.scan(missing & Event.public_type.does_not_exist()):
+        key = f"{PUBLIC_BUCKET}#{event.event_type or DEFAULT_EVENT_TYPE}"
+        try:
+            _EventTypeKey(event_id=event.event_id).update(
+                actions=[_EventTypeKey.public_type.set(key)],
+                condition=(_EventTypeKey.visibility == "public") & _EventTypeKey.public_type.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+            continue  # changed meanwhile: its PATCH wrote the index attributes
+        count += 1
+    return count

@@ -173,10 +173,39 @@ def on_auto_invite(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
         if r.user_id != event.owner_id
         and geo.distance_km(float(r.home_lat), float(r.home_lon), lat, lon) <= float(r.radius_km)
     ]
-    if not invite_candidates(event, near):
+    if not invite_candidates(event, still_wanted(event, near)):
         return None  # the cap is reached
     last = result.last_evaluated_key
     return {"i": index, "key": last} if len(rows) >= limit and last else {"i": index + 1}
+
+
+def still_wanted(event: Event, user_ids: list[str]) -> list[str]:
+    """Those of ``user_ids`` whose own row (one BatchGetItem per page of candidates) still asks for this event:
+    opted in, an interest among its tags, home within their radius, not deleted, not suspended. The index rows
+    that found them may be stale (a settings change not yet rewritten, or read from the eventually consistent
+    index), so they only nominate."""
+    from chalicelib.models.users import User
+
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return []
+    lat, lon = float(event.location_lat), float(event.location_lon)
+    tags = set(event.interest_tags or ())
+    wanted = set()
+    for user in User.batch_get(ids):
+        if (
+            user.deleted
+            or user.suspended
+            or not user.auto_invite
+            or not tags & set(user.interests or ())
+            or user.home_lat is None
+            or user.home_lon is None
+            or user.radius_km is None
+        ):
+            continue
+        if geo.distance_km(float(user.home_lat), float(user.home_lon), lat, lon) <= float(user.radius_km):
+            wanted.add(user.user_id)
+    return [u for u in ids if u in wanted]
 
 
 def invite_candidates(event: Event, user_ids: list[str]) -> bool:

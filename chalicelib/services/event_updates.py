@@ -3,7 +3,10 @@
 connections when it changes (PATCH), is deleted, or an RSVP changes.
 
 One publisher, :func:`publish`: up to ``fanout_inline_max`` recipients are served inline (two bounded Queries
-find out); beyond that an ``event.updated`` job pages through the members, then the invitees, a chunk per run.
+find out); beyond that an ``event.updated`` job pages through the members, then the invitees, a chunk per run,
+at most one per event and change in each ``COALESCE_SECONDS`` window (its id holds the window, and a second
+publish of an id is a no-op), so a burst of RSVPs to a big event is one fan-out, not one per RSVP (a change
+made after that window's job ran is announced with the next one; the frame only says "re-read").
 A PATCH never fans out inline: its outbox row commits in the event's update transaction (:func:`outbox_row`)
 and one job is enqueued (no extra DynamoDB call). A deletion is announced by the ``event.deleted`` consumers
 that remove the members and the invitations, each to the chunk it is about to delete (the rows are the only
@@ -12,18 +15,19 @@ record of who they were). Frames are best effort and may be repeated by a redeli
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
 from chalicelib.models import events as events_store
 from chalicelib.models import invitations as invitations_store
-from chalicelib.models.base import new_id
 from chalicelib.models.invitations import PENDING
 
 log = get_logger(__name__)
 CHANGES = ("updated", "deleted", "rsvp")
 JOB = "event.updated"
+COALESCE_SECONDS = 5  # beyond the inline bound, one job per event and change per this many seconds
 
 
 def frame(event_id: str, change: str) -> dict[str, Any]:
@@ -54,7 +58,8 @@ def publish(event_id: str, change: str) -> None:
     if len(members) + len(invited) > bound:
         from chalicelib import jobs
 
-        jobs.publish(JOB, f"{JOB}:{event_id}:{change}:{new_id('')}", {"event_id": event_id, "change": change})
+        bucket = int(time.time() // COALESCE_SECONDS)  # a burst of RSVPs is one job (publish: once per id)
+        jobs.publish(JOB, f"{JOB}:{event_id}:{change}:t{bucket}", {"event_id": event_id, "change": change})
         return
     send_now(event_id, change, [event.owner_id, *members, *(i.user_id for i in invited if i.status == PENDING)])
 

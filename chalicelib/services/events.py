@@ -477,7 +477,8 @@ def add_member(principal: Any, event_id: str, username: str, role: str) -> tuple
 
 
 def remove_member(principal: Any, event_id: str, user_id: str) -> None:
-    """The owner or staff remove anyone; a member may remove themselves."""
+    """The owner or staff remove anyone; a member may remove themselves. Their RSVP to a private event goes
+    with the membership."""
     event, _ = access(principal, event_id, consistent=True)
     if principal.user_id != user_id and not _can_manage(event, principal):
         raise ForbiddenError("Only the event's owner may remove members.")
@@ -485,3 +486,6 @@ def remove_member(principal: Any, event_id: str, user_id: str) -> None:
         raise BadRequestError("The owner cannot leave the event; delete it instead.", code="owner_cannot_leave")
     if not store.remove_member(event_id, user_id):
         raise NotFoundError("That user is not a member of this event.")
+    from chalicelib.services import rsvp
+
+    rsvp.access_lost(event, user_id)

@@ -25,13 +25,13 @@ from chalicelib.models.invitations import ACCEPTED, DECLINED, PENDING, Invitatio
 from chalicelib.pagination import decode, page
 
 # Why a username was not invited (per name in the response)
-UNKNOWN, OWNER, MEMBER, INVITED, DECLINED_BEFORE, BLOCKED = (
+UNKNOWN, OWNER, MEMBER, INVITED, DECLINED_BEFORE, UNAVAILABLE = (
     "unknown_user",
     "owner",
     "already_member",
     "already_invited",
     "declined",
-    "blocked",
+    "unavailable",  # a block between owner and invitee, either way (which way is not told)
 )
 
 
@@ -92,7 +92,7 @@ def invite(principal: Any, event_id: str, usernames: list[str]) -> dict[str, Any
         reason = (
             MEMBER
             if user_id in members
-            else BLOCKED
+            else UNAVAILABLE
             if user_id in blocked
             else (DECLINED_BEFORE if earlier[user_id].status == DECLINED else INVITED)
             if user_id in earlier
@@ -158,13 +158,16 @@ def _own(principal: Any, event_id: str) -> tuple[Invitation, Event]:
 
 
 def accept(principal: Any, event_id: str) -> Invitation:
-    """Become a viewer member of the event. Accepting again changes nothing; after a decline, 409."""
+    """Become a viewer member of the event. Accepting again changes nothing; after a decline, 409; with a block
+    between the invitee and the owner (either way, e.g. one made after the invitation), 403 ``blocked``."""
     from chalicelib.models import events as events_store
+    from chalicelib.services import blocks
 
     row, event = _own(principal, event_id)
     if row.status == DECLINED:
         raise ConflictError("You declined this invitation.", code="invitation_declined")
     if row.status == PENDING:
+        blocks.require_not_blocked(principal.user_id, event.owner_id, "You cannot join this user's events.")
         member = EventMember(event_id=event_id, user_id=principal.user_id, role="viewer")
         with contextlib.suppress(ConflictError):  # added by the owner meanwhile: a member already
             events_store.add_member(member)
@@ -175,14 +178,17 @@ def accept(principal: Any, event_id: str) -> Invitation:
 
 def decline(principal: Any, event_id: str) -> Invitation:
     """Decline (remembered: the user is not invited to this event again). Declining again changes nothing;
-    after accepting, 409 (leave the event instead)."""
-    row, _ = _own(principal, event_id)
+    after accepting, 409 (leave the event instead). An RSVP to a private event goes with the invitation."""
+    row, event = _own(principal, event_id)
     if row.status == ACCEPTED:
         raise ConflictError("You accepted this invitation; leave the event instead.", code="invitation_accepted")
     if row.status == PENDING and not store.answer(row, DECLINED):
         row = store.invitation(event_id, principal.user_id) or row
         if row.status == ACCEPTED:
             raise ConflictError("You accepted this invitation; leave the event instead.", code="invitation_accepted")
+    from chalicelib.services import rsvp
+
+    rsvp.access_lost(event, principal.user_id)
     return row
 
 

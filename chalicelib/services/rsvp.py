@@ -1,10 +1,15 @@
 """RSVPs to events: ``going`` or ``interested``, bounded by the event's ``capacity``, and the attendee listing.
 
-Who may RSVP: whoever may read the event (``events.access``: public and unlisted events, anyone logged in;
-private ones, their members; everyone else gets 404, so a private event's existence does not leak). Invitees
-of a private event join through its invitations (accepting makes them a viewer). A user blocked by the host
-(or who blocked the host) gets 403 ``blocked``. The host does not RSVP (409 ``is_host``): the host attends
-their own event without taking a seat, and counts as an attendee for ratings.
+Who may RSVP: public and unlisted events, anyone logged in; private ones, their members (and staff). Everyone
+else gets 404, so a private event's existence does not leak, except a pending invitee, who may read the event
+and gets 403 ``invitation_not_accepted``: they accept first (which makes them a viewer member). A user blocked
+by the host (or who blocked the host) gets 403 ``blocked``. The host does not RSVP (409 ``is_host``): the host
+attends their own event without taking a seat, and counts as an attendee for ratings.
+
+Withdrawing (``DELETE``) needs no access: whoever has an RSVP row may withdraw it (until the event has ended),
+so no seat is stranded by a lost membership, a block or a visibility change. A user who loses their way into
+a private event before it ends loses their RSVP with it (:func:`access_lost`, one row): declining its
+invitation, or being removed from (or leaving) its members.
 
 Capacity: ``going`` needs a free seat, ``going_count < capacity`` checked by DynamoDB in the transaction that
 writes the RSVP (``models/rsvp.py``), so under any concurrency exactly the free seats are taken and the others
@@ -20,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
 from chalicelib.models import rsvp as store
 from chalicelib.models.base import now
 from chalicelib.models.events import Event, event_by_id
@@ -54,7 +59,11 @@ def counts(event: Event) -> tuple[int, int]:
 
 
 def _open_event(principal: Any, event_id: str) -> Event:
-    event, _ = events_service.access(principal, event_id, consistent=True)
+    event, role = events_service.access(principal, event_id, consistent=True)
+    if event.visibility == "private" and role is None and not principal.is_staff:
+        raise ForbiddenError(  # readable only through a pending invitation
+            "Accept the invitation before you RSVP.", code="invitation_not_accepted"
+        )
     if principal.user_id == event.owner_id:
         raise ConflictError("You host this event; hosts attend without an RSVP.", code="is_host")
     if has_ended(event):
@@ -98,21 +107,46 @@ def set_rsvp(principal: Any, event_id: str, status: str) -> tuple[Rsvp, Event]:
 
 
 def cancel_rsvp(principal: Any, event_id: str) -> bool:
-    """Withdraw the caller's RSVP (its seat frees at once); False if there was none (still a 204)."""
-    event = _open_event(principal, event_id)
+    """Withdraw the caller's RSVP (its seat frees at once); False if there was none (still a 204). Whoever has
+    an RSVP may withdraw it, whatever their access now; without one, the event must be readable (else 404)."""
     user_id = principal.user_id
+    if store.rsvp_of(event_id, user_id) is None:
+        events_service.access(principal, event_id)
+        return False
+    event = event_by_id(event_id, consistent=True)
+    if event is not None and has_ended(event):
+        raise ConflictError("The event has ended; RSVPs are closed.", code="event_ended")
+    return withdraw(event_id, user_id)
+
+
+def access_lost(event: Event, user_id: str) -> bool:
+    """``user_id`` no longer may read the event (declined its invitation, left or was removed): if it is private
+    and not over, their RSVP goes (one row), so they hold no seat they cannot see. Ended events keep theirs."""
+    if event.visibility != "private" or has_ended(event) or user_id == event.owner_id:
+        return False
+    if events_service.member_role(event, user_id) is not None:
+        return False  # still a member (e.g. added by the owner while invited)
+    return withdraw(event.event_id, user_id)
+
+
+def withdraw(event_id: str, user_id: str) -> bool:
+    """Remove ``user_id``'s RSVP to the event, if any, and free its seat (one row, its own counting
+    transaction); False if there was none. Members and invitees get the ``rsvp`` frame."""
     for _ in range(_ATTEMPTS):
-        previous = store.rsvp_of(event.event_id, user_id)
+        previous = store.rsvp_of(event_id, user_id)
         if previous is None:
             return False
-        codes, _ = store.change(event.event_id, user_id, previous.status, None)
+        codes, _ = store.change(event_id, user_id, previous.status, None)
         if not codes:
-            _rsvp_changed(event, user_id, None)
+            event = event_by_id(event_id)
+            if event is not None:
+                _rsvp_changed(event, user_id, None)
             return True
         if codes[0] == FAILED:
             continue
-        if codes[1] == FAILED:
-            raise NotFoundError("No such event.")
+        if codes[1] == FAILED:  # the event is gone: its job removes the rows, this one now
+            previous.delete()
+            return True
         raise NotFoundError("No such user.")
     raise ConflictError("Your RSVP changed concurrently; retry.", code="contention")
 

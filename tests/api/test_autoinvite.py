@@ -125,6 +125,29 @@ def test_the_index_follows_settings(api, make_user, town):
     assert invited_ids(event["id"]) == {town["near_rock"]["id"]}  # the opted-out user is no longer found
 
 
+def test_stale_index_rows_only_nominate(api, make_user, town):
+    """The index may lag the users' rows (its rewrite job not run yet, or an eventually consistent read): each
+    page's candidates are read again and only those whose row still matches are invited."""
+    from datetime import UTC, datetime
+
+    from chalicelib.models.users import User
+
+    def change(name, *actions):  # the user's row changes; the index rows are not rewritten
+        User(user_id=town[name]["id"]).update(actions=list(actions))
+
+    change("near_jazz", User.auto_invite.set(False))  # opted out
+    change("near_caps", User.home_lat.set(LYON["lat"]), User.home_lon.set(LYON["lon"]))  # moved away
+    change("versailles_wide", User.interests.set({"rock"}))  # other interests now
+    change("lyon_huge", User.suspended_at.set(datetime.now(UTC)))  # suspended
+    change("near_decl", User.deleted.set(True))  # deleted (its user.deleted job not run)
+    host = make_user("hostw")
+    event = create(
+        api, host["access"], "Jazz", visibility="public", location=PARIS, interest_tags=["jazz"], auto_invite=True
+    )
+    drain()
+    assert invited_ids(event["id"]) == {town["near_block"]["id"], town["near_member"]["id"]}
+
+
 def test_bad_settings_are_400(api, make_user):
     user = make_user("picky")
     for body in (

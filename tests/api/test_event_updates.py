@@ -104,3 +104,47 @@ def test_patch_keeps_its_call_budget(api, crowd, counter):
     dynamo = [c for c in calls if c.startswith("dynamodb.")]
     assert dynamo == ["dynamodb.GetItem", "dynamodb.GetItem", "dynamodb.TransactWriteItems"], dynamo
     assert "sqs.SendMessageBatch" in calls
+
+
+def test_an_rsvp_reaches_members_through_the_route(app, api, crowd, live):
+    import app as app_module
+
+    people, event = crowd
+    conns = sockets(app_module, people)
+    drain()
+    token = people["membr"]["access"]
+    r = api.put(f"/events/{event['id']}/rsvp", {"status": "going"}, token=token)
+    assert r.status_code == 200, r.body
+    got = frames(live, conns, event["id"])  # few recipients: inline
+    assert got == {"hosta": ["rsvp"], "membr": ["rsvp"], "invit": ["rsvp"], "declo": [], "strng": []}
+    assert api.delete(f"/events/{event['id']}/rsvp", token=token).status_code == 204
+    assert frames(live, conns, event["id"])["hosta"] == ["rsvp", "rsvp"]
+
+
+def test_a_burst_of_rsvps_beyond_the_bound_is_one_job(app, api, make_user, live, tuned, monkeypatch):
+    from types import SimpleNamespace
+
+    import app as app_module
+    from chalicelib.models.jobs import JobEvent
+    from chalicelib.services import event_updates
+
+    tuned(chunk=10, inline=1)
+    host = make_user("hostd")
+    event = create(api, host["access"], "Busy", visibility="public")
+    guests = [make_user(f"guestd{i}") for i in range(3)]
+    for g in guests:
+        api.post(f"/events/{event['id']}/members", {"username": g["username"], "role": "viewer"}, token=host["access"])
+    conns = {g["username"]: connect(app_module, g["access"])[0] for g in guests}
+    drain()
+    monkeypatch.setattr(event_updates, "time", SimpleNamespace(time=lambda: 1_000_000.0))
+    for g in guests:
+        assert api.put(f"/events/{event['id']}/rsvp", {"status": "going"}, token=g["access"]).status_code == 200
+    event_updates.publish(event["id"], "rsvp")  # once more in the same window: a no-op, not an error
+    published = [
+        r
+        for r in JobEvent.scan()
+        if r.type == "event.updated" and r.event_id.startswith(f"event.updated:{event['id']}:rsvp")
+    ]
+    assert len(published) == 1, [r.event_id for r in published]
+    drain()
+    assert all(frames(live, conns, event["id"])[g] == ["rsvp"] for g in conns), frames(live, conns, event["id"])

@@ -322,3 +322,82 @@ def test_deleting_an_account_frees_its_seats(api, people):
     assert rsvp_rows(full) == rsvp_rows(other) == {}
     assert (event_row(full).going_count, event_row(other).interested_count) == (0, 0)
     assert rsvp(api, bob, full).status_code == 200
+
+
+# ---- no stranded seats: invitees accept first, withdrawing needs no access, losing access withdraws ---------
+
+
+def test_a_pending_invitee_accepts_before_answering_a_private_event(api, people):
+    host, ann, bob = people["host"], people["ann"], people["bob"]
+    eid = create(api, host["access"], visibility="private", capacity=1)["id"]
+    r = api.post(f"/events/{eid}/invitations", {"usernames": ["ann", "bob"]}, token=host["access"])
+    assert r.status_code == 201, r.body
+    assert api.get(f"/events/{eid}", token=ann["access"]).status_code == 200  # invitees may read it
+    r = rsvp(api, ann, eid)
+    assert r.status_code == 403 and r.data["error"]["code"] == "invitation_not_accepted"
+    assert rsvp_rows(eid) == {} and not event_row(eid).going_count
+    assert api.post(f"/invitations/{eid}/accept", token=ann["access"]).status_code == 200
+    assert rsvp(api, ann, eid).status_code == 200 and event_row(eid).going_count == 1
+
+    # declining frees nothing it does not hold, and a stranger still gets 404
+    assert api.post(f"/invitations/{eid}/decline", token=bob["access"]).status_code == 200
+    assert rsvp(api, bob, eid).status_code == 404
+
+
+def _legacy_rsvp(event_id: str, user_id: str) -> None:
+    """An RSVP written while its user could still read the event (before this rule, or before losing access)."""
+    from chalicelib.models import rsvp as store
+
+    assert store.change(event_id, user_id, None, "going")[0] == []
+
+
+def test_declining_a_private_invitation_withdraws_the_rsvp(api, people):
+    host, ann = people["host"], people["ann"]
+    eid = create(api, host["access"], visibility="private", capacity=1)["id"]
+    api.post(f"/events/{eid}/invitations", {"usernames": ["ann"]}, token=host["access"])
+    _legacy_rsvp(eid, ann["id"])  # what the old rule let a pending invitee do
+    assert event_row(eid).going_count == 1 and user_row(ann["id"]).events_attended == 1
+    assert api.post(f"/invitations/{eid}/decline", token=ann["access"]).status_code == 200
+    assert rsvp_rows(eid) == {} and event_row(eid).going_count == 0  # the seat is free again
+    assert user_row(ann["id"]).events_attended == 0
+
+
+def test_removing_or_leaving_a_private_event_withdraws_the_rsvp(api, people):
+    host, ann, bob, cat = people["host"], people["ann"], people["bob"], people["cat"]
+    eid = create(api, host["access"], visibility="private", capacity=2)["id"]
+    for name in ("ann", "bob"):
+        r = api.post(f"/events/{eid}/members", {"username": name, "role": "viewer"}, token=host["access"])
+        assert r.status_code == 201
+        assert rsvp(api, people[name], eid).status_code == 200
+    assert event_row(eid).going_count == 2
+    assert api.delete(f"/events/{eid}/members/{ann['id']}", token=host["access"]).status_code == 204
+    assert api.delete(f"/events/{eid}/members/{bob['id']}", token=bob["access"]).status_code == 204  # leaves
+    assert rsvp_rows(eid) == {} and event_row(eid).going_count == 0
+    api.post(f"/events/{eid}/members", {"username": "cat", "role": "viewer"}, token=host["access"])
+    assert rsvp(api, cat, eid).status_code == 200  # the seats are free
+
+    # a public event's members keep their RSVP: they may still read and answer it
+    pub = create(api, host["access"])["id"]
+    api.post(f"/events/{pub}/members", {"username": "ann", "role": "viewer"}, token=host["access"])
+    assert rsvp(api, ann, pub).status_code == 200
+    assert api.delete(f"/events/{pub}/members/{ann['id']}", token=host["access"]).status_code == 204
+    assert rsvp_rows(pub) == {ann["id"]: "going"}
+
+
+def test_whoever_holds_an_rsvp_may_withdraw_it(api, people):
+    host, ann, bob = people["host"], people["ann"], people["bob"]
+    eid = create(api, host["access"], capacity=1)["id"]
+    assert rsvp(api, ann, eid).status_code == 200
+    r = api.patch(f"/events/{eid}", {"visibility": "private"}, token=host["access"])
+    assert r.status_code == 200 and api.get(f"/events/{eid}", token=ann["access"]).status_code == 404
+    assert api.delete(f"/events/{eid}/rsvp", token=ann["access"]).status_code == 204  # not a 404: she has a seat
+    assert rsvp_rows(eid) == {} and event_row(eid).going_count == 0
+    assert api.delete(f"/events/{eid}/rsvp", token=ann["access"]).status_code == 404  # none left: hidden again
+    assert api.delete(f"/events/{eid}/rsvp").status_code == 401
+
+    # blocked after answering: still free to withdraw
+    other = create(api, host["access"])["id"]
+    assert rsvp(api, bob, other).status_code == 200
+    assert api.post(f"/users/{bob['id']}/block", token=host["access"]).status_code in (200, 201, 204)
+    assert api.delete(f"/events/{other}/rsvp", token=bob["access"]).status_code == 204
+    assert rsvp_rows(other) == {}

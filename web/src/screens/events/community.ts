@@ -65,7 +65,7 @@ export function parseUsernames(text: string): { names: string[]; tooMany: boolea
 export interface InviteResult {
   username: string;
   invited: boolean;
-  /** Why it was skipped, in words ("already a member", "blocked" ...). */
+  /** Why it was skipped, in words ("already a member", "can't be invited" ...). */
   reason: string | null;
 }
 
@@ -75,6 +75,7 @@ const REASONS: Record<string, string> = {
   member: "already a member",
   owner: "the event's owner",
   self: "that's you",
+  unavailable: "can't be invited",
   blocked: "can't be invited",
   declined: "declined before",
   not_found: "no such user",
