@@ -142,14 +142,16 @@ def _reportable(
         from chalicelib.models import engagement as comments
         from chalicelib.services import engagement
 
-        photo_id = comments.photo_of_comment(target_id)
-        if photo_id is None:
-            raise NotFoundError("No such comment.", code="comment_not_found")
-        engagement.readable(principal, photo_id)
-        comment = comments.get_comment(photo_id, target_id)
+        missing = NotFoundError("No such comment.", code="comment_not_found")
+        found = comments.target_of_comment(target_id)
+        if found is None:
+            raise missing
+        on, parent_id = found  # a photo's comment or an event's: the id says which
+        engagement._open(principal, on.kind, parent_id)
+        comment = comments.get_comment(parent_id, target_id, on)
         if comment is None:
-            raise NotFoundError("No such comment.", code="comment_not_found")
-        return comment.author_id, photo_id
+            raise missing
+        return comment.author_id, parent_id
     if target_type == "user":
         user = user_by_id(target_id) if target_id.startswith("u_") else None
         if user is None:
@@ -341,9 +343,14 @@ def remove_content(actor: Any, report: Report) -> None:
 
             photos.delete_photo(actor, report.target_id)
         elif report.target_type == "comment":
+            from chalicelib.models import engagement as comments
             from chalicelib.services import engagement
 
-            engagement.delete_comment(actor, report.target_parent or "", report.target_id)
+            found = comments.target_of_comment(report.target_id)
+            if found is None:
+                raise NotFoundError("No such comment.")
+            on, parent_id = found
+            engagement.delete_comment(actor, parent_id, report.target_id, kind=on.kind)
         elif report.target_type == "message":
             _remove_message(report.target_parent or "", report.target_id)
     except NotFoundError:

@@ -214,6 +214,27 @@ def test_resolve_remove_of_a_comment_and_a_message(api, scene, staff):
     assert r.status_code == 400  # a user is suspended, not removed
 
 
+def test_an_event_comment_is_reported_and_removed(api, scene, staff):
+    from tests.api.test_events import create
+
+    owner, reporter = scene["owner"], scene["reporter"]
+    event_id = create(api, owner["access"], "Street fair")["id"]
+    c = api.post(f"/events/{event_id}/comments", {"body": "rude words"}, token=owner["access"]).data
+    api.post(f"/events/{event_id}/comments", {"body": "a reply", "parent_id": c["id"]}, token=reporter["access"])
+    r = report(api, reporter, "comment", c["id"])
+    assert r.status_code == 201, r.body
+    assert r.data["target"]["id"] == c["id"] and r.data["target_owner_id"] == owner["id"]
+    assert report(api, reporter, "comment", f"c_0000000000000000000000.{event_id}").status_code == 404
+    private = create(api, owner["access"], "Closed", visibility="private")["id"]
+    hidden = api.post(f"/events/{private}/comments", {"body": "inside"}, token=owner["access"]).data
+    assert report(api, reporter, "comment", hidden["id"]).status_code == 404  # not visible to the reporter
+
+    resolved = api.post(f"/staff/reports/{r.data['id']}/resolve", {"action": "remove"}, token=staff["access"])
+    assert resolved.status_code == 200, resolved.body
+    assert api.get(f"/events/{event_id}/comments").data["items"] == []
+    assert api.get(f"/events/{event_id}", token=owner["access"]).data["comment_count"] == 0  # reply included
+
+
 def test_resolve_suspend_user_suspends_the_owner_of_the_content(api, scene, staff, admin):
     owner, reporter, photo_id = scene["owner"], scene["reporter"], scene["photo"]
     c = api.post(f"/photos/{photo_id}/comments", {"body": "rude words"}, token=owner["access"]).data
