@@ -341,7 +341,7 @@ def remove_content(actor: Any, report: Report) -> None:
         if report.target_type == "photo":
             from chalicelib.services import photos
 
-            photos.delete_photo(actor, report.target_id)
+            photos.delete_photo(actor, report.target_id, audited=False)
         elif report.target_type == "comment":
             from chalicelib.models import engagement as comments
             from chalicelib.services import engagement
@@ -350,7 +350,7 @@ def remove_content(actor: Any, report: Report) -> None:
             if found is None:
                 raise NotFoundError("No such comment.")
             on, parent_id = found
-            engagement.delete_comment(actor, parent_id, report.target_id, kind=on.kind)
+            engagement.delete_comment(actor, parent_id, report.target_id, kind=on.kind, audited=False)
         elif report.target_type == "message":
             _remove_message(report.target_parent or "", report.target_id)
     except NotFoundError:
@@ -359,7 +359,7 @@ def remove_content(actor: Any, report: Report) -> None:
     audit.record(
         audit.entry(
             actor.user_id, "content.remove", report.target_type, report.target_id, details,
-            audit_id=f"remove:{report.target_key}",
+            audit_id=audit.removal_id(report.target_type, report.target_id),
         )
     )  # fmt: skip
 
