@@ -416,15 +416,16 @@ def _users_in_order(ids: list[str]) -> list[User]:
 
 def staff_users(q: str | None, role: str | None, limit: int, cursor: str | None):
     """``q``: the username / display-name prefix index (each page's users filtered by ``role`` if given, so a
-    page may hold fewer than ``limit``); ``role`` alone: the users.by_role index, newest first. One Query and
-    one BatchGet per page: the counters are on the user rows."""
+    page may hold fewer than ``limit``); ``role`` alone: the users.by_role index, newest first; neither: every
+    user, newest first (:func:`_newest_users`). One Query (five without a filter) and one BatchGet per page:
+    the counters are on the user rows."""
     from chalicelib import pagination
     from chalicelib.services import accounts
 
-    if q is None and role is None:
-        raise ValidationError("Search by q or list a role.", details={"q": "q or role is required"})
     scope = f"staff_users:{q or ''}:{role or ''}"
     last_key = pagination.decode(scope, cursor)
+    if q is None and role is None:
+        return _newest_users(scope, limit, last_key)
     if q is not None:
         results = accounts.search_users(q, limit, last_key)
         rows, next_cursor = pagination.page(scope, results, limit)
@@ -434,3 +435,64 @@ def staff_users(q: str | None, role: str | None, limit: int, cursor: str | None)
         rows, next_cursor = pagination.page(scope, results, limit)
         users = _users_in_order([r.user_id for r in rows])
     return [user_view(u) for u in users], next_cursor
+
+
+def _newest_users(scope: str, limit: int, last_key: dict[str, Any] | None):
+    """Every user, newest first, without a Scan or an index of its own: one by_role Query per role (five, each
+    of at most ``limit`` keys), merged by ``created_at``; the page takes the newest ``limit``. The cursor holds
+    each role's position (the by_role key of the last user of that role the pages gave) and the roles that are
+    done. A user whose role changes between pages may be listed twice or not at all (as in any listing of a
+    changing index)."""
+    import heapq
+    import itertools
+
+    from chalicelib import pagination
+    from chalicelib.models.users import ROLES
+
+    state = _merge_state(last_key)
+    positions: dict[str, dict[str, Any]] = state["at"]
+    done: set[str] = set(state["done"])
+    streams: dict[str, list[User]] = {}
+    more: dict[str, bool] = {}
+    for role in ROLES:
+        if role in done:
+            continue
+        results = User.by_role.query(
+            role, scan_index_forward=False, limit=limit, last_evaluated_key=positions.get(role)
+        )
+        streams[role] = list(results)
+        more[role] = len(streams[role]) >= limit and results.last_evaluated_key is not None
+    ordered = heapq.merge(
+        *([(r.created_at, r.user_id, role, r) for r in rows] for role, rows in streams.items()), reverse=True
+    )
+    taken = list(itertools.islice(ordered, limit))
+    for role, rows in streams.items():
+        mine = [row for _, _, r, row in taken if r == role]
+        if mine:
+            last = mine[-1]
+            positions[role] = {
+                "user_id": {"S": last.user_id},
+                "role": {"S": role},
+                "created_at": {"S": User.created_at.serialize(last.created_at)},
+            }
+        if len(mine) == len(rows) and not more[role]:
+            done.add(role)
+    next_cursor = None
+    if len(done) < len(ROLES):
+        next_cursor = pagination.encode(
+            scope, {"at": {r: k for r, k in positions.items() if r not in done}, "done": sorted(done)}
+        )
+    users = _users_in_order([row.user_id for _, _, _, row in taken])
+    return [user_view(u) for u in users], next_cursor
+
+
+def _merge_state(last_key: dict[str, Any] | None) -> dict[str, Any]:
+    """The merge's cursor (signed, so only ever one we minted; checked anyway)."""
+    from chalicelib.models.users import ROLES
+
+    if not last_key:
+        return {"at": {}, "done": []}
+    at, done = last_key.get("at"), last_key.get("done")
+    if not (isinstance(at, dict) and set(at) <= set(ROLES) and isinstance(done, list) and set(done) <= set(ROLES)):
+        raise ValidationError("The cursor is invalid.", code="invalid_cursor", details={"cursor": "invalid"})
+    return {"at": dict(at), "done": list(done)}
