@@ -331,6 +331,24 @@ def on_report_resolved(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
     return {} if more else None
 
 
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted``: the reports the user made that are still open go (nobody is left to hear of them), a
+    chunk at a time, each conditioned on still being open (a concurrent resolution keeps its report); deleted
+    reports leave the index's ``open#`` prefix, so re-reading from the start finds the rest. Resolved reports
+    stay, as staff's record (with their ``report.resolve`` audit entries); reports about the user's content
+    stay in the queue until staff resolve them (``remove`` finds the content gone and resolves them too)."""
+    from pynamodb.exceptions import DeleteError
+
+    rows = list(store.open_reports_by(payload["user_id"], limit))
+    for row in rows:
+        try:
+            row.delete(condition=Report.status == OPEN)
+        except DeleteError as exc:
+            if not condition_failed(exc):
+                raise
+    return {} if len(rows) >= limit else None
+
+
 # ---- removal ---------------------------------------------------------------------------------------------------
 
 

@@ -288,6 +288,25 @@ def test_many_reports_of_one_target_are_resolved_together_beyond_the_inline_boun
     assert sorted(i["id"] for i in resolved) == sorted(ids)
 
 
+def test_a_deleted_users_open_reports_go_and_their_resolved_ones_stay(api, make_user, staff, tuned):
+    from tests.conftest import PASSWORD
+    from tests.jobs import drain
+
+    tuned(chunk=2)
+    leaving, other = make_user("leaver"), make_user("stayer")
+    targets = [make_user(f"reported{i}") for i in range(4)]
+    mine = [report(api, leaving, "user", t["id"]).data["id"] for t in targets]
+    theirs = report(api, other, "user", targets[0]["id"]).data["id"]
+    r = api.post(f"/staff/reports/{mine[3]}/resolve", {"action": "dismiss"}, token=staff["access"])
+    assert r.status_code == 200 and r.data["resolved_with"] is None
+
+    assert api.delete("/users/me", {"password": PASSWORD}, token=leaving["access"]).status_code == 204
+    drain()  # 3 open reports in chunks of 2: a continuation
+    assert [i["id"] for i in api.get("/staff/reports", token=staff["access"]).data["items"]] == [theirs]
+    resolved = api.get("/staff/reports?status=resolved", token=staff["access"]).data["items"]
+    assert [i["id"] for i in resolved] == [mine[3]]
+
+
 @pytest.mark.parametrize(
     "body",
     [
