@@ -35,6 +35,8 @@ class TargetOut(Out):
     type: str
     id: str
     conversation_id: str | None = None
+    photo_id: str | None = Field(None, description="A photo comment's photo")
+    event_id: str | None = Field(None, description="An event comment's event")
 
 
 class ReportOut(Out):

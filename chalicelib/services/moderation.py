@@ -208,6 +208,12 @@ def report_view(row: Report) -> dict[str, Any]:
     target: dict[str, Any] = {"type": row.target_type, "id": row.target_id}
     if row.target_type == "message":
         target["conversation_id"] = row.target_parent
+    if row.target_type == "comment":
+        from chalicelib.models import engagement as comments
+
+        found = comments.target_of_comment(row.target_id)  # the id says on which photo or event it is
+        if found is not None:
+            target[f"{found[0].kind}_id"] = found[1]
     return {
         "id": row.report_id,
         "reporter_id": row.reporter_id,

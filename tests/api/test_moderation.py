@@ -108,7 +108,8 @@ def test_a_photo_is_reported_once_per_reporter_and_only_if_visible(api, make_use
     owner, reporter, photo_id = scene["owner"], scene["reporter"], scene["photo"]
     r = report(api, reporter, "photo", photo_id, "Stolen picture")
     assert r.status_code == 201, r.body
-    assert r.data["status"] == "open" and r.data["target"] == {"type": "photo", "id": photo_id, "conversation_id": None}
+    target = {"type": "photo", "id": photo_id, "conversation_id": None, "photo_id": None, "event_id": None}
+    assert r.data["status"] == "open" and r.data["target"] == target
     assert r.data["target_owner_id"] == owner["id"] and r.data["reason"] == "Stolen picture"
     again = report(api, reporter, "photo", photo_id, "Another reason")
     assert again.status_code == 409 and again.data["error"]["code"] == "already_reported"
@@ -130,7 +131,8 @@ def test_users_comments_and_messages_are_reported(api, scene):
     assert report(api, reporter, "user", "u_nobody").status_code == 404
 
     c = api.post(f"/photos/{photo_id}/comments", {"body": "rude words"}, token=owner["access"]).data
-    assert report(api, reporter, "comment", c["id"]).status_code == 201
+    r = report(api, reporter, "comment", c["id"])
+    assert r.status_code == 201 and r.data["target"]["photo_id"] == photo_id and r.data["target"]["event_id"] is None
     assert report(api, reporter, "comment", f"c_0000000000000000000000.{photo_id}").status_code == 404
     assert report(api, reporter, "comment", "garbage").status_code == 404
 
@@ -224,6 +226,7 @@ def test_an_event_comment_is_reported_and_removed(api, scene, staff):
     r = report(api, reporter, "comment", c["id"])
     assert r.status_code == 201, r.body
     assert r.data["target"]["id"] == c["id"] and r.data["target_owner_id"] == owner["id"]
+    assert r.data["target"]["event_id"] == event_id and r.data["target"]["photo_id"] is None  # the console links it
     assert report(api, reporter, "comment", f"c_0000000000000000000000.{event_id}").status_code == 404
     private = create(api, owner["access"], "Closed", visibility="private")["id"]
     hidden = api.post(f"/events/{private}/comments", {"body": "inside"}, token=owner["access"]).data
