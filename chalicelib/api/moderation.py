@@ -35,6 +35,8 @@ class TargetOut(Out):
     type: str
     id: str
     conversation_id: str | None = None
+    photo_id: str | None = Field(None, description="A photo comment's photo")
+    event_id: str | None = Field(None, description="An event comment's event")
 
 
 class ReportOut(Out):
@@ -142,7 +144,8 @@ def resolve_report(ctx: Ctx[ResolveIn], report_id: str) -> ReportOut:
     responses=(400, 403),
 )  # fmt: skip
 def list_users(ctx: Ctx[None, StaffUsersQuery]) -> Page[StaffUserOut]:
-    """Staff: users by name prefix (``q``) and/or role, with status, last activity, photo and order counts."""
+    """Staff: users by name prefix (``q``) and/or role (neither: every user, newest first), with status, last
+    activity, photo and order counts."""
     q = ctx.query
     items, cursor = moderation.staff_users(q.q, q.role, q.limit, q.cursor)
     return Page[StaffUserOut](items=[StaffUserOut(**i) for i in items], next_cursor=cursor)

@@ -39,6 +39,7 @@ CONSUMERS: dict[str, dict[str, str]] = {
         "rsvps": "chalicelib.services.rsvp:on_user_deleted",  # withdraw the user's RSVPs (seats free)
         "invitations": "chalicelib.services.invitations:on_user_deleted",  # pending invitations
         "autoinvite": "chalicelib.services.autoinvite:on_user_deleted",  # the user's interest index rows
+        "reports": "chalicelib.services.moderation:on_user_deleted",  # the open reports the user made
     },
     # payload: event_id (the event row is already gone)
     "event.deleted": {

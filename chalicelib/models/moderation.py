@@ -12,6 +12,8 @@ Access patterns (docs/moderation.md):
 - the staff queue in a status ............... Reports GSI by_status (status, status_key = "<at>#<id>"), either
                                               direction; ``at`` is when the report entered the status
 - the open reports of one target ............ Reports GSI by_target (target_key, target_status) begins_with "open#"
+- the open reports a user made (deletion) .... Reports GSI by_reporter (reporter_id, target_status) begins_with
+                                              "open#"
 
 The audit table is written only by ``put`` (never updated or deleted by the application), so it is
 append-only; in AWS the API role may additionally be denied UpdateItem/DeleteItem on it.
@@ -121,6 +123,7 @@ class Report(Model):
 
     by_status = _index("reports", "by_status", "status", "status_key")
     by_target = _index("reports", "by_target", "target_key", "target_status")
+    by_reporter = _index("reports", "by_reporter", "reporter_id", "target_status")
 
 
 def get_report(report_id: str, *, consistent: bool = False) -> Report | None:
@@ -138,6 +141,10 @@ def reports_in(status: str, newest_first: bool, limit: int, last_key: dict | Non
 
 def open_reports_of_target(key: str, limit: int):
     return Report.by_target.query(key, Report.target_status.startswith(f"{OPEN}#"), limit=limit)
+
+
+def open_reports_by(reporter_id: str, limit: int):
+    return Report.by_reporter.query(reporter_id, Report.target_status.startswith(f"{OPEN}#"), limit=limit)
 
 
 @register

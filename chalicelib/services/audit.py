@@ -28,6 +28,9 @@ AuditAction = Literal[
     "payment.refund",
     "order.refund",
     "content.remove",
+    "event.update",
+    "event.delete",
+    "share_link.revoke",
     "user.suspend",
     "user.reinstate",
     "report.resolve",
@@ -75,6 +78,40 @@ def record(row: AuditEntry) -> bool:
             return False
         raise
     return True
+
+
+def staff_action(
+    principal: Any,
+    owner_id: str | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any] | None = None,
+    *,
+    audit_id: str,
+) -> None:
+    """A staff member's (or an admin's) action on someone else's content through an ordinary route (a photo's,
+    a comment's or an event's deletion, an event's edit, a share link's revocation), recorded after it under
+    ``audit_id`` (derived from the action, so a retry logs once). Nothing for anyone else, nor for their own."""
+    if not (principal and principal.is_staff) or principal.user_id == owner_id:
+        return
+    record(
+        entry(
+            principal.user_id,
+            action,
+            target_type,
+            target_id,
+            {"owner_id": owner_id} | (details or {}),
+            audit_id=audit_id,
+        )
+    )
+
+
+def removal_id(target_type: str, target_id: str) -> str:
+    """The id of a ``content.remove`` entry: once per target, whichever path (a route, a report) removed it."""
+    from chalicelib.models.moderation import target_key
+
+    return f"remove:{target_key(target_type, target_id)}"
 
 
 def view(row: AuditEntry) -> dict[str, Any]:

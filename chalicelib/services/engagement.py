@@ -232,9 +232,12 @@ def replies_query(principal: Any, comment_id: str, limit: int, last_key: dict | 
     return store.replies_to(comment_id, limit, last_key, target)
 
 
-def delete_comment(principal: Any, photo_id: str, comment_id: str, kind: str = "photo") -> None:
+def delete_comment(
+    principal: Any, photo_id: str, comment_id: str, kind: str = "photo", *, audited: bool = True
+) -> None:
     """Delete a comment (its author, the photo's (event's) owner or staff); a top-level comment takes its
-    replies along."""
+    replies along. Staff deleting someone else's comment on someone else's photo (event) is audited, unless the
+    caller records its own entry (``audited=False``, a report's resolution)."""
     target, owner_id = _open(principal, kind, photo_id)
     comment = store.get_comment(photo_id, comment_id, target)
     if comment is None:
@@ -247,6 +250,13 @@ def delete_comment(principal: Any, photo_id: str, comment_id: str, kind: str = "
         _delete_thread(comment, target)
     if target is PHOTO:
         livestats.publish_stats(photo_id)
+    if audited and principal.user_id != owner_id:
+        from chalicelib.services import audit
+
+        audit.staff_action(
+            principal, comment.author_id, "content.remove", "comment", comment_id, {f"{target.kind}_id": photo_id},
+            audit_id=audit.removal_id("comment", comment_id),
+        )  # fmt: skip
 
 
 def _delete_thread(comment: Any, target: Target = PHOTO) -> None:

@@ -288,7 +288,8 @@ def update_event(
         actions.append(Event.updated_at.set(now()))
         from chalicelib.services import event_updates
 
-        live = event_updates.outbox_row(event.event_id, "updated", (event.version or 0) + 1)
+        live_version = (event.version or 0) + 1
+        live = event_updates.outbox_row(event.event_id, "updated", live_version)
         if new_visibility != old_visibility:
             event = store.update_event_and_publish(
                 event,
@@ -302,6 +303,13 @@ def update_event(
             store.update_event_with_outbox(event, actions, [live])
         event_updates.dispatch(live)
         autoinvite.request(event, was_auto)
+        from chalicelib.services import audit
+
+        changed = sorted(f for f in (*_PLAIN_FIELDS, "location") if f in changes)
+        audit.staff_action(
+            principal, event.owner_id, "event.update", "event", event.event_id, {"fields": changed},
+            audit_id=f"event.update:{event.event_id}:{live_version}",
+        )  # fmt: skip
     return event, role
 
 
@@ -311,6 +319,12 @@ def delete_event(principal: Any, event_id: str) -> None:
     event, _ = _require_manager(principal, event_id)
     _delete(event_id)
     event_updates.send_now(event_id, "deleted", [event.owner_id])  # members and invitees: event.deleted jobs
+    from chalicelib.services import audit
+
+    details = {"name": event.name}
+    audit.staff_action(
+        principal, event.owner_id, "event.delete", "event", event_id, details, audit_id=f"event.delete:{event_id}"
+    )
 
 
 def _delete(event_id: str) -> None:

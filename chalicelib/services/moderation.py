@@ -142,14 +142,16 @@ def _reportable(
         from chalicelib.models import engagement as comments
         from chalicelib.services import engagement
 
-        photo_id = comments.photo_of_comment(target_id)
-        if photo_id is None:
-            raise NotFoundError("No such comment.", code="comment_not_found")
-        engagement.readable(principal, photo_id)
-        comment = comments.get_comment(photo_id, target_id)
+        missing = NotFoundError("No such comment.", code="comment_not_found")
+        found = comments.target_of_comment(target_id)
+        if found is None:
+            raise missing
+        on, parent_id = found  # a photo's comment or an event's: the id says which
+        engagement._open(principal, on.kind, parent_id)
+        comment = comments.get_comment(parent_id, target_id, on)
         if comment is None:
-            raise NotFoundError("No such comment.", code="comment_not_found")
-        return comment.author_id, photo_id
+            raise missing
+        return comment.author_id, parent_id
     if target_type == "user":
         user = user_by_id(target_id) if target_id.startswith("u_") else None
         if user is None:
@@ -206,6 +208,12 @@ def report_view(row: Report) -> dict[str, Any]:
     target: dict[str, Any] = {"type": row.target_type, "id": row.target_id}
     if row.target_type == "message":
         target["conversation_id"] = row.target_parent
+    if row.target_type == "comment":
+        from chalicelib.models import engagement as comments
+
+        found = comments.target_of_comment(row.target_id)  # the id says on which photo or event it is
+        if found is not None:
+            target[f"{found[0].kind}_id"] = found[1]
     return {
         "id": row.report_id,
         "reporter_id": row.reporter_id,
@@ -329,6 +337,24 @@ def on_report_resolved(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
     return {} if more else None
 
 
+def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``user.deleted``: the reports the user made that are still open go (nobody is left to hear of them), a
+    chunk at a time, each conditioned on still being open (a concurrent resolution keeps its report); deleted
+    reports leave the index's ``open#`` prefix, so re-reading from the start finds the rest. Resolved reports
+    stay, as staff's record (with their ``report.resolve`` audit entries); reports about the user's content
+    stay in the queue until staff resolve them (``remove`` finds the content gone and resolves them too)."""
+    from pynamodb.exceptions import DeleteError
+
+    rows = list(store.open_reports_by(payload["user_id"], limit))
+    for row in rows:
+        try:
+            row.delete(condition=Report.status == OPEN)
+        except DeleteError as exc:
+            if not condition_failed(exc):
+                raise
+    return {} if len(rows) >= limit else None
+
+
 # ---- removal ---------------------------------------------------------------------------------------------------
 
 
@@ -339,11 +365,16 @@ def remove_content(actor: Any, report: Report) -> None:
         if report.target_type == "photo":
             from chalicelib.services import photos
 
-            photos.delete_photo(actor, report.target_id)
+            photos.delete_photo(actor, report.target_id, audited=False)
         elif report.target_type == "comment":
+            from chalicelib.models import engagement as comments
             from chalicelib.services import engagement
 
-            engagement.delete_comment(actor, report.target_parent or "", report.target_id)
+            found = comments.target_of_comment(report.target_id)
+            if found is None:
+                raise NotFoundError("No such comment.")
+            on, parent_id = found
+            engagement.delete_comment(actor, parent_id, report.target_id, kind=on.kind, audited=False)
         elif report.target_type == "message":
             _remove_message(report.target_parent or "", report.target_id)
     except NotFoundError:
@@ -352,7 +383,7 @@ def remove_content(actor: Any, report: Report) -> None:
     audit.record(
         audit.entry(
             actor.user_id, "content.remove", report.target_type, report.target_id, details,
-            audit_id=f"remove:{report.target_key}",
+            audit_id=audit.removal_id(report.target_type, report.target_id),
         )
     )  # fmt: skip
 
@@ -409,15 +440,16 @@ def _users_in_order(ids: list[str]) -> list[User]:
 
 def staff_users(q: str | None, role: str | None, limit: int, cursor: str | None):
     """``q``: the username / display-name prefix index (each page's users filtered by ``role`` if given, so a
-    page may hold fewer than ``limit``); ``role`` alone: the users.by_role index, newest first. One Query and
-    one BatchGet per page: the counters are on the user rows."""
+    page may hold fewer than ``limit``); ``role`` alone: the users.by_role index, newest first; neither: every
+    user, newest first (:func:`_newest_users`). One Query (five without a filter) and one BatchGet per page:
+    the counters are on the user rows."""
     from chalicelib import pagination
     from chalicelib.services import accounts
 
-    if q is None and role is None:
-        raise ValidationError("Search by q or list a role.", details={"q": "q or role is required"})
     scope = f"staff_users:{q or ''}:{role or ''}"
     last_key = pagination.decode(scope, cursor)
+    if q is None and role is None:
+        return _newest_users(scope, limit, last_key)
     if q is not None:
         results = accounts.search_users(q, limit, last_key)
         rows, next_cursor = pagination.page(scope, results, limit)
@@ -427,3 +459,64 @@ def staff_users(q: str | None, role: str | None, limit: int, cursor: str | None)
         rows, next_cursor = pagination.page(scope, results, limit)
         users = _users_in_order([r.user_id for r in rows])
     return [user_view(u) for u in users], next_cursor
+
+
+def _newest_users(scope: str, limit: int, last_key: dict[str, Any] | None):
+    """Every user, newest first, without a Scan or an index of its own: one by_role Query per role (five, each
+    of at most ``limit`` keys), merged by ``created_at``; the page takes the newest ``limit``. The cursor holds
+    each role's position (the by_role key of the last user of that role the pages gave) and the roles that are
+    done. A user whose role changes between pages may be listed twice or not at all (as in any listing of a
+    changing index)."""
+    import heapq
+    import itertools
+
+    from chalicelib import pagination
+    from chalicelib.models.users import ROLES
+
+    state = _merge_state(last_key)
+    positions: dict[str, dict[str, Any]] = state["at"]
+    done: set[str] = set(state["done"])
+    streams: dict[str, list[User]] = {}
+    more: dict[str, bool] = {}
+    for role in ROLES:
+        if role in done:
+            continue
+        results = User.by_role.query(
+            role, scan_index_forward=False, limit=limit, last_evaluated_key=positions.get(role)
+        )
+        streams[role] = list(results)
+        more[role] = len(streams[role]) >= limit and results.last_evaluated_key is not None
+    ordered = heapq.merge(
+        *([(r.created_at, r.user_id, role, r) for r in rows] for role, rows in streams.items()), reverse=True
+    )
+    taken = list(itertools.islice(ordered, limit))
+    for role, rows in streams.items():
+        mine = [row for _, _, r, row in taken if r == role]
+        if mine:
+            last = mine[-1]
+            positions[role] = {
+                "user_id": {"S": last.user_id},
+                "role": {"S": role},
+                "created_at": {"S": User.created_at.serialize(last.created_at)},
+            }
+        if len(mine) == len(rows) and not more[role]:
+            done.add(role)
+    next_cursor = None
+    if len(done) < len(ROLES):
+        next_cursor = pagination.encode(
+            scope, {"at": {r: k for r, k in positions.items() if r not in done}, "done": sorted(done)}
+        )
+    users = _users_in_order([row.user_id for _, _, _, row in taken])
+    return [user_view(u) for u in users], next_cursor
+
+
+def _merge_state(last_key: dict[str, Any] | None) -> dict[str, Any]:
+    """The merge's cursor (signed, so only ever one we minted; checked anyway)."""
+    from chalicelib.models.users import ROLES
+
+    if not last_key:
+        return {"at": {}, "done": []}
+    at, done = last_key.get("at"), last_key.get("done")
+    if not (isinstance(at, dict) and set(at) <= set(ROLES) and isinstance(done, list) and set(done) <= set(ROLES)):
+        raise ValidationError("The cursor is invalid.", code="invalid_cursor", details={"cursor": "invalid"})
+    return {"at": dict(at), "done": list(done)}

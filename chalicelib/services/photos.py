@@ -452,15 +452,21 @@ def refresh_listing_state(photo: Photo, event: Any) -> bool:
     return update_existing(photo, listing_actions(photo, event))
 
 
-def delete_photo(principal: Any, photo_id: str) -> None:
+def delete_photo(principal: Any, photo_id: str, *, audited: bool = True) -> None:
+    """The owner, the event's owner or staff (staff deleting someone else's photo is audited, unless the caller
+    records its own entry: ``audited=False``, a report's resolution)."""
     photo, event, _ = readable_photo(principal, photo_id)
-    if (
-        principal.user_id != photo.owner_id
-        and not principal.is_staff
-        and not (event is not None and event.owner_id == principal.user_id)
-    ):
+    event_owner = event is not None and event.owner_id == principal.user_id
+    if principal.user_id != photo.owner_id and not principal.is_staff and not event_owner:
         raise ForbiddenError("Only the photo's owner can delete it.")
     purge([photo])
+    if audited and not event_owner:
+        from chalicelib.services import audit
+
+        audit.staff_action(
+            principal, photo.owner_id, "content.remove", "photo", photo_id,
+            audit_id=audit.removal_id("photo", photo_id),
+        )  # fmt: skip
 
 
 def purge(photos: list[Photo]) -> None:

@@ -171,6 +171,12 @@ def revoke(principal: Any, token: str) -> None:
     if link.owner_id != principal.user_id and not principal.is_staff:
         raise NotFoundError("No such share link.")
     link.update(actions=[ShareLink.revoked.set(True)])
+    from chalicelib.services import audit
+
+    audit.staff_action(
+        principal, link.owner_id, "share_link.revoke", "share_link", link.token_hash, {"photo_id": link.photo_id},
+        audit_id=f"share_link.revoke:{link.token_hash}",
+    )  # fmt: skip
 
 
 def mine_query(user_id: str, limit: int, last_key: dict | None):

@@ -124,3 +124,53 @@ def test_the_log_has_no_route_that_changes_it(api):
 
     audit_routes = {(s.method, s.path) for s in load_all() if s.path.startswith("/staff/audit")}
     assert audit_routes == {("GET", "/staff/audit")}
+
+
+def test_staff_actions_through_ordinary_routes_are_audited_once(api, make_user, staff, admin):
+    from tests.api.test_events import create
+
+    owner, fan = make_user("owner"), make_user("fanatic")
+    photo_id = upload(api, owner["access"], jpeg(64, 48))
+    event_id = create(api, owner["access"], "Fair")["id"]
+    photo_comment = api.post(f"/photos/{photo_id}/comments", {"body": "hm"}, token=fan["access"]).data
+    event_comment = api.post(f"/events/{event_id}/comments", {"body": "hm"}, token=fan["access"]).data
+    own = api.post(f"/photos/{photo_id}/comments", {"body": "mine"}, token=staff["access"]).data
+    link = api.post(
+        f"/photos/{photo_id}/share", {"variant": "watermarked", "expires_in_seconds": 600}, token=owner["access"]
+    )
+    assert link.status_code == 201, link.body
+
+    # the owners' own actions are not staff actions
+    assert api.delete(f"/photos/{photo_id}/comments/{own['id']}", token=staff["access"]).status_code == 204
+    assert audit_entries(api, admin) == []
+
+    assert api.delete(f"/photos/{photo_id}/comments/{photo_comment['id']}", token=staff["access"]).status_code == 204
+    assert api.delete(f"/events/{event_id}/comments/{event_comment['id']}", token=staff["access"]).status_code == 204
+    for _ in range(2):  # a repeat revokes nothing new and logs nothing
+        assert api.delete(f"/photos/share/{link.data['token']}", token=staff["access"]).status_code == 204
+    assert api.patch(f"/events/{event_id}", {"name": "Renamed"}, token=staff["access"]).status_code == 200
+    assert api.delete(f"/photos/{photo_id}", token=staff["access"]).status_code == 204
+    assert api.delete(f"/photos/{photo_id}", token=staff["access"]).status_code == 404
+    assert api.delete(f"/events/{event_id}", token=staff["access"]).status_code == 204
+
+    entries = audit_entries(api, admin, actor=staff["id"], limit=100)
+    seen = sorted((e["action"], e["target"]["type"], e["target"]["id"]) for e in entries)
+    assert seen == sorted(
+        [
+            ("content.remove", "comment", photo_comment["id"]),
+            ("content.remove", "comment", event_comment["id"]),
+            ("share_link.revoke", "share_link", entries_link_id(entries)),
+            ("event.update", "event", event_id),
+            ("content.remove", "photo", photo_id),
+            ("event.delete", "event", event_id),
+        ]
+    )
+    assert all(e["details"]["owner_id"] in (owner["id"], fan["id"]) for e in entries)
+    [update] = audit_entries(api, admin, action="event.update")
+    assert update["details"]["fields"] == ["name"]
+    [event_removal] = [e for e in entries if e["target"]["id"] == event_comment["id"]]
+    assert event_removal["details"] == {"owner_id": fan["id"], "event_id": event_id}
+
+
+def entries_link_id(entries) -> str:
+    return next(e["target"]["id"] for e in entries if e["action"] == "share_link.revoke")

@@ -108,7 +108,8 @@ def test_a_photo_is_reported_once_per_reporter_and_only_if_visible(api, make_use
     owner, reporter, photo_id = scene["owner"], scene["reporter"], scene["photo"]
     r = report(api, reporter, "photo", photo_id, "Stolen picture")
     assert r.status_code == 201, r.body
-    assert r.data["status"] == "open" and r.data["target"] == {"type": "photo", "id": photo_id, "conversation_id": None}
+    target = {"type": "photo", "id": photo_id, "conversation_id": None, "photo_id": None, "event_id": None}
+    assert r.data["status"] == "open" and r.data["target"] == target
     assert r.data["target_owner_id"] == owner["id"] and r.data["reason"] == "Stolen picture"
     again = report(api, reporter, "photo", photo_id, "Another reason")
     assert again.status_code == 409 and again.data["error"]["code"] == "already_reported"
@@ -130,7 +131,8 @@ def test_users_comments_and_messages_are_reported(api, scene):
     assert report(api, reporter, "user", "u_nobody").status_code == 404
 
     c = api.post(f"/photos/{photo_id}/comments", {"body": "rude words"}, token=owner["access"]).data
-    assert report(api, reporter, "comment", c["id"]).status_code == 201
+    r = report(api, reporter, "comment", c["id"])
+    assert r.status_code == 201 and r.data["target"]["photo_id"] == photo_id and r.data["target"]["event_id"] is None
     assert report(api, reporter, "comment", f"c_0000000000000000000000.{photo_id}").status_code == 404
     assert report(api, reporter, "comment", "garbage").status_code == 404
 
@@ -214,6 +216,28 @@ def test_resolve_remove_of_a_comment_and_a_message(api, scene, staff):
     assert r.status_code == 400  # a user is suspended, not removed
 
 
+def test_an_event_comment_is_reported_and_removed(api, scene, staff):
+    from tests.api.test_events import create
+
+    owner, reporter = scene["owner"], scene["reporter"]
+    event_id = create(api, owner["access"], "Street fair")["id"]
+    c = api.post(f"/events/{event_id}/comments", {"body": "rude words"}, token=owner["access"]).data
+    api.post(f"/events/{event_id}/comments", {"body": "a reply", "parent_id": c["id"]}, token=reporter["access"])
+    r = report(api, reporter, "comment", c["id"])
+    assert r.status_code == 201, r.body
+    assert r.data["target"]["id"] == c["id"] and r.data["target_owner_id"] == owner["id"]
+    assert r.data["target"]["event_id"] == event_id and r.data["target"]["photo_id"] is None  # the console links it
+    assert report(api, reporter, "comment", f"c_0000000000000000000000.{event_id}").status_code == 404
+    private = create(api, owner["access"], "Closed", visibility="private")["id"]
+    hidden = api.post(f"/events/{private}/comments", {"body": "inside"}, token=owner["access"]).data
+    assert report(api, reporter, "comment", hidden["id"]).status_code == 404  # not visible to the reporter
+
+    resolved = api.post(f"/staff/reports/{r.data['id']}/resolve", {"action": "remove"}, token=staff["access"])
+    assert resolved.status_code == 200, resolved.body
+    assert api.get(f"/events/{event_id}/comments").data["items"] == []
+    assert api.get(f"/events/{event_id}", token=owner["access"]).data["comment_count"] == 0  # reply included
+
+
 def test_resolve_suspend_user_suspends_the_owner_of_the_content(api, scene, staff, admin):
     owner, reporter, photo_id = scene["owner"], scene["reporter"], scene["photo"]
     c = api.post(f"/photos/{photo_id}/comments", {"body": "rude words"}, token=owner["access"]).data
@@ -265,6 +289,25 @@ def test_many_reports_of_one_target_are_resolved_together_beyond_the_inline_boun
     assert api.get("/staff/reports", token=staff["access"]).data["items"] == []
     resolved = api.get("/staff/reports?status=resolved&limit=100", token=staff["access"]).data["items"]
     assert sorted(i["id"] for i in resolved) == sorted(ids)
+
+
+def test_a_deleted_users_open_reports_go_and_their_resolved_ones_stay(api, make_user, staff, tuned):
+    from tests.conftest import PASSWORD
+    from tests.jobs import drain
+
+    tuned(chunk=2)
+    leaving, other = make_user("leaver"), make_user("stayer")
+    targets = [make_user(f"reported{i}") for i in range(4)]
+    mine = [report(api, leaving, "user", t["id"]).data["id"] for t in targets]
+    theirs = report(api, other, "user", targets[0]["id"]).data["id"]
+    r = api.post(f"/staff/reports/{mine[3]}/resolve", {"action": "dismiss"}, token=staff["access"])
+    assert r.status_code == 200 and r.data["resolved_with"] is None
+
+    assert api.delete("/users/me", {"password": PASSWORD}, token=leaving["access"]).status_code == 204
+    drain()  # 3 open reports in chunks of 2: a continuation
+    assert [i["id"] for i in api.get("/staff/reports", token=staff["access"]).data["items"]] == [theirs]
+    resolved = api.get("/staff/reports?status=resolved", token=staff["access"]).data["items"]
+    assert [i["id"] for i in resolved] == [mine[3]]
 
 
 @pytest.mark.parametrize(

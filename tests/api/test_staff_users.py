@@ -43,11 +43,42 @@ def test_search_by_prefix_and_list_by_role(api, make_user, staff):
     assert _users(api, staff, "q=alice")["items"][0]["status"] == "suspended"
 
 
+def test_without_a_filter_every_user_is_listed_newest_first_across_roles(api, make_user, staff):
+    users = [staff] + [
+        make_user(name, role=role)
+        for name, role in (
+            ("memo", "member"),
+            ("phil", "photographer"),
+            ("cris", "creator"),
+            ("mona", "member"),
+            ("pia", "photographer"),
+        )
+    ]
+    users.append(promote(make_user, "ada", "admin"))
+    newest_first = [u["id"] for u in users[::-1]]
+    assert [u["id"] for u in _users(api, staff)["items"]] == newest_first
+    for limit in (1, 2, 3):
+        seen, cursor, pages = [], None, 0
+        while True:
+            page = _users(api, staff, f"limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+            assert len(page["items"]) <= limit
+            seen += [u["id"] for u in page["items"]]
+            cursor, pages = page["next_cursor"], pages + 1
+            if cursor is None:
+                break
+            assert pages < 20
+        assert seen == newest_first, limit
+    whole = _users(api, staff, "limit=7")
+    assert whole["next_cursor"] is None  # every role's Query came back short: nothing more to ask
+    first = _users(api, staff, "limit=2")
+    assert api.get(f"/staff/users?role=member&cursor={first['next_cursor']}", token=staff["access"]).status_code == 400
+
+
 def test_only_staff_and_bad_queries(api, make_user, staff):
     member = make_user("plain")
     assert api.get("/staff/users?q=pl", token=member["access"]).status_code == 403
     assert api.get("/staff/users?q=pl").status_code == 401
-    for query in ("", "role=king", "q=", f"q={'x' * 65}", "limit=0", "cursor=forged&role=member"):
+    for query in ("role=king", "q=", f"q={'x' * 65}", "limit=0", "cursor=forged&role=member"):
         r = api.get(f"/staff/users?{query}", token=staff["access"])
         assert r.status_code == 400, (query, r.body)
 

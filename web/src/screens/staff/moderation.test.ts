@@ -2,10 +2,13 @@ import { describe, expect, it } from "vitest";
 import { actionLabel, detailPairs, targetHref } from "./moderation";
 
 describe("moderation display", () => {
-  it("links photos and profiles, not comments or private messages", () => {
+  it("links photos, events, profiles and comments on their page, not private messages", () => {
     expect(targetHref({ type: "photo", id: "p_1" })).toBe("/photos/p_1");
     expect(targetHref({ type: "user", id: "u_1" })).toBe("/u/u_1");
-    expect(targetHref({ type: "comment", id: "c_1" })).toBeNull();
+    expect(targetHref({ type: "event", id: "e_1" })).toBe("/events/e_1");
+    expect(targetHref({ type: "comment", id: "c_1", photo_id: "p_1", event_id: null })).toBe("/photos/p_1");
+    expect(targetHref({ type: "comment", id: "c_2", photo_id: null, event_id: "e_1" })).toBe("/events/e_1");
+    expect(targetHref({ type: "comment", id: "c_1" })).toBeNull(); // an audit entry names no photo
     expect(targetHref({ type: "message", id: "m_1", conversation_id: "c" })).toBeNull();
   });
 

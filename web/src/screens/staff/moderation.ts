@@ -3,15 +3,28 @@ export interface TargetLike {
   type: string;
   id: string;
   conversation_id?: string | null;
+  /** A comment's photo or event (reports name it; audit entries do not). */
+  photo_id?: string | null;
+  event_id?: string | null;
 }
 
-const NOUN: Record<string, string> = { photo: "Photo", comment: "Comment", user: "Profile", message: "Message" };
+const NOUN: Record<string, string> = {
+  photo: "Photo",
+  comment: "Comment",
+  user: "Profile",
+  message: "Message",
+  event: "Event",
+  share_link: "Share link",
+};
 
 /** Where staff can look at a reported thing, or null when the app has no page for it (a comment is shown on its
- *  photo, which the report does not name; a message is private to its conversation). */
+ *  photo's or event's page, when the target names it; a message is private to its conversation). */
 export function targetHref(t: TargetLike): string | null {
   if (t.type === "photo") return `/photos/${encodeURIComponent(t.id)}`;
   if (t.type === "user") return `/u/${encodeURIComponent(t.id)}`;
+  if (t.type === "event") return `/events/${encodeURIComponent(t.id)}`;
+  if (t.type === "comment" && t.photo_id) return `/photos/${encodeURIComponent(t.photo_id)}`;
+  if (t.type === "comment" && t.event_id) return `/events/${encodeURIComponent(t.event_id)}`;
   return null;
 }
 
@@ -34,6 +47,9 @@ export const AUDIT_ACTIONS: Record<string, string> = {
   "payment.refund": "Payment refunded",
   "order.refund": "Order refunded",
   "content.remove": "Content removed",
+  "event.update": "Event edited",
+  "event.delete": "Event deleted",
+  "share_link.revoke": "Share link revoked",
   "user.suspend": "User suspended",
   "user.reinstate": "User reinstated",
   "report.resolve": "Report resolved",
