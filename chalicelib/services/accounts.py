@@ -157,7 +157,8 @@ def _refuse_suspended(user: User) -> None:
 def touch_activity(user: User) -> None:
     """``last_activity_at`` at a session start or refresh, at most once per ``ACTIVITY_GRANULARITY``: skipped
     when the user as read is recent enough, else one update conditioned on the stored value being older (so
-    racing refreshes write it once). Never a write per request."""
+    racing refreshes write it once). Never a write per request. Best effort: a failed write (contention with a
+    transaction on the user's row, throttling) is logged and the sign-in goes on."""
     t = now()
     horizon = t - ACTIVITY_GRANULARITY
     if user.last_activity_at is not None and user.last_activity_at > horizon:
@@ -170,7 +171,8 @@ def touch_activity(user: User) -> None:
         )
     except UpdateError as exc:
         if not condition_failed(exc):
-            raise
+            log.warning("last activity not recorded", exc_info=True)
+            return
     user.last_activity_at = t
 
 
