@@ -543,6 +543,15 @@ def forget_user(payload: dict) -> None:
             User.password_hash.set("!deleted"),
             User.two_factor_enabled.remove(),
             User.identities.set({}),
+            # auto-invite settings (the home is a location) and the staff stats/moderation notes about them
+            User.interests.remove(),
+            User.home_lat.remove(),
+            User.home_lon.remove(),
+            User.radius_km.remove(),
+            User.auto_invite.remove(),
+            User.suspension_reason.remove(),
+            User.suspended_by.remove(),
+            User.last_activity_at.remove(),
         ]
     )
 

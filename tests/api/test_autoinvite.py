@@ -146,3 +146,23 @@ def test_bad_settings_are_400(api, make_user):
         "/events", {"name": "x", "visibility": "public", "interest_tags": ["a"] * 2 + ["b" * 40]}, token=user["access"]
     )
     assert r.status_code == 400
+
+
+def test_deleting_the_account_forgets_home_interests_and_staff_notes(api, make_user):
+    from chalicelib.models.base import now
+    from chalicelib.models.users import User
+
+    user = make_user("leaving")
+    settle(api, user, interests=["jazz"], home=NEAR, radius_km=10, auto_invite=True)
+    User(user_id=user["id"]).update(
+        actions=[
+            User.suspended_by.set("staff-1"),  # as a lifted suspension leaves them (suspended_at stays unset)
+            User.suspension_reason.set("spam"),
+            User.last_activity_at.set(now()),
+        ]
+    )
+    assert api.delete("/users/me", {"password": user["password"]}, token=user["access"]).status_code == 204
+    row = User.get(user["id"], consistent_read=True)
+    attrs = ("interests", "home_lat", "home_lon", "radius_km", "auto_invite")
+    attrs += ("suspended_by", "suspension_reason", "last_activity_at")
+    assert {a: getattr(row, a) for a in attrs} == dict.fromkeys(attrs)
