@@ -151,7 +151,8 @@ def enable_two_factor(ctx: Ctx[TwoFactorCodeIn]) -> TwoFactorEnableOut:
 
 @route("/auth/2fa", "DELETE", body=TwoFactorDisableIn, status=204, tags=TAGS, responses=(400, 403, 409, 429))
 def disable_two_factor(ctx: Ctx[TwoFactorDisableIn]) -> None:
-    """Turn two-factor auth off: the password and a TOTP or recovery code."""
+    """Turn two-factor auth off: the password and a TOTP or recovery code. An account without a password
+    (created by a Google or Apple sign-in) gives only the code."""
     twofactor.disable(ctx.principal.user, ctx.body.password, ctx.body.code, source_ip=ctx.source_ip)
 
 

@@ -205,12 +205,13 @@ def enable(user: User, code: str, *, source_ip: str) -> list[str]:
     return shown
 
 
-def disable(user: User, password: str, code: str, *, source_ip: str) -> None:
-    """Turn two-factor auth off: needs the password and a code (TOTP or recovery); nothing changes otherwise."""
+def disable(user: User, password: str | None, code: str, *, source_ip: str) -> None:
+    """Turn two-factor auth off: needs the password and a code (TOTP or recovery); nothing changes otherwise.
+    An account without a password (created by a Google or Apple sign-in) has none to give: the code alone."""
     if not is_enabled(user):
         raise ConflictError("Two-factor authentication is not on.", code="two_factor_not_enabled")
     keys = _attempt(user.user_id, source_ip)
-    if not passwords.verify(user.password_hash, password):
+    if user.has_password and (password is None or not passwords.verify(user.password_hash, password)):
         raise ForbiddenError("The password is wrong.", code="invalid_password")
     row = two_factor_of(user.user_id)
     if row is None or not row.secret:

@@ -15,6 +15,8 @@ import requests
 
 from infrastructure.local.common import free_port
 from infrastructure.local.oidc_issuer import DEFAULT_CLIENT_IDS, new_key, serve
+from tests.api.test_twofactor import STEP, _code
+from tests.api.test_twofactor import clock as two_factor_clock  # noqa: F401 - a fixture
 from tests.conftest import PASSWORD, last_code
 from tests.jobs import drain
 
@@ -405,6 +407,26 @@ def test_password_routes_tell_a_passwordless_account_to_set_one(api, issuer):
     login = api.post("/auth/login", {"login": "lea@example.com", "password": "a new long passphrase"})
     assert login.status_code == 200
     assert api.delete("/auth/identities/google", token=login.data["access_token"]).status_code == 204
+
+
+def test_a_passwordless_account_turns_two_factor_off_with_the_code_alone(api, issuer, two_factor_clock):  # noqa: F811
+    clock = two_factor_clock
+    r = sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom"))
+    token = r.data["access_token"]
+    secret = api.post("/auth/2fa/setup", token=token).data["secret"]
+    enabled = api.post("/auth/2fa/enable", {"code": _code(secret, clock)}, token=token)
+    assert enabled.status_code == 200, enabled.body
+    clock.advance(STEP)
+    assert sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom")).data["two_factor_required"] is True
+    wrong = "000000" if _code(secret, clock) != "000000" else "111111"
+    r = api.delete("/auth/2fa", {"code": wrong}, token=token)
+    assert r.status_code == 400 and r.data["error"]["code"] == "invalid_code"
+    assert api.get("/auth/me", token=token).data["two_factor_enabled"] is True
+    # A password sent anyway changes nothing: there is none to check.
+    r = api.delete("/auth/2fa", {"password": "anything", "code": _code(secret, clock)}, token=token)
+    assert r.status_code == 204, r.body
+    assert api.get("/auth/me", token=token).data["two_factor_enabled"] is False
+    assert sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom")).data["access_token"]
 
 
 def test_a_deleted_account_releases_its_identities(api, issuer, make_user):
