@@ -429,6 +429,28 @@ def test_a_passwordless_account_turns_two_factor_off_with_the_code_alone(api, is
     assert sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom")).data["access_token"]
 
 
+def test_a_suspended_account_is_refused_and_nothing_is_linked(api, issuer, make_user):
+    from chalicelib.models.users import User
+    from tests.moderation_kit import promote
+
+    staff = promote(make_user, "staffer", "staff")
+    linked, unlinked = make_user("sue"), make_user("sam")
+    assert sign_in(api, issuer.mint(email=linked["email"], sub="g-sue")).status_code == 200
+    for user in (linked, unlinked):
+        assert api.post(f"/staff/users/{user['id']}/suspend", {}, token=staff["access"]).status_code == 200
+    # Already linked (the claim names the account) and found by its email (it would be linked): both 403.
+    for email, sub in ((linked["email"], "g-sue"), (unlinked["email"], "g-sam")):
+        r = sign_in(api, issuer.mint(email=email, sub=sub))
+        assert r.status_code == 403 and r.data["error"]["code"] == "account_suspended", r.body
+    assert owner("google", "g-sam") is None
+    assert dict(User.get(unlinked["id"], consistent_read=True).identities) == {}
+    # Reinstated: still nothing linked until the next sign-in, which links it.
+    assert api.post(f"/staff/users/{unlinked['id']}/reinstate", {}, token=staff["access"]).status_code == 200
+    sam = api.post("/auth/login", {"login": "sam", "password": PASSWORD}).data["access_token"]
+    assert api.get("/auth/identities", token=sam).data == {"items": []}
+    assert sign_in(api, issuer.mint(email=unlinked["email"], sub="g-sam")).data["user"]["id"] == unlinked["id"]
+
+
 def test_a_deleted_account_releases_its_identities(api, issuer, make_user):
     mo = make_user("moe")
     linked = sign_in(api, issuer.mint(email=mo["email"], sub="g-mo"))

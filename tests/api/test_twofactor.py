@@ -299,6 +299,17 @@ def test_a_challenge_of_an_account_that_turned_two_factor_off_meanwhile_is_refus
     assert r.status_code == 401 and r.data["error"]["code"] == "invalid_challenge"
 
 
+def test_a_challenge_issued_before_a_suspension_is_refused_at_verify(api, make_user, secured, clock):
+    from tests.moderation_kit import promote
+
+    staff = promote(make_user, "staffer", "staff")
+    token = _challenge(api, secured)
+    assert api.post(f"/staff/users/{secured['id']}/suspend", {}, token=staff["access"]).status_code == 200
+    r = api.post("/auth/2fa/verify", {"challenge_token": token, "code": _code(secured["secret"], clock)})
+    assert r.status_code == 403 and r.data["error"]["code"] == "account_suspended", r.body
+    assert "access_token" not in r.data
+
+
 def test_routes_need_a_token_and_bad_input_is_a_400(api, make_user):
     for method, path in (("POST", "/auth/2fa/setup"), ("POST", "/auth/2fa/enable"), ("DELETE", "/auth/2fa")):
         assert api.call(method, path, {"code": "123456", "password": "x"}).status_code == 401
