@@ -213,16 +213,13 @@ def patch_me(ctx: Ctx[UpdateMeIn]) -> UserOut:
     if ctx.body.avatar_photo_id:
         check_avatar(ctx.principal, ctx.body.avatar_photo_id)
     auto_fields = {"interests", "home", "radius_km", "auto_invite"} & ctx.body.model_fields_set
-    if auto_fields:
-        from chalicelib.services import autoinvite
-
-        autoinvite.update_settings(ctx.principal.user, {f: getattr(ctx.body, f) for f in auto_fields})
-    user = accounts.update_profile(
+    user = accounts.update_profile(  # one update: a refused field changes nothing
         ctx.principal.user,
         display_name=ctx.body.display_name,
         bio=ctx.body.bio,
         avatar_photo_id=ctx.body.avatar_photo_id,
         fields=ctx.body.model_fields_set,
+        settings={f: getattr(ctx.body, f) for f in auto_fields},
     )
     return _me(user)
 

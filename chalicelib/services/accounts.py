@@ -342,7 +342,13 @@ def update_profile(
     bio: str | None = None,
     avatar_photo_id: str | None = None,
     fields: set[str],
+    settings: dict[str, Any] | None = None,
 ) -> User:
+    """The profile fields named in ``fields`` and the auto-invite ``settings`` (services/autoinvite), validated
+    first and written in one update: a refused field changes nothing."""
+    from chalicelib.services import autoinvite
+
+    settings_actions = autoinvite.settings_actions(user, settings) if settings else []
     actions: list[Action] = []
     if "display_name" in fields:
         actions.append(User.display_name.set(display_name or user.username))
@@ -350,11 +356,14 @@ def update_profile(
         actions.append(User.bio.set(bio) if bio else User.bio.remove())
     if "avatar_photo_id" in fields:
         actions.append(User.avatar_photo_id.set(avatar_photo_id) if avatar_photo_id else User.avatar_photo_id.remove())
-    if not actions:
+    if not actions and not settings_actions:
         return user
     old_terms = search_index.user_terms(user.username, user.display_name)
-    user.update(actions=actions)
-    search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
+    user.update(actions=actions + settings_actions)
+    if actions:
+        search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
+    if settings_actions:
+        autoinvite.settings_changed(user)
     return user
 
 
