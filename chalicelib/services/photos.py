@@ -348,15 +348,14 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
     publishing = "published" in fields and fields["published"] != was_published
     unbought = Photo.purchase_count.does_not_exist() | (Photo.purchase_count == 0)
     condition = None
-    refusal = ("This item has been bought: its access and price can no longer change.", "already_purchased")
+    unpublishing = publishing and not fields["published"]
     if publishing:
         actions.append(Photo.published.remove() if fields["published"] else Photo.published.set(False))
-        if not fields["published"]:
-            # A draft is hidden from everyone but its owner, its buyers included: not once it has any.
-            refusal = ("This item has been bought: it can no longer be made a draft.", "photo_has_buyers")
-            if int(photo.purchase_count or 0) > 0:
-                raise ConflictError(refusal[0], code=refusal[1])
-            condition = unbought
+    if unpublishing:
+        # A draft is hidden from everyone but its owner, its buyers included: not once it has any.
+        if int(photo.purchase_count or 0) > 0:
+            raise _has_buyers()
+        condition = unbought
     if any(f in fields for f in ("access", "price_cents", "currency")):
         pricing_actions = _pricing_actions(principal, photo, fields)
         if pricing_actions:
@@ -367,7 +366,12 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
         return view_one(principal, photo_id)
     old_terms = set(photo.search_terms or ())
     if condition is not None:
-        _update_unbought(photo, actions, condition, *refusal)
+        try:
+            _update_unbought(photo, actions, condition)
+        except ConflictError as exc:
+            if unpublishing and exc.code == "already_purchased":
+                raise _has_buyers() from exc
+            raise
     elif not update_existing(photo, actions):
         raise NotFoundError("No such photo.")
     if photo.status == READY:
@@ -423,7 +427,11 @@ def _pricing_actions(principal: Any, photo: Photo, fields: dict[str, Any]) -> li
     return [Photo.access.set(new.access), Photo.price_cents.remove(), Photo.currency.remove()]
 
 
-def _update_unbought(photo: Photo, actions: list, condition: Any, message: str, code: str) -> None:
+def _has_buyers() -> ConflictError:
+    return ConflictError("This item has been bought: it can no longer be made a draft.", code="photo_has_buyers")
+
+
+def _update_unbought(photo: Photo, actions: list, condition: Any) -> None:
     from pynamodb.exceptions import UpdateError
 
     from chalicelib.models.base import condition_failed
@@ -435,7 +443,9 @@ def _update_unbought(photo: Photo, actions: list, condition: Any, message: str, 
             raise
         if get_photo(photo.photo_id) is None:
             raise NotFoundError("No such photo.") from exc
-        raise ConflictError(message, code=code) from exc
+        raise ConflictError(
+            "This item has been bought: its access and price can no longer change.", code="already_purchased"
+        ) from exc
 
 
 def listed_terms(photo: Photo) -> set[str]:
