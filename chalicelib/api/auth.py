@@ -151,7 +151,8 @@ def enable_two_factor(ctx: Ctx[TwoFactorCodeIn]) -> TwoFactorEnableOut:
 
 @route("/auth/2fa", "DELETE", body=TwoFactorDisableIn, status=204, tags=TAGS, responses=(400, 403, 409, 429))
 def disable_two_factor(ctx: Ctx[TwoFactorDisableIn]) -> None:
-    """Turn two-factor auth off: the password and a TOTP or recovery code."""
+    """Turn two-factor auth off: the password and a TOTP or recovery code. An account without a password
+    (created by a Google or Apple sign-in) gives only the code."""
     twofactor.disable(ctx.principal.user, ctx.body.password, ctx.body.code, source_ip=ctx.source_ip)
 
 
@@ -212,16 +213,13 @@ def patch_me(ctx: Ctx[UpdateMeIn]) -> UserOut:
     if ctx.body.avatar_photo_id:
         check_avatar(ctx.principal, ctx.body.avatar_photo_id)
     auto_fields = {"interests", "home", "radius_km", "auto_invite"} & ctx.body.model_fields_set
-    if auto_fields:
-        from chalicelib.services import autoinvite
-
-        autoinvite.update_settings(ctx.principal.user, {f: getattr(ctx.body, f) for f in auto_fields})
-    user = accounts.update_profile(
+    user = accounts.update_profile(  # one update: a refused field changes nothing
         ctx.principal.user,
         display_name=ctx.body.display_name,
         bio=ctx.body.bio,
         avatar_photo_id=ctx.body.avatar_photo_id,
         fields=ctx.body.model_fields_set,
+        settings={f: getattr(ctx.body, f) for f in auto_fields},
     )
     return _me(user)
 

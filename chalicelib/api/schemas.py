@@ -195,7 +195,11 @@ class TwoFactorVerifyIn(Body):
 
 
 class TwoFactorDisableIn(Body):
-    password: Password
+    password: Password | None = Field(
+        None,
+        description="Required when the account has a password; an account without one (created by a Google or "
+        "Apple sign-in) omits it and the code alone turns two-factor auth off",
+    )
     code: TwoFactorCode
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import cast
 
@@ -24,6 +26,7 @@ from pynamodb.exceptions import (
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import MetaProtocol, Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ConflictError
@@ -128,6 +131,37 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
     return [r.code if r is not None else None for r in reasons]
 
 
+# Cancellation reasons a retry of the same transaction can get past: contention on an item (concurrent
+# transactions on one row, e.g. a user's counters) and throttling.
+RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+TRANSACTION_ATTEMPTS = 8
+
+
+def commit(
+    build: Callable[[TransactWrite], None], busy: str = "The item is busy; retry.", *, via: Connection | None = None
+) -> list[str | None]:
+    """Commit one transaction: ``[]`` when it committed, else the per-item cancellation codes (PynamoDB's order:
+    condition checks, deletes, puts, updates). Contention (``TransactionConflict``: concurrent transactions on
+    one item, e.g. the last seats of a popular event) is retried with jittered backoff; when every attempt
+    raced, a ``409 contention`` ConflictError (``busy``); anything else raises. ``via``: the connection to
+    use (default: the container's shared one)."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            with TransactWrite(connection=via or connection()) as tx:
+                build(tx)
+            return []
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if not codes:
+                raise
+            if not any(c in RETRYABLE_CANCELLATIONS for c in codes):
+                return codes
+            if attempt == TRANSACTION_ATTEMPTS - 1:
+                raise ConflictError(busy, code="contention") from exc
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
 def update_existing(item: Model, actions: list) -> bool:
     """Update an item only if it still exists; False if it was deleted meanwhile (an unconditional update
     would recreate it as a ghost row holding just the updated attributes)."""
@@ -166,6 +200,7 @@ __all__ = [
     "TransactWriteError",
     "UpdateError",
     "cancellation_codes",
+    "commit",
     "condition_failed",
     "connection",
     "at_epoch",

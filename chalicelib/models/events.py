@@ -42,8 +42,8 @@ from chalicelib.models.base import (
     TransactWriteError,
     UpdateError,
     cancellation_codes,
+    commit,
     condition_failed,
-    connection,
     now,
     register,
     table_meta,
@@ -181,20 +181,22 @@ def event_by_id(event_id: str, *, consistent: bool = False) -> Event | None:
 
 
 def create_event(event: Event) -> None:
-    """Store a new event and count it on its owner's ``events_hosted``, in one transaction."""
+    """Store a new event and count it on its owner's ``events_hosted``, in one transaction (contention on the
+    owner's row, e.g. their RSVPs or ratings at the same time, is retried, then a ``409 contention``)."""
     from pynamodb.transactions import TransactWrite
 
     from chalicelib.models.users import User
 
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(event, condition=Event.event_id.does_not_exist())
-            owner = User(user_id=event.owner_id)
-            tx.update(owner, actions=[User.events_hosted.add(1)], condition=User.user_id.exists())
-    except TransactWriteError as exc:
-        if "ConditionalCheckFailed" in cancellation_codes(exc):
-            raise ConflictError("An event with this id exists, or its owner is gone; retry.") from exc
-        raise
+    def build(tx: TransactWrite) -> None:
+        tx.save(event, condition=Event.event_id.does_not_exist())
+        owner = User(user_id=event.owner_id)
+        tx.update(owner, actions=[User.events_hosted.add(1)], condition=User.user_id.exists())
+
+    codes = commit(build, "Your account is busy; retry.")
+    if "ConditionalCheckFailed" in codes:
+        raise ConflictError("An event with this id exists, or its owner is gone; retry.")
+    if codes:
+        raise ConflictError("The event could not be created; retry.", code="contention")
 
 
 def update_event(event: Event, actions: list) -> None:

@@ -16,15 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.errors import ConflictError
 from chalicelib.models.base import (
     PutError,
     UpdateError,
-    cancellation_codes,
+    commit,
     condition_failed,
     now,
     register,
@@ -106,25 +106,26 @@ def put_invitation(row: Invitation) -> bool:
 
 def put_invitations(rows: list[Invitation]) -> list[Invitation]:
     """Write the invitations that do not exist yet, each with its own condition, in one transaction per 100
-    (a write lost to a concurrent invitation of the same user is dropped and the rest retried). Returns the
-    rows written."""
+    (a write lost to a concurrent invitation of the same user is dropped and the rest retried; contention with
+    a concurrent transaction is retried with backoff, then a ``409 contention``). Returns the rows written."""
     written: list[Invitation] = []
     for start in range(0, len(rows), MAX_TRANSACTION_ITEMS):
         remaining = rows[start : start + MAX_TRANSACTION_ITEMS]
         while remaining:
-            try:
-                with TransactWrite(connection=Invitation._get_connection().connection) as tx:
-                    for row in remaining:
-                        tx.save(row, condition=Invitation.user_id.does_not_exist())
-            except TransactWriteError as exc:
-                codes = cancellation_codes(exc)
-                lost = {i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"}
-                if not lost:
-                    raise
-                remaining = [row for i, row in enumerate(remaining) if i not in lost]
-                continue
-            written += remaining
-            break
+            batch = remaining
+
+            def build(tx: TransactWrite, batch: list[Invitation] = batch) -> None:
+                for row in batch:
+                    tx.save(row, condition=Invitation.user_id.does_not_exist())
+
+            codes = commit(build, "The invitations are busy; retry.", via=Invitation._get_connection().connection)
+            if not codes:
+                written += remaining
+                break
+            lost = {i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+            if not lost:
+                raise ConflictError("The invitations changed concurrently; retry.", code="contention")
+            remaining = [row for i, row in enumerate(remaining) if i not in lost]
     return written
 
 

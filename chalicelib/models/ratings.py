@@ -18,8 +18,8 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.base import now, register, table_meta
-from chalicelib.models.rsvp import FAILED, commit
+from chalicelib.models.base import commit, now, register, table_meta
+from chalicelib.models.rsvp import FAILED
 from chalicelib.models.users import User
 
 

@@ -17,27 +17,20 @@ the state it was read in, so two changes of one user's RSVP cannot both count.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import ConflictError
-from chalicelib.models.base import cancellation_codes, connection, iso, now, register, table_meta
+from chalicelib.models.base import commit, iso, now, register, table_meta
 from chalicelib.models.users import User
 
 STATUSES = ("going", "interested")
 _ORDER = {"going": "0", "interested": "1"}
 FAILED = "ConditionalCheckFailed"
-_RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-_ATTEMPTS = 8
 MAX_ID = 64
 
 
@@ -96,27 +89,6 @@ def status_order(status: str, at: datetime, user_id: str) -> str:
     return f"{_ORDER[status]}#{iso(at)}#{user_id}"
 
 
-def commit(build: Callable[[TransactWrite], None], busy: str = "The event is busy; retry.") -> list[str | None]:
-    """Commit one transaction: ``[]`` when it committed, else the per-item cancellation codes (PynamoDB's order:
-    condition checks, deletes, puts, updates). Contention (``TransactionConflict``: concurrent transactions on
-    one item, e.g. the last seats of a popular event) is retried with jittered backoff; anything else raises."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                build(tx)
-            return []
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if not codes:
-                raise
-            if not any(c in _RETRYABLE for c in codes):
-                return codes
-            if attempt == _ATTEMPTS - 1:
-                raise ConflictError(busy, code="contention") from exc
-        time.sleep(random.uniform(0, 0.01 * 2**attempt))
-    raise AssertionError("unreachable")
-
-
 def rsvp_of(event_id: str, user_id: str) -> Rsvp | None:
     if not (plausible_id(event_id) and plausible_id(user_id)):
         return None
@@ -161,7 +133,7 @@ def change(event_id: str, user_id: str, previous: str | None, status: str | None
         if going:
             tx.update(User(user_id=user_id), actions=[User.events_attended.add(going)], condition=User.user_id.exists())
 
-    return commit(build), row
+    return commit(build, "The event is busy; retry."), row
 
 
 def attendees(event_id: str, status: str | None, limit: int | None = None, last_key: dict | None = None):

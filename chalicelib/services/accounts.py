@@ -157,7 +157,8 @@ def _refuse_suspended(user: User) -> None:
 def touch_activity(user: User) -> None:
     """``last_activity_at`` at a session start or refresh, at most once per ``ACTIVITY_GRANULARITY``: skipped
     when the user as read is recent enough, else one update conditioned on the stored value being older (so
-    racing refreshes write it once). Never a write per request."""
+    racing refreshes write it once). Never a write per request. Best effort: a failed write (contention with a
+    transaction on the user's row, throttling) is logged and the sign-in goes on."""
     t = now()
     horizon = t - ACTIVITY_GRANULARITY
     if user.last_activity_at is not None and user.last_activity_at > horizon:
@@ -170,7 +171,8 @@ def touch_activity(user: User) -> None:
         )
     except UpdateError as exc:
         if not condition_failed(exc):
-            raise
+            log.warning("last activity not recorded", exc_info=True)
+            return
     user.last_activity_at = t
 
 
@@ -340,7 +342,13 @@ def update_profile(
     bio: str | None = None,
     avatar_photo_id: str | None = None,
     fields: set[str],
+    settings: dict[str, Any] | None = None,
 ) -> User:
+    """The profile fields named in ``fields`` and the auto-invite ``settings`` (services/autoinvite), validated
+    first and written in one update: a refused field changes nothing."""
+    from chalicelib.services import autoinvite
+
+    settings_actions = autoinvite.settings_actions(user, settings) if settings else []
     actions: list[Action] = []
     if "display_name" in fields:
         actions.append(User.display_name.set(display_name or user.username))
@@ -348,11 +356,14 @@ def update_profile(
         actions.append(User.bio.set(bio) if bio else User.bio.remove())
     if "avatar_photo_id" in fields:
         actions.append(User.avatar_photo_id.set(avatar_photo_id) if avatar_photo_id else User.avatar_photo_id.remove())
-    if not actions:
+    if not actions and not settings_actions:
         return user
     old_terms = search_index.user_terms(user.username, user.display_name)
-    user.update(actions=actions)
-    search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
+    user.update(actions=actions + settings_actions)
+    if actions:
+        search_index.index_user(user.user_id, old_terms, search_index.user_terms(user.username, user.display_name))
+    if settings_actions:
+        autoinvite.settings_changed(user)
     return user
 
 
@@ -541,6 +552,15 @@ def forget_user(payload: dict) -> None:
             User.password_hash.set("!deleted"),
             User.two_factor_enabled.remove(),
             User.identities.set({}),
+            # auto-invite settings (the home is a location) and the staff stats/moderation notes about them
+            User.interests.remove(),
+            User.home_lat.remove(),
+            User.home_lon.remove(),
+            User.radius_km.remove(),
+            User.auto_invite.remove(),
+            User.suspension_reason.remove(),
+            User.suspended_by.remove(),
+            User.last_activity_at.remove(),
         ]
     )
 

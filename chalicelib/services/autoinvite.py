@@ -64,8 +64,19 @@ def cover(lat: float, lon: float, radius_km: float) -> tuple[int, list[str]]:
 
 def update_settings(user: Any, changes: dict[str, Any]) -> Any:
     """Apply ``interests`` (list), ``home`` ({lat, lon} or None), ``radius_km``, ``auto_invite`` from ``changes``;
-    the index follows in a job."""
-    from chalicelib import jobs
+    the index follows in a job. (``PATCH /auth/me`` writes these with the profile in one update:
+    :func:`settings_actions` and :func:`settings_changed` through ``accounts.update_profile``.)"""
+    actions = settings_actions(user, changes)
+    if not actions:
+        return user
+    user.update(actions=actions)
+    settings_changed(user)
+    return user
+
+
+def settings_actions(user: Any, changes: dict[str, Any]) -> list:
+    """The update actions of these settings, validated (400 for a home and radius that cannot be indexed);
+    nothing is written."""
     from chalicelib.models.users import User
 
     actions = []
@@ -85,18 +96,23 @@ def update_settings(user: Any, changes: dict[str, Any]) -> Any:
     if "auto_invite" in changes:
         actions.append(User.auto_invite.set(bool(changes["auto_invite"])))
     if not actions:
-        return user
+        return []
     home = changes.get("home")
     lat = home.lat if home else (user.home_lat if "home" not in changes else None)
     lon = home.lon if home else (user.home_lon if "home" not in changes else None)
     radius = changes.get("radius_km", user.radius_km)
     if lat is not None and lon is not None and radius is not None:
         cover(float(lat), float(lon), float(radius))  # refuse what cannot be indexed before writing
-    user.update(actions=actions)
+    return actions
+
+
+def settings_changed(user: Any) -> None:
+    """After the settings were written: the job that rewrites the user's index rows."""
+    from chalicelib import jobs
+
     jobs.publish(
         "user.autoinvite_changed", f"user.autoinvite_changed:{user.user_id}:{new_id('')}", {"user_id": user.user_id}
     )
-    return user
 
 
 def wanted_rows(user: Any) -> list[store.InterestCell]:

@@ -356,6 +356,8 @@ def _link(user_id: str, identity: VerifiedIdentity) -> User:
             "the password, POST /auth/password/forgot), then sign in again.",
             code="email_not_verified",
         )
+    if user.suspended:  # refused before anything is linked (accounts.sign_in would refuse it after)
+        raise ForbiddenError("This account is suspended.", code="account_suspended")
     identities.link(user, identity.provider, identity.sub, identity.email)
     return user
 

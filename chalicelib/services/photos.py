@@ -346,20 +346,32 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
         actions.append(Photo.visibility.set(fields["visibility"]))
     was_published = photos_access.is_published(photo)
     publishing = "published" in fields and fields["published"] != was_published
+    unbought = Photo.purchase_count.does_not_exist() | (Photo.purchase_count == 0)
+    condition = None
+    unpublishing = publishing and not fields["published"]
     if publishing:
         actions.append(Photo.published.remove() if fields["published"] else Photo.published.set(False))
-    condition = None
+    if unpublishing:
+        # A draft is hidden from everyone but its owner, its buyers included: not once it has any.
+        if int(photo.purchase_count or 0) > 0:
+            raise _has_buyers()
+        condition = unbought
     if any(f in fields for f in ("access", "price_cents", "currency")):
         pricing_actions = _pricing_actions(principal, photo, fields)
         if pricing_actions:
             actions += pricing_actions
             # Bought meanwhile: the edit fails rather than change what a buyer paid for.
-            condition = Photo.purchase_count.does_not_exist() | (Photo.purchase_count == 0)
+            condition = unbought
     if not actions:
         return view_one(principal, photo_id)
     old_terms = set(photo.search_terms or ())
     if condition is not None:
-        _update_unbought(photo, actions, condition)
+        try:
+            _update_unbought(photo, actions, condition)
+        except ConflictError as exc:
+            if unpublishing and exc.code == "already_purchased":
+                raise _has_buyers() from exc
+            raise
     elif not update_existing(photo, actions):
         raise NotFoundError("No such photo.")
     if photo.status == READY:
@@ -413,6 +425,10 @@ def _pricing_actions(principal: Any, photo: Photo, fields: dict[str, Any]) -> li
     if new.access == "paid" and new.price_cents is not None and new.currency is not None:
         return [Photo.access.set("paid"), Photo.price_cents.set(new.price_cents), Photo.currency.set(new.currency)]
     return [Photo.access.set(new.access), Photo.price_cents.remove(), Photo.currency.remove()]
+
+
+def _has_buyers() -> ConflictError:
+    return ConflictError("This item has been bought: it can no longer be made a draft.", code="photo_has_buyers")
 
 
 def _update_unbought(photo: Photo, actions: list, condition: Any) -> None:

@@ -15,9 +15,12 @@ from __future__ import annotations
 import hashlib
 
 from chalicelib.config import get_settings
-from chalicelib.errors import RateLimitedError
-from chalicelib.models.base import at_epoch, cancellation_codes, epoch
+from chalicelib.errors import ConflictError, RateLimitedError
+from chalicelib.logs import get_logger
+from chalicelib.models.base import at_epoch, epoch
 from chalicelib.models.users import RateCounter
+
+log = get_logger(__name__)
 
 
 def _window() -> tuple[int, int]:
@@ -50,26 +53,28 @@ def reserve(keys: list[str], limits: list[int] | None = None) -> None:
     its limit (``limits[i]`` for ``keys[i]``, by default ``login_max_failures`` for all): parallel requests
     cannot all slip past a read-then-increment check, and a refused attempt counts nowhere. 429 when
     refused."""
-    from pynamodb.exceptions import TransactWriteError
     from pynamodb.transactions import TransactWrite
 
-    from chalicelib.models.base import connection
+    from chalicelib.models.base import commit
 
     s = get_settings()
     limits = limits or [s.login_max_failures] * len(keys)
     _, end = _window()
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            for key, limit in zip(keys, limits, strict=True):
-                tx.update(
-                    RateCounter(key=key),
-                    actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))],
-                    condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
-                )
-    except TransactWriteError as exc:
-        if "ConditionalCheckFailed" in cancellation_codes(exc):
-            raise RateLimitedError("Too many failed attempts. Try again later.", retry_after=end - epoch()) from exc
-        raise
+
+    def build(tx: TransactWrite) -> None:
+        for key, limit in zip(keys, limits, strict=True):
+            tx.update(
+                RateCounter(key=key),
+                actions=[RateCounter.count.add(1), RateCounter.expires_at.set(at_epoch(end + 60))],
+                condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
+            )
+
+    # Contention on a shared counter (sign-ins from one address at once) is retried, then a 409 contention.
+    codes = commit(build, "Too many attempts at once; retry.")
+    if "ConditionalCheckFailed" in codes:
+        raise RateLimitedError("Too many failed attempts. Try again later.", retry_after=end - epoch())
+    if codes:
+        raise ConflictError("Too many attempts at once; retry.", code="contention")
 
 
 def release(keys: list[str], *, reset_first: bool) -> None:
@@ -77,11 +82,19 @@ def release(keys: list[str], *, reset_first: bool) -> None:
     earlier failures (the account's, after a successful login). One transaction."""
     from pynamodb.transactions import TransactWrite
 
-    from chalicelib.models.base import connection
+    from chalicelib.models.base import commit
 
-    with TransactWrite(connection=connection()) as tx:
+    def build(tx: TransactWrite) -> None:
         for index, key in enumerate(keys):
             if index == 0 and reset_first:
                 tx.delete(RateCounter(key=key))
             else:
                 tx.update(RateCounter(key=key), actions=[RateCounter.count.add(-1)], condition=RateCounter.count > 0)
+
+    # Best effort: the attempt succeeded; a reservation not given back only counts until the window ends.
+    try:
+        codes = commit(build)
+    except ConflictError:
+        codes = ["contention"]
+    if codes:
+        log.warning("rate limit reservation not released", extra={"fields": {"codes": codes}})

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import ConflictError, ForbiddenError, UnauthorizedError, ValidationError
-from chalicelib.models.base import TransactWriteError, at_epoch, cancellation_codes, connection, epoch, now
+from chalicelib.models.base import TransactWriteError, at_epoch, commit, connection, epoch, now
 from chalicelib.models.twofactor import TwoFactor, TwoFactorChallenge, challenge_by_hash, two_factor_of
 from chalicelib.models.users import User, user_by_id
 from chalicelib.services import passwords, ratelimit, tokens
@@ -32,6 +32,7 @@ from chalicelib.services import passwords, ratelimit, tokens
 if TYPE_CHECKING:
     from pynamodb.expressions.condition import Condition
     from pynamodb.expressions.update import Action
+    from pynamodb.transactions import TransactWrite
 
 ISSUER = "Lightbox"
 VALID_WINDOW = 1  # steps either side of the current one
@@ -204,12 +205,13 @@ def enable(user: User, code: str, *, source_ip: str) -> list[str]:
     return shown
 
 
-def disable(user: User, password: str, code: str, *, source_ip: str) -> None:
-    """Turn two-factor auth off: needs the password and a code (TOTP or recovery); nothing changes otherwise."""
+def disable(user: User, password: str | None, code: str, *, source_ip: str) -> None:
+    """Turn two-factor auth off: needs the password and a code (TOTP or recovery); nothing changes otherwise.
+    An account without a password (created by a Google or Apple sign-in) has none to give: the code alone."""
     if not is_enabled(user):
         raise ConflictError("Two-factor authentication is not on.", code="two_factor_not_enabled")
     keys = _attempt(user.user_id, source_ip)
-    if not passwords.verify(user.password_hash, password):
+    if user.has_password and (password is None or not passwords.verify(user.password_hash, password)):
         raise ForbiddenError("The password is wrong.", code="invalid_password")
     row = two_factor_of(user.user_id)
     if row is None or not row.secret:
@@ -264,8 +266,6 @@ def _invalid_challenge() -> UnauthorizedError:
 def redeem_challenge(token: str, code: str, *, source_ip: str) -> tuple[User, str]:
     """Complete a sign-in: (the user, the session mode the login asked for). The challenge and the code are
     spent in one transaction, so a code or a challenge used by two requests at once lets one of them in."""
-    from pynamodb.transactions import TransactWrite
-
     challenge = challenge_by_hash(_token_hash(token)) if token.startswith("tfc_") else None
     if challenge is None or challenge.used:
         raise _invalid_challenge()
@@ -277,22 +277,24 @@ def redeem_challenge(token: str, code: str, *, source_ip: str) -> tuple[User, st
     if row is None or not row.secret:
         raise _invalid_challenge()  # turned off since the login
     spend = _spend(row, code, unauthorized=True)
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                TwoFactorChallenge(token_hash=challenge.token_hash),
-                actions=[TwoFactorChallenge.used.set(True)],
-                condition=(TwoFactorChallenge.used == False)  # noqa: E712 - a PynamoDB condition
-                & (TwoFactorChallenge.valid_until >= t),
-            )
-            tx.update(TwoFactor(user_id=row.user_id), actions=spend.actions, condition=spend.condition)
-    except TransactWriteError as exc:
-        codes = cancellation_codes(exc)
-        if codes and codes[0] == "ConditionalCheckFailed":
-            raise _invalid_challenge() from exc
-        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-            raise _wrong(True, "This code was already used; wait for the next one.", "code_already_used") from exc
-        raise
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(
+            TwoFactorChallenge(token_hash=challenge.token_hash),
+            actions=[TwoFactorChallenge.used.set(True)],
+            condition=(TwoFactorChallenge.used == False)  # noqa: E712 - a PynamoDB condition
+            & (TwoFactorChallenge.valid_until >= t),
+        )
+        tx.update(TwoFactor(user_id=row.user_id), actions=spend.actions, condition=spend.condition)
+
+    # Contention (a double-submitted verify) is retried; the retry then finds the challenge used.
+    codes = commit(build, "The sign-in is busy; retry.")
+    if codes and codes[0] == "ConditionalCheckFailed":
+        raise _invalid_challenge()
+    if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+        raise _wrong(True, "This code was already used; wait for the next one.", "code_already_used")
+    if codes:
+        raise ConflictError("The sign-in changed concurrently; retry.", code="contention")
     ratelimit.release(keys, reset_first=True)
     user = user_by_id(challenge.user_id, consistent=True)
     if user is None:

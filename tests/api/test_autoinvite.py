@@ -169,3 +169,62 @@ def test_bad_settings_are_400(api, make_user):
         "/events", {"name": "x", "visibility": "public", "interest_tags": ["a"] * 2 + ["b" * 40]}, token=user["access"]
     )
     assert r.status_code == 400
+
+
+def test_deleting_the_account_forgets_home_interests_and_staff_notes(api, make_user):
+    from chalicelib.models.base import now
+    from chalicelib.models.users import User
+
+    user = make_user("leaving")
+    settle(api, user, interests=["jazz"], home=NEAR, radius_km=10, auto_invite=True)
+    User(user_id=user["id"]).update(
+        actions=[
+            User.suspended_by.set("staff-1"),  # as a lifted suspension leaves them (suspended_at stays unset)
+            User.suspension_reason.set("spam"),
+            User.last_activity_at.set(now()),
+        ]
+    )
+    assert api.delete("/users/me", {"password": user["password"]}, token=user["access"]).status_code == 204
+    row = User.get(user["id"], consistent_read=True)
+    attrs = ("interests", "home_lat", "home_lon", "radius_km", "auto_invite")
+    attrs += ("suspended_by", "suspension_reason", "last_activity_at")
+    assert {a: getattr(row, a) for a in attrs} == dict.fromkeys(attrs)
+
+
+def test_a_profile_patch_is_one_update_so_a_refused_field_changes_nothing(api, make_user, monkeypatch):
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from chalicelib.models.users import User
+
+    user = make_user("partial")
+    settle(api, user, interests=["jazz"])
+
+    def stored():
+        row = User.get(user["id"], consistent_read=True)
+        return row.display_name, set(row.interests or ()), row.home_lat
+
+    before = stored()
+    for body in (
+        {"interests": ["food"], "display_name": "x" * 65},  # refused by the schema
+        {"display_name": "New name", "home": {"lat": 89.9, "lon": 0}, "radius_km": 500},  # cannot be indexed
+    ):
+        r = api.patch("/auth/me", body, token=user["access"])
+        assert r.status_code == 400, (body, r.body)
+        assert stored() == before, body
+    # The write itself failing leaves nothing half done: interests and name are one update.
+    original = DynamoDBBackend.update_item
+    failing_writes = {"on": True}
+
+    def failing(self, table_name, key, update_expression, expression_attribute_names, *args, **kwargs):
+        if failing_writes["on"] and "display_name" in (expression_attribute_names or {}).values():
+            raise JsonRESTError("ValidationException", "refused")
+        return original(self, table_name, key, update_expression, expression_attribute_names, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", failing)
+    r = api.patch("/auth/me", {"interests": ["food"], "display_name": "New name"}, token=user["access"])
+    assert r.status_code >= 400
+    assert stored() == before
+    failing_writes["on"] = False
+    r = api.patch("/auth/me", {"interests": ["food"], "display_name": "New name"}, token=user["access"])
+    assert r.status_code == 200 and r.data["display_name"] == "New name" and r.data["interests"] == ["food"]

@@ -108,6 +108,32 @@ def test_publishing_and_unpublishing_moves_the_photo_in_and_out_of_every_listing
         assert r.status_code == 400 and "published" in r.data["error"]["details"], bad
 
 
+def test_a_bought_item_cannot_be_made_a_draft(api, people, monkeypatch):
+    """A draft is hidden from its buyers too: once bought (``purchase_count`` > 0, ADDed when a purchase is
+    booked) it stays published, and a purchase landing during the edit fails it (the update's condition)."""
+    from chalicelib.models.photos import Photo
+    from chalicelib.services import photos
+
+    dora = people["dora"]
+    bought, racing = _upload(api, dora["access"]), _upload(api, dora["access"])
+    Photo(photo_id=bought).update(actions=[Photo.purchase_count.add(1)])
+    r = api.patch(f"/photos/{bought}", {"published": False}, token=dora["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "photo_has_buyers", r.body
+    assert Photo.get(bought, consistent_read=True).published is None  # still published
+    assert api.patch(f"/photos/{bought}", {"caption": "Still mine"}, token=dora["access"]).status_code == 200
+    # Bought between the read and the write: the conditioned update refuses it.
+    original = photos._update_unbought
+
+    def bought_meanwhile(photo, *args):
+        Photo(photo_id=photo.photo_id).update(actions=[Photo.purchase_count.add(1)])
+        return original(photo, *args)
+
+    monkeypatch.setattr(photos, "_update_unbought", bought_meanwhile)
+    r = api.patch(f"/photos/{racing}", {"published": False}, token=dora["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "photo_has_buyers", r.body
+    assert Photo.get(racing, consistent_read=True).published is None
+
+
 def test_event_drafts_stay_out_of_the_event_and_its_members_hear_of_them_only_when_published(api, people):
     from chalicelib.models.notifications import Notification
 

@@ -15,6 +15,8 @@ import requests
 
 from infrastructure.local.common import free_port
 from infrastructure.local.oidc_issuer import DEFAULT_CLIENT_IDS, new_key, serve
+from tests.api.test_twofactor import STEP, _code
+from tests.api.test_twofactor import clock as two_factor_clock  # noqa: F401 - a fixture
 from tests.conftest import PASSWORD, last_code
 from tests.jobs import drain
 
@@ -405,6 +407,48 @@ def test_password_routes_tell_a_passwordless_account_to_set_one(api, issuer):
     login = api.post("/auth/login", {"login": "lea@example.com", "password": "a new long passphrase"})
     assert login.status_code == 200
     assert api.delete("/auth/identities/google", token=login.data["access_token"]).status_code == 204
+
+
+def test_a_passwordless_account_turns_two_factor_off_with_the_code_alone(api, issuer, two_factor_clock):  # noqa: F811
+    clock = two_factor_clock
+    r = sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom"))
+    token = r.data["access_token"]
+    secret = api.post("/auth/2fa/setup", token=token).data["secret"]
+    enabled = api.post("/auth/2fa/enable", {"code": _code(secret, clock)}, token=token)
+    assert enabled.status_code == 200, enabled.body
+    clock.advance(STEP)
+    assert sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom")).data["two_factor_required"] is True
+    wrong = "000000" if _code(secret, clock) != "000000" else "111111"
+    r = api.delete("/auth/2fa", {"code": wrong}, token=token)
+    assert r.status_code == 400 and r.data["error"]["code"] == "invalid_code"
+    assert api.get("/auth/me", token=token).data["two_factor_enabled"] is True
+    # A password sent anyway changes nothing: there is none to check.
+    r = api.delete("/auth/2fa", {"password": "anything", "code": _code(secret, clock)}, token=token)
+    assert r.status_code == 204, r.body
+    assert api.get("/auth/me", token=token).data["two_factor_enabled"] is False
+    assert sign_in(api, issuer.mint(email="tom@example.com", sub="g-tom")).data["access_token"]
+
+
+def test_a_suspended_account_is_refused_and_nothing_is_linked(api, issuer, make_user):
+    from chalicelib.models.users import User
+    from tests.moderation_kit import promote
+
+    staff = promote(make_user, "staffer", "staff")
+    linked, unlinked = make_user("sue"), make_user("sam")
+    assert sign_in(api, issuer.mint(email=linked["email"], sub="g-sue")).status_code == 200
+    for user in (linked, unlinked):
+        assert api.post(f"/staff/users/{user['id']}/suspend", {}, token=staff["access"]).status_code == 200
+    # Already linked (the claim names the account) and found by its email (it would be linked): both 403.
+    for email, sub in ((linked["email"], "g-sue"), (unlinked["email"], "g-sam")):
+        r = sign_in(api, issuer.mint(email=email, sub=sub))
+        assert r.status_code == 403 and r.data["error"]["code"] == "account_suspended", r.body
+    assert owner("google", "g-sam") is None
+    assert dict(User.get(unlinked["id"], consistent_read=True).identities) == {}
+    # Reinstated: still nothing linked until the next sign-in, which links it.
+    assert api.post(f"/staff/users/{unlinked['id']}/reinstate", {}, token=staff["access"]).status_code == 200
+    sam = api.post("/auth/login", {"login": "sam", "password": PASSWORD}).data["access_token"]
+    assert api.get("/auth/identities", token=sam).data == {"items": []}
+    assert sign_in(api, issuer.mint(email=unlinked["email"], sub="g-sam")).data["user"]["id"] == unlinked["id"]
 
 
 def test_a_deleted_account_releases_its_identities(api, issuer, make_user):

@@ -262,8 +262,9 @@ def test_two_verifies_of_one_challenge_at_once_let_exactly_one_in(api, secured, 
 def test_disable_needs_the_password_and_a_code(api, secured, clock):
     access = secured["access"]
     code = _code(secured["secret"], clock)
-    r = api.delete("/auth/2fa", {"password": "wrong password!", "code": code}, token=access)
-    assert r.status_code == 403 and r.data["error"]["code"] == "invalid_password"
+    for body in ({"password": "wrong password!", "code": code}, {"code": code}):  # none: only without one
+        r = api.delete("/auth/2fa", body, token=access)
+        assert r.status_code == 403 and r.data["error"]["code"] == "invalid_password"
     r = api.delete(
         "/auth/2fa", {"password": PASSWORD, "code": "000000" if code != "000000" else "111111"}, token=access
     )
@@ -298,6 +299,17 @@ def test_a_challenge_of_an_account_that_turned_two_factor_off_meanwhile_is_refus
     assert r.status_code == 401 and r.data["error"]["code"] == "invalid_challenge"
 
 
+def test_a_challenge_issued_before_a_suspension_is_refused_at_verify(api, make_user, secured, clock):
+    from tests.moderation_kit import promote
+
+    staff = promote(make_user, "staffer", "staff")
+    token = _challenge(api, secured)
+    assert api.post(f"/staff/users/{secured['id']}/suspend", {}, token=staff["access"]).status_code == 200
+    r = api.post("/auth/2fa/verify", {"challenge_token": token, "code": _code(secured["secret"], clock)})
+    assert r.status_code == 403 and r.data["error"]["code"] == "account_suspended", r.body
+    assert "access_token" not in r.data
+
+
 def test_routes_need_a_token_and_bad_input_is_a_400(api, make_user):
     for method, path in (("POST", "/auth/2fa/setup"), ("POST", "/auth/2fa/enable"), ("DELETE", "/auth/2fa")):
         assert api.call(method, path, {"code": "123456", "password": "x"}).status_code == 401
@@ -305,6 +317,6 @@ def test_routes_need_a_token_and_bad_input_is_a_400(api, make_user):
     for body in ({}, {"code": ""}, {"code": "1" * 33}, {"code": 123456}, {"code": "123456", "extra": 1}):
         r = api.post("/auth/2fa/enable", body, token=user["access"])
         assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", body
-    for body in ({"password": PASSWORD}, {"code": "123456"}, {"password": 1, "code": "123456"}):
+    for body in ({"password": PASSWORD}, {"password": "", "code": "123456"}, {"password": 1, "code": "123456"}):
         r = api.delete("/auth/2fa", body, token=user["access"])
         assert r.status_code == 400 and r.data["error"]["code"] == "validation_error", body
