@@ -27,25 +27,22 @@ DynamoDB with ``TransactionConflict``; those are retried here with jittered back
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.errors import NotFoundError
 from chalicelib.models.base import (
     PutError,
     UpdateError,
     at_epoch,
-    cancellation_codes,
+    commit,
     condition_failed,
     epoch,
     new_id,
@@ -59,8 +56,6 @@ from chalicelib.models.realtime import CONNECTION_TTL
 MAX_ID = 64  # longer ids were never minted here; they must not reach DynamoDB (key size limits)
 MAX_TRANSACTION_ITEMS = 100
 _COMMENT_ID = re.compile(r"^c_[0-9a-f]{23}\.([A-Za-z0-9_-]{1,64})$")
-_RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-_ATTEMPTS = 8
 FAILED = "ConditionalCheckFailed"
 
 
@@ -78,23 +73,8 @@ def _index(name: str, hash_attr: str, range_attr: str, range_type: type, project
 
 
 def _commit(build: Callable[[TransactWrite], None]) -> list[str | None]:
-    """Commit one transaction: ``[]`` when it committed, else the per-item cancellation codes (in PynamoDB's
-    order: condition checks, deletes, puts, updates). Contention is retried; anything else is raised."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            with TransactWrite(connection=Photo._get_connection().connection) as tx:
-                build(tx)
-            return []
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if not codes:
-                raise
-            if not any(c in _RETRYABLE for c in codes):
-                return codes
-            if attempt == _ATTEMPTS - 1:
-                raise ConflictError("The photo is busy; retry.", code="contention") from exc
-        time.sleep(random.uniform(0, 0.01 * 2**attempt))
-    raise AssertionError("unreachable")
+    """Commit one engagement transaction (``models.base.commit``: contention retried, then ``409 contention``)."""
+    return commit(build, "The photo is busy; retry.", via=Photo._get_connection().connection)
 
 
 def _photo_ready():
