@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.config import get_settings
 
+_session: Any = None  # one boto3 session per container: each new one re-reads botocore's endpoint and model files
 _clients: dict[tuple[str, str | None], Any] = {}
 _secrets: dict[str, str] = {}
 _queue_urls: dict[tuple[str, str | None], str] = {}
@@ -25,11 +26,10 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
     with _lock:
         found = _clients.get(key)
         if found is None:
-            import boto3
             from botocore.config import Config
 
             settings = get_settings()
-            found = boto3.session.Session().client(
+            found = _boto_session().client(
                 service,
                 region_name=settings.region,
                 endpoint_url=endpoint_url or settings.aws_endpoint_url,
@@ -40,6 +40,17 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
             )
             _clients[key] = found
     return found
+
+
+def _boto_session() -> Any:
+    """The container's boto3 session (called under ``_lock``): its loader caches the service models and the
+    endpoint data, so the second and later clients cost a fraction of the first."""
+    global _session
+    if _session is None:
+        import boto3
+
+        _session = boto3.session.Session()
+    return _session
 
 
 def secret(literal: str | None, parameter_name: str | None) -> str:
