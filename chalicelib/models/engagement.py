@@ -50,6 +50,7 @@ from chalicelib.models.base import (
     register,
     table_meta,
 )
+from chalicelib.models.events import EventCounters
 from chalicelib.models.photos import READY, Photo
 from chalicelib.models.realtime import CONNECTION_TTL
 
@@ -337,15 +338,7 @@ class EventComment(Model):
     by_parent = _index("by_parent", "parent_id", "comment_id", UnicodeAttribute, AllProjection())
 
 
-class EventCounts(Model):
-    """The event row's engagement counters (``Event.like_count``, ``Event.comment_count``). Not registered: it
-    lives in the events table; updating through it leaves the event's version alone (a like is not an edit)."""
-
-    Meta = table_meta("events")
-
-    event_id = UnicodeAttribute(hash_key=True)
-    like_count = NumberAttribute(null=True)
-    comment_count = NumberAttribute(null=True)
+EventCounts = EventCounters  # the event row's counters: a like is not an edit, so no version bump
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,23 @@ def create_event(event: Event) -> None:
         raise ConflictError("The event could not be created; retry.", code="contention")
 
 
+class EventCounters(Model):
+    """The counters of an ``events`` row, without ``Event``'s version attribute: RSVPs (models/rsvp.py), likes
+    and comments (models/engagement.py) and auto-invitations (services/autoinvite.py) change them without
+    bumping the event's version, so a PATCH made from an earlier read still applies. Not registered: it is a
+    view of ``events``."""
+
+    Meta = table_meta("events")
+
+    event_id = UnicodeAttribute(hash_key=True)
+    capacity = NumberAttribute(null=True)
+    going_count = NumberAttribute(null=True)
+    interested_count = NumberAttribute(null=True)
+    like_count = NumberAttribute(null=True)
+    comment_count = NumberAttribute(null=True)
+    auto_invited = NumberAttribute(null=True)
+
+
 def update_event(event: Event, actions: list) -> None:
     """Apply ``actions`` only if nobody changed the event since it was read (its version)."""
     with translate_conflicts("The event changed concurrently; reload it and retry."):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models.base import commit, iso, now, register, table_meta
+from chalicelib.models.events import EventCounters
 from chalicelib.models.users import User
 
 STATUSES = ("going", "interested")
@@ -72,17 +73,7 @@ class Rsvp(Model):
     by_user = RsvpsByUser()
 
 
-class EventCounts(Model):
-    """The counters of an ``events`` row, without ``Event``'s version attribute: an RSVP changes the counts but
-    not the event's version, so a PATCH made from an earlier read still applies. Not registered: it lives in
-    ``events``."""
-
-    Meta = table_meta("events")
-
-    event_id = UnicodeAttribute(hash_key=True)
-    capacity = NumberAttribute(null=True)
-    going_count = NumberAttribute(null=True)
-    interested_count = NumberAttribute(null=True)
+EventCounts = EventCounters  # the event row's counters, changed without its version
 
 
 def status_order(status: str, at: datetime, user_id: str) -> str:

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import geo
 from chalicelib.errors import ValidationError
 from chalicelib.models import autoinvite as store
 from chalicelib.models import invitations as invitations_store
-from chalicelib.models.base import cancellation_codes, new_id, table_meta
-from chalicelib.models.events import Event, EventMember
+from chalicelib.models.base import cancellation_codes, new_id
+from chalicelib.models.events import Event, EventCounters, EventMember
 
 MAX_INTERESTS = 10
 MAX_TERM_LENGTH = 32
@@ -36,13 +34,7 @@ MAX_CELLS = 12  # index rows per interest; more only near the poles (refused the
 MAX_INVITES = 200  # per event
 
 
-class AutoInvited(Model):
-    """The event row's ``auto_invited`` counter (not registered: it lives in the events table; no version)."""
-
-    Meta = table_meta("events")
-
-    event_id = UnicodeAttribute(hash_key=True)
-    auto_invited = NumberAttribute(null=True)
+AutoInvited = EventCounters  # the event row's ``auto_invited`` counter (no version bump)
 
 
 def normalise_terms(values: list[str]) -> list[str]:
