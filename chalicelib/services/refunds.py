@@ -175,45 +175,51 @@ def create(
     reason: str,
     request_key: str | None = None,
 ) -> Refund:
-    order = get_order(order_id)
-    scope = _scope(order, principal, item_ids)
     refund_id = refund_id_for(order_id, principal.user_id, request_key)
-    earlier = refund_by_id(order_id, refund_id)
-    if earlier is not None and earlier.status == "succeeded":
-        return earlier  # this very request already refunded (its stored response had expired)
-    if earlier is not None and earlier.status == "pending" and order.pending_refund_id == refund_id:
-        return _send(order, earlier)  # this very request died after claiming: resume it
-    if earlier is not None:
-        raise ConflictError("This refund failed; send a new Idempotency-Key to try again.", code="refund_failed")
-    _check_refundable(order)
-    if order.pending_refund_id:
-        if order.pending_refund_at and order.pending_refund_at > now() - timedelta(seconds=CLAIM_SECONDS):
-            raise ConflictError("Another refund of this order is being made; retry shortly.", code="refund_in_progress")
-        reconcile(order_id)
+    for _ in range(MAX_ATTEMPTS):
         order = get_order(order_id)
+        scope = _scope(order, principal, item_ids)
+        earlier = refund_by_id(order_id, refund_id)
+        if earlier is not None and earlier.status == "succeeded":
+            return earlier  # this very request already refunded (its stored response had expired)
+        if earlier is not None and earlier.status == "pending" and order.pending_refund_id == refund_id:
+            return _send(order, earlier)  # this very request died after claiming: resume it
+        if earlier is not None:
+            raise ConflictError("This refund failed; send a new Idempotency-Key to try again.", code="refund_failed")
         _check_refundable(order)
-    buckets = [(key, left) for key, left in remaining(order) if key in scope]
-    left = sum(v for _, v in buckets)
-    if left == 0:
-        raise ConflictError("Nothing is left to refund.", code="nothing_to_refund", details={"remaining_cents": 0})
-    amount = left if amount_cents is None else amount_cents
-    if amount > left:
-        raise ConflictError(
-            f"Only {left} is left to refund.", code="refund_exceeds_remaining", details={"remaining_cents": left}
+        if order.pending_refund_id:
+            if order.pending_refund_at and order.pending_refund_at > now() - timedelta(seconds=CLAIM_SECONDS):
+                raise ConflictError(
+                    "Another refund of this order is being made; retry shortly.", code="refund_in_progress"
+                )
+            reconcile(order_id)
+            order = get_order(order_id)
+            _check_refundable(order)
+        buckets = [(key, left) for key, left in remaining(order) if key in scope]
+        left = sum(v for _, v in buckets)
+        if left == 0:
+            raise ConflictError("Nothing is left to refund.", code="nothing_to_refund", details={"remaining_cents": 0})
+        amount = left if amount_cents is None else amount_cents
+        if amount > left:
+            raise ConflictError(
+                f"Only {left} is left to refund.", code="refund_exceeds_remaining", details={"remaining_cents": left}
+            )
+        refund = Refund(
+            order_id=order_id,
+            refund_id=refund_id,
+            amount_cents=amount,
+            currency=order.currency,
+            allocations=allocate(amount, buckets),
+            reason=reason,
+            source="api",
+            status="pending",
+            requested_by=principal.user_id,
         )
-    refund = Refund(
-        order_id=order_id,
-        refund_id=refund_id,
-        amount_cents=amount,
-        currency=order.currency,
-        allocations=allocate(amount, buckets),
-        reason=reason,
-        source="api",
-        status="pending",
-        requested_by=principal.user_id,
-    )
-    _claim(order, refund, staff=principal.user_id if principal.is_staff else None)
-    return _send(order, refund)
+        if _claim(order, refund, staff=principal.user_id if principal.is_staff else None):
+            return _send(order, refund)
+        # The order changed since it was read (a print-lab status, a payment step, another refund's claim):
+        # read it again; the checks above then see whatever the other writer did.
+    raise ConflictError("The order changed meanwhile; retry.", code="refund_in_progress")
 
 
 def _send(order: Order, refund: Refund) -> Refund:
@@ -234,8 +240,9 @@ def _send(order: Order, refund: Refund) -> Refund:
     return book(order.order_id, refund.refund_id, stripe_refund_id=made["id"])
 
 
-def _claim(order: Order, refund: Refund, *, staff: str | None = None) -> None:
-    """The pending refund row and the order's claim in one transaction; a staff member's refund is audited in it."""
+def _claim(order: Order, refund: Refund, *, staff: str | None = None) -> bool:
+    """The pending refund row and the order's claim in one transaction; a staff member's refund is audited in it.
+    False when the order (or the refund row) changed since they were read: nothing was written."""
     from chalicelib.services import audit
 
     order.pending_refund_id = refund.refund_id
@@ -249,7 +256,8 @@ def _claim(order: Order, refund: Refund, *, staff: str | None = None) -> None:
                 details |= {"currency": refund.currency, "reason": refund.reason}
                 audit.add_to(tx, audit.entry(staff, "order.refund", "order", order.order_id, details))
     except TransactWriteError:
-        raise ConflictError("The order changed meanwhile; retry.", code="refund_in_progress") from None
+        return False
+    return True
 
 
 def _fail(order_id: str, refund_id: str) -> None:

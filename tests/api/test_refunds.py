@@ -293,3 +293,29 @@ def test_a_retry_of_a_request_that_died_after_stripe_refunded_resumes_it(api, ca
     assert made["metadata"]["refund_id"] == retried.data["refund"]["id"] and made["amount"] == 350
     row = order_row(order.order_id)
     assert row.refunded_cents == 350 and row.pending_refund_id is None
+
+
+def test_an_order_changed_between_read_and_claim_is_read_again_not_refused(api, cast, stripe, monkeypatch):
+    """A print-lab status (or any other write) lands on the order between the refund's read and its claim: the
+    claim's version condition fails, and the refund reads the order again and goes through (it was a 409 before)."""
+    from chalicelib.services import refunds as refunds_service
+
+    order = paid_order(stripe, cast["buyer"], [{"seller": cast["seller"], "price": 1000}])
+    real_claim = refunds_service._claim
+    raced = []
+
+    def claim_after_another_write(order_read, refund_row, **kwargs):
+        if not raced:
+            raced.append(True)
+            other = order_row(order_read.order_id)
+            other.items[0].lab_order_id = "lab_raced"  # as a lab callback writes it
+            other.save()
+        return real_claim(order_read, refund_row, **kwargs)
+
+    monkeypatch.setattr(refunds_service, "_claim", claim_after_another_write)
+    r = refund(api, cast["seller"], order.order_id, {"amount_cents": 300, "reason": "raced"}, "race1")
+    assert r.status_code == 201, r.body
+    assert raced and [m["amount"] for m in stripe.refunds_of(order.payment_intent_id)] == [300]
+    row = order_row(order.order_id)
+    assert row.refunded_cents == 300 and row.pending_refund_id is None
+    assert row.items[0].lab_order_id == "lab_raced"  # the other write is kept
