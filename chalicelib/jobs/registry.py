@@ -58,7 +58,10 @@ CONSUMERS: dict[str, dict[str, str]] = {
     # payload: user_id: rewrite the user's interest index rows from their current settings
     "user.autoinvite_changed": {"index": "chalicelib.services.autoinvite:on_settings_changed"},
     # payload: event_id
-    "event.visibility_changed": {"photos": "chalicelib.services.photos:on_event_visibility_changed"},
+    "event.visibility_changed": {
+        "photos": "chalicelib.services.photos:on_event_visibility_changed",
+        "rsvps": "chalicelib.services.rsvp:on_event_visibility_changed",  # made private: non-members' RSVPs go
+    },
     # payload: photo_id, owner_id, event_id (or None)
     "photo.ready": {
         "event_members": "chalicelib.services.events:on_photo_ready",

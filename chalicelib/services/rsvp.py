@@ -9,7 +9,8 @@ attends their own event without taking a seat, and counts as an attendee for rat
 Withdrawing (``DELETE``) needs no access: whoever has an RSVP row may withdraw it (until the event has ended),
 so no seat is stranded by a lost membership, a block or a visibility change. A user who loses their way into
 a private event before it ends loses their RSVP with it (:func:`access_lost`, one row): declining its
-invitation, or being removed from (or leaving) its members.
+invitation, or being removed from (or leaving) its members; an event made private drops the RSVPs of all who
+are not its members, in a job (:func:`on_event_visibility_changed`).
 
 Capacity: ``going`` needs a free seat, ``going_count < capacity`` checked by DynamoDB in the transaction that
 writes the RSVP (``models/rsvp.py``), so under any concurrency exactly the free seats are taken and the others
@@ -182,6 +183,22 @@ def on_user_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
         if codes and codes[0] != FAILED and codes[1] == FAILED:  # the event is gone: its job removes the row
             row.delete()
     return {} if len(rows) >= limit else None
+
+
+def on_event_visibility_changed(payload: dict[str, Any], cursor: Any, limit: int) -> Any:
+    """``event.visibility_changed``: an event made private (and not over) keeps the RSVPs of its members only;
+    each other one is withdrawn like :func:`access_lost` (its own counting transaction, so the seat frees, and
+    the ``rsvp`` frame). It reads the event as it is now, so a late or repeated job converges: an event made
+    public again keeps everyone. The cursor is the attendee index's page key."""
+    event = event_by_id(payload["event_id"], consistent=True)
+    if event is None or event.visibility != "private" or has_ended(event):
+        return None
+    found = store.attendees(event.event_id, None, limit, (cursor or {}).get("key"))
+    rows = list(found)
+    for row in rows:
+        access_lost(event, row.user_id)
+    last = found.last_evaluated_key
+    return {"key": last} if len(rows) >= limit and last else None
 
 
 def on_event_deleted(payload: dict[str, Any], cursor: Any, limit: int) -> Any:

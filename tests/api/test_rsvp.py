@@ -401,3 +401,41 @@ def test_whoever_holds_an_rsvp_may_withdraw_it(api, people):
     assert api.post(f"/users/{bob['id']}/block", token=host["access"]).status_code in (200, 201, 204)
     assert api.delete(f"/events/{other}/rsvp", token=bob["access"]).status_code == 204
     assert rsvp_rows(other) == {}
+
+
+def test_making_an_event_private_withdraws_the_rsvps_of_non_members(api, people, make_user):
+    """Members (and the host's own event) keep their seats; everyone else's RSVP goes in the job, a page at a
+    time, with its seat; a repeated job changes nothing; an event made public again before the job ran keeps all."""
+    from chalicelib.services import rsvp as rsvp_service
+
+    host, ann, bob, cat = people["host"], people["ann"], people["bob"], people["cat"]
+    eid = create(api, host["access"], capacity=10)["id"]
+    api.post(f"/events/{eid}/members", {"username": "ann", "role": "viewer"}, token=host["access"])
+    extra = [make_user(f"fan{i}") for i in range(3)]
+    for who in [ann, bob, cat, *extra]:
+        assert rsvp(api, who, eid, "going" if who is not cat else "interested").status_code == 200
+    assert event_row(eid).going_count == 5
+
+    assert api.patch(f"/events/{eid}", {"visibility": "private"}, token=host["access"]).status_code == 200
+    drain()
+    assert rsvp_rows(eid) == {ann["id"]: "going"} and event_row(eid).going_count == 1
+    assert user_row(bob["id"]).events_attended == 0
+    # a rerun (the job arrives again) and a small page size change nothing
+    assert rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 1) is None
+    assert rsvp_rows(eid) == {ann["id"]: "going"} and event_row(eid).going_count == 1
+
+    # paging: 3 non-members with a page of 2 leave after two runs
+    for who in extra:
+        _legacy_rsvp(eid, who["id"])
+    cursor = rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 2)
+    assert cursor is not None
+    while cursor is not None:
+        cursor = rsvp_service.on_event_visibility_changed({"event_id": eid}, cursor, 2)
+    assert rsvp_rows(eid) == {ann["id"]: "going"} and event_row(eid).going_count == 1
+
+    # public again before a late job: it keeps everyone
+    assert rsvp(api, people["host"], eid).status_code == 409  # the host does not take a seat
+    api.patch(f"/events/{eid}", {"visibility": "public"}, token=host["access"])
+    assert rsvp(api, bob, eid).status_code == 200
+    assert rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 10) is None
+    assert rsvp_rows(eid) == {ann["id"]: "going", bob["id"]: "going"}
