@@ -83,6 +83,7 @@ class Photo(Model):
     price_cents = NumberAttribute(null=True)  # access == paid: the pay-per-view price
     currency = UnicodeAttribute(null=True)  # of price_cents (lowercase ISO 4217)
     purchase_count = NumberAttribute(null=True)  # pay-per-view purchases (ADDed when booked): price frozen once > 0
+    sold_at = UTCDateTimeAttribute(null=True)  # first paid order of a digital item of it (never unset): no drafting
     kind = UnicodeAttribute(null=True)  # photo (missing) | video
     duration_s = NumberAttribute(null=True)  # ready videos
     # In its creator's ``post_count``: missing (not yet), True (counted), False (uncounted on deletion: never

@@ -351,17 +351,18 @@ def update_photo(principal: Any, photo_id: str, fields: dict[str, Any]) -> dict[
     unpublishing = publishing and not fields["published"]
     if publishing:
         actions.append(Photo.published.remove() if fields["published"] else Photo.published.set(False))
-    if unpublishing:
-        # A draft is hidden from everyone but its owner, its buyers included: not once it has any.
-        if int(photo.purchase_count or 0) > 0:
-            raise _has_buyers()
-        condition = unbought
     if any(f in fields for f in ("access", "price_cents", "currency")):
         pricing_actions = _pricing_actions(principal, photo, fields)
         if pricing_actions:
             actions += pricing_actions
             # Bought meanwhile: the edit fails rather than change what a buyer paid for.
             condition = unbought
+    if unpublishing:
+        # A draft is hidden from everyone but its owner, its buyers included: not once it has any (pay-per-view
+        # or a paid order's digital item).
+        if int(photo.purchase_count or 0) > 0 or photo.sold_at is not None:
+            raise _has_buyers()
+        condition = unbought & Photo.sold_at.does_not_exist()
     if not actions:
         return view_one(principal, photo_id)
     old_terms = set(photo.search_terms or ())

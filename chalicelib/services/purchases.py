@@ -44,10 +44,12 @@ def _entries(order: Order) -> dict[str, dict[str, dict[str, Any]]]:
 
 def record(order: Order) -> int:
     """Write the purchase entries of a paid order's digital items that are not there yet: one BatchGetItem, then
-    the rows that do not exist in one transaction of conditional puts per 100 (a row that appeared meanwhile
-    fails it, and that chunk goes the one-by-one way), and for rows that exist one update of the missing map keys
-    each (a repeat purchase of a photo). Returns how many rows were written."""
+    the rows that do not exist in one transaction per 50 photos of a conditional put and the photo's ``sold_at``
+    mark each (a row that appeared meanwhile, or a photo gone, fails it, and that chunk goes the one-by-one way),
+    and for rows that exist one update of the missing map keys and one mark each (a repeat purchase of a photo).
+    Returns how many rows were written."""
     from chalicelib import jobs
+    from chalicelib.models.photos import Photo
 
     wanted = _entries(order)
     if not wanted:
@@ -62,20 +64,48 @@ def record(order: Order) -> int:
         elif any(k not in _map(row.items) for k in entries):
             existing.append(photo_id)
     written = 0
-    for start in range(0, len(fresh), 100):
-        chunk = fresh[start : start + 100]
+    at = now()
+    for start in range(0, len(fresh), 50):
+        chunk = fresh[start : start + 50]
         try:
             with jobs.transaction() as tx:  # the models' own connection (counted, reused)
                 for photo_id in chunk:
-                    row = Purchase(buyer_id=order.buyer_id, photo_id=photo_id, items=wanted[photo_id], updated_at=now())
+                    row = Purchase(buyer_id=order.buyer_id, photo_id=photo_id, items=wanted[photo_id], updated_at=at)
                     tx.save(row, condition=Purchase.buyer_id.does_not_exist())
+                    tx.update(Photo(photo_id=photo_id), actions=[_sold(at)], condition=Photo.photo_id.exists())
             written += len(chunk)
-        except TransactWriteError:
+        except TransactWriteError:  # a row that appeared meanwhile, or a photo gone: one by one
             for photo_id in chunk:
                 written += _add_one(order.buyer_id, photo_id, wanted[photo_id])
+            mark_sold(chunk)
     for photo_id in existing:
         written += _add_one(order.buyer_id, photo_id, wanted[photo_id])
+    mark_sold(existing)
     return written
+
+
+def _sold(at: Any) -> Any:
+    """The update action that marks a photo sold, keeping the first instant (``if_not_exists``)."""
+    from chalicelib.models.photos import Photo
+
+    return Photo.sold_at.set(Photo.sold_at | at)
+
+
+def mark_sold(photo_ids: list[str]) -> None:
+    """Set each photo's ``sold_at`` if it is not set yet (one UpdateItem each; a rerun keeps the first instant):
+    a photo a paid order holds a download of cannot be made a draft any more (``PATCH /photos``, 409
+    ``photo_has_buyers``). A photo that is gone is skipped. New purchase rows get the mark in their own
+    transaction instead (:func:`record`); this is the path of repeat purchases and of chunks that fell back."""
+    from chalicelib.models.base import UpdateError
+    from chalicelib.models.photos import Photo
+
+    at = now()
+    for photo_id in photo_ids:
+        try:
+            Photo(photo_id=photo_id).update(actions=[_sold(at)], condition=Photo.photo_id.exists())
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
 
 
 def _add_one(buyer_id: str, photo_id: str, entries: dict[str, dict[str, Any]]) -> int:

@@ -134,6 +134,37 @@ def test_a_bought_item_cannot_be_made_a_draft(api, people, monkeypatch):
     assert Photo.get(racing, consistent_read=True).published is None
 
 
+def test_a_photo_marked_sold_cannot_be_made_a_draft_even_when_sold_meanwhile(api, people, monkeypatch):
+    """``sold_at`` (a paid order's digital item, tests/api/test_orders.py) refuses drafting like
+    ``purchase_count``, also when it lands between the edit's read and its write; marking again keeps the first
+    instant, and a photo that is gone is not created by it."""
+    from chalicelib.models.photos import Photo
+    from chalicelib.services import photos, purchases
+
+    dora = people["dora"]
+    sold, racing = _upload(api, dora["access"]), _upload(api, dora["access"])
+    purchases.mark_sold([sold])
+    first = Photo.get(sold, consistent_read=True).sold_at
+    purchases.mark_sold([sold])
+    assert first is not None and Photo.get(sold, consistent_read=True).sold_at == first
+    r = api.patch(f"/photos/{sold}", {"published": False}, token=dora["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "photo_has_buyers", r.body
+    assert Photo.get(sold, consistent_read=True).published is None
+
+    original = photos._update_unbought
+
+    def sold_meanwhile(photo, *args):
+        purchases.mark_sold([photo.photo_id])
+        return original(photo, *args)
+
+    monkeypatch.setattr(photos, "_update_unbought", sold_meanwhile)
+    r = api.patch(f"/photos/{racing}", {"published": False}, token=dora["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "photo_has_buyers", r.body
+    assert Photo.get(racing, consistent_read=True).published is None
+    purchases.mark_sold(["no-such-photo"])  # a purged photo is skipped, not created
+    assert Photo.count("no-such-photo") == 0
+
+
 def test_event_drafts_stay_out_of_the_event_and_its_members_hear_of_them_only_when_published(api, people):
     from chalicelib.models.notifications import Notification
 

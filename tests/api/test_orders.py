@@ -463,3 +463,34 @@ def test_staff_read_any_order_without_downloads(api, world, make_user, stripe_se
     assert r.status_code == 200 and len(r.data["items"]) == 2
     assert all(i.get("download_url") is None for i in r.data["items"])
     assert confirm(api, staff["access"], order_id).status_code == 404  # confirming is the buyer's
+
+
+def test_a_photo_bought_in_a_paid_order_cannot_be_made_a_draft(api, world, make_user, stripe_server):
+    """Paying marks each photo of a digital item ``sold_at`` in the purchase rows' own transaction (a print
+    does not); its owner then gets 409 ``photo_has_buyers`` on drafting it, so the buyer keeps the download. A
+    repeat purchase and the ``order.paid`` job's rerun keep the first mark."""
+    from chalicelib.models.photos import Photo
+    from tests.jobs import drain
+
+    seller, token = world["seller"], world["buyer"]["access"]
+    printed = seed_photo(seller["id"], caption="Print only")
+    world["shop"].offer(printed, PRINT)
+    assert add(api, token, world["p1"], "dl-large").status_code == 201
+    assert add(api, token, printed, "print-8x10").status_code == 201
+    order = checkout(api, token, key="sold-1", address=ADDRESS).data["order"]["id"]
+    assert confirm(api, token, order, "pm_card_visa").data["status"] == "paid"
+    first = Photo.get(world["p1"], consistent_read=True).sold_at
+    assert first is not None and Photo.get(printed, consistent_read=True).sold_at is None
+    assert Photo.get(world["p2"], consistent_read=True).sold_at is None  # not in this order
+
+    drain()  # the order.paid job records the purchases again
+    again = make_user("buyer2")["access"]
+    assert add(api, again, world["p1"], "dl-large").status_code == 201
+    second = checkout(api, again, key="sold-2").data["order"]["id"]
+    assert confirm(api, again, second, "pm_card_visa").data["status"] == "paid"
+    assert Photo.get(world["p1"], consistent_read=True).sold_at == first
+
+    r = api.patch(f"/photos/{world['p1']}", {"published": False}, token=seller["access"])
+    assert r.status_code == 409 and r.data["error"]["code"] == "photo_has_buyers", r.body
+    r = api.patch(f"/photos/{printed}", {"published": False}, token=seller["access"])
+    assert r.status_code == 200, r.body
