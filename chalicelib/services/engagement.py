@@ -10,8 +10,10 @@ on or bookmarks a photo they cannot see (404, as if it did not exist).
   often they like and unlike), ``commented``, ``replied``.
 
 Events take likes and comments through the same code (``kind="event"``, the store's ``EVENT`` target): whoever
-may read the event may like it and comment; the event row holds ``like_count`` and ``comment_count``. Event
-engagement sends no notifications and no live stats (those are photo features).
+may read the event may like it and comment; the event row holds ``like_count`` and ``comment_count``. The event's
+owner and the parent comment's author are notified as for photos, the target naming the event (``{"kind":
+"event", "id"}`` for a like, ``{"kind": "comment", "id", "event_id"}`` for a comment); there are no live stats
+for events (those are per photo).
 """
 
 from __future__ import annotations
@@ -78,16 +80,15 @@ def like(principal: Any, photo_id: str, kind: str = "photo") -> bool:
     require_not_blocked(principal.user_id, owner_id)
     if not store.add_like(photo_id, principal.user_id, target):
         return False
-    if target is EVENT:
-        return True
     notifications.notify(
         owner_id,
         "liked",
         actor_id=principal.user_id,
-        target={"kind": "photo", "id": photo_id},
-        dedupe=f"{principal.user_id}:{photo_id}",
+        target={"kind": target.kind, "id": photo_id},
+        dedupe=f"{principal.user_id}:{photo_id}",  # photo and event ids differ by prefix
     )
-    livestats.publish_stats(photo_id)
+    if target is PHOTO:
+        livestats.publish_stats(photo_id)
     return True
 
 
@@ -193,9 +194,7 @@ def add_comment(
     )
     store.add_comment(comment, target)
     view = comment_view(comment, {principal.user_id: principal.user})
-    if target is EVENT:
-        return view
-    about = {"kind": "comment", "id": comment.comment_id, "photo_id": photo_id}
+    about = {"kind": "comment", "id": comment.comment_id, target.key: photo_id}  # photo_id or event_id
     if parent is not None:
         notifications.notify(
             parent.author_id,
@@ -206,7 +205,8 @@ def add_comment(
         )
     if parent is None or parent.author_id != owner_id:
         notifications.notify(owner_id, "commented", actor_id=principal.user_id, target=about, dedupe=comment.comment_id)
-    livestats.publish_comment(photo_id, view)
+    if target is PHOTO:
+        livestats.publish_comment(photo_id, view)
     return view
 
 

@@ -39,6 +39,17 @@ SUBJECTS = {
     "order_paid": "{actor} bought your photos",
     "event_invite": "{actor} invited you to an event",
 }
+# Likes and comments on an event (the target names the event: ``{"kind": "event"}``, or a comment with ``event_id``)
+EVENT_SUBJECTS = {
+    "liked": "{actor} liked your event",
+    "commented": "{actor} commented on your event",
+}
+
+
+def subject(type_: str, target: Mapping[str, Any]) -> str:
+    """The email subject and push title of a notification, an ``{actor}`` template."""
+    on_event = target.get("kind") == "event" or (target.get("kind") == "comment" and "event_id" in target)
+    return (EVENT_SUBJECTS if on_event else SUBJECTS).get(type_) or SUBJECTS.get(type_, "Lightbox")
 
 
 def notification_id(type_: str, dedupe: str) -> str:
@@ -116,7 +127,7 @@ def _deliver(row: Notification) -> None:
         return
     prefs = preferences(recipient)
     actor = users.get(row.actor_id) if row.actor_id else None
-    title = SUBJECTS.get(row.type, "Lightbox").format(actor=getattr(actor, "display_name", None) or "Someone")
+    title = subject(row.type, payload["target"]).format(actor=getattr(actor, "display_name", None) or "Someone")
     if prefs["email"].get(row.type):
         from chalicelib.services import mailer
 

@@ -1,6 +1,6 @@
 """Inbox journeys in the browser: the notification badge counting up live and down after reading, new
-notifications arriving on the open list; a chat between two browser contexts with live messages both ways and
-the unread-conversations badge."""
+notifications arriving on the open list; an event's like and comment notifications opening the event; a chat
+between two browser contexts with live messages both ways and the unread-conversations badge."""
 
 from __future__ import annotations
 
@@ -58,6 +58,20 @@ def test_the_notification_badge_counts_up_live_and_down_after_reading(page: Page
     page.reload()
     expect(page.get_by_text("You're all caught up.")).to_be_visible()
     expect(badge).to_have_count(0)
+
+
+def test_event_like_and_comment_notifications_open_the_event(page: Page, stack):
+    host, fan = make_user(stack, "hostel"), make_user(stack, "fanboy")
+    event = call(stack, "POST", "/events", {"name": "Night market", "visibility": "public"}, host.token, 201).json()
+    call(stack, "POST", f"/events/{event['id']}/like", token=fan.token, expect_status=201)
+    call(stack, "POST", f"/events/{event['id']}/comments", {"body": "Count me in"}, token=fan.token, expect_status=201)
+    ui_login(page, host, "/notifications")
+    notes = page.get_by_role("list", name="Notifications")
+    expect(notes.get_by_role("listitem")).to_have_count(2)
+    expect(notes.get_by_role("link", name=f"{fan.username} liked your event")).to_be_visible()
+    notes.get_by_role("link", name=f"{fan.username} commented on your event").click()
+    expect(page).to_have_url(re.compile(f"/events/{event['id']}$"))
+    expect(page.get_by_role("heading", name="Night market")).to_be_visible()
 
 
 def test_a_chat_between_two_people_live_both_ways_with_the_unread_badge(page: Page, browser: Browser, stack):

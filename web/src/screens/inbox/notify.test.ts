@@ -22,6 +22,21 @@ suite("notifications", () => {
     expect(targetHref({ type: "verification", actor: null, target: { kind: "verification" } })).toBeNull();
   });
 
+  it("says and links event likes and comments to the event", () => {
+    const liked = { type: "liked", actor, target: { kind: "event", id: "e1" } };
+    expect(describe(liked)).toBe("ana liked your event");
+    expect(targetHref(liked)).toBe("/events/e1");
+    const commented = { type: "commented", actor, target: { kind: "comment", id: "c1", event_id: "e1" } };
+    expect(describe(commented)).toBe("ana commented on your event");
+    expect(targetHref(commented)).toBe("/events/e1");
+    const replied = { type: "replied", actor, target: { kind: "comment", id: "c2", event_id: "e1", parent_id: "c1" } };
+    expect(describe(replied)).toBe("ana replied to your comment");
+    expect(targetHref(replied)).toBe("/events/e1");
+    // photo ones are unchanged
+    expect(describe({ type: "commented", actor, target: { kind: "comment", id: "c1", photo_id: "p1" } })).toBe("ana commented on your photo");
+    expect(targetHref({ type: "replied", actor, target: { kind: "comment", id: "c1", photo_id: "p1", parent_id: "c0" } })).toBe("/photos/p1");
+  });
+
   it("says who invited you to which event and links to the invitations", () => {
     const n = { type: "event_invite", actor, target: { kind: "event", id: "e1", name: "Harbour day" } };
     expect(describe(n)).toBe("ana invited you to “Harbour day”");

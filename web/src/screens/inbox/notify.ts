@@ -9,6 +9,9 @@ export interface NotificationLike {
 
 const str = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
 
+/** Likes and comments name the event they are on: `{kind: "event", id}`, or a comment with `event_id` (a photo's has `photo_id`). */
+const onEvent = (t: Record<string, unknown>): boolean => t.kind === "event" || (t.kind === "comment" && !!str(t.event_id));
+
 export function describe(n: NotificationLike): string {
   const who = n.actor?.display_name || n.actor?.username || "Someone";
   const t = n.target;
@@ -16,9 +19,9 @@ export function describe(n: NotificationLike): string {
     case "tagged":
       return `${who} tagged you in a photo`;
     case "liked":
-      return `${who} liked your photo`;
+      return `${who} liked your ${onEvent(t) ? "event" : "photo"}`;
     case "commented":
-      return `${who} commented on your photo`;
+      return `${who} commented on your ${onEvent(t) ? "event" : "photo"}`;
     case "replied":
       return `${who} replied to your comment`;
     case "event_photo_added":
@@ -64,7 +67,8 @@ export function targetHref(n: NotificationLike): string | null {
     case "photo":
       return id ? `/photos/${id}` : null;
     case "comment":
-      return str(t.photo_id) ? `/photos/${t.photo_id}` : null;
+      if (str(t.photo_id)) return `/photos/${t.photo_id}`;
+      return str(t.event_id) ? `/events/${t.event_id}` : null;
     case "conversation":
       return id ? `/messages/${id}` : null;
     case "order":
