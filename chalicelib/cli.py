@@ -7,6 +7,7 @@ Works against whatever the environment points at: the local stack (``LIGHTBOX_AW
   seed                                                 demo users of every role (local stack only)
   reindex-photo-search                                 rewrite every ready photo's search rows (backfill)
   backfill-event-types                                 index public events from before event types by type
+  backfill-sold-photos                                 mark photos bought in orders before Photo.sold_at existed
 """
 
 from __future__ import annotations
@@ -145,6 +146,13 @@ def backfill_event_types(args: argparse.Namespace) -> int:
     return 0
 
 
+def backfill_sold_photos(args: argparse.Namespace) -> int:
+    from chalicelib.services import purchases
+
+    _out(f"marked {purchases.backfill_sold()} photos bought in orders as sold")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -162,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=reindex_photo_search)
     p = sub.add_parser("backfill-event-types", help="index public events from before event types by their type")
     p.set_defaults(func=backfill_event_types)
+    p = sub.add_parser("backfill-sold-photos", help="mark photos bought in orders before Photo.sold_at as sold")
+    p.set_defaults(func=backfill_sold_photos)
     args = parser.parse_args(argv)
     from chalicelib import logs
 

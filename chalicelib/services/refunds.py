@@ -23,6 +23,8 @@ booked exactly like an API refund (source ``stripe``, allocated over all of the 
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -32,7 +34,7 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib import jobs
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
 from chalicelib.logs import get_logger
-from chalicelib.models.base import iso, new_id, now
+from chalicelib.models.base import cancellation_codes, iso, new_id, now
 from chalicelib.models.orders import Order, Purchase, Refund, SellerOrder, refund_by_id, refunds_of
 
 log = get_logger(__name__)
@@ -42,6 +44,9 @@ REFUNDABLE_STATES = ("paid", "fulfilled", "partially_refunded")
 CLAIM_SECONDS = 60  # longer than the API function's timeout: an older claim belongs to a dead request
 STRIPE_APPLIED = ("succeeded", "pending")  # Stripe refund statuses that move money (failed/canceled do not)
 MAX_ATTEMPTS = 5
+# The cancellations of a claim that lost a race (another write on the order or the refund row; contention):
+# read the order again and retry.
+_RACED = ("ConditionalCheckFailed", "TransactionConflict")
 
 
 # ---- pure rules --------------------------------------------------------------------------------------------
@@ -176,7 +181,7 @@ def create(
     request_key: str | None = None,
 ) -> Refund:
     refund_id = refund_id_for(order_id, principal.user_id, request_key)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         order = get_order(order_id)
         scope = _scope(order, principal, item_ids)
         earlier = refund_by_id(order_id, refund_id)
@@ -218,7 +223,8 @@ def create(
         if _claim(order, refund, staff=principal.user_id if principal.is_staff else None):
             return _send(order, refund)
         # The order changed since it was read (a print-lab status, a payment step, another refund's claim):
-        # read it again; the checks above then see whatever the other writer did.
+        # read it again after a jittered pause; the checks above then see whatever the other writer did.
+        time.sleep(random.uniform(0, 0.02 * 2**attempt))
     raise ConflictError("The order changed meanwhile; retry.", code="refund_in_progress")
 
 
@@ -255,7 +261,10 @@ def _claim(order: Order, refund: Refund, *, staff: str | None = None) -> bool:
                 details = {"refund_id": refund.refund_id, "amount_cents": int(refund.amount_cents)}
                 details |= {"currency": refund.currency, "reason": refund.reason}
                 audit.add_to(tx, audit.entry(staff, "order.refund", "order", order.order_id, details))
-    except TransactWriteError:
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)
+        if not codes or any(c not in (None, "None", *_RACED) for c in codes):
+            raise  # not a lost race: a real error, not a 409
         return False
     return True
 

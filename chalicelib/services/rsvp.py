@@ -95,6 +95,10 @@ def set_rsvp(principal: Any, event_id: str, status: str) -> tuple[Rsvp, Event]:
         codes, row = store.change(event.event_id, user_id, previous.status if previous else None, status)
         if not codes:
             fresh = event_by_id(event.event_id, consistent=True) or event
+            if fresh.visibility == "private" and not principal.is_staff and access_lost(fresh, user_id):
+                # Made private (or the caller removed) while this answer was on its way, perhaps after the
+                # visibility job had passed: it goes again, as the job would have withdrawn it.
+                raise NotFoundError("No such event.")
             _rsvp_changed(fresh, user_id, status)
             return row, fresh
         if codes[0] == FAILED:
@@ -120,26 +124,27 @@ def cancel_rsvp(principal: Any, event_id: str) -> bool:
     return withdraw(event_id, user_id)
 
 
-def access_lost(event: Event, user_id: str) -> bool:
+def access_lost(event: Event, user_id: str, *, announce: bool = True) -> bool:
     """``user_id`` no longer may read the event (declined its invitation, left or was removed): if it is private
     and not over, their RSVP goes (one row), so they hold no seat they cannot see. Ended events keep theirs."""
     if event.visibility != "private" or has_ended(event) or user_id == event.owner_id:
         return False
     if events_service.member_role(event, user_id) is not None:
         return False  # still a member (e.g. added by the owner while invited)
-    return withdraw(event.event_id, user_id)
+    return withdraw(event.event_id, user_id, announce=announce)
 
 
-def withdraw(event_id: str, user_id: str) -> bool:
+def withdraw(event_id: str, user_id: str, *, announce: bool = True) -> bool:
     """Remove ``user_id``'s RSVP to the event, if any, and free its seat (one row, its own counting
-    transaction); False if there was none. Members and invitees get the ``rsvp`` frame."""
+    transaction); False if there was none. Members and invitees get the ``rsvp`` frame (unless ``announce`` is
+    False: a caller withdrawing many sends one for all)."""
     for _ in range(_ATTEMPTS):
         previous = store.rsvp_of(event_id, user_id)
         if previous is None:
             return False
         codes, _ = store.change(event_id, user_id, previous.status, None)
         if not codes:
-            event = event_by_id(event_id)
+            event = event_by_id(event_id) if announce else None
             if event is not None:
                 _rsvp_changed(event, user_id, None)
             return True
@@ -195,8 +200,11 @@ def on_event_visibility_changed(payload: dict[str, Any], cursor: Any, limit: int
         return None
     found = store.attendees(event.event_id, None, limit, (cursor or {}).get("key"))
     rows = list(found)
-    for row in rows:
-        access_lost(event, row.user_id)
+    # Deleting rows behind the page key is safe (DynamoDB resumes after the key, present or not); a row whose
+    # status changed mid-run may be visited twice, and withdrawing it again does nothing.
+    withdrawn = [row.user_id for row in rows if access_lost(event, row.user_id, announce=False)]
+    if withdrawn:
+        _rsvp_changed(event, withdrawn[0], None)  # one frame for the page
     last = found.last_evaluated_key
     return {"key": last} if len(rows) >= limit and last else None
 

@@ -43,3 +43,20 @@ def test_backfill_event_types_indexes_old_public_events(api, make_user, capsys):
     assert Event.get(old, consistent_read=True).version == version  # a PATCH from an earlier read still applies
     assert Event.get(private, consistent_read=True).public_type is None
     assert cli.main(["backfill-event-types"]) == 0 and "indexed 0" in capsys.readouterr().out  # idempotent
+
+
+def test_backfill_sold_photos_marks_order_purchases_not_pay_per_view(api, make_user, capsys):
+    from chalicelib import cli
+    from chalicelib.models.orders import Purchase
+    from chalicelib.models.photos import Photo
+    from tests.checkout_kit import seed_photo
+
+    seller, buyer = make_user("bfseller", role="photographer"), make_user("bfbuyer")
+    ordered, ppv_only = seed_photo(seller["id"]), seed_photo(seller["id"])
+    Purchase(buyer_id=buyer["id"], photo_id=ordered, items={"o_1:it1": {"sku": "dl", "state": "active"}}).save()
+    Purchase(buyer_id=buyer["id"], photo_id=ppv_only, items={"ppv:cp_1": {"state": "active"}}).save()
+    assert cli.main(["backfill-sold-photos"]) == 0 and "marked 1 photos" in capsys.readouterr().out
+    first = Photo.get(ordered, consistent_read=True).sold_at
+    assert first is not None and Photo.get(ppv_only, consistent_read=True).sold_at is None
+    assert cli.main(["backfill-sold-photos"]) == 0  # idempotent: the first instant stays
+    assert Photo.get(ordered, consistent_read=True).sold_at == first

@@ -494,3 +494,36 @@ def test_a_photo_bought_in_a_paid_order_cannot_be_made_a_draft(api, world, make_
     assert r.status_code == 409 and r.data["error"]["code"] == "photo_has_buyers", r.body
     r = api.patch(f"/photos/{printed}", {"published": False}, token=seller["access"])
     assert r.status_code == 200, r.body
+
+
+def test_a_sold_mark_that_failed_is_made_by_the_order_paid_job(api, world, stripe_server, monkeypatch):
+    """A repeat purchase (the buyer's Purchase row exists, from before ``sold_at``) whose inline mark fails:
+    the marks go before the entries, so the ``order.paid`` job's rerun still finds an entry to write and marks
+    the photo (a mark after the entries would be lost for good)."""
+    from chalicelib.models.orders import Purchase
+    from chalicelib.models.photos import Photo
+    from chalicelib.services import purchases
+    from tests.jobs import drain
+
+    buyer, token = world["buyer"], world["buyer"]["access"]
+    Purchase(
+        buyer_id=buyer["id"], photo_id=world["p1"], items={"o_old:it1": {"sku": "dl-large", "state": "active"}}
+    ).save()
+    real = purchases.mark_sold
+    failures = []
+
+    def flaky(photo_ids):
+        if photo_ids and not failures:
+            failures.append(photo_ids)
+            raise RuntimeError("throttled")
+        return real(photo_ids)
+
+    monkeypatch.setattr(purchases, "mark_sold", flaky)
+    assert add(api, token, world["p1"], "dl-large").status_code == 201
+    order = checkout(api, token, key="flaky-mark").data["order"]["id"]
+    assert confirm(api, token, order, "pm_card_visa").data["status"] == "paid"
+    assert failures == [[world["p1"]]] and Photo.get(world["p1"], consistent_read=True).sold_at is None
+    drain()
+    assert Photo.get(world["p1"], consistent_read=True).sold_at is not None
+    entries = Purchase.get(buyer["id"], world["p1"], consistent_read=True).items.as_dict()
+    assert "o_old:it1" in entries and len(entries) == 2  # the new order's entry too

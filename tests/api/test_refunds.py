@@ -319,3 +319,38 @@ def test_an_order_changed_between_read_and_claim_is_read_again_not_refused(api, 
     row = order_row(order.order_id)
     assert row.refunded_cents == 300 and row.pending_refund_id is None
     assert row.items[0].lab_order_id == "lab_raced"  # the other write is kept
+
+
+def test_a_claim_that_keeps_losing_is_409_and_a_real_error_is_not_taken_for_a_race(cast, stripe, monkeypatch):
+    from types import SimpleNamespace
+
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.errors import ConflictError
+    from chalicelib.services import refunds as refunds_service
+
+    order = paid_order(stripe, cast["buyer"], [{"seller": cast["seller"], "price": 1000}])
+    seller = SimpleNamespace(user_id=cast["seller"]["id"], is_staff=False)
+    real_claim = refunds_service._claim
+    claims = []
+
+    def always_raced(order_read, refund_row, **kwargs):
+        claims.append(1)
+        other = order_row(order_read.order_id)
+        other.save()  # another write on the order, every time
+        return real_claim(order_read, refund_row, **kwargs)
+
+    monkeypatch.setattr(refunds_service, "_claim", always_raced)
+    with pytest.raises(ConflictError) as raised:
+        refunds_service.create(seller, order.order_id, amount_cents=100, item_ids=None, reason="busy")
+    assert raised.value.code == "refund_in_progress" and len(claims) == refunds_service.MAX_ATTEMPTS
+    assert stripe.refunds_of(order.payment_intent_id) == [] and order_row(order.order_id).pending_refund_id is None
+
+    def broken(*args, **kwargs):
+        raise TransactWriteError("ValidationException: no cancellation reasons")
+
+    monkeypatch.setattr(refunds_service, "_claim", real_claim)
+    monkeypatch.setattr(refunds_service.jobs, "transaction", broken)
+    with pytest.raises(TransactWriteError):  # a bug surfaces as itself, not as 5 retries and a 409
+        refunds_service.create(seller, order.order_id, amount_cents=100, item_ids=None, reason="bug")
+    assert stripe.refunds_of(order.payment_intent_id) == []

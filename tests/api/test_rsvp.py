@@ -420,8 +420,10 @@ def test_making_an_event_private_withdraws_the_rsvps_of_non_members(api, people,
     drain()
     assert rsvp_rows(eid) == {ann["id"]: "going"} and event_row(eid).going_count == 1
     assert user_row(bob["id"]).events_attended == 0
-    # a rerun (the job arrives again) and a small page size change nothing
-    assert rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 1) is None
+    # a rerun (the job arrives again) with a small page size changes nothing
+    cursor = rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 1)
+    while cursor is not None:
+        cursor = rsvp_service.on_event_visibility_changed({"event_id": eid}, cursor, 1)
     assert rsvp_rows(eid) == {ann["id"]: "going"} and event_row(eid).going_count == 1
 
     # paging: 3 non-members with a page of 2 leave after two runs
@@ -439,3 +441,49 @@ def test_making_an_event_private_withdraws_the_rsvps_of_non_members(api, people,
     assert rsvp(api, bob, eid).status_code == 200
     assert rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 10) is None
     assert rsvp_rows(eid) == {ann["id"]: "going", bob["id"]: "going"}
+
+
+def test_an_rsvp_racing_the_event_made_private_is_withdrawn_by_the_answer_itself(api, people, monkeypatch):
+    """The answer read the event public, the host made it private (and the job passed) before the answer
+    committed: the answer sees the private event after its commit and withdraws itself, 404 and no seat held.
+    A member's answer is kept."""
+    from chalicelib.models.events import Event
+    from chalicelib.services import event_updates
+    from chalicelib.services import rsvp as rsvp_service
+
+    host, ann, bob = people["host"], people["ann"], people["bob"]
+    eid = create(api, host["access"], capacity=5)["id"]
+    api.post(f"/events/{eid}/members", {"username": "ann", "role": "viewer"}, token=host["access"])
+    original = rsvp_service._open_event
+
+    def made_private_meanwhile(principal, event_id):
+        event = original(principal, event_id)
+        Event(event_id=event_id).update(actions=[Event.visibility.set("private")], add_version_condition=False)
+        return event
+
+    frames = []
+    monkeypatch.setattr(event_updates, "publish", lambda event_id, change: frames.append(change))
+    monkeypatch.setattr(rsvp_service, "_open_event", made_private_meanwhile)
+    r = rsvp(api, bob, eid)
+    assert r.status_code == 404 and r.data["error"]["code"] == "not_found", r.body
+    assert rsvp_rows(eid) == {} and event_row(eid).going_count == 0
+    assert frames == ["rsvp"]  # the withdrawal's frame only
+    assert rsvp(api, ann, eid).status_code == 200
+    assert rsvp_rows(eid) == {ann["id"]: "going"} and event_row(eid).going_count == 1
+
+
+def test_the_visibility_job_sends_one_rsvp_frame_per_page(api, people, make_user, monkeypatch):
+    from chalicelib.services import event_updates
+    from chalicelib.services import rsvp as rsvp_service
+
+    host = people["host"]
+    eid = create(api, host["access"], capacity=10)["id"]
+    for i in range(4):
+        assert rsvp(api, make_user(f"page{i}"), eid).status_code == 200
+    api.patch(f"/events/{eid}", {"visibility": "private"}, token=host["access"])
+    frames = []
+    monkeypatch.setattr(event_updates, "publish", lambda event_id, change: frames.append((event_id, change)))
+    assert rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 10) is None
+    assert rsvp_rows(eid) == {} and frames == [(eid, "rsvp")]
+    assert rsvp_service.on_event_visibility_changed({"event_id": eid}, None, 10) is None
+    assert frames == [(eid, "rsvp")]  # nothing withdrawn, nothing sent
