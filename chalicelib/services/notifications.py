@@ -49,7 +49,7 @@ EVENT_SUBJECTS = {
 def subject(type_: str, target: Mapping[str, Any]) -> str:
     """The email subject and push title of a notification, an ``{actor}`` template."""
     on_event = target.get("kind") == "event" or (target.get("kind") == "comment" and "event_id" in target)
-    return (EVENT_SUBJECTS if on_event else SUBJECTS).get(type_) or SUBJECTS.get(type_, "Lightbox")
+    return (on_event and EVENT_SUBJECTS.get(type_)) or SUBJECTS.get(type_, "Lightbox")
 
 
 def notification_id(type_: str, dedupe: str) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.logs import get_logger
-from chalicelib.models.base import PutError, condition_failed, now
+from chalicelib.models.base import PutError, UpdateError, condition_failed, now
 from chalicelib.models.orders import Order, Purchase, get_order, purchases_of
+from chalicelib.models.photos import Photo
 from chalicelib.services.entitlements import Caller, Grants
 
 log = get_logger(__name__)
@@ -49,7 +50,6 @@ def record(order: Order) -> int:
     and for rows that exist one update of the missing map keys and one mark each (a repeat purchase of a photo).
     Returns how many rows were written."""
     from chalicelib import jobs
-    from chalicelib.models.photos import Photo
 
     wanted = _entries(order)
     if not wanted:
@@ -87,8 +87,6 @@ def record(order: Order) -> int:
 
 def _sold(at: Any) -> Any:
     """The update action that marks a photo sold, keeping the first instant (``if_not_exists``)."""
-    from chalicelib.models.photos import Photo
-
     return Photo.sold_at.set(Photo.sold_at | at)
 
 
@@ -97,9 +95,6 @@ def mark_sold(photo_ids: list[str]) -> None:
     a photo a paid order holds a download of cannot be made a draft any more (``PATCH /photos``, 409
     ``photo_has_buyers``). A photo that is gone is skipped. New purchase rows get the mark in their own
     transaction instead (:func:`record`); this is the path of repeat purchases and of chunks that fell back."""
-    from chalicelib.models.base import UpdateError
-    from chalicelib.models.photos import Photo
-
     at = now()
     for photo_id in photo_ids:
         try:

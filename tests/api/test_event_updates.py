@@ -33,6 +33,18 @@ def frames(live, sockets, event_id):
     }
 
 
+def _event_with_connected_members(api, make_user, app_module, tag: str, name: str, n: int):
+    """A public event of ``host<tag>`` with ``n`` viewer members ``guest<tag><i>``, each with a live socket."""
+    host = make_user(f"host{tag}")
+    event = create(api, host["access"], name, visibility="public")
+    guests = [make_user(f"guest{tag}{i}") for i in range(n)]
+    for g in guests:
+        api.post(f"/events/{event['id']}/members", {"username": g["username"], "role": "viewer"}, token=host["access"])
+    conns = {g["username"]: connect(app_module, g["access"])[0] for g in guests}
+    drain()
+    return host, event, guests, conns
+
+
 def test_patch_and_delete_reach_members_and_invitees(app, api, crowd, live):
     import app as app_module
 
@@ -71,13 +83,7 @@ def test_publisher_inline_and_in_a_job(app, api, make_user, live, tuned):
     from chalicelib.services import event_updates
 
     tuned(chunk=2, inline=3)
-    host = make_user("hostb")
-    event = create(api, host["access"], "Big", visibility="public")
-    guests = [make_user(f"guestb{i}") for i in range(2)]
-    for g in guests:
-        api.post(f"/events/{event['id']}/members", {"username": g["username"], "role": "viewer"}, token=host["access"])
-    conns = {g["username"]: connect(app_module, g["access"])[0] for g in guests}
-    drain()
+    host, event, _, conns = _event_with_connected_members(api, make_user, app_module, "b", "Big", 2)
     event_updates.publish(event["id"], "rsvp")  # 2 recipients: inline
     assert all(frames(live, conns, event["id"])[g] == ["rsvp"] for g in conns)
 
@@ -129,13 +135,7 @@ def test_a_burst_of_rsvps_beyond_the_bound_is_one_job(app, api, make_user, live,
     from chalicelib.services import event_updates
 
     tuned(chunk=10, inline=1)
-    host = make_user("hostd")
-    event = create(api, host["access"], "Busy", visibility="public")
-    guests = [make_user(f"guestd{i}") for i in range(3)]
-    for g in guests:
-        api.post(f"/events/{event['id']}/members", {"username": g["username"], "role": "viewer"}, token=host["access"])
-    conns = {g["username"]: connect(app_module, g["access"])[0] for g in guests}
-    drain()
+    _, event, guests, conns = _event_with_connected_members(api, make_user, app_module, "d", "Busy", 3)
     monkeypatch.setattr(event_updates, "time", SimpleNamespace(time=lambda: 1_000_000.0))
     for g in guests:
         assert api.put(f"/events/{event['id']}/rsvp", {"status": "going"}, token=g["access"]).status_code == 200

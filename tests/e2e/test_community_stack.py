@@ -10,8 +10,6 @@ the next sign-in completed with a code."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,22 +21,10 @@ from PIL import Image
 from websockets.sync.client import connect
 
 from tests.e2e.test_commerce_stack import eventually, signup
-from tests.e2e.test_local_stack import PASSWORD, call, frames_until
+from tests.e2e.test_creators_stack import admin_token
+from tests.e2e.test_local_stack import call, frames_until
 
 pytestmark = pytest.mark.xdist_group("local_stack")
-
-
-def moderator_token(stack) -> str:
-    subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "create-admin", "--email", "e2e_moderator@example.com"]
-        + ["--username", "e2e_moderator", "--password", PASSWORD],
-        env=dict(stack.env),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    body = {"login": "e2e_moderator", "password": PASSWORD}
-    return call(stack, "POST", "/auth/login", body, expect=200).json()["access_token"]
 
 
 def event_photo(stack, token: str, event_id: str) -> str:
@@ -62,7 +48,7 @@ def event_photo(stack, token: str, event_id: str) -> str:
 
 def test_invite_rsvp_the_last_seat_rate_report_and_remove(stack):
     host, ana, ben = signup(stack, "e2e_host"), signup(stack, "e2e_ana"), signup(stack, "e2e_ben")
-    staff = moderator_token(stack)
+    staff = admin_token(stack, "e2e_moderator")
     ends = datetime.now(UTC) + timedelta(seconds=25)
     event = call(
         stack,

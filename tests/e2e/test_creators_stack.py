@@ -28,18 +28,18 @@ pytestmark = pytest.mark.xdist_group("local_stack")
 FEE_BPS = 1000  # the local stack's LIGHTBOX_PLATFORM_FEE_BPS (the default)
 
 
-def staff_token(stack) -> str:
+def admin_token(stack, username: str) -> str:
+    """An admin made with the operator CLI against the local stack (``create-admin``), logged in."""
     subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "create-admin", "--email", "e2e_vetter@example.com"]
-        + ["--username", "e2e_vetter", "--password", PASSWORD],
+        [sys.executable, "-m", "chalicelib.cli", "create-admin", "--email", f"{username}@example.com"]
+        + ["--username", username, "--password", PASSWORD],
         env=dict(stack.env),
         check=True,
         capture_output=True,
         timeout=60,
     )
-    return call(stack, "POST", "/auth/login", {"login": "e2e_vetter", "password": PASSWORD}, expect=200).json()[
-        "access_token"
-    ]
+    body = {"login": username, "password": PASSWORD}
+    return call(stack, "POST", "/auth/login", body, expect=200).json()["access_token"]
 
 
 def post_file(upload: dict, name: str, data: bytes, content_type: str) -> None:
@@ -64,7 +64,7 @@ def net(gross: int) -> int:
 
 
 def test_creator_is_verified_sells_subscriptions_tips_and_pay_per_view(stack, tmp_path):
-    staff = staff_token(stack)
+    staff = admin_token(stack, "e2e_vetter")
     cleo = signup(stack, "e2e_cleo", role="creator")
     fan = signup(stack, "e2e_fan")
     buyer = signup(stack, "e2e_buyer")
