@@ -46,6 +46,10 @@ def decode(scope: str, cursor: str | None) -> dict[str, Any] | None:
         payload, sig = _unb64(payload_text), _unb64(sig_text)
     except (ValueError, UnicodeError):
         raise invalid from None
+    # Only the exact text minted is a cursor: base64 decoding ignores the spare bits of the last character, so
+    # without this a changed last character could decode to the same bytes and pass the signature check.
+    if _b64(payload) != payload_text or _b64(sig) != sig_text:
+        raise invalid
     expected = hmac.new(_secret(), scope.encode() + b"|" + payload, hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(sig, expected):
         raise invalid
