@@ -33,18 +33,14 @@ from typing import Any
 
 import pytest
 
+from tests.servers import spawn_on_free_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 30.0
 
 SECRET_KEY = "sk_test_lightbox_tests"
 PUBLISHABLE_KEY = "pk_test_lightbox_tests"
 WEBHOOK_SECRET = "whsec_lightbox_tests"
-
-
-def _free_port() -> int:
-    from infrastructure.local.common import free_port
-
-    return free_port()
 
 
 def _status(url: str, method: str = "GET") -> int | None:
@@ -133,29 +129,23 @@ def _reset_caches() -> None:
 @pytest.fixture(scope="session")
 def stripe_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StripeServer]:
     """localstripe for the whole session (this worker's), with the app's environment pointing at it."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
     env = dict(os.environ)
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *paths])
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.local.stripe_host", "--port", str(port)],
+        process, port = spawn_on_free_port(
+            lambda port: [sys.executable, "-m", "infrastructure.local.stripe_host", "--port", str(port)],
+            lambda port: _status(f"http://127.0.0.1:{port}/v1/customers") is not None,
+            timeout=START_TIMEOUT_SECONDS,
+            describe=lambda: "localstripe's log:\n" + log_path.read_text()[-4000:],
             cwd=str(REPO_ROOT),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while _status(url + "/v1/customers") is None:
-            if process.poll() is not None:
-                raise RuntimeError(f"localstripe exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"localstripe did not answer on {url} in {START_TIMEOUT_SECONDS}s")
-            time.sleep(0.1)
-
         server = StripeServer(url=url)
         previous = {name: os.environ.get(name) for name in STRIPE_ENV}
         os.environ.update(

@@ -97,9 +97,47 @@ def start_stack(
     """Start ``devstack`` as a subprocess (free ports unless given); return once it reports ready
     and ``GET {api}{health_path}`` answers 200.
 
-    Raises ``RuntimeError`` with the stack's log if it exits or does not get healthy in ``timeout``.
+    Raises ``RuntimeError`` with the stack's log if it exits or does not get healthy in ``timeout``. Free ports
+    are probed, then bound by the stack's children a moment later: when another process (a second test worker)
+    took one in between, the stack is started again on other free ports, up to three times.
     """
-    ports = ports or Ports.free()
+    attempts = 1 if ports else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start(
+                ports or Ports.free(),
+                seed=seed,
+                app=app,
+                resources=resources,
+                health_path=health_path,
+                timeout=timeout,
+                extra_env=extra_env,
+                cwd=cwd,
+            )
+        except PortTaken:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    """The stack exited because one of its ports was taken."""
+
+
+PORT_TAKEN_MARKS = ("devstack: already in use:", "Address already in use")
+
+
+def _start(
+    ports: Ports,
+    *,
+    seed: bool,
+    app: str,
+    resources: str,
+    health_path: str,
+    timeout: float,
+    extra_env: Mapping[str, str] | None,
+    cwd: os.PathLike | str,
+) -> StackHandle:
     base = dict(os.environ)
     base.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
     # Fixed here so ``handle.env`` holds the secrets the stack runs with (local_env would pick new ones).
@@ -131,7 +169,9 @@ def start_stack(
             return handle
         if process.poll() is not None:
             handle.stop()
-            raise RuntimeError(f"local stack exited with {process.returncode}:\n{handle.log()}")
+            log = handle.log()
+            error = PortTaken if any(mark in log for mark in PORT_TAKEN_MARKS) else RuntimeError
+            raise error(f"local stack exited with {process.returncode}:\n{log}")
         if time.monotonic() > deadline:
             handle.stop()
             raise RuntimeError(f"local stack not healthy within {timeout:.0f}s:\n{handle.log()}")

@@ -227,3 +227,27 @@ def test_local_env_points_everything_at_loopback_and_drops_real_credentials():
     assert env["LIGHTBOX_OIDC_GOOGLE_DISCOVERY_URL"] == "http://127.0.0.1:8440/google/.well-known/openid-configuration"
     assert env["LIGHTBOX_OIDC_APPLE_DISCOVERY_URL"] == "http://127.0.0.1:8440/apple/.well-known/openid-configuration"
     assert env["LIGHTBOX_OIDC_GOOGLE_CLIENT_IDS"] and env["LIGHTBOX_OIDC_APPLE_CLIENT_IDS"]
+
+
+def test_a_port_taken_after_it_was_probed_starts_the_stack_on_others(monkeypatch):
+    """Free ports are probed, then bound a moment later: the other test worker may take one in between."""
+    import socket
+
+    real_free = Ports.free.__func__
+    handed_out: list[Ports] = []
+    with socket.socket() as blocker:
+        taken = real_free(Ports)
+        blocker.bind(("127.0.0.1", taken.api))
+        blocker.listen()
+
+        def free(cls):
+            handed_out.append(real_free(cls) if handed_out else taken)
+            return handed_out[-1]
+
+        monkeypatch.setattr(Ports, "free", classmethod(free))
+        stack = start_stack(timeout=60, **STANDIN)
+        try:
+            assert len(handed_out) == 2 and stack.ports == handed_out[1]  # one refused start, then fresh ports
+            assert requests.get(stack.api_url + "/health", timeout=5).status_code == 200
+        finally:
+            stack.stop()

@@ -8,11 +8,9 @@ pending balance 810 cents above their earnings stats, with the ledger check stil
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
-import time
 
 import boto3
 import pytest
@@ -21,36 +19,31 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.local.conftest import AWS_TEST_ENV, REPO_ROOT
+from tests.servers import spawn_on_free_port
 
 THREADS = 8
 ROUNDS = 30
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _answers(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/moto-api/config", timeout=1).ok
+    except requests.RequestException:
+        return False
 
 
 @pytest.fixture
 def moto_host(aws_test_env):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infrastructure.local.moto_host", "--port", str(port)],
+    proc, port = spawn_on_free_port(
+        lambda port: [sys.executable, "-m", "infrastructure.local.moto_host", "--port", str(port)],
+        _answers,
+        timeout=30,
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/moto-api/config", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                assert proc.poll() is None and time.monotonic() < deadline, "moto_host did not start"
-                time.sleep(0.05)
         yield url
     finally:
         proc.terminate()
