@@ -135,7 +135,10 @@ def test_the_previous_step_is_accepted_for_clock_drift_and_farther_codes_never(a
     secret = secured["secret"]
     clock.advance(STEP)  # the enabling step is two behind now: the previous step is unused
     token = _challenge(api, secured)
+    accepted = {_code(secret, clock, step) for step in (-1, 0, 1)}
     for far in (-3, -2, 2, 3):
+        if _code(secret, clock, far) in accepted:  # two steps may share a code (about 1 in 170,000 tests)
+            continue
         r = api.post("/auth/2fa/verify", {"challenge_token": token, "code": _code(secret, clock, far)})
         assert r.status_code == 401 and r.data["error"]["code"] in ("invalid_code", "code_already_used"), far
     assert api.post("/auth/2fa/verify", {"challenge_token": token, "code": _code(secret, clock, -1)}).status_code == 200

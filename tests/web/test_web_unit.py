@@ -18,8 +18,11 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 def vitest_results() -> dict[str, dict]:
     if not (WEB / "node_modules" / "vitest").is_dir():
         return {}
-    out = WEB / "build" / "vitest.json"
+    # each xdist worker collects (and so runs Vitest) on its own: one report file each, never read half-written
+    # by the other worker, and never a stale one from an earlier run
+    out = WEB / "build" / f"vitest-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json"
     out.parent.mkdir(exist_ok=True)
+    out.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PATH"] = os.environ.get("LIGHTBOX_WEB_PATH") or env.get("PATH", "")
     proc = subprocess.run(
