@@ -124,7 +124,8 @@ class PortTaken(RuntimeError):
     """The stack exited because one of its ports was taken."""
 
 
-PORT_TAKEN_MARKS = ("devstack: already in use:", "Address already in use")
+# devstack's own check, and a child's failed bind (asyncio servers such as aiohttp's lowercase the OS message)
+PORT_TAKEN_MARKS = ("devstack: already in use:", "address already in use")
 
 
 def _start(
@@ -170,7 +171,7 @@ def _start(
         if process.poll() is not None:
             handle.stop()
             log = handle.log()
-            error = PortTaken if any(mark in log for mark in PORT_TAKEN_MARKS) else RuntimeError
+            error = PortTaken if any(mark in log.lower() for mark in PORT_TAKEN_MARKS) else RuntimeError
             raise error(f"local stack exited with {process.returncode}:\n{log}")
         if time.monotonic() > deadline:
             handle.stop()

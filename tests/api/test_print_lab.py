@@ -84,17 +84,21 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab_process() -> Iterator[Lab]:
     capture = Capture()
-    process, port = spawn_on_free_port(
-        lambda port: (
-            [sys.executable, "-m", "infrastructure.local.print_lab", "--port", str(port)]
-            + ["--callback-url", capture.url, "--secret", SECRET, "--api-key", API_KEY, "--step-seconds", "0"]
-        ),
-        lambda port: http_status(f"http://127.0.0.1:{port}/_lab/health") == 200,
-        timeout=15,
-        cwd=str(REPO_ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    try:
+        process, port = spawn_on_free_port(
+            lambda port: (
+                [sys.executable, "-m", "infrastructure.local.print_lab", "--port", str(port)]
+                + ["--callback-url", capture.url, "--secret", SECRET, "--api-key", API_KEY, "--step-seconds", "0"]
+            ),
+            lambda port: http_status(f"http://127.0.0.1:{port}/_lab/health") == 200,
+            timeout=15,
+            cwd=str(REPO_ROOT),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except BaseException:
+        capture.server.shutdown()
+        raise
     url = f"http://127.0.0.1:{port}"
     try:
         yield Lab(url, capture)
