@@ -101,44 +101,6 @@ def start_stack(
     are probed, then bound by the stack's children a moment later: when another process (a second test worker)
     took one in between, the stack is started again on other free ports, up to three times.
     """
-    attempts = 1 if ports else 3
-    for attempt in range(1, attempts + 1):
-        try:
-            return _start(
-                ports or Ports.free(),
-                seed=seed,
-                app=app,
-                resources=resources,
-                health_path=health_path,
-                timeout=timeout,
-                extra_env=extra_env,
-                cwd=cwd,
-            )
-        except PortTaken:
-            if attempt == attempts:
-                raise
-    raise AssertionError("unreachable")
-
-
-class PortTaken(RuntimeError):
-    """The stack exited because one of its ports was taken."""
-
-
-# devstack's own check, and a child's failed bind (asyncio servers such as aiohttp's lowercase the OS message)
-PORT_TAKEN_MARKS = ("devstack: already in use:", "address already in use")
-
-
-def _start(
-    ports: Ports,
-    *,
-    seed: bool,
-    app: str,
-    resources: str,
-    health_path: str,
-    timeout: float,
-    extra_env: Mapping[str, str] | None,
-    cwd: os.PathLike | str,
-) -> StackHandle:
     base = dict(os.environ)
     base.setdefault("LIGHTBOX_JWT_SECRET", secrets.token_urlsafe(32))
     # Fixed here so ``handle.env`` holds the secrets the stack runs with (local_env would pick new ones).
@@ -146,34 +108,41 @@ def _start(
     base.setdefault("LIGHTBOX_PRINT_LAB_API_KEY", f"lab_{secrets.token_hex(8)}")
     base.setdefault("LIGHTBOX_PRINT_LAB_WEBHOOK_SECRET", f"lab_whsec_{secrets.token_hex(16)}")
     base.update(extra_env or {})
-    base.update(ports.as_env())
-    env = local_env(ports, base)
-    log_dir = Path(tempfile.mkdtemp(prefix="lightbox-stack-"))
-    log_path = log_dir / "devstack.log"
     argv = [sys.executable, "-m", "infrastructure.local.devstack", "--app", app, "--resources", resources] + (
         ["--seed"] if seed else []
     )
-    with open(log_path, "ab") as out:
-        process = subprocess.Popen(
-            argv,
-            cwd=str(cwd),
-            env=base,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    handle = StackHandle(ports, process, log_path, env)
-    deadline = time.monotonic() + timeout
-    while True:
-        if http_status(handle.api_url + health_path, timeout=1.0) == 200 and READY_LINE in handle.log():
-            return handle
-        if process.poll() is not None:
-            handle.stop()
-            log = handle.log()
-            error = PortTaken if any(mark in log.lower() for mark in PORT_TAKEN_MARKS) else RuntimeError
-            raise error(f"local stack exited with {process.returncode}:\n{log}")
-        if time.monotonic() > deadline:
-            handle.stop()
-            raise RuntimeError(f"local stack not healthy within {timeout:.0f}s:\n{handle.log()}")
-        time.sleep(0.2)
+    attempts = 1 if ports else 3
+    for attempt in range(1, attempts + 1):
+        chosen = ports or Ports.free()
+        child_env = {**base, **chosen.as_env()}
+        log_path = Path(tempfile.mkdtemp(prefix="lightbox-stack-")) / "devstack.log"
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=str(cwd),
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        handle = StackHandle(chosen, process, log_path, local_env(chosen, child_env))
+        deadline = time.monotonic() + timeout
+        while True:
+            if http_status(handle.api_url + health_path, timeout=1.0) == 200 and READY_LINE in handle.log():
+                return handle
+            if process.poll() is not None:
+                handle.stop()
+                log = handle.log()
+                if attempt < attempts and any(mark in log.lower() for mark in PORT_TAKEN_MARKS):
+                    break  # a port was taken after the probe: again on other free ports
+                raise RuntimeError(f"local stack exited with {process.returncode}:\n{log}")
+            if time.monotonic() > deadline:
+                handle.stop()
+                raise RuntimeError(f"local stack not healthy within {timeout:.0f}s:\n{handle.log()}")
+            time.sleep(0.2)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# devstack's own check, and a child's failed bind (asyncio servers such as aiohttp's lowercase the OS message)
+PORT_TAKEN_MARKS = ("devstack: already in use:", "address already in use")
